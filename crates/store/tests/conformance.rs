@@ -1,0 +1,685 @@
+//! The storage conformance suite: every test runs on SQLite and, when
+//! `CAREPATH_TEST_POSTGRES_URL` is set, on a fresh PostgreSQL database.
+
+use carepath_domain::audit::{NewEvent, Outcome};
+use carepath_domain::authz::Role;
+use carepath_domain::ids::{PatientId, ProgramId, UserId};
+use carepath_domain::patient::{Demographics, Sex, mrn_from_serial};
+use carepath_domain::program::ProgramKind;
+use carepath_store::audit_log::VerifyResult;
+use carepath_store::programs::NewProgram;
+use carepath_store::testing::TestDb;
+use carepath_store::{Backend, PatientSearch, Store, StoreError, now_us};
+
+fn ev(action: &str) -> NewEvent {
+    NewEvent::new(action, Outcome::Success)
+}
+
+fn demo(first: &str, last: &str) -> Demographics {
+    Demographics {
+        legal_first_name: first.into(),
+        legal_last_name: last.into(),
+        preferred_name: None,
+        date_of_birth: jiff::civil::date(1988, 4, 12),
+        sex: Sex::Female,
+    }
+}
+
+struct Fixture {
+    a: ProgramId,
+    b: ProgramId,
+    nurse_a: UserId,
+    nurse_b: UserId,
+}
+
+async fn fixture(s: &Store) -> Fixture {
+    let org = s
+        .create_organization("Test Org", ev("org.create"))
+        .await
+        .unwrap();
+    let mk = |name: &str, kind| NewProgram {
+        name: name.into(),
+        kind,
+        address: "1 Main St".into(),
+        timezone: "America/New_York".into(),
+        hours: "Mon-Fri 06:00-14:00".into(),
+    };
+    let a = s
+        .create_program(
+            org.id,
+            &mk("Alpha OTP", ProgramKind::OpioidTreatmentProgram),
+            ev("program.create"),
+        )
+        .await
+        .unwrap();
+    let b = s
+        .create_program(
+            org.id,
+            &mk("Beta Detox", ProgramKind::WithdrawalManagement),
+            ev("program.create"),
+        )
+        .await
+        .unwrap();
+    let nurse_a = s
+        .create_user("nurse.a", "Nurse A", "$argon2id$fake", ev("user.create"))
+        .await
+        .unwrap();
+    let nurse_b = s
+        .create_user("nurse.b", "Nurse B", "$argon2id$fake", ev("user.create"))
+        .await
+        .unwrap();
+    s.grant_role(nurse_a.id, a.id, Role::Nurse, None, ev("user.grant"))
+        .await
+        .unwrap();
+    s.grant_role(nurse_b.id, b.id, Role::Nurse, None, ev("user.grant"))
+        .await
+        .unwrap();
+    Fixture {
+        a: a.id,
+        b: b.id,
+        nurse_a: nurse_a.id,
+        nurse_b: nurse_b.id,
+    }
+}
+
+async fn assert_intact(s: &Store) -> u64 {
+    match s.verify_audit_chain(|_| {}).await.unwrap() {
+        VerifyResult::Intact { events } => events,
+        VerifyResult::Broken(e) => panic!("chain broken: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn tenancy_patients_are_visible_only_in_their_programs() {
+    for db in TestDb::all().await {
+        let s = &db.store;
+        let f = fixture(s).await;
+        let p = s
+            .create_patient(
+                f.a,
+                &demo("Ana", "Diaz"),
+                &mrn_from_serial(1),
+                None,
+                ev("patient.create"),
+            )
+            .await
+            .unwrap();
+        let q = PatientSearch {
+            name: Some("diaz".into()),
+            limit: 20,
+            ..Default::default()
+        };
+        let seen_a = s.search_patients(f.nurse_a, "nurse", &q).await.unwrap();
+        assert_eq!(seen_a.len(), 1, "{:?}", db.backend());
+        assert_eq!(seen_a[0].id, p.id);
+        let seen_b = s.search_patients(f.nurse_b, "nurse", &q).await.unwrap();
+        assert!(
+            seen_b.is_empty(),
+            "program B must not see program A's patient"
+        );
+        // Role filter: a nurse role does not count when only counselors may look.
+        assert!(
+            s.search_patients(f.nurse_a, "counselor", &q)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // An episode in program B makes the patient visible there too.
+        s.admit(
+            p.id,
+            f.b,
+            "withdrawal_management",
+            now_us(),
+            None,
+            ev("episode.admit"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            s.search_patients(f.nurse_b, "nurse", &q)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        let mut progs = s.patient_programs(p.id).await.unwrap();
+        progs.sort();
+        let mut want = vec![f.a, f.b];
+        want.sort();
+        assert_eq!(progs, want);
+        // Search by DOB and by MRN.
+        let by_mrn = PatientSearch {
+            mrn: Some(p.mrn.clone()),
+            limit: 5,
+            ..Default::default()
+        };
+        assert_eq!(
+            s.search_patients(f.nurse_a, "nurse", &by_mrn)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        let by_dob = PatientSearch {
+            date_of_birth: Some("1988-04-12".into()),
+            limit: 5,
+            ..Default::default()
+        };
+        assert_eq!(
+            s.search_patients(f.nurse_a, "nurse", &by_dob)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_intact(s).await;
+    }
+}
+
+#[tokio::test]
+async fn mrn_conflict_writes_nothing() {
+    for db in TestDb::all().await {
+        let s = &db.store;
+        let f = fixture(s).await;
+        let before = s.audit_count().await.unwrap();
+        s.create_patient(
+            f.a,
+            &demo("A", "One"),
+            "CP00000010",
+            None,
+            ev("patient.create"),
+        )
+        .await
+        .unwrap();
+        let err = s
+            .create_patient(
+                f.a,
+                &demo("B", "Two"),
+                "CP00000010",
+                None,
+                ev("patient.create"),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert_eq!(s.patient_count().await.unwrap(), 1);
+        assert_eq!(
+            s.audit_count().await.unwrap(),
+            before + 1,
+            "the refused insert leaves no audit event"
+        );
+    }
+}
+
+#[tokio::test]
+async fn clinical_records_are_append_only() {
+    for db in TestDb::all().await {
+        let s = &db.store;
+        let f = fixture(s).await;
+        let p = s
+            .create_patient(
+                f.a,
+                &demo("Ana", "Diaz"),
+                &mrn_from_serial(2),
+                None,
+                ev("patient.create"),
+            )
+            .await
+            .unwrap();
+        let e = s
+            .admit(
+                p.id,
+                f.a,
+                "opioid_treatment_program",
+                now_us() - 1000,
+                None,
+                ev("episode.admit"),
+            )
+            .await
+            .unwrap();
+        // One open episode per patient and program.
+        let dup = s
+            .admit(
+                p.id,
+                f.a,
+                "opioid_treatment_program",
+                now_us(),
+                None,
+                ev("episode.admit"),
+            )
+            .await;
+        assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+        s.discharge(e, now_us(), "completed", ev("episode.discharge"))
+            .await
+            .unwrap();
+        // Discharge happens once.
+        assert!(matches!(
+            s.discharge(e, now_us(), "other", ev("episode.discharge"))
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        // The database itself refuses deletes and edits.
+        let del = s
+            .execute_raw_for_tests(&format!("DELETE FROM patient WHERE id = '{}'", p.id))
+            .await;
+        assert!(matches!(del, Err(StoreError::Refused(_))), "{del:?}");
+        let upd = s
+            .execute_raw_for_tests(&format!(
+                "UPDATE episode SET discharge_reason = 'x' WHERE id = '{e}'"
+            ))
+            .await;
+        assert!(matches!(upd, Err(StoreError::Refused(_))), "{upd:?}");
+        let aud = s
+            .execute_raw_for_tests("UPDATE audit_event SET action = 'x' WHERE seq = 1")
+            .await;
+        assert!(matches!(aud, Err(StoreError::Refused(_))), "{aud:?}");
+        let aud = s
+            .execute_raw_for_tests("DELETE FROM audit_event WHERE seq = 1")
+            .await;
+        assert!(matches!(aud, Err(StoreError::Refused(_))), "{aud:?}");
+        assert_eq!(s.episodes(p.id).await.unwrap().len(), 1);
+        assert_intact(s).await;
+    }
+}
+
+/// Bypass the append-only triggers (as an attacker with file or superuser
+/// access could) and check that verification names the altered event.
+async fn tamper(s: &Store, sql: &str) {
+    match s.backend() {
+        Backend::Sqlite => {
+            s.execute_raw_for_tests(&format!(
+                "DROP TRIGGER audit_event_no_update; DROP TRIGGER audit_event_no_delete; {sql}"
+            ))
+            .await
+            .unwrap();
+        }
+        Backend::Postgres => {
+            s.execute_raw_for_tests(&format!(
+                "ALTER TABLE audit_event DISABLE TRIGGER USER; {sql}; ALTER TABLE audit_event ENABLE TRIGGER USER"
+            ))
+            .await
+            .unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn audit_chain_detects_alteration_deletion_and_truncation() {
+    for case in ["alter", "delete", "truncate", "reorder"] {
+        for db in TestDb::all().await {
+            let s = &db.store;
+            fixture(s).await;
+            let n = assert_intact(s).await;
+            assert!(n >= 7);
+            match case {
+                "alter" => {
+                    tamper(
+                        s,
+                        "UPDATE audit_event SET detail = 'grant admin' WHERE seq = 5",
+                    )
+                    .await
+                }
+                "delete" => tamper(s, "DELETE FROM audit_event WHERE seq = 3").await,
+                "truncate" => tamper(s, &format!("DELETE FROM audit_event WHERE seq = {n}")).await,
+                _ => tamper(s, "UPDATE audit_event SET at_us = at_us + 1 WHERE seq = 2").await,
+            }
+            let VerifyResult::Broken(e) = s.verify_audit_chain(|_| {}).await.unwrap() else {
+                panic!("{case} not detected on {:?}", s.backend());
+            };
+            let msg = e.to_string();
+            match case {
+                "alter" => assert!(msg.contains("#5"), "{msg}"),
+                "delete" => assert!(msg.contains("#4"), "{msg}"),
+                "truncate" => assert!(msg.contains("removed from the end"), "{msg}"),
+                _ => assert!(msg.contains("#2"), "{msg}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn concurrent_writers_never_fail_and_chain_stays_linear() {
+    for db in TestDb::all().await {
+        let s = db.store.clone();
+        let f = fixture(&s).await;
+        let before = s.audit_count().await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..64u32 {
+            let s = s.clone();
+            let prog = if i % 2 == 0 { f.a } else { f.b };
+            tasks.push(tokio::spawn(async move {
+                let p = s
+                    .create_patient(
+                        prog,
+                        &demo("Con", &format!("Current{i}")),
+                        &mrn_from_serial(1000 + i),
+                        None,
+                        ev("patient.create"),
+                    )
+                    .await?;
+                s.audit(ev("patient.read").patient(p.id)).await?;
+                s.admit(
+                    p.id,
+                    prog,
+                    "outpatient",
+                    now_us(),
+                    None,
+                    ev("episode.admit"),
+                )
+                .await?;
+                Ok::<PatientId, StoreError>(p.id)
+            }));
+        }
+        for t in tasks {
+            t.await
+                .unwrap()
+                .expect("no writer may fail (no SQLITE_BUSY, no serialization error)");
+        }
+        assert_eq!(s.patient_count().await.unwrap(), 64);
+        assert_eq!(s.audit_count().await.unwrap(), before + 64 * 3);
+        let n = assert_intact(&s).await;
+        assert_eq!(n as i64, before + 192);
+    }
+}
+
+#[tokio::test]
+async fn second_factor_steps_and_recovery_codes_are_single_use() {
+    for db in TestDb::all().await {
+        let s = &db.store;
+        let f = fixture(s).await;
+        s.set_totp(
+            f.nurse_a,
+            "SECRETBASE32",
+            100,
+            &["h1".into(), "h2".into()],
+            ev("mfa.enrol"),
+        )
+        .await
+        .unwrap();
+        assert!(s.user(f.nurse_a).await.unwrap().mfa_enrolled());
+        assert!(
+            !s.accept_totp_step(f.nurse_a, 100).await.unwrap(),
+            "the enrolment step may not be reused"
+        );
+        assert!(s.accept_totp_step(f.nurse_a, 101).await.unwrap());
+        assert!(
+            !s.accept_totp_step(f.nurse_a, 101).await.unwrap(),
+            "replay refused"
+        );
+        assert!(
+            !s.accept_totp_step(f.nurse_a, 99).await.unwrap(),
+            "older step refused"
+        );
+        assert!(s.use_recovery_code(f.nurse_a, "h1").await.unwrap());
+        assert!(!s.use_recovery_code(f.nurse_a, "h1").await.unwrap());
+        assert!(!s.use_recovery_code(f.nurse_a, "nope").await.unwrap());
+        assert_eq!(s.unused_recovery_codes(f.nurse_a).await.unwrap(), 1);
+    }
+}
+
+#[tokio::test]
+async fn lockout_sessions_and_tokens() {
+    for db in TestDb::all().await {
+        let s = &db.store;
+        let f = fixture(s).await;
+        for i in 1..=4 {
+            let o = s
+                .record_login_failure(f.nurse_a, 5, 60_000_000, ev("auth.login"))
+                .await
+                .unwrap();
+            assert_eq!(o.failed_logins, i);
+            assert!(o.locked_until.is_none());
+        }
+        let o = s
+            .record_login_failure(f.nurse_a, 5, 60_000_000, ev("auth.login"))
+            .await
+            .unwrap();
+        assert!(o.locked_until.unwrap() > now_us());
+        s.clear_login_failures(f.nurse_a).await.unwrap();
+        assert_eq!(s.user(f.nurse_a).await.unwrap().failed_logins, 0);
+
+        // Sessions end on password change.
+        s.create_session(
+            "hash1",
+            f.nurse_a,
+            now_us() + 1_000_000,
+            false,
+            Some("127.0.0.1"),
+        )
+        .await
+        .unwrap();
+        assert!(
+            s.session("hash1")
+                .await
+                .unwrap()
+                .unwrap()
+                .ended_at
+                .is_none()
+        );
+        s.set_password(f.nurse_a, "$argon2id$new", ev("user.passwd"))
+            .await
+            .unwrap();
+        assert!(
+            s.session("hash1")
+                .await
+                .unwrap()
+                .unwrap()
+                .ended_at
+                .is_some()
+        );
+
+        // Tokens: usable until revoked or expired; disabled users lose them.
+        let t = s
+            .create_api_token(
+                f.nurse_a,
+                "laptop",
+                "th",
+                &["read_demographics".into()],
+                now_us() + 10_000_000,
+                ev("token.create"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            s.use_api_token("th", now_us())
+                .await
+                .unwrap()
+                .unwrap()
+                .scopes,
+            vec!["read_demographics"]
+        );
+        assert!(
+            s.use_api_token("th", now_us() + 20_000_000)
+                .await
+                .unwrap()
+                .is_none(),
+            "expired"
+        );
+        s.revoke_api_token(f.nurse_a, t, ev("token.revoke"))
+            .await
+            .unwrap();
+        assert!(
+            s.use_api_token("th", now_us()).await.unwrap().is_none(),
+            "revoked"
+        );
+        assert!(matches!(
+            s.revoke_api_token(f.nurse_b, t, ev("token.revoke")).await,
+            Err(StoreError::NotFound)
+        ));
+        s.create_api_token(
+            f.nurse_b,
+            "cli",
+            "th2",
+            &[],
+            now_us() + 10_000_000,
+            ev("token.create"),
+        )
+        .await
+        .unwrap();
+        s.set_disabled(f.nurse_b, true, ev("user.disable"))
+            .await
+            .unwrap();
+        assert!(s.use_api_token("th2", now_us()).await.unwrap().is_none());
+        assert_intact(s).await;
+    }
+}
+
+#[tokio::test]
+async fn break_glass_and_census() {
+    for db in TestDb::all().await {
+        let s = &db.store;
+        let f = fixture(s).await;
+        let p = s
+            .create_patient(
+                f.a,
+                &demo("Ana", "Diaz"),
+                &mrn_from_serial(3),
+                None,
+                ev("patient.create"),
+            )
+            .await
+            .unwrap();
+        let now = now_us();
+        assert!(
+            s.active_break_glass(f.nurse_b, p.id, now)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let short = s
+            .create_break_glass(f.nurse_b, p.id, "too short", 1, ev("x"))
+            .await;
+        assert!(short.is_err(), "a reason needs at least 10 characters");
+        let g = s
+            .create_break_glass(
+                f.nurse_b,
+                p.id,
+                "unresponsive in lobby, need med list",
+                3_600_000_000,
+                ev("break_glass.open"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            s.active_break_glass(f.nurse_b, p.id, now_us())
+                .await
+                .unwrap(),
+            Some(g)
+        );
+        assert!(
+            s.active_break_glass(f.nurse_b, p.id, now_us() + 4_000_000_000)
+                .await
+                .unwrap()
+                .is_none(),
+            "expires"
+        );
+        let list = s.list_break_glass(10).await.unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].username, "nurse.b");
+        s.review_break_glass(g, "auditor", "appropriate", ev("break_glass.review"))
+            .await
+            .unwrap();
+        assert!(
+            s.review_break_glass(g, "auditor", "again", ev("break_glass.review"))
+                .await
+                .is_err()
+        );
+
+        s.admit(
+            p.id,
+            f.a,
+            "opioid_treatment_program",
+            now - 5_000_000,
+            None,
+            ev("episode.admit"),
+        )
+        .await
+        .unwrap();
+        let c = s
+            .census(f.nurse_a, "nurse", now - 10_000_000)
+            .await
+            .unwrap();
+        assert_eq!(c.len(), 1, "nurse A sees only program A");
+        assert_eq!((c[0].active, c[0].admissions, c[0].discharges), (1, 1, 0));
+    }
+}
+
+#[tokio::test]
+async fn audit_filters() {
+    for db in TestDb::all().await {
+        let s = &db.store;
+        let f = fixture(s).await;
+        let p = s
+            .create_patient(
+                f.a,
+                &demo("Ana", "Diaz"),
+                &mrn_from_serial(4),
+                None,
+                ev("patient.create"),
+            )
+            .await
+            .unwrap();
+        let mut e = ev("patient.read").patient(p.id);
+        e.username = Some("nurse.a".into());
+        e.user_id = Some(f.nurse_a.to_string());
+        s.audit(e).await.unwrap();
+        let page = s
+            .audit_events(&carepath_store::AuditFilter {
+                user: Some("nurse.a".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.events.len(), 1);
+        let page = s
+            .audit_events(&carepath_store::AuditFilter {
+                patient_id: Some(p.id.to_string()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.events.len(), 2);
+        let page = s
+            .audit_events(&carepath_store::AuditFilter {
+                action: Some("user.".into()),
+                limit: 2,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.events.len(), 2);
+        assert!(page.next_before.is_some());
+        let older = s
+            .audit_events(&carepath_store::AuditFilter {
+                action: Some("user.".into()),
+                limit: 10,
+                before_seq: page.next_before,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(older.events.len(), 2, "4 user.* events in all");
+    }
+}
+
+#[tokio::test]
+async fn sqlite_snapshot_is_consistent() {
+    let db = TestDb::sqlite().await;
+    let s = &db.store;
+    fixture(s).await;
+    let dest =
+        std::env::temp_dir().join(format!("cp-snap-{}.sqlite3", uuid::Uuid::now_v7().simple()));
+    s.sqlite_snapshot(&dest).await.unwrap();
+    let copy = Store::connect(&format!("sqlite://{}", dest.display()))
+        .await
+        .unwrap();
+    copy.sqlite_integrity_check().await.unwrap();
+    assert_eq!(
+        copy.audit_count().await.unwrap(),
+        s.audit_count().await.unwrap()
+    );
+    copy.close().await;
+    let _ = std::fs::remove_file(&dest);
+}
