@@ -1,1 +1,342 @@
-fn main() {}
+//! The `carepath` command.
+
+mod backup;
+mod config;
+mod demo;
+
+use anyhow::{Context, Result, bail};
+use carepath_domain::audit::{NewEvent, Outcome};
+use carepath_domain::authz::Role;
+use carepath_store::Store;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "carepath",
+    version,
+    about = "Carepath: clinical software for opioid addiction treatment programs"
+)]
+struct Cli {
+    /// TOML configuration file (environment variables CAREPATH_* override it).
+    #[arg(long, global = true, env = "CAREPATH_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the server.
+    Serve,
+    /// Create (or reopen) a demo organization in SQLite, print logins, and serve.
+    Demo {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Directory for the demo database.
+        #[arg(long, default_value = "./carepath-demo")]
+        data_dir: PathBuf,
+        /// Seed and exit without serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Apply database schema migrations.
+    Migrate,
+    /// Manage staff accounts.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Audit-log tools.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Write a consistent, checksummed (optionally encrypted) backup while the server runs.
+    Backup(backup::BackupArgs),
+    /// Replace the database with a backup (the server must be stopped).
+    Restore(backup::RestoreArgs),
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create an account with a role in a program. The password is read from
+    /// CAREPATH_NEW_PASSWORD, or prompted for.
+    Add {
+        username: String,
+        /// Full name.
+        #[arg(long)]
+        name: String,
+        /// Role: admin, prescriber, nurse, counselor, intake, front_desk, auditor, patient.
+        #[arg(long)]
+        role: String,
+        /// Program name or id (default: every program).
+        #[arg(long)]
+        program: Option<String>,
+    },
+    /// Set a new password (from CAREPATH_NEW_PASSWORD, or prompted); ends the user's sessions.
+    Passwd { username: String },
+    /// Disable an account; ends its sessions and revokes its API tokens.
+    Disable { username: String },
+    /// List accounts and their roles.
+    List,
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Walk the audit hash chain; exit non-zero naming the first bad entry.
+    Verify,
+}
+
+fn operator_event(action: &str) -> NewEvent {
+    let mut e = NewEvent::new(action, Outcome::Success);
+    let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    e.username = Some(format!("cli:{who}"));
+    e.role = Some("operator".into());
+    e
+}
+
+fn new_password(username: &str) -> Result<String> {
+    let pw = match std::env::var("CAREPATH_NEW_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => rpassword::prompt_password(format!("New password for {username}: "))
+            .context("reading password")?,
+    };
+    carepath_domain::password::check(&pw, username).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(pw)
+}
+
+async fn open(cfg: &config::Config, migrate: bool) -> Result<Store> {
+    let url = cfg.database_url()?;
+    let store = Store::connect(&url)
+        .await
+        .with_context(|| "opening the database")?;
+    if migrate {
+        store.migrate().await.context("applying migrations")?;
+    }
+    Ok(store)
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CAREPATH_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<std::process::ExitCode> {
+    let mut cfg = config::Config::load(cli.config.as_deref())?;
+    match cli.cmd {
+        Cmd::Serve => {
+            let _lock = cfg.lock_data_dir()?;
+            let store = open(&cfg, true).await?;
+            serve(store, &cfg).await?;
+        }
+        Cmd::Demo {
+            listen,
+            data_dir,
+            no_serve,
+        } => {
+            cfg.listen = listen;
+            cfg.data_dir = data_dir;
+            cfg.database_url = None;
+            std::fs::create_dir_all(&cfg.data_dir)?;
+            let _lock = cfg.lock_data_dir()?;
+            let store = open(&cfg, true).await?;
+            let logins = demo::seed(&store).await?;
+            demo::print_logins(&cfg.listen, &logins);
+            if !no_serve {
+                serve(store, &cfg).await?;
+            }
+        }
+        Cmd::Migrate => {
+            open(&cfg, true).await?;
+            println!("migrations applied");
+        }
+        Cmd::User(u) => user(&cfg, u).await?,
+        Cmd::Audit(AuditCmd::Verify) => {
+            let store = open(&cfg, false).await?;
+            return audit_verify(&store).await;
+        }
+        Cmd::Backup(a) => {
+            let store = open(&cfg, false).await?;
+            backup::backup(&store, &cfg, &a).await?;
+        }
+        Cmd::Restore(a) => {
+            let _lock = cfg
+                .lock_data_dir()
+                .context("the server appears to be running: stop it before restoring")?;
+            backup::restore(&cfg, &a).await?;
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn serve(store: Store, cfg: &config::Config) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    tracing::info!(addr = %listener.local_addr()?, "Carepath listening");
+    let state = carepath_web::AppState::new(store.clone(), cfg.web.clone());
+    carepath_web::serve(listener, state, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    store.close().await;
+    Ok(())
+}
+
+async fn audit_verify(store: &Store) -> Result<std::process::ExitCode> {
+    let pb = indicatif::ProgressBar::new_spinner();
+    let r = store
+        .verify_audit_chain(|n| pb.set_message(format!("{n} events checked")))
+        .await?;
+    pb.finish_and_clear();
+    match r {
+        carepath_store::audit_log::VerifyResult::Intact { events } => {
+            let (seq, hash) = store.audit_head().await?;
+            println!("audit chain intact: {events} events verified; head #{seq} {hash}");
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        carepath_store::audit_log::VerifyResult::Broken(e) => {
+            eprintln!("AUDIT CHAIN BROKEN: {e}");
+            Ok(std::process::ExitCode::from(1))
+        }
+    }
+}
+
+async fn user(cfg: &config::Config, cmd: UserCmd) -> Result<()> {
+    let store = open(cfg, false).await?;
+    match cmd {
+        UserCmd::Add {
+            username,
+            name,
+            role,
+            program,
+        } => {
+            carepath_domain::password::check_username(&username)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let role: Role = role.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let programs = store.list_programs().await?;
+            if programs.is_empty() {
+                bail!(
+                    "no programs exist yet: run `carepath demo` or create the organization first"
+                );
+            }
+            let targets: Vec<_> = match &program {
+                None => programs.clone(),
+                Some(p) => {
+                    let found: Vec<_> = programs
+                        .iter()
+                        .filter(|g| g.name.eq_ignore_ascii_case(p) || g.id.to_string() == *p)
+                        .cloned()
+                        .collect();
+                    if found.is_empty() {
+                        bail!(
+                            "program: no program named {p:?}; known: {}",
+                            programs
+                                .iter()
+                                .map(|g| g.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
+                    }
+                    found
+                }
+            };
+            let pw = new_password(&username)?;
+            let hash = carepath_web::auth::hash_password(pw)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let u = store
+                .create_user(&username, &name, &hash, operator_event("user.create"))
+                .await
+                .map_err(|e| match e {
+                    carepath_store::StoreError::Conflict(_) => {
+                        anyhow::anyhow!("username: {username:?} is taken")
+                    }
+                    other => other.into(),
+                })?;
+            for g in &targets {
+                store
+                    .grant_role(u.id, g.id, role, None, operator_event("user.grant"))
+                    .await?;
+            }
+            println!(
+                "created {username} ({}) as {role} in {}",
+                u.id,
+                targets
+                    .iter()
+                    .map(|g| g.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        UserCmd::Passwd { username } => {
+            let u = store
+                .user_by_username(&username)
+                .await?
+                .with_context(|| format!("username: no account {username:?}"))?;
+            let pw = new_password(&username)?;
+            let hash = carepath_web::auth::hash_password(pw)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            store
+                .set_password(u.id, &hash, operator_event("user.passwd"))
+                .await?;
+            println!("password changed for {username}; their sessions were ended");
+        }
+        UserCmd::Disable { username } => {
+            let u = store
+                .user_by_username(&username)
+                .await?
+                .with_context(|| format!("username: no account {username:?}"))?;
+            store
+                .set_disabled(u.id, true, operator_event("user.disable"))
+                .await?;
+            println!("{username} disabled; sessions ended and API tokens revoked");
+        }
+        UserCmd::List => {
+            let programs = store.list_programs().await?;
+            for u in store.list_users().await? {
+                let roles: Vec<String> = store
+                    .grants(u.id)
+                    .await?
+                    .into_iter()
+                    .map(|g| {
+                        format!(
+                            "{}@{}",
+                            g.role,
+                            programs
+                                .iter()
+                                .find(|p| p.id == g.program_id)
+                                .map(|p| p.name.as_str())
+                                .unwrap_or("?")
+                        )
+                    })
+                    .collect();
+                println!(
+                    "{:<20} {:<28} {:<8} mfa={:<3} {}",
+                    u.username,
+                    u.display_name,
+                    if u.disabled { "disabled" } else { "active" },
+                    if u.mfa_enrolled() { "on" } else { "off" },
+                    roles.join(", ")
+                );
+            }
+        }
+    }
+    Ok(())
+}

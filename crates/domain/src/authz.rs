@@ -235,6 +235,31 @@ pub fn any_allows(roles: impl IntoIterator<Item = Role>, permission: Permission)
     roles.into_iter().any(|r| role_allows(r, permission))
 }
 
+/// Whether a user holding `grants` (program, role) may exercise `permission`
+/// on a patient who belongs to `patient_programs` (home program and programs
+/// with an episode). A user of program A has no access to a patient of
+/// program B alone; emergency access is a separate, audited grant.
+pub fn patient_access<P: PartialEq>(
+    grants: &[(P, Role)],
+    patient_programs: &[P],
+    permission: Permission,
+) -> bool {
+    grants
+        .iter()
+        .any(|(p, r)| patient_programs.contains(p) && role_allows(*r, permission))
+}
+
+/// What an unexpired break-the-glass grant opens (42 CFR § 2.51: disclosure
+/// to medical personnel to the extent necessary to meet a bona fide medical
+/// emergency): reading, never writing, and only for roles that could read in
+/// their own programs.
+pub fn break_glass_opens(roles: impl IntoIterator<Item = Role>, permission: Permission) -> bool {
+    matches!(
+        permission,
+        Permission::ReadDemographics | Permission::ReadClinical
+    ) && any_allows(roles, permission)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +291,29 @@ mod tests {
         for p in Permission::ALL {
             assert_eq!(role_allows(Role::Patient, p), p == Permission::UsePortal);
         }
+    }
+
+    #[test]
+    fn program_a_user_cannot_reach_program_b_patient() {
+        let grants = [("A", Role::Nurse)];
+        assert!(patient_access(&grants, &["A"], Permission::ReadClinical));
+        assert!(!patient_access(&grants, &["B"], Permission::ReadClinical));
+        assert!(patient_access(
+            &grants,
+            &["B", "A"],
+            Permission::ReadClinical
+        ));
+        assert!(!patient_access(
+            &[("A", Role::FrontDesk)],
+            &["A"],
+            Permission::ReadClinical
+        ));
+        assert!(break_glass_opens([Role::Nurse], Permission::ReadClinical));
+        assert!(!break_glass_opens([Role::Nurse], Permission::WriteClinical));
+        assert!(!break_glass_opens(
+            [Role::FrontDesk],
+            Permission::ReadClinical
+        ));
     }
 
     #[test]

@@ -1,1 +1,106 @@
+//! Carepath's HTTP server: staff HTML pages (askama templates, htmx vendored
+//! into the binary), the JSON API under `/api/v1` with a generated OpenAPI
+//! document, authentication (argon2id, sessions, TOTP, API tokens) and the one
+//! authorization-and-audit path for patient data ([`access`]).
+//!
+//! Request flow: security headers, metrics and CSRF layers wrap the router;
+//! every route is registered from the table in [`routes`] together with its
+//! guard, which resolves the [`auth::Principal`] and checks the permission from
+//! `carepath_domain::authz` before the handler runs.
 
+pub mod access;
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod metrics;
+pub mod pages;
+pub mod routes;
+pub mod views;
+
+use carepath_domain::authz::Role;
+use carepath_store::Store;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Server settings that affect behaviour (not where to listen or which database).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct WebConfig {
+    /// Log a session off after this many seconds without a request (HIPAA
+    /// § 164.312(a)(2)(iii), automatic logoff).
+    pub idle_timeout_secs: i64,
+    /// End a session this many seconds after sign-in, active or not.
+    pub absolute_timeout_secs: i64,
+    /// Mark cookies `Secure` (set when served over TLS, directly or via a proxy).
+    pub secure_cookies: bool,
+    /// Roles that must use a second factor, in addition to admin and prescriber.
+    pub mfa_required_roles: Vec<Role>,
+    /// Consecutive failed sign-ins before the account is locked.
+    pub max_failed_logins: i64,
+    /// How long a locked account stays locked.
+    pub lockout_secs: i64,
+    /// Sign-in attempts allowed per client address per minute.
+    pub login_attempts_per_minute: u32,
+    /// How long a break-the-glass grant lasts.
+    pub break_glass_minutes: i64,
+    /// Longest lifetime of a personal API token.
+    pub max_token_days: i64,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout_secs: 15 * 60,
+            absolute_timeout_secs: 12 * 3600,
+            secure_cookies: false,
+            mfa_required_roles: vec![Role::Admin, Role::Prescriber],
+            max_failed_logins: 5,
+            lockout_secs: 15 * 60,
+            login_attempts_per_minute: 20,
+            break_glass_minutes: 60,
+            max_token_days: 365,
+        }
+    }
+}
+
+impl WebConfig {
+    pub fn mfa_required_for(&self, role: Role) -> bool {
+        role.mfa_required_by_default() || self.mfa_required_roles.contains(&role)
+    }
+}
+
+/// Shared state of every request.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<WebConfig>,
+    pub login_limiter: Arc<auth::LoginLimiter>,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: WebConfig) -> Self {
+        let limiter = auth::LoginLimiter::new(config.login_attempts_per_minute);
+        Self {
+            store,
+            config: Arc::new(config),
+            login_limiter: Arc::new(limiter),
+            metrics: Arc::new(metrics::Metrics::default()),
+        }
+    }
+}
+
+/// Serve on `listener` until `shutdown` resolves. Tests pass a port-0 listener.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = routes::app(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

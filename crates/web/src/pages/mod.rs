@@ -1,0 +1,62 @@
+//! HTML page handlers.
+
+pub mod admin;
+pub mod auth;
+pub mod clinic;
+
+use crate::AppState;
+use crate::auth::{Principal, resolve};
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use carepath_domain::authz::Permission;
+
+/// `/`: where a user starts, by what they may do.
+pub async fn home(State(state): State<AppState>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let Ok(Some(p)) = resolve(&state, &parts).await else {
+        return Redirect::to("/login").into_response();
+    };
+    Redirect::to(landing(&p)).into_response()
+}
+
+/// The first page for a principal.
+pub fn landing(p: &Principal) -> &'static str {
+    if !p.mfa_done {
+        "/mfa"
+    } else if p.can(Permission::ViewDashboard) {
+        "/dashboard"
+    } else if p.can(Permission::ReadAudit) {
+        "/audit"
+    } else if p.can(Permission::ManageOwnTokens) {
+        "/account/tokens"
+    } else {
+        "/login"
+    }
+}
+
+const CSS: &str = include_str!("../../assets/app.css");
+const HTMX: &[u8] = include_bytes!("../../assets/vendor/htmx-2.0.11.min.js");
+
+/// Static assets compiled into the binary (no CDN).
+pub async fn asset(Path(file): Path<String>) -> Response {
+    match file.as_str() {
+        "app.css" => (
+            [
+                (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            CSS,
+        )
+            .into_response(),
+        "htmx-2.0.11.min.js" => (
+            [
+                (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            HTMX,
+        )
+            .into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}

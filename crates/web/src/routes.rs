@@ -1,0 +1,279 @@
+//! The route table: every route with its guard, in one place. Nothing is
+//! reachable without a guard except the routes marked [`Guard::Public`], which
+//! form the reviewed public list (sign-in pages, health, metrics, static
+//! assets, the OpenAPI document). `tests/route_matrix.rs` walks this table ×
+//! every role and checks allow/deny against `carepath_domain::authz`.
+
+use crate::auth::{self, Principal};
+use crate::error::AppError;
+use crate::{AppState, api, pages};
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use carepath_domain::audit::Outcome;
+use carepath_domain::authz::Permission;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Who may reach a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// On the reviewed public list.
+    Public,
+    /// Any signed-in user, even before the second factor (second-factor pages, sign-out).
+    SignedIn,
+    /// A fully signed-in user holding the permission in at least one program.
+    /// Patient-level checks happen again in [`crate::access`].
+    Perm(Permission),
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub guard: Guard,
+}
+
+fn r(method: Method, path: &'static str, guard: Guard) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        guard,
+    }
+}
+
+/// Every route: (spec, handler).
+pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
+    use Guard::*;
+    use Method as M;
+    use Permission as P;
+    vec![
+        (r(M::GET, "/", Public), get(pages::home)),
+        (r(M::GET, "/login", Public), get(pages::auth::login_form)),
+        (r(M::POST, "/login", Public), post(pages::auth::login)),
+        (r(M::POST, "/logout", SignedIn), post(pages::auth::logout)),
+        (r(M::GET, "/mfa", SignedIn), get(pages::auth::mfa_form)),
+        (r(M::POST, "/mfa", SignedIn), post(pages::auth::mfa_submit)),
+        (
+            r(M::GET, "/mfa/enroll", SignedIn),
+            get(pages::auth::enroll_form),
+        ),
+        (
+            r(M::POST, "/mfa/enroll", SignedIn),
+            post(pages::auth::enroll_submit),
+        ),
+        (
+            r(M::GET, "/dashboard", Perm(P::ViewDashboard)),
+            get(pages::clinic::dashboard),
+        ),
+        (
+            r(M::GET, "/patients", Perm(P::ReadDemographics)),
+            get(pages::clinic::patient_search),
+        ),
+        (
+            r(M::GET, "/patients/new", Perm(P::RegisterPatient)),
+            get(pages::clinic::register_form),
+        ),
+        (
+            r(M::POST, "/patients", Perm(P::RegisterPatient)),
+            post(pages::clinic::register),
+        ),
+        (
+            r(M::GET, "/patients/{id}", Perm(P::ReadDemographics)),
+            get(pages::clinic::chart),
+        ),
+        (
+            r(M::POST, "/patients/{id}/break-glass", Perm(P::BreakGlass)),
+            post(pages::clinic::break_glass),
+        ),
+        (
+            r(M::GET, "/account/tokens", Perm(P::ManageOwnTokens)),
+            get(pages::admin::tokens),
+        ),
+        (
+            r(M::POST, "/account/tokens", Perm(P::ManageOwnTokens)),
+            post(pages::admin::create_token),
+        ),
+        (
+            r(
+                M::POST,
+                "/account/tokens/{id}/revoke",
+                Perm(P::ManageOwnTokens),
+            ),
+            post(pages::admin::revoke_token),
+        ),
+        (
+            r(M::GET, "/admin/users", Perm(P::ManageUsers)),
+            get(pages::admin::users),
+        ),
+        (
+            r(M::POST, "/admin/users", Perm(P::ManageUsers)),
+            post(pages::admin::create_user),
+        ),
+        (
+            r(M::POST, "/admin/users/{id}/roles", Perm(P::ManageUsers)),
+            post(pages::admin::change_role),
+        ),
+        (
+            r(M::POST, "/admin/users/{id}/status", Perm(P::ManageUsers)),
+            post(pages::admin::set_status),
+        ),
+        (
+            r(M::GET, "/audit", Perm(P::ReadAudit)),
+            get(pages::admin::audit),
+        ),
+        (
+            r(M::GET, "/audit/break-glass", Perm(P::ReviewBreakGlass)),
+            get(pages::admin::break_glass_list),
+        ),
+        (
+            r(
+                M::POST,
+                "/audit/break-glass/{id}/review",
+                Perm(P::ReviewBreakGlass),
+            ),
+            post(pages::admin::break_glass_review),
+        ),
+        (r(M::GET, "/healthz", Public), get(api::healthz)),
+        (r(M::GET, "/readyz", Public), get(api::readyz)),
+        (r(M::GET, "/metrics", Public), get(crate::metrics::render)),
+        (r(M::GET, "/static/{file}", Public), get(pages::asset)),
+        (
+            r(M::GET, "/api/v1/openapi.json", Public),
+            get(api::openapi_json),
+        ),
+        (
+            r(M::GET, "/api/v1/me", Perm(P::ManageOwnTokens)),
+            get(api::me),
+        ),
+        (
+            r(M::GET, "/api/v1/programs", Perm(P::ViewDashboard)),
+            get(api::programs),
+        ),
+        (
+            r(M::GET, "/api/v1/dashboard", Perm(P::ViewDashboard)),
+            get(api::dashboard),
+        ),
+        (
+            r(M::GET, "/api/v1/patients", Perm(P::ReadDemographics)),
+            get(api::search_patients),
+        ),
+        (
+            r(M::POST, "/api/v1/patients", Perm(P::RegisterPatient)),
+            post(api::register_patient_api),
+        ),
+        (
+            r(M::GET, "/api/v1/patients/{id}", Perm(P::ReadDemographics)),
+            get(api::get_patient),
+        ),
+        (
+            r(M::GET, "/api/v1/audit/events", Perm(P::ReadAudit)),
+            get(api::audit_events),
+        ),
+    ]
+}
+
+/// The specs alone (for tests and documentation).
+pub fn specs() -> Vec<RouteSpec> {
+    table().into_iter().map(|(s, _)| s).collect()
+}
+
+fn is_api(path: &str) -> bool {
+    path.starts_with("/api/")
+}
+
+async fn guard(state: AppState, g: Guard, api: bool, mut req: Request, next: Next) -> Response {
+    let fail = |e: AppError| if api { e.json() } else { e.html() };
+    if g == Guard::Public {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    let principal: Principal = match auth::resolve(&state, &parts).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return fail(AppError::Unauthenticated),
+        Err(e) => return fail(e),
+    };
+    if let Guard::Perm(p) = g {
+        if !principal.mfa_done {
+            return fail(AppError::MfaPending);
+        }
+        if !principal.can(p) {
+            let path = parts
+                .extensions
+                .get::<axum::extract::MatchedPath>()
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default();
+            let ev = principal
+                .event("access.denied", Outcome::Denied)
+                .object("route", format!("{} {path}", parts.method))
+                .detail(format!("lacks {p}"));
+            if let Err(e) = state.store.audit(ev).await {
+                return fail(e.into());
+            }
+            return fail(AppError::Forbidden(format!(
+                "your role does not allow this ({p})"
+            )));
+        }
+    }
+    parts.extensions.insert(principal);
+    req = Request::from_parts(parts, body);
+    next.run(req).await
+}
+
+/// The whole application: routes with guards, then the cross-cutting layers.
+pub fn app(state: AppState) -> Router {
+    let mut router: Router<AppState> = Router::new();
+    for (spec, handler) in table() {
+        let st = state.clone();
+        let g = spec.guard;
+        let api = is_api(spec.path);
+        let layered = handler.route_layer(middleware::from_fn(move |req: Request, next: Next| {
+            let st = st.clone();
+            async move { guard(st, g, api, req, next).await }
+        }));
+        router = router.route(spec.path, layered);
+    }
+    let csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+               frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
+    router
+        .fallback(fallback)
+        .with_state(state.clone())
+        .layer(middleware::from_fn_with_state(state, crate::metrics::track))
+        .layer(tower_http::csrf::CsrfLayer::new())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(csp),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+        ))
+        // Pages carry patient data: never cache them (assets override this).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+}
+
+async fn fallback(req: Request) -> Response {
+    if is_api(req.uri().path()) {
+        AppError::NotFound.json()
+    } else {
+        AppError::NotFound.html().into_response()
+    }
+}

@@ -1,0 +1,79 @@
+//! Page models (askama templates in `templates/`).
+
+use crate::auth::Principal;
+use askama::Template;
+use axum::response::Html;
+use carepath_domain::authz::Permission;
+
+/// Render a template to an HTML response (a rendering failure is a bug: logged, 500 text).
+pub fn render<T: Template>(t: &T) -> Html<String> {
+    match t.render() {
+        Ok(s) => Html(s),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            Html("<!doctype html><title>Error</title><p>Page failed to render.</p>".into())
+        }
+    }
+}
+
+/// The navigation bar: which links the signed-in user gets.
+#[derive(Debug, Clone, Default)]
+pub struct Nav {
+    pub signed_in: bool,
+    pub user: String,
+    pub roles: String,
+    pub dashboard: bool,
+    pub patients: bool,
+    pub register: bool,
+    pub users: bool,
+    pub audit: bool,
+    pub tokens: bool,
+}
+
+impl Nav {
+    pub fn anonymous() -> Nav {
+        Nav::default()
+    }
+    pub fn for_principal(p: &Principal) -> Nav {
+        Nav {
+            signed_in: true,
+            user: p.display_name.clone(),
+            roles: p
+                .roles()
+                .iter()
+                .map(|r| r.label())
+                .collect::<Vec<_>>()
+                .join(", "),
+            dashboard: p.mfa_done && p.can(Permission::ViewDashboard),
+            patients: p.mfa_done && p.can(Permission::ReadDemographics),
+            register: p.mfa_done && p.can(Permission::RegisterPatient),
+            users: p.mfa_done && p.can(Permission::ManageUsers),
+            audit: p.mfa_done && p.can(Permission::ReadAudit),
+            tokens: p.mfa_done && p.can(Permission::ManageOwnTokens),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub nav: Nav,
+    pub title: String,
+    pub message: String,
+}
+
+/// Format UTC microseconds for people, in the given time zone.
+pub fn fmt_time(us: i64, tz: &jiff::tz::TimeZone) -> String {
+    match jiff::Timestamp::from_microsecond(us) {
+        Ok(t) => t
+            .to_zoned(tz.clone())
+            .strftime("%Y-%m-%d %H:%M %Z")
+            .to_string(),
+        Err(_) => "—".into(),
+    }
+}
+
+/// Format UTC microseconds as UTC.
+pub fn fmt_utc(us: i64) -> String {
+    fmt_time(us, &jiff::tz::TimeZone::UTC)
+}
