@@ -6,9 +6,9 @@ use carepath_domain::authz::{Permission, Role, role_allows};
 use carepath_domain::ids::{PatientId, ProgramId, UserId};
 use carepath_domain::patient::{Demographics, Sex, mrn_from_serial};
 use carepath_domain::program::ProgramKind;
+use carepath_store::Store;
 use carepath_store::programs::NewProgram;
 use carepath_store::testing::TestDb;
-use carepath_store::Store;
 use carepath_web::routes::{Guard, specs};
 use carepath_web::{AppState, WebConfig};
 use reqwest::StatusCode;
@@ -33,12 +33,44 @@ fn ev(a: &str) -> NewEvent {
 async fn world(db: TestDb) -> World {
     let s = db.store.clone();
     let org = s.create_organization("T", ev("org.create")).await.unwrap();
-    let mk = |n: &str, k| NewProgram { name: n.into(), kind: k, address: "x".into(), timezone: "America/Chicago".into(), hours: "x".into() };
-    let a = s.create_program(org.id, &mk("A", ProgramKind::OpioidTreatmentProgram), ev("p")).await.unwrap().id;
-    let b = s.create_program(org.id, &mk("B", ProgramKind::Residential), ev("p")).await.unwrap().id;
-    let d = |f: &str| Demographics { legal_first_name: f.into(), legal_last_name: "Testcase".into(), preferred_name: None, date_of_birth: jiff::civil::date(1990, 1, 2), sex: Sex::Male };
-    let patient_a = s.create_patient(a, &d("Alpha"), &mrn_from_serial(1), None, ev("x")).await.unwrap().id;
-    let patient_b = s.create_patient(b, &d("Bravo"), &mrn_from_serial(2), None, ev("x")).await.unwrap().id;
+    let mk = |n: &str, k| NewProgram {
+        name: n.into(),
+        kind: k,
+        address: "x".into(),
+        timezone: "America/Chicago".into(),
+        hours: "x".into(),
+    };
+    let a = s
+        .create_program(
+            org.id,
+            &mk("A", ProgramKind::OpioidTreatmentProgram),
+            ev("p"),
+        )
+        .await
+        .unwrap()
+        .id;
+    let b = s
+        .create_program(org.id, &mk("B", ProgramKind::Residential), ev("p"))
+        .await
+        .unwrap()
+        .id;
+    let d = |f: &str| Demographics {
+        legal_first_name: f.into(),
+        legal_last_name: "Testcase".into(),
+        preferred_name: None,
+        date_of_birth: jiff::civil::date(1990, 1, 2),
+        sex: Sex::Male,
+    };
+    let patient_a = s
+        .create_patient(a, &d("Alpha"), &mrn_from_serial(1), None, ev("x"))
+        .await
+        .unwrap()
+        .id;
+    let patient_b = s
+        .create_patient(b, &d("Bravo"), &mrn_from_serial(2), None, ev("x"))
+        .await
+        .unwrap()
+        .id;
     let hash = carepath_web::auth::hash_password(PW.into()).await.unwrap();
     let mut users = vec![];
     for role in Role::ALL {
@@ -52,13 +84,31 @@ async fn world(db: TestDb) -> World {
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(s.clone(), WebConfig { login_attempts_per_minute: 1000, ..Default::default() });
+    let state = AppState::new(
+        s.clone(),
+        WebConfig {
+            login_attempts_per_minute: 1000,
+            ..Default::default()
+        },
+    );
     tokio::spawn(carepath_web::serve(listener, state, std::future::pending()));
-    World { base, store: s, a, patient_a, patient_b, users, _db: db }
+    World {
+        base,
+        store: s,
+        a,
+        patient_a,
+        patient_b,
+        users,
+        _db: db,
+    }
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 fn code_now() -> String {
@@ -68,14 +118,28 @@ fn code_now() -> String {
 
 async fn login(w: &World, username: &str, mfa: bool) -> reqwest::Client {
     let c = client();
-    let r = c.post(format!("{}/login", w.base)).form(&[("username", username), ("password", PW)]).send().await.unwrap();
+    let r = c
+        .post(format!("{}/login", w.base))
+        .form(&[("username", username), ("password", PW)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "login {username}");
     if mfa {
         assert_eq!(r.headers()["location"], "/mfa");
         // The second factor is due: clinical pages are refused until it is given.
         let r = c.get(format!("{}/dashboard", w.base)).send().await.unwrap();
-        assert_eq!(r.headers()["location"], "/mfa", "no dashboard before the second factor");
-        let r = c.post(format!("{}/mfa", w.base)).form(&[("code", code_now())]).send().await.unwrap();
+        assert_eq!(
+            r.headers()["location"],
+            "/mfa",
+            "no dashboard before the second factor"
+        );
+        let r = c
+            .post(format!("{}/mfa", w.base))
+            .form(&[("code", code_now())])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "mfa for {username}");
     }
     c
@@ -95,11 +159,32 @@ async fn every_route_for_every_role_matches_the_authorization_table() {
         let anon = client();
         for spec in specs() {
             let url = format!("{}{}", w.base, concrete(spec.path, &w, w.users[0].1));
-            let r = anon.request(spec.method.clone(), &url).send().await.unwrap();
+            let r = anon
+                .request(spec.method.clone(), &url)
+                .send()
+                .await
+                .unwrap();
             match spec.guard {
-                Guard::Public => assert!(r.status() != StatusCode::UNAUTHORIZED && r.status() != StatusCode::FORBIDDEN, "{} {} public", spec.method, spec.path),
-                _ if spec.path.starts_with("/api/") => assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{} {}", spec.method, spec.path),
-                _ => assert_eq!(r.headers().get("location").map(|v| v.to_str().unwrap()), Some("/login"), "{} {} anonymous", spec.method, spec.path),
+                Guard::Public => assert!(
+                    r.status() != StatusCode::UNAUTHORIZED && r.status() != StatusCode::FORBIDDEN,
+                    "{} {} public",
+                    spec.method,
+                    spec.path
+                ),
+                _ if spec.path.starts_with("/api/") => assert_eq!(
+                    r.status(),
+                    StatusCode::UNAUTHORIZED,
+                    "{} {}",
+                    spec.method,
+                    spec.path
+                ),
+                _ => assert_eq!(
+                    r.headers().get("location").map(|v| v.to_str().unwrap()),
+                    Some("/login"),
+                    "{} {} anonymous",
+                    spec.method,
+                    spec.path
+                ),
             }
         }
         for (role, uid, name) in &w.users {
@@ -110,17 +195,42 @@ async fn every_route_for_every_role_matches_the_authorization_table() {
                     continue; // would disable the admin's own session mid-walk; covered below
                 }
                 let url = format!("{}{}", w.base, concrete(spec.path, &w, *uid));
-                let r = c.request(spec.method.clone(), &url).form(&[("x", "y")]).send().await.unwrap();
+                let r = c
+                    .request(spec.method.clone(), &url)
+                    .form(&[("x", "y")])
+                    .send()
+                    .await
+                    .unwrap();
                 let st = r.status();
                 if role_allows(*role, p) {
-                    assert!(st != StatusCode::FORBIDDEN && st != StatusCode::UNAUTHORIZED, "{role} should reach {} {} (got {st})", spec.method, spec.path);
-                    assert!(r.headers().get("location").is_none_or(|l| l != "/login" && l != "/mfa"), "{role} bounced from {}", spec.path);
+                    assert!(
+                        st != StatusCode::FORBIDDEN && st != StatusCode::UNAUTHORIZED,
+                        "{role} should reach {} {} (got {st})",
+                        spec.method,
+                        spec.path
+                    );
+                    assert!(
+                        r.headers()
+                            .get("location")
+                            .is_none_or(|l| l != "/login" && l != "/mfa"),
+                        "{role} bounced from {}",
+                        spec.path
+                    );
                 } else {
-                    assert_eq!(st, StatusCode::FORBIDDEN, "{role} must be refused {} {}", spec.method, spec.path);
+                    assert_eq!(
+                        st,
+                        StatusCode::FORBIDDEN,
+                        "{role} must be refused {} {}",
+                        spec.method,
+                        spec.path
+                    );
                 }
             }
         }
-        assert!(matches!(w.store.verify_audit_chain(|_| {}).await.unwrap(), carepath_store::audit_log::VerifyResult::Intact { .. }));
+        assert!(matches!(
+            w.store.verify_audit_chain(|_| {}).await.unwrap(),
+            carepath_store::audit_log::VerifyResult::Intact { .. }
+        ));
     }
 }
 
@@ -129,35 +239,106 @@ async fn program_a_staff_cannot_see_program_b_patients_and_break_glass_is_audite
     for db in TestDb::all().await {
         let w = world(db).await;
         let nurse = login(&w, "u.nurse", false).await;
-        let r = nurse.get(format!("{}/api/v1/patients/{}", w.base, w.patient_b)).send().await.unwrap();
+        let r = nurse
+            .get(format!("{}/api/v1/patients/{}", w.base, w.patient_b))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
-        let r = nurse.get(format!("{}/api/v1/patients/{}", w.base, w.patient_a)).send().await.unwrap();
+        let r = nurse
+            .get(format!("{}/api/v1/patients/{}", w.base, w.patient_a))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         let fd = login(&w, "u.front-desk", false).await;
-        let r = fd.get(format!("{}/api/v1/patients/{}", w.base, w.patient_b)).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::NOT_FOUND, "non-clinicians are not told the patient exists");
+        let r = fd
+            .get(format!("{}/api/v1/patients/{}", w.base, w.patient_b))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::NOT_FOUND,
+            "non-clinicians are not told the patient exists"
+        );
         // Front desk sees demographics but not episodes.
-        let j: serde_json::Value = fd.get(format!("{}/api/v1/patients/{}", w.base, w.patient_a)).send().await.unwrap().json().await.unwrap();
+        let j: serde_json::Value = fd
+            .get(format!("{}/api/v1/patients/{}", w.base, w.patient_a))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert!(j.get("episodes").is_none());
         // Search never returns program B's patient to program A's nurse.
-        let j: serde_json::Value = nurse.get(format!("{}/api/v1/patients?name=testcase", w.base)).send().await.unwrap().json().await.unwrap();
+        let j: serde_json::Value = nurse
+            .get(format!("{}/api/v1/patients?name=testcase", w.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(j.as_array().unwrap().len(), 1);
         // Break the glass: the page offers it, a short reason is refused, a real one opens read access.
-        let r = nurse.get(format!("{}/patients/{}", w.base, w.patient_b)).send().await.unwrap();
+        let r = nurse
+            .get(format!("{}/patients/{}", w.base, w.patient_b))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         assert!(r.text().await.unwrap().contains("break-glass"));
-        let r = nurse.post(format!("{}/patients/{}/break-glass", w.base, w.patient_b)).form(&[("reason", "short")]).send().await.unwrap();
+        let r = nurse
+            .post(format!("{}/patients/{}/break-glass", w.base, w.patient_b))
+            .form(&[("reason", "short")])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        let r = nurse.post(format!("{}/patients/{}/break-glass", w.base, w.patient_b)).form(&[("reason", "found unresponsive, need medication list")]).send().await.unwrap();
+        let r = nurse
+            .post(format!("{}/patients/{}/break-glass", w.base, w.patient_b))
+            .form(&[("reason", "found unresponsive, need medication list")])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
-        let r = nurse.get(format!("{}/patients/{}", w.base, w.patient_b)).send().await.unwrap();
+        let r = nurse
+            .get(format!("{}/patients/{}", w.base, w.patient_b))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
-        assert!(r.text().await.unwrap().contains("Emergency (break-the-glass) access"));
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("Emergency (break-the-glass) access")
+        );
         let grants = w.store.list_break_glass(10).await.unwrap();
         assert_eq!(grants.len(), 1);
-        let audit = w.store.audit_events(&carepath_store::AuditFilter { patient_id: Some(w.patient_b.to_string()), limit: 50, ..Default::default() }).await.unwrap();
-        assert!(audit.events.iter().any(|e| e.event.outcome == Outcome::Denied && e.event.action == "patient.read"));
-        assert!(audit.events.iter().any(|e| e.event.detail.as_deref() == Some("break-the-glass access")));
+        let audit = w
+            .store
+            .audit_events(&carepath_store::AuditFilter {
+                patient_id: Some(w.patient_b.to_string()),
+                limit: 50,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(
+            audit
+                .events
+                .iter()
+                .any(|e| e.event.outcome == Outcome::Denied && e.event.action == "patient.read")
+        );
+        assert!(
+            audit
+                .events
+                .iter()
+                .any(|e| e.event.detail.as_deref() == Some("break-the-glass access"))
+        );
     }
 }
 
@@ -166,46 +347,116 @@ async fn api_tokens_errors_headers_csrf_and_openapi() {
     let w = world(TestDb::sqlite().await).await;
     let intake = login(&w, "u.intake", false).await;
     // A token limited to reading demographics.
-    let r = intake.post(format!("{}/account/tokens", w.base)).header("content-type", "application/x-www-form-urlencoded").body("name=script&scope=read_demographics&days=7").send().await.unwrap();
+    let r = intake
+        .post(format!("{}/account/tokens", w.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=script&scope=read_demographics&days=7")
+        .send()
+        .await
+        .unwrap();
     let html = r.text().await.unwrap();
-    let token = html.split("id=\"new-token\">").nth(1).unwrap().split('<').next().unwrap().to_string();
+    let token = html
+        .split("id=\"new-token\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
     assert!(token.starts_with("cp_"));
     let api = reqwest::Client::new();
-    let r = api.get(format!("{}/api/v1/patients/{}", w.base, w.patient_a)).bearer_auth(&token).send().await.unwrap();
+    let r = api
+        .get(format!("{}/api/v1/patients/{}", w.base, w.patient_a))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     // Out of scope: registering needs register_patient, which the token lacks.
     let body = serde_json::json!({"program_id": w.a.to_string(), "legal_first_name": "N", "legal_last_name": "P", "date_of_birth": "1999-01-01", "sex": "female"});
-    let r = api.post(format!("{}/api/v1/patients", w.base)).bearer_auth(&token).json(&body).send().await.unwrap();
+    let r = api
+        .post(format!("{}/api/v1/patients", w.base))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = api.get(format!("{}/api/v1/me", w.base)).bearer_auth("cp_wrong").send().await.unwrap();
+    let r = api
+        .get(format!("{}/api/v1/me", w.base))
+        .bearer_auth("cp_wrong")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // Validation errors name the field.
     let bad = serde_json::json!({"program_id": w.a.to_string(), "legal_first_name": "N", "legal_last_name": "P", "date_of_birth": "01/02/1999", "sex": "female"});
-    let r = intake.post(format!("{}/api/v1/patients", w.base)).json(&bad).send().await.unwrap();
+    let r = intake
+        .post(format!("{}/api/v1/patients", w.base))
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let j: serde_json::Value = r.json().await.unwrap();
     assert_eq!(j["error"]["field"], "date_of_birth");
-    let r = intake.post(format!("{}/api/v1/patients", w.base)).json(&body).send().await.unwrap();
+    let r = intake
+        .post(format!("{}/api/v1/patients", w.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     // Cross-site form posts are refused (CSRF).
-    let r = intake.post(format!("{}/patients", w.base)).header("sec-fetch-site", "cross-site").form(&[("program_id", w.a.to_string())]).send().await.unwrap();
+    let r = intake
+        .post(format!("{}/patients", w.base))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("program_id", w.a.to_string())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // Security headers.
-    let r = intake.get(format!("{}/dashboard", w.base)).send().await.unwrap();
+    let r = intake
+        .get(format!("{}/dashboard", w.base))
+        .send()
+        .await
+        .unwrap();
     let h = r.headers();
-    assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
     assert_eq!(h["referrer-policy"], "no-referrer");
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["cache-control"], "no-store");
     // OpenAPI is generated and lists the API.
-    let j: serde_json::Value = reqwest::get(format!("{}/api/v1/openapi.json", w.base)).await.unwrap().json().await.unwrap();
+    let j: serde_json::Value = reqwest::get(format!("{}/api/v1/openapi.json", w.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(j["openapi"].as_str().unwrap().starts_with("3."));
     assert!(j["paths"]["/api/v1/patients/{id}"].is_object());
     // Metrics carry route templates, never concrete ids.
-    let m = reqwest::get(format!("{}/metrics", w.base)).await.unwrap().text().await.unwrap();
+    let m = reqwest::get(format!("{}/metrics", w.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(m.contains("carepath_http_requests"));
     assert!(!m.contains(&w.patient_a.to_string()));
-    assert_eq!(reqwest::get(format!("{}/readyz", w.base)).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        reqwest::get(format!("{}/readyz", w.base))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -213,20 +464,58 @@ async fn lockout_and_replayed_codes() {
     let w = world(TestDb::sqlite().await).await;
     let c = client();
     for _ in 0..5 {
-        let r = c.post(format!("{}/login", w.base)).form(&[("username", "u.nurse"), ("password", "wrong password here")]).send().await.unwrap();
+        let r = c
+            .post(format!("{}/login", w.base))
+            .form(&[("username", "u.nurse"), ("password", "wrong password here")])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
-    let r = c.post(format!("{}/login", w.base)).form(&[("username", "u.nurse"), ("password", PW)]).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "locked after 5 failures even with the right password");
+    let r = c
+        .post(format!("{}/login", w.base))
+        .form(&[("username", "u.nurse"), ("password", PW)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "locked after 5 failures even with the right password"
+    );
     // A TOTP code works once.
     let p = login(&w, "u.prescriber", true).await;
     drop(p);
     let c2 = client();
-    c2.post(format!("{}/login", w.base)).form(&[("username", "u.prescriber"), ("password", PW)]).send().await.unwrap();
-    let r = c2.post(format!("{}/mfa", w.base)).form(&[("code", code_now())]).send().await.unwrap();
+    c2.post(format!("{}/login", w.base))
+        .form(&[("username", "u.prescriber"), ("password", PW)])
+        .send()
+        .await
+        .unwrap();
+    let r = c2
+        .post(format!("{}/mfa", w.base))
+        .form(&[("code", code_now())])
+        .send()
+        .await
+        .unwrap();
     // Either the same step (replay, refused) or a new step (accepted) if the clock moved on.
     assert!(r.status() == StatusCode::UNAUTHORIZED || r.status() == StatusCode::SEE_OTHER);
-    let events = w.store.audit_events(&carepath_store::AuditFilter { action: Some("auth.".into()), limit: 100, ..Default::default() }).await.unwrap();
-    assert!(events.events.iter().filter(|e| e.event.action == "auth.login" && e.event.outcome == Outcome::Failure).count() >= 6);
+    let events = w
+        .store
+        .audit_events(&carepath_store::AuditFilter {
+            action: Some("auth.".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        events
+            .events
+            .iter()
+            .filter(|e| e.event.action == "auth.login" && e.event.outcome == Outcome::Failure)
+            .count()
+            >= 6
+    );
     let _ = Permission::ALL;
 }
