@@ -144,3 +144,86 @@ async fn demo_verify_tamper_backup_restore() {
         .unwrap();
     assert!(u.status.success(), "{}", String::from_utf8_lossy(&u.stderr));
 }
+
+/// PostgreSQL: backup with pg_dump, tamper, restore with pg_restore; a backup of
+/// the other kind is refused. Runs when `CAREPATH_TEST_POSTGRES_URL` is set.
+#[tokio::test]
+async fn postgres_backup_and_restore() {
+    use carepath_domain::audit::{NewEvent, Outcome};
+    let Some(db) = carepath_store::testing::TestDb::postgres().await else {
+        eprintln!("SKIPPED: CAREPATH_TEST_POSTGRES_URL not set");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let s = &db.store;
+    let org = s
+        .create_organization("PG Org", NewEvent::new("org.create", Outcome::Success))
+        .await
+        .unwrap();
+    let program = carepath_store::programs::NewProgram {
+        name: "PG OTP".into(),
+        kind: carepath_domain::program::ProgramKind::OpioidTreatmentProgram,
+        address: "x".into(),
+        timezone: "America/Denver".into(),
+        hours: "x".into(),
+    };
+    s.create_program(
+        org.id,
+        &program,
+        NewEvent::new("program.create", Outcome::Success),
+    )
+    .await
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_carepath"))
+            .env("CAREPATH_DATABASE_URL", &db.url)
+            .env("CAREPATH_DATA_DIR", tmp.path())
+            .env("CAREPATH_LOG", "warn")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let backup = tmp.path().join("pg.cpb");
+    let b = run(&["backup", backup.to_str().unwrap()]);
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    let before = s.audit_count().await.unwrap();
+    s.execute_raw_for_tests("ALTER TABLE audit_event DISABLE TRIGGER USER; UPDATE audit_event SET detail = 'x' WHERE seq = 1; ALTER TABLE audit_event ENABLE TRIGGER USER")
+        .await
+        .unwrap();
+    assert_eq!(run(&["audit", "verify"]).status.code(), Some(1));
+    // A backup of an SQLite database is refused here.
+    let sqlite_dir = tmp.path().join("sq");
+    let d = Command::new(env!("CARGO_BIN_EXE_carepath"))
+        .env_remove("CAREPATH_DATABASE_URL")
+        .env("CAREPATH_LOG", "warn")
+        .args(["demo", "--no-serve", "--data-dir"])
+        .arg(&sqlite_dir)
+        .output()
+        .unwrap();
+    assert!(d.status.success());
+    let sq_backup = tmp.path().join("sq.cpb");
+    let b = Command::new(env!("CARGO_BIN_EXE_carepath"))
+        .env("CAREPATH_DATA_DIR", &sqlite_dir)
+        .env_remove("CAREPATH_DATABASE_URL")
+        .arg("backup")
+        .arg(&sq_backup)
+        .output()
+        .unwrap();
+    assert!(b.status.success());
+    let r = run(&["restore", sq_backup.to_str().unwrap()]);
+    assert!(!r.status.success());
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("configured database is PostgreSQL"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    // The real restore brings the intact chain back.
+    s.close().await;
+    let r = run(&["restore", backup.to_str().unwrap()]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let v = run(&["audit", "verify"]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    let fresh = carepath_store::Store::connect(&db.url).await.unwrap();
+    assert_eq!(fresh.audit_count().await.unwrap(), before);
+    fresh.close().await;
+}

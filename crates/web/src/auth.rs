@@ -304,7 +304,7 @@ pub async fn resolve(state: &AppState, parts: &Parts) -> Result<Option<Principal
         e.user_id = Some(s.user_id.to_string());
         e.client_addr = client_addr;
         state.store.audit(e).await?;
-        return Ok(None);
+        return Err(AppError::SessionExpired);
     }
     let user = state.store.user(s.user_id).await?;
     if user.disabled {

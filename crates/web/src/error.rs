@@ -12,6 +12,8 @@ use serde::Serialize;
 pub enum AppError {
     /// Not signed in (HTML: redirect to the login page).
     Unauthenticated,
+    /// The session ended for inactivity or reached its lifetime.
+    SessionExpired,
     /// Signed in with a password but the second factor is still due.
     MfaPending,
     Forbidden(String),
@@ -57,7 +59,9 @@ pub struct ErrorDetail {
 impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
-            AppError::Unauthenticated | AppError::MfaPending => StatusCode::UNAUTHORIZED,
+            AppError::Unauthenticated | AppError::SessionExpired | AppError::MfaPending => {
+                StatusCode::UNAUTHORIZED
+            }
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -72,6 +76,11 @@ impl AppError {
             AppError::Unauthenticated => (
                 "unauthenticated",
                 "sign in first (session cookie or bearer token)".into(),
+                None,
+            ),
+            AppError::SessionExpired => (
+                "session_expired",
+                "the session ended after inactivity or reached its lifetime; sign in again".into(),
                 None,
             ),
             AppError::MfaPending => (
@@ -120,6 +129,7 @@ impl AppError {
     pub fn html(self) -> Response {
         match self {
             AppError::Unauthenticated => Redirect::to("/login").into_response(),
+            AppError::SessionExpired => Redirect::to("/login?m=idle").into_response(),
             AppError::MfaPending => Redirect::to("/mfa").into_response(),
             other => {
                 if let AppError::Internal(cause) = &other {

@@ -31,6 +31,17 @@ fn ev(a: &str) -> NewEvent {
 }
 
 async fn world(db: TestDb) -> World {
+    world_with(
+        db,
+        WebConfig {
+            login_attempts_per_minute: 1000,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+async fn world_with(db: TestDb, cfg: WebConfig) -> World {
     let s = db.store.clone();
     let org = s.create_organization("T", ev("org.create")).await.unwrap();
     let mk = |n: &str, k| NewProgram {
@@ -84,13 +95,7 @@ async fn world(db: TestDb) -> World {
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(
-        s.clone(),
-        WebConfig {
-            login_attempts_per_minute: 1000,
-            ..Default::default()
-        },
-    );
+    let state = AppState::new(s.clone(), cfg);
     tokio::spawn(carepath_web::serve(listener, state, std::future::pending()));
     World {
         base,
@@ -518,4 +523,41 @@ async fn lockout_and_replayed_codes() {
             >= 6
     );
     let _ = Permission::ALL;
+}
+
+#[tokio::test]
+async fn idle_sessions_are_logged_off_and_audited() {
+    let cfg = WebConfig {
+        idle_timeout_secs: 1,
+        login_attempts_per_minute: 1000,
+        ..Default::default()
+    };
+    let w = world_with(TestDb::sqlite().await, cfg).await;
+    let c = login(&w, "u.nurse", false).await;
+    assert_eq!(
+        c.get(format!("{}/dashboard", w.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    let r = c.get(format!("{}/dashboard", w.base)).send().await.unwrap();
+    assert_eq!(r.headers()["location"], "/login?m=idle");
+    // The session is over for good, not just for one request.
+    let r = c.get(format!("{}/dashboard", w.base)).send().await.unwrap();
+    assert_eq!(r.headers()["location"], "/login");
+    let r = c.get(format!("{}/api/v1/me", w.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let ev = w
+        .store
+        .audit_events(&carepath_store::AuditFilter {
+            action: Some("auth.logout".into()),
+            limit: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ev.events[0].event.detail.as_deref(), Some("idle timeout"));
 }

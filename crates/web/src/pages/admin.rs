@@ -289,6 +289,7 @@ struct TokensPage {
     tokens: Vec<TokenRow>,
     scopes: Vec<&'static str>,
     max_days: i64,
+    mfa_enrolled: bool,
 }
 
 async fn tokens_page(
@@ -332,11 +333,12 @@ async fn tokens_page(
         .collect();
     let page = TokensPage {
         nav: Nav::for_principal(p),
-        title: "API tokens".into(),
+        title: "Your account".into(),
         new_token,
         error,
         tokens,
         scopes,
+        mfa_enrolled: p.mfa_enrolled,
         max_days: state.config.max_token_days,
     };
     Ok(render(&page).into_response())
