@@ -207,25 +207,28 @@ pub async fn seed(store: &Store) -> Result<Vec<Login>> {
         let d = Demographics {
             legal_first_name: first.into(),
             legal_last_name: last.into(),
-            preferred_name: rng
-                .random_bool(0.1)
-                .then(|| first.chars().take(3).collect()),
+            preferred_name: nickname(first)
+                .filter(|_| rng.random_bool(0.3))
+                .map(str::to_string),
             date_of_birth: dob,
             sex,
         };
         // 55% start at the OTP, 45% in detox (most of those step down to residential).
         let at_otp = rng.random_bool(0.55);
         let home = if at_otp { &programs[0] } else { &programs[1] };
+        let admitted = now - rng.random_range(0..90) * DAY_US - rng.random_range(0..DAY_US);
+        // Registered at the intake visit, shortly before admission.
+        let registered = admitted - rng.random_range(1..4 * 3600) * 1_000_000;
         let p = store
-            .create_patient(
+            .create_patient_at(
                 home.id,
                 &d,
                 &mrn_from_serial(100_000 + i * 37),
                 None,
+                registered,
                 ev("patient.create"),
             )
             .await?;
-        let admitted = now - rng.random_range(0..90) * DAY_US - rng.random_range(0..DAY_US);
         if at_otp {
             let e = store
                 .admit(
@@ -299,6 +302,22 @@ pub async fn seed(store: &Store) -> Result<Vec<Login>> {
     }
     pb.finish_with_message("done");
     Ok(logins)
+}
+
+fn nickname(first: &str) -> Option<&'static str> {
+    Some(match first {
+        "Michael" => "Mike",
+        "Anthony" => "Tony",
+        "Jessica" => "Jess",
+        "Samantha" => "Sam",
+        "Nicole" => "Nikki",
+        "Danielle" => "Dani",
+        "Jeremy" => "Jay",
+        "Brandon" => "Bran",
+        "Guadalupe" | "Lupe" => "Lupita",
+        "Tiffany" => "Tiff",
+        _ => return None,
+    })
 }
 
 pub fn print_logins(listen: &str, logins: &[Login]) {

@@ -152,8 +152,23 @@ impl Store {
         by: Option<UserId>,
         ev: NewEvent,
     ) -> Result<Patient> {
+        self.create_patient_at(program, d, mrn, by, now_us(), ev)
+            .await
+    }
+
+    /// As [`Store::create_patient`], with the registration time given (imports,
+    /// the demo clinic's history).
+    pub async fn create_patient_at(
+        &self,
+        program: ProgramId,
+        d: &Demographics,
+        mrn: &str,
+        by: Option<UserId>,
+        registered_at: i64,
+        ev: NewEvent,
+    ) -> Result<Patient> {
         let id = PatientId::new();
-        let now = now_us();
+        let now = registered_at;
         with_tx!(self, tx => {
             let inserted: Option<(String,)> = sqlx::query_as(
                 "INSERT INTO patient (id, program_id, mrn, legal_first_name, legal_last_name, preferred_name, date_of_birth, sex, search_name, created_at, created_by) \
