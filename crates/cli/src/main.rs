@@ -53,6 +53,17 @@ enum Cmd {
     Backup(backup::BackupArgs),
     /// Replace the database with a backup (the server must be stopped).
     Restore(backup::RestoreArgs),
+    /// Run a clinical calculator on a JSON input; prints the JSON result.
+    /// Invalid input exits 2 with a JSON error naming the field.
+    Calc {
+        /// One of: cows, sows, oud-diagnosis, level-of-care, withdrawal-course,
+        /// methadone-order, missed-doses, buprenorphine-order, naltrexone-start,
+        /// comfort-med, take-home, cm-ledger, cm-draw, drug-test.
+        name: String,
+        /// JSON input file, or - for standard input.
+        #[arg(long, default_value = "-")]
+        input: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -137,6 +148,9 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<std::process::ExitCode> {
+    if let Cmd::Calc { name, input } = &cli.cmd {
+        return Ok(calc(name, input));
+    }
     let mut cfg = config::Config::load(cli.config.as_deref())?;
     match cli.cmd {
         Cmd::Serve => {
@@ -174,6 +188,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let store = open(&cfg, false).await?;
             backup::backup(&store, &cfg, &a).await?;
         }
+        Cmd::Calc { .. } => unreachable!("handled above"),
         Cmd::Restore(a) => {
             let _lock = cfg
                 .lock_data_dir()
@@ -339,4 +354,44 @@ async fn user(cfg: &config::Config, cmd: UserCmd) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `carepath calc`: no configuration or database needed.
+fn calc(name: &str, input: &str) -> std::process::ExitCode {
+    use std::io::Read;
+    let fail = |field: &str, message: String| {
+        let e =
+            serde_json::json!({"error": {"code": "invalid", "field": field, "message": message}});
+        println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
+        std::process::ExitCode::from(2)
+    };
+    let mut text = String::new();
+    let read = if input == "-" {
+        std::io::stdin().read_to_string(&mut text).map(|_| ())
+    } else {
+        std::fs::read_to_string(input).map(|t| text = t)
+    };
+    if let Err(e) = read {
+        return fail("input", format!("cannot read {input}: {e}"));
+    }
+    let value: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => return fail("input", format!("not valid JSON: {e}")),
+    };
+    let ctx = carepath_clinical::calc::Context {
+        now: Some(jiff::Timestamp::now().to_string()),
+    };
+    match carepath_clinical::calc::run(name, value, &ctx) {
+        Ok(v) => {
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&e.to_json()).unwrap_or_default()
+            );
+            std::process::ExitCode::from(2)
+        }
+    }
 }

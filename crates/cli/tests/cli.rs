@@ -227,3 +227,54 @@ async fn postgres_backup_and_restore() {
     assert_eq!(fresh.audit_count().await.unwrap(), before);
     fresh.close().await;
 }
+
+/// `carepath calc` prints what the engine computes for every documented
+/// example; bad input exits 2 with a JSON error naming the field.
+#[test]
+fn calc_matches_the_engine_and_rejects_bad_input() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let ctx = carepath_clinical::calc::Context {
+        now: Some(jiff::Timestamp::now().to_string()),
+    };
+    let calc = |name: &str, input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_carepath"))
+            .args(["calc", name, "--input", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    for (name, input, _) in carepath_clinical::calc::documented_examples() {
+        let out = calc(&name, &input.to_string());
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            got,
+            carepath_clinical::calc::run(&name, input, &ctx).unwrap(),
+            "{name}"
+        );
+    }
+    let out = calc(
+        "take-home",
+        r#"{"policy": "federal-2024", "medication": "methadone", "days_in_treatment": 3, "treatment_type": "maintenance", "criteria": {}}"#,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(e["error"]["field"], "criteria.no_active_substance_use");
+    let out = calc("take-home", r#"{"policy": "texas"}"#);
+    assert_eq!(out.status.code(), Some(2));
+    let out = calc("cows", "not json");
+    assert_eq!(out.status.code(), Some(2));
+}

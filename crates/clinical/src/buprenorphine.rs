@@ -232,10 +232,10 @@ pub fn check(i: &Input) -> Result<Output> {
         if cows < threshold {
             violations.push(v("buprenorphine.cows_threshold", format!("COWS {cows} is below {threshold}: wait for objective withdrawal to avoid precipitated withdrawal (or use a low-dose induction)"), COWS_SRC));
         }
-        if let Some(wait) = default_windows(agonist.opioid).buprenorphine_wait_h {
-            if agonist.hours_ago < wait as f64 {
-                violations.push(v("buprenorphine.agonist_wait", format!("{} h since the last full agonist; wait at least {wait} h", agonist.hours_ago), "Buprenorphine label; ASAM 2020 focused update (timing after short-acting, fentanyl, methadone)"));
-            }
+        if let Some(wait) = default_windows(agonist.opioid).buprenorphine_wait_h
+            && agonist.hours_ago < wait as f64
+        {
+            violations.push(v("buprenorphine.agonist_wait", format!("{} h since the last full agonist; wait at least {wait} h", agonist.hours_ago), "Buprenorphine label; ASAM 2020 focused update (timing after short-acting, fentanyl, methadone)"));
         }
         if ug_to_mg(dose) > p.first_dose_max_mg {
             violations.push(v(

@@ -96,10 +96,10 @@ pub fn run(name: &str, mut input: Value, ctx: &Context) -> Result<Value, CalcErr
         "oud-diagnosis" => out(crate::oud::diagnose(&parse(input)?)),
         "level-of-care" => out(crate::level_of_care::recommend(&parse(input)?)),
         "withdrawal-course" => {
-            if input.get("now").is_none_or(Value::is_null) {
-                if let Some(now) = &ctx.now {
-                    input["now"] = Value::String(now.clone());
-                }
+            if input.get("now").is_none_or(Value::is_null)
+                && let Some(now) = &ctx.now
+            {
+                input["now"] = Value::String(now.clone());
             }
             out(crate::course::course(&parse(input)?))
         }
@@ -136,6 +136,38 @@ pub fn run(name: &str, mut input: Value, ctx: &Context) -> Result<Value, CalcErr
         "drug-test" => out(crate::drugtest::interpret(&parse(input)?)),
         other => Err(CalcError::UnknownCalculator(other.to_string())),
     }
+}
+
+/// The worked examples of `docs/calculators.md`: (calculator, input, expected
+/// output subset). Used by the tests of the engine, the CLI and the API.
+pub fn documented_examples() -> Vec<(String, Value, Value)> {
+    let doc = include_str!("../../../docs/calculators.md");
+    let mut out = vec![];
+    let mut current = String::new();
+    let mut pending: Option<Value> = None;
+    let mut lines = doc.lines();
+    while let Some(line) = lines.next() {
+        if let Some(h) = line.strip_prefix("## ") {
+            current = h.trim().to_string();
+        } else if line.starts_with("```json input") || line.starts_with("```json output") {
+            let mut body = String::new();
+            for l in lines.by_ref() {
+                if l.starts_with("```") {
+                    break;
+                }
+                body.push_str(l);
+                body.push('\n');
+            }
+            let v: Value = serde_json::from_str(&body)
+                .unwrap_or_else(|e| panic!("bad JSON in the {current} example: {e}"));
+            if line.contains("input") {
+                pending = Some(v);
+            } else if let Some(input) = pending.take() {
+                out.push((current.clone(), input, v));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -242,7 +242,7 @@ pub fn ledger(i: &LedgerInput) -> Result<LedgerOutput> {
                     voucher = voucher.min(m.0);
                 }
                 streak += 1;
-                if streak % s.bonus_every == 0 {
+                if streak.is_multiple_of(s.bonus_every) {
                     bonus = s.bonus.0;
                 }
                 level += 1;

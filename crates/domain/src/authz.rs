@@ -128,10 +128,12 @@ pub enum Permission {
     ManageOwnTokens,
     /// Use the patient portal for one's own record.
     UsePortal,
+    /// Run the clinical calculators (decision support; no patient record).
+    UseCalculators,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::ViewDashboard,
         Permission::ReadDemographics,
         Permission::ReadClinical,
@@ -143,6 +145,7 @@ impl Permission {
         Permission::ReviewBreakGlass,
         Permission::ManageOwnTokens,
         Permission::UsePortal,
+        Permission::UseCalculators,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -158,6 +161,7 @@ impl Permission {
             Permission::ReviewBreakGlass => "review_break_glass",
             Permission::ManageOwnTokens => "manage_own_tokens",
             Permission::UsePortal => "use_portal",
+            Permission::UseCalculators => "use_calculators",
         }
     }
 
@@ -218,7 +222,7 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
             role,
             R::Prescriber | R::Nurse | R::Counselor | R::Intake | R::FrontDesk
         ),
-        P::ReadClinical | P::WriteClinical => {
+        P::ReadClinical | P::WriteClinical | P::UseCalculators => {
             matches!(role, R::Prescriber | R::Nurse | R::Counselor | R::Intake)
         }
         P::RegisterPatient => matches!(role, R::Intake | R::FrontDesk),

@@ -21,7 +21,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Carepath API", version = "1", description = "Carepath's JSON API. Authenticate with a personal API token (`Authorization: Bearer cp_…`) or a browser session. Every access to patient data is audited."),
-    paths(me, programs, dashboard, search_patients, register_patient_api, get_patient, audit_events, healthz, readyz),
+    paths(me, programs, dashboard, search_patients, register_patient_api, get_patient, audit_events, calc, healthz, readyz),
     components(schemas(ErrorBody, crate::error::ErrorDetail, MeDto, GrantDto, ProgramDto, CensusDto, PatientDto, NewPatientDto, EpisodeDto, AuditEventDto, AuditPageDto)),
     modifiers(&Security),
     security(("bearer" = []))
@@ -418,4 +418,47 @@ pub async fn audit_events(
             })
             .collect(),
     }))
+}
+
+/// Run a clinical calculator (decision support; see docs/calculators.md).
+///
+/// Names: cows, sows, oud-diagnosis, level-of-care, withdrawal-course,
+/// methadone-order, missed-doses, buprenorphine-order, naltrexone-start,
+/// comfort-med, take-home, cm-ledger, cm-draw, drug-test. The answer is the
+/// same as `carepath calc NAME`. An `override` in the body is accepted only
+/// from a prescriber; its `role` and `by` are taken from the signed-in user.
+#[utoipa::path(post, path = "/api/v1/calc/{name}",
+    params(("name" = String, Path, description = "calculator name")),
+    request_body(content = Object, description = "the calculator's input", content_type = "application/json"),
+    responses((status = 200, description = "the result", body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn calc(
+    p: Principal,
+    Path(name): Path<String>,
+    body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(mut input) = body
+        .map_err(|e| AppError::Invalid(carepath_domain::FieldError::new("body", e.body_text())))?;
+    if let Some(o) = input.get_mut("override").and_then(|o| o.as_object_mut()) {
+        if !p
+            .roles()
+            .contains(&carepath_domain::authz::Role::Prescriber)
+        {
+            return Err(AppError::Forbidden(
+                "only a prescriber may override a medication rule".into(),
+            )
+            .into());
+        }
+        o.insert("role".into(), "prescriber".into());
+        o.insert("by".into(), p.username.clone().into());
+    }
+    let ctx = carepath_clinical::calc::Context {
+        now: Some(jiff::Timestamp::now().to_string()),
+    };
+    match carepath_clinical::calc::run(&name, input, &ctx) {
+        Ok(v) => Ok(Json(v).into_response()),
+        Err(e @ carepath_clinical::calc::CalcError::UnknownCalculator(_)) => {
+            Ok((StatusCode::NOT_FOUND, Json(e.to_json())).into_response())
+        }
+        Err(e) => Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(e.to_json())).into_response()),
+    }
 }

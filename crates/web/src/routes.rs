@@ -172,6 +172,10 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             r(M::GET, "/api/v1/audit/events", Perm(P::ReadAudit)),
             get(api::audit_events),
         ),
+        (
+            r(M::POST, "/api/v1/calc/{name}", Perm(P::UseCalculators)),
+            post(api::calc),
+        ),
     ]
 }
 
@@ -271,9 +275,13 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn fallback(req: Request) -> Response {
-    if is_api(req.uri().path()) {
+    // Marked so tests can tell "no such route" from a handler's own 404.
+    let mut resp = if is_api(req.uri().path()) {
         AppError::NotFound.json()
     } else {
         AppError::NotFound.html().into_response()
-    }
+    };
+    resp.headers_mut()
+        .insert("x-carepath-unrouted", HeaderValue::from_static("1"));
+    resp
 }
