@@ -63,6 +63,14 @@ pub async fn backup(store: &Store, cfg: &Config, a: &BackupArgs) -> Result<()> {
     }
     let tmp = tempfile::Builder::new().prefix("carepath-snap").tempdir()?;
     let snap = tmp.path().join("snapshot");
+    // A backup exports every record: audit it first, so the event is inside
+    // the snapshot and survives a restore.
+    store
+        .audit(
+            crate::operator_event("backup.export")
+                .detail(format!("backup to {}", a.file.display())),
+        )
+        .await?;
     let kind = match store.backend() {
         Backend::Sqlite => {
             store.sqlite_snapshot(&snap).await?;
@@ -216,6 +224,14 @@ pub async fn restore(cfg: &Config, a: &RestoreArgs) -> Result<()> {
             let _ = std::fs::remove_file(format!("{}{ext}", staged.display()));
         }
         std::fs::rename(&staged, &target)?;
+        let restored = Store::connect(&url).await?;
+        restored
+            .audit(crate::operator_event("backup.restore").detail(format!(
+                "restored backup taken {}, sha256 {}",
+                header.created, header.sha256
+            )))
+            .await?;
+        restored.close().await;
         println!(
             "restored {} into {} (backup taken {})",
             a.file.display(),
@@ -250,6 +266,14 @@ pub async fn restore(cfg: &Config, a: &RestoreArgs) -> Result<()> {
                 "pg_restore failed ({st}); the single transaction was rolled back, nothing was changed"
             );
         }
+        let restored = Store::connect(&url).await?;
+        restored
+            .audit(crate::operator_event("backup.restore").detail(format!(
+                "restored backup taken {}, sha256 {}",
+                header.created, header.sha256
+            )))
+            .await?;
+        restored.close().await;
         println!(
             "restored {} into the PostgreSQL database (backup taken {})",
             a.file.display(),

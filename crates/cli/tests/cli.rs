@@ -186,7 +186,20 @@ async fn postgres_backup_and_restore() {
     let backup = tmp.path().join("pg.cpb");
     let b = run(&["backup", backup.to_str().unwrap()]);
     assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    // The backup itself is audited as an export.
     let before = s.audit_count().await.unwrap();
+    assert!(
+        s.audit_events(&carepath_store::AuditFilter {
+            action: Some("backup.export".into()),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .events
+        .len()
+            == 1
+    );
     s.execute_raw_for_tests("ALTER TABLE audit_event DISABLE TRIGGER USER; UPDATE audit_event SET detail = 'x' WHERE seq = 1; ALTER TABLE audit_event ENABLE TRIGGER USER")
         .await
         .unwrap();
@@ -224,7 +237,8 @@ async fn postgres_backup_and_restore() {
     let v = run(&["audit", "verify"]);
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
     let fresh = carepath_store::Store::connect(&db.url).await.unwrap();
-    assert_eq!(fresh.audit_count().await.unwrap(), before);
+    // Everything up to the backup, plus the restore's own event.
+    assert_eq!(fresh.audit_count().await.unwrap(), before + 1);
     fresh.close().await;
 }
 
@@ -277,4 +291,67 @@ fn calc_matches_the_engine_and_rejects_bad_input() {
     assert_eq!(out.status.code(), Some(2));
     let out = calc("cows", "not json");
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// `carepath serve` reads a TOML config, answers /readyz, and a second server
+/// on the same data directory refuses to start.
+#[test]
+fn serve_from_config_file_and_lock() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = tmp.path().join("carepath.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir = {:?}\nlisten = \"127.0.0.1:{port}\"\n\n[web]\nidle_timeout_secs = 600\n",
+            tmp.path().join("data")
+        ),
+    )
+    .unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_carepath"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("serve")
+        .env_remove("CAREPATH_DATABASE_URL")
+        .env_remove("CAREPATH_DATA_DIR")
+        .env("CAREPATH_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    for _ in 0..100 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            s.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            s.read_to_string(&mut ready).unwrap();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let second = Command::new(env!("CARGO_BIN_EXE_carepath"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("serve")
+        .env_remove("CAREPATH_DATABASE_URL")
+        .env_remove("CAREPATH_DATA_DIR")
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    assert!(!second.status.success());
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("locked"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let missing = Command::new(env!("CARGO_BIN_EXE_carepath"))
+        .args(["--config", "/nonexistent.toml", "serve"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist"));
 }
