@@ -1,0 +1,384 @@
+//! The in-memory search index: an R-tree over points on the unit sphere
+//! (chord distance is monotone in great-circle distance, so radius and
+//! nearest-first queries are exact), interned service codes for filters, and
+//! offline geocoding of `near` (ZIP code centroid, city centroid, or lat,lon).
+//! Results are identical to a brute-force haversine scan (tested).
+
+use crate::geo::{chord_for_miles, haversine_mi, unit_vector};
+use crate::model::{Facility, normalize};
+use rstar::{RTree, primitives::GeomWithData};
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+type Point = GeomWithData<[f64; 3], u32>;
+
+/// A search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub lat: f64,
+    pub lon: f64,
+    /// None: any distance.
+    pub radius_mi: Option<f64>,
+    /// All of these codes are required.
+    pub codes: Vec<String>,
+    /// 1-based.
+    pub page: usize,
+    pub page_size: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit<'a> {
+    pub facility: &'a Facility,
+    pub distance_mi: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResult<'a> {
+    pub total: usize,
+    pub hits: Vec<Hit<'a>>,
+}
+
+pub struct Index {
+    facilities: Vec<Facility>,
+    tree: RTree<Point>,
+    /// Code → facility indexes having it (sorted).
+    postings: HashMap<String, Vec<u32>>,
+    by_id: HashMap<String, u32>,
+    cities: HashMap<(String, String), (f64, f64)>,
+}
+
+/// The ZIP centroids (Census 2021 ZCTA gazetteer).
+fn zips() -> &'static HashMap<String, (f64, f64)> {
+    static Z: OnceLock<HashMap<String, (f64, f64)>> = OnceLock::new();
+    Z.get_or_init(|| {
+        include_str!("../data/zcta-2021.csv")
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let mut p = l.split(',');
+                let (z, la, lo) = (p.next()?, p.next()?.parse().ok()?, p.next()?.parse().ok()?);
+                Some((z.to_string(), (la, lo)))
+            })
+            .collect()
+    })
+}
+
+/// Why `near` could not be placed on the map.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct GeocodeError(pub String);
+
+impl Index {
+    pub fn new(facilities: Vec<Facility>) -> Index {
+        let tree = RTree::bulk_load(
+            facilities
+                .iter()
+                .enumerate()
+                .map(|(i, f)| GeomWithData::new(unit_vector(f.latitude, f.longitude), i as u32))
+                .collect(),
+        );
+        let mut postings: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut by_id = HashMap::new();
+        let mut sums: HashMap<(String, String), (f64, f64, f64)> = HashMap::new();
+        for (i, f) in facilities.iter().enumerate() {
+            for c in &f.codes {
+                postings.entry(c.clone()).or_default().push(i as u32);
+            }
+            by_id.insert(f.id.clone(), i as u32);
+            let e = sums
+                .entry((normalize(&f.city), f.state.to_uppercase()))
+                .or_insert((0.0, 0.0, 0.0));
+            e.0 += f.latitude;
+            e.1 += f.longitude;
+            e.2 += 1.0;
+        }
+        let cities = sums
+            .into_iter()
+            .map(|(k, (a, b, n))| (k, (a / n, b / n)))
+            .collect();
+        Index {
+            facilities,
+            tree,
+            postings,
+            by_id,
+            cities,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.facilities.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.facilities.is_empty()
+    }
+
+    pub fn facilities(&self) -> &[Facility] {
+        &self.facilities
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Facility> {
+        self.by_id.get(id).map(|i| &self.facilities[*i as usize])
+    }
+
+    /// Place `near` — a ZIP code (`21201` or `21201-1234`), `City, ST`, or `lat,lon`.
+    pub fn geocode(&self, near: &str) -> Result<(f64, f64), GeocodeError> {
+        let s = near.trim();
+        if let Some((a, b)) = s.split_once(',') {
+            if let (Ok(la), Ok(lo)) = (a.trim().parse::<f64>(), b.trim().parse::<f64>()) {
+                return if crate::geo::valid(la, lo) {
+                    Ok((la, lo))
+                } else {
+                    Err(GeocodeError(format!(
+                        "{s:?} is not a valid latitude,longitude"
+                    )))
+                };
+            }
+            let (city, st) = (normalize(a), b.trim().to_uppercase());
+            return self
+                .cities
+                .get(&(city, st.clone()))
+                .copied()
+                .ok_or_else(|| {
+                    GeocodeError(format!(
+                        "no treatment listing in a city called {:?}, {st}; try a ZIP code",
+                        a.trim()
+                    ))
+                });
+        }
+        let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+        if digits.len() == 5 && (s.len() == 5 || (s.len() == 10 && s.as_bytes()[5] == b'-')) {
+            return zips().get(&digits).copied().ok_or_else(|| {
+                GeocodeError(format!("ZIP code {digits} is not in the Census ZIP list"))
+            });
+        }
+        Err(GeocodeError(format!(
+            "{s:?} is not a ZIP code, \"City, ST\" or \"latitude,longitude\""
+        )))
+    }
+
+    fn matches(&self, i: u32, required: &[&Vec<u32>]) -> bool {
+        required.iter().all(|p| p.binary_search(&i).is_ok())
+    }
+
+    /// Search: nearest first (ties by id), paginated, with the total count.
+    pub fn search(&self, q: &Query) -> SearchResult<'_> {
+        let mut required: Vec<&Vec<u32>> = vec![];
+        for c in &q.codes {
+            match self.postings.get(c) {
+                Some(p) => required.push(p),
+                None => {
+                    return SearchResult {
+                        total: 0,
+                        hits: vec![],
+                    };
+                }
+            }
+        }
+        // Rarest code first: fewer binary searches fail late.
+        required.sort_by_key(|p| p.len());
+        let origin = unit_vector(q.lat, q.lon);
+        let page_size = q.page_size.max(1);
+        let skip = (q.page.max(1) - 1) * page_size;
+        let dist = |i: u32| {
+            let f = &self.facilities[i as usize];
+            haversine_mi(q.lat, q.lon, f.latitude, f.longitude)
+        };
+        let mut found: Vec<(f64, u32)> = match q.radius_mi {
+            Some(r) => {
+                // A hair of slack on the chord bound, then the exact haversine test.
+                let chord = chord_for_miles(r) * (1.0 + 1e-9) + 1e-12;
+                self.tree
+                    .locate_within_distance(origin, chord * chord)
+                    .map(|p| p.data)
+                    .filter(|i| self.matches(*i, &required))
+                    .map(|i| (dist(i), i))
+                    .filter(|(d, _)| *d <= r)
+                    .collect()
+            }
+            None => {
+                let total = match required.first() {
+                    Some(p) => p.iter().filter(|i| self.matches(**i, &required)).count(),
+                    None => self.facilities.len(),
+                };
+                let need = skip + page_size;
+                let mut v: Vec<(f64, u32)> = vec![];
+                // Nearest-first iteration; continue past `need` while distances tie.
+                for p in self.tree.nearest_neighbor_iter(&origin) {
+                    if !self.matches(p.data, &required) {
+                        continue;
+                    }
+                    let d = dist(p.data);
+                    if v.len() >= need && v.last().is_some_and(|l| d > l.0 + 1e-9) {
+                        break;
+                    }
+                    v.push((d, p.data));
+                }
+                v.sort_by(|a, b| {
+                    a.0.total_cmp(&b.0).then_with(|| {
+                        self.facilities[a.1 as usize]
+                            .id
+                            .cmp(&self.facilities[b.1 as usize].id)
+                    })
+                });
+                let hits = v
+                    .into_iter()
+                    .skip(skip)
+                    .take(page_size)
+                    .map(|(d, i)| Hit {
+                        facility: &self.facilities[i as usize],
+                        distance_mi: d,
+                    })
+                    .collect();
+                return SearchResult { total, hits };
+            }
+        };
+        found.sort_by(|a, b| {
+            a.0.total_cmp(&b.0).then_with(|| {
+                self.facilities[a.1 as usize]
+                    .id
+                    .cmp(&self.facilities[b.1 as usize].id)
+            })
+        });
+        let total = found.len();
+        let hits = found
+            .into_iter()
+            .skip(skip)
+            .take(page_size)
+            .map(|(d, i)| Hit {
+                facility: &self.facilities[i as usize],
+                distance_mi: d,
+            })
+            .collect();
+        SearchResult { total, hits }
+    }
+
+    /// The same search by scanning every facility (the reference for tests and benchmarks).
+    pub fn search_brute(&self, q: &Query) -> SearchResult<'_> {
+        let mut v: Vec<(f64, &Facility)> = self
+            .facilities
+            .iter()
+            .filter(|f| q.codes.iter().all(|c| f.codes.binary_search(c).is_ok()))
+            .map(|f| (haversine_mi(q.lat, q.lon, f.latitude, f.longitude), f))
+            .filter(|(d, _)| q.radius_mi.is_none_or(|r| *d <= r))
+            .collect();
+        v.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        let page_size = q.page_size.max(1);
+        let total = v.len();
+        let hits = v
+            .into_iter()
+            .skip((q.page.max(1) - 1) * page_size)
+            .take(page_size)
+            .map(|(d, f)| Hit {
+                facility: f,
+                distance_mi: d,
+            })
+            .collect();
+        SearchResult { total, hits }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rand::{Rng, SeedableRng};
+
+    const POOL: [&str; 6] = ["METH", "BU", "MD", "PI", "SP", "PW"];
+
+    fn synthetic(n: usize, seed: u64) -> Vec<Facility> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        (0..n)
+            .map(|i| {
+                let mut codes: Vec<String> = POOL
+                    .iter()
+                    .filter(|_| rng.random_bool(0.4))
+                    .map(|s| s.to_string())
+                    .collect();
+                codes.sort();
+                Facility {
+                    id: format!("{i:08}"),
+                    name: format!("Facility {i}"),
+                    name2: None,
+                    street: format!("{i} Main St"),
+                    city: ["Baltimore", "Towson", "Dover"][i % 3].into(),
+                    state: ["MD", "MD", "DE"][i % 3].into(),
+                    zip: "21201".into(),
+                    phone: None,
+                    // A dense cluster plus nationwide spread; some exact duplicates of position.
+                    latitude: if i % 7 == 0 {
+                        39.29
+                    } else {
+                        rng.random_range(25.0..49.0)
+                    },
+                    longitude: if i % 7 == 0 {
+                        -76.61
+                    } else {
+                        rng.random_range(-124.0..-67.0)
+                    },
+                    codes,
+                    sources: vec![],
+                }
+            })
+            .collect()
+    }
+
+    fn ids(r: &SearchResult) -> Vec<String> {
+        r.hits.iter().map(|h| h.facility.id.clone()).collect()
+    }
+
+    #[test]
+    fn geocoding() {
+        let idx = Index::new(synthetic(30, 1));
+        let (la, lo) = idx.geocode("21201").unwrap();
+        assert!(
+            (la - 39.29).abs() < 0.05 && (lo + 76.62).abs() < 0.05,
+            "{la},{lo}"
+        );
+        assert_eq!(
+            idx.geocode("21201-1234").unwrap(),
+            idx.geocode("21201").unwrap()
+        );
+        assert!(idx.geocode("baltimore, md").is_ok());
+        assert!(idx.geocode("Springfield, ZZ").is_err());
+        assert_eq!(idx.geocode("39.3, -76.6").unwrap(), (39.3, -76.6));
+        assert!(idx.geocode("99999").is_err());
+        assert!(idx.geocode("91.0,0").is_err());
+        assert!(idx.geocode("hello").is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn index_equals_brute_force(seed in 0u64..1000, lat in 25.0f64..49.0, lon in -124.0f64..-67.0,
+            radius in proptest::option::of(prop_oneof![Just(5.0), Just(25.0), Just(100.0), 1.0f64..3000.0]),
+            ncodes in 0usize..3, page in 1usize..4, page_size in 1usize..30) {
+            let idx = Index::new(synthetic(600, seed));
+            let codes: Vec<String> = POOL.iter().take(ncodes).map(|s| s.to_string()).collect();
+            let q = Query { lat, lon, radius_mi: radius, codes, page, page_size };
+            let a = idx.search(&q);
+            let b = idx.search_brute(&q);
+            prop_assert_eq!(a.total, b.total);
+            prop_assert_eq!(ids(&a), ids(&b));
+        }
+    }
+
+    #[test]
+    fn cluster_ties_are_stable() {
+        let idx = Index::new(synthetic(700, 9));
+        let q = Query {
+            lat: 39.29,
+            lon: -76.61,
+            radius_mi: None,
+            codes: vec![],
+            page: 2,
+            page_size: 10,
+        };
+        assert_eq!(ids(&idx.search(&q)), ids(&idx.search_brute(&q)));
+        let q = Query {
+            codes: vec!["NOPE".into()],
+            ..q
+        };
+        assert_eq!(idx.search(&q).total, 0);
+    }
+}
