@@ -53,6 +53,9 @@ enum Cmd {
     Backup(backup::BackupArgs),
     /// Replace the database with a backup (the server must be stopped).
     Restore(backup::RestoreArgs),
+    /// The treatment finder's facility directory.
+    #[command(subcommand)]
+    Finder(FinderCmd),
     /// Run a clinical calculator on a JSON input; prints the JSON result.
     /// Invalid input exits 2 with a JSON error naming the field.
     Calc {
@@ -88,6 +91,19 @@ enum UserCmd {
     Disable { username: String },
     /// List accounts and their roles.
     List,
+}
+
+#[derive(Subcommand)]
+enum FinderCmd {
+    /// Import a SAMHSA directory file (merged with what is already imported;
+    /// duplicates by normalized name and address are merged). A running
+    /// server picks up the new directory within 30 seconds.
+    Import {
+        file: PathBuf,
+        /// samhsa-csv, samhsa-keys or otp-directory (default: detected from the header).
+        #[arg(long)]
+        format: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -189,6 +205,10 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             backup::backup(&store, &cfg, &a).await?;
         }
         Cmd::Calc { .. } => unreachable!("handled above"),
+        Cmd::Finder(FinderCmd::Import { file, format }) => {
+            let store = open(&cfg, true).await?;
+            finder_import(&store, &file, format.as_deref()).await?;
+        }
         Cmd::Restore(a) => {
             let _lock = cfg
                 .lock_data_dir()
@@ -394,4 +414,68 @@ fn calc(name: &str, input: &str) -> std::process::ExitCode {
             std::process::ExitCode::from(2)
         }
     }
+}
+
+async fn finder_import(store: &Store, file: &std::path::Path, format: Option<&str>) -> Result<()> {
+    use carepath_finder::import::{Directory, Format};
+    let fmt = match format {
+        None => None,
+        Some(f) => Some(Format::parse(f).with_context(|| {
+            format!("format: {f:?} is not samhsa-csv, samhsa-keys or otp-directory")
+        })?),
+    };
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut dir = Directory::new();
+    for f in store.facilities().await? {
+        dir.insert(f);
+    }
+    let before = dir.by_key.len();
+    let (fmt, report) = dir
+        .import(&bytes, fmt)
+        .map_err(|e| anyhow::anyhow!("{}: {e} (nothing was imported)", file.display()))?;
+    let all = dir.into_facilities();
+    let pb = indicatif::ProgressBar::new(all.len() as u64);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("saving directory {bar:40} {pos}/{len}")
+            .expect("template"),
+    );
+    let mut ev = operator_event("finder.import");
+    ev.detail = Some(format!(
+        "{} {}: {} rows, {} added, {} merged, {} skipped",
+        fmt.name(),
+        file.display(),
+        report.rows,
+        report.added,
+        report.merged,
+        report.skipped.len()
+    ));
+    // One transaction, so a failure leaves the directory as it was.
+    store.upsert_facilities(&all, ev).await?;
+    pb.set_position(all.len() as u64);
+    pb.finish_and_clear();
+    println!(
+        "{} ({}): {} rows read; {} new facilities, {} merged with existing listings, {} skipped",
+        file.display(),
+        fmt.name(),
+        report.rows,
+        report.added,
+        report.merged,
+        report.skipped.len()
+    );
+    for s in &report.skipped {
+        println!("  skipped line {}: {}", s.line, s.reason);
+    }
+    if !report.unknown_codes.is_empty() {
+        let list: Vec<String> = report
+            .unknown_codes
+            .iter()
+            .map(|(c, n)| format!("{c}×{n}"))
+            .collect();
+        println!(
+            "  service codes kept as written (not in Carepath's vocabulary): {}",
+            list.join(" ")
+        );
+    }
+    println!("directory: {} facilities (was {before})", all.len());
+    Ok(())
 }

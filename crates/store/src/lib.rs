@@ -113,6 +113,7 @@ macro_rules! append_audit {
 
 pub mod audit_log;
 pub mod backup;
+pub mod finder;
 pub mod patients;
 pub mod programs;
 pub mod sessions;

@@ -683,3 +683,41 @@ async fn sqlite_snapshot_is_consistent() {
     copy.close().await;
     let _ = std::fs::remove_file(&dest);
 }
+
+#[tokio::test]
+async fn facility_directory_round_trips_and_versions() {
+    for db in TestDb::all().await {
+        let s = &db.store;
+        let f = |id: &str, codes: &[&str]| carepath_finder::Facility {
+            id: id.into(),
+            name: format!("Clinic {id}"),
+            name2: None,
+            street: "1 Main St".into(),
+            city: "Dover".into(),
+            state: "DE".into(),
+            zip: "19901".into(),
+            phone: Some("(302) 555-0100".into()),
+            latitude: 39.158168,
+            longitude: -75.524368,
+            codes: codes.iter().map(|c| c.to_string()).collect(),
+            sources: vec!["samhsa-csv".into()],
+        };
+        assert_eq!(s.facilities_version().await.unwrap().0, 0);
+        s.upsert_facilities(&[f("a", &["METH", "MD"]), f("b", &[])], ev("finder.import"))
+            .await
+            .unwrap();
+        let v1 = s.facilities_version().await.unwrap();
+        assert_eq!(v1.0, 2);
+        let all = s.facilities().await.unwrap();
+        assert_eq!(all[0], f("a", &["METH", "MD"]));
+        assert!(all[1].codes.is_empty());
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        s.upsert_facilities(&[f("a", &["METH", "MD", "SP"])], ev("finder.import"))
+            .await
+            .unwrap();
+        let v2 = s.facilities_version().await.unwrap();
+        assert_eq!(v2.0, 2);
+        assert!(v2.1 > v1.1);
+        assert_eq!(s.facilities().await.unwrap()[0].codes.len(), 3);
+    }
+}

@@ -12,6 +12,7 @@ pub mod access;
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod finder;
 pub mod metrics;
 pub mod pages;
 pub mod routes;
@@ -45,6 +46,8 @@ pub struct WebConfig {
     pub break_glass_minutes: i64,
     /// Longest lifetime of a personal API token.
     pub max_token_days: i64,
+    /// How often the server checks for a newly imported facility directory.
+    pub finder_refresh_secs: u64,
 }
 
 impl Default for WebConfig {
@@ -59,6 +62,7 @@ impl Default for WebConfig {
             login_attempts_per_minute: 20,
             break_glass_minutes: 60,
             max_token_days: 365,
+            finder_refresh_secs: 30,
         }
     }
 }
@@ -76,6 +80,8 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     pub login_limiter: Arc<auth::LoginLimiter>,
     pub metrics: Arc<metrics::Metrics>,
+    /// The treatment finder's index, swapped whole when the directory changes.
+    pub finder: Arc<finder::FinderIndex>,
 }
 
 impl AppState {
@@ -86,6 +92,7 @@ impl AppState {
             config: Arc::new(config),
             login_limiter: Arc::new(limiter),
             metrics: Arc::new(metrics::Metrics::default()),
+            finder: Arc::new(finder::FinderIndex::default()),
         }
     }
 }
@@ -96,6 +103,23 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Build the finder index before accepting requests, then keep it current:
+    // an import by `carepath finder import` is picked up without downtime.
+    if let Err(e) = state.finder.refresh(&state.store).await {
+        tracing::error!(error = %e, "loading the facility directory failed");
+    }
+    let refresher = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(
+            refresher.config.finder_refresh_secs.max(1),
+        ));
+        loop {
+            tick.tick().await;
+            if let Err(e) = refresher.finder.refresh(&refresher.store).await {
+                tracing::warn!(error = %e, "refreshing the facility directory failed");
+            }
+        }
+    });
     let app = routes::app(state);
     axum::serve(
         listener,

@@ -173,6 +173,14 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(api::audit_events),
         ),
         (
+            r(M::GET, "/api/v1/facilities", Public),
+            get(crate::finder::search),
+        ),
+        (
+            r(M::GET, "/api/v1/facilities/{id}", Public),
+            get(crate::finder::get),
+        ),
+        (
             r(M::POST, "/api/v1/calc/{name}", Perm(P::UseCalculators)),
             post(api::calc),
         ),

@@ -634,3 +634,126 @@ async fn calculators_over_the_api_match_the_engine() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn facility_search_api_is_public_and_picks_up_imports() {
+    let db = TestDb::sqlite().await;
+    let fac = |id: &str, lat: f64, lon: f64, codes: &[&str]| carepath_finder::Facility {
+        id: id.into(),
+        name: format!("Clinic {id}"),
+        name2: None,
+        street: "1 Main St".into(),
+        city: "Baltimore".into(),
+        state: "MD".into(),
+        zip: "21201".into(),
+        phone: None,
+        latitude: lat,
+        longitude: lon,
+        codes: codes.iter().map(|c| c.to_string()).collect(),
+        sources: vec![],
+    };
+    db.store
+        .upsert_facilities(
+            &[
+                fac("near", 39.30, -76.62, &["MD", "METH"]),
+                fac("far", 39.95, -75.16, &["MD", "METH"]),
+                fac("nometh", 39.29, -76.61, &["MD"]),
+            ],
+            NewEvent::new("finder.import", Outcome::Success),
+        )
+        .await
+        .unwrap();
+    let w = world_with(
+        db,
+        WebConfig {
+            finder_refresh_secs: 1,
+            login_attempts_per_minute: 1000,
+            ..Default::default()
+        },
+    )
+    .await;
+    let api = reqwest::Client::new();
+    let j: serde_json::Value = api
+        .get(format!(
+            "{}/api/v1/facilities?near=21201&radius_mi=25&codes=METH,MD",
+            w.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(j["total"], 1);
+    assert_eq!(j["results"][0]["id"], "near");
+    assert!(j["results"][0]["distance_mi"].as_f64().unwrap() < 2.0);
+    assert!(
+        j["results"][0]["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["label"] == "Methadone")
+    );
+    let j: serde_json::Value = api
+        .get(format!(
+            "{}/api/v1/facilities?near=39.3,-76.6&page_size=2",
+            w.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(j["total"], 3);
+    assert_eq!(j["results"].as_array().unwrap().len(), 2);
+    let r = api
+        .get(format!(
+            "{}/api/v1/facilities?near=21201&page_size=500",
+            w.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let j: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(j["error"]["field"], "page_size");
+    let r = api
+        .get(format!("{}/api/v1/facilities/near", w.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers().get("set-cookie").is_none(),
+        "no cookies on public pages"
+    );
+    // An import while serving is picked up without a restart.
+    w.store
+        .upsert_facilities(
+            &[fac("new", 39.31, -76.63, &["METH"])],
+            NewEvent::new("finder.import", Outcome::Success),
+        )
+        .await
+        .unwrap();
+    let mut seen = false;
+    for _ in 0..40 {
+        let j: serde_json::Value = api
+            .get(format!(
+                "{}/api/v1/facilities?near=21201&codes=METH",
+                w.base
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if j["total"] == 3 {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(seen, "the new facility appears after the refresh");
+}

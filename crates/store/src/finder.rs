@@ -1,0 +1,98 @@
+//! The facility directory behind the treatment finder.
+
+use crate::{Result, Store, now_us};
+use carepath_domain::audit::NewEvent;
+use carepath_finder::Facility;
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    name: String,
+    name2: Option<String>,
+    street: String,
+    city: String,
+    state: String,
+    zip: String,
+    phone: Option<String>,
+    latitude: f64,
+    longitude: f64,
+    codes: String,
+    sources: String,
+}
+
+fn split(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_string).collect()
+}
+
+impl Store {
+    /// Every facility (to build the search index).
+    pub async fn facilities(&self) -> Result<Vec<Facility>> {
+        let rows: Vec<Row> = with_reader!(self, c => {
+            sqlx::query_as(
+                "SELECT id, name, name2, street, city, state, zip, phone, latitude, longitude, codes, sources FROM facility ORDER BY id",
+            )
+            .fetch_all(c)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|r| Facility {
+                id: r.id,
+                name: r.name,
+                name2: r.name2,
+                street: r.street,
+                city: r.city,
+                state: r.state,
+                zip: r.zip,
+                phone: r.phone,
+                latitude: r.latitude,
+                longitude: r.longitude,
+                codes: split(&r.codes),
+                sources: split(&r.sources),
+            })
+            .collect())
+    }
+
+    /// A fingerprint of the directory (count, last change) so servers notice imports.
+    pub async fn facilities_version(&self) -> Result<(i64, i64)> {
+        let v: (i64, Option<i64>) = with_reader!(self, c => {
+            sqlx::query_as("SELECT COUNT(*), MAX(updated_at) FROM facility").fetch_one(c).await?
+        });
+        Ok((v.0, v.1.unwrap_or(0)))
+    }
+
+    /// Insert or update facilities in one transaction, with one audit event.
+    pub async fn upsert_facilities(&self, fs: &[Facility], ev: NewEvent) -> Result<u64> {
+        let now = now_us();
+        let n = with_tx!(self, tx => {
+            for f in fs {
+                sqlx::query(
+                    "INSERT INTO facility (id, name, name2, street, city, state, zip, phone, latitude, longitude, codes, sources, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, name2 = excluded.name2, street = excluded.street, \
+                     city = excluded.city, state = excluded.state, zip = excluded.zip, phone = excluded.phone, \
+                     latitude = excluded.latitude, longitude = excluded.longitude, codes = excluded.codes, \
+                     sources = excluded.sources, updated_at = excluded.updated_at",
+                )
+                .bind(&f.id)
+                .bind(&f.name)
+                .bind(&f.name2)
+                .bind(&f.street)
+                .bind(&f.city)
+                .bind(&f.state)
+                .bind(&f.zip)
+                .bind(&f.phone)
+                .bind(f.latitude)
+                .bind(f.longitude)
+                .bind(f.codes.join(" "))
+                .bind(f.sources.join(" "))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            append_audit!(tx, ev);
+            fs.len() as u64
+        });
+        Ok(n)
+    }
+}

@@ -1,0 +1,237 @@
+//! The public treatment finder: the JSON API (`/api/v1/facilities`) over the
+//! in-memory index. No login, no cookies, no tracking.
+
+use crate::AppState;
+use crate::error::{ApiResult, AppError};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use carepath_domain::FieldError;
+use carepath_finder::{Facility, Index, Query as FQuery};
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, RwLock};
+use utoipa::{IntoParams, ToSchema};
+
+/// The current index and the directory version it was built from.
+#[derive(Default)]
+pub struct FinderIndex {
+    current: RwLock<Option<(Arc<Index>, (i64, i64))>>,
+}
+
+impl FinderIndex {
+    /// The index in use (an empty one before the first load).
+    pub fn get(&self) -> Arc<Index> {
+        self.current
+            .read()
+            .ok()
+            .and_then(|g| g.as_ref().map(|c| c.0.clone()))
+            .unwrap_or_else(|| Arc::new(Index::new(vec![])))
+    }
+
+    /// Rebuild if the stored directory changed; the old index serves until the
+    /// new one is ready, then is swapped in whole.
+    pub async fn refresh(
+        &self,
+        store: &carepath_store::Store,
+    ) -> Result<bool, carepath_store::StoreError> {
+        let version = store.facilities_version().await?;
+        let unchanged = self
+            .current
+            .read()
+            .ok()
+            .is_some_and(|g| g.as_ref().is_some_and(|c| c.1 == version));
+        if unchanged {
+            return Ok(false);
+        }
+        let facilities = store.facilities().await?;
+        let idx = tokio::task::spawn_blocking(move || Index::new(facilities))
+            .await
+            .map_err(|e| carepath_store::StoreError::Config(e.to_string()))?;
+        tracing::info!(facilities = idx.len(), "finder index built");
+        if let Ok(mut g) = self.current.write() {
+            *g = Some((Arc::new(idx), version));
+        }
+        Ok(true)
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SearchParams {
+    /// A ZIP code, `City, ST`, or `lat,lon`.
+    pub near: Option<String>,
+    /// Radius in miles (omit for any distance).
+    pub radius_mi: Option<f64>,
+    /// Comma-separated SAMHSA service codes, all required.
+    pub codes: Option<String>,
+    /// 1-based page.
+    pub page: Option<usize>,
+    /// Results per page (max 100, default 20).
+    pub page_size: Option<usize>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FacilityDto {
+    pub id: String,
+    pub name: String,
+    pub name2: Option<String>,
+    pub street: String,
+    pub city: String,
+    pub state: String,
+    pub zip: String,
+    pub phone: Option<String>,
+    pub latitude: f64,
+    pub longitude: f64,
+    /// Miles from `near` (search results only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance_mi: Option<f64>,
+    pub codes: Vec<String>,
+    /// Plain-language labels of the known codes.
+    pub services: Vec<ServiceDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceDto {
+    pub code: String,
+    pub category: String,
+    pub label: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchDto {
+    pub total: usize,
+    pub page: usize,
+    pub page_size: usize,
+    pub near: NearDto,
+    pub radius_mi: Option<f64>,
+    pub results: Vec<FacilityDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NearDto {
+    pub query: String,
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+pub fn dto(f: &Facility, distance: Option<f64>) -> FacilityDto {
+    FacilityDto {
+        id: f.id.clone(),
+        name: f.name.clone(),
+        name2: f.name2.clone(),
+        street: f.street.clone(),
+        city: f.city.clone(),
+        state: f.state.clone(),
+        zip: f.zip.clone(),
+        phone: f.phone.clone(),
+        latitude: f.latitude,
+        longitude: f.longitude,
+        distance_mi: distance.map(|d| (d * 100.0).round() / 100.0),
+        codes: f.codes.clone(),
+        services: f
+            .codes
+            .iter()
+            .filter_map(|c| {
+                carepath_finder::codes::describe(c).map(|(cat, label)| ServiceDto {
+                    code: c.clone(),
+                    category: cat.into(),
+                    label: label.into(),
+                })
+            })
+            .collect(),
+    }
+}
+
+/// Validate search parameters into an index query (shared with the HTML pages).
+pub fn parse_query(idx: &Index, p: &SearchParams) -> Result<(FQuery, String), AppError> {
+    let near = p
+        .near
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| FieldError::new("near", "give a ZIP code, \"City, ST\" or \"lat,lon\""))?;
+    let (lat, lon) = idx
+        .geocode(near)
+        .map_err(|e| FieldError::new("near", e.0))?;
+    if let Some(r) = p.radius_mi
+        && !(r > 0.0 && r <= 1000.0)
+    {
+        return Err(FieldError::new(
+            "radius_mi",
+            "must be more than 0 and at most 1000 miles (omit it for any distance)",
+        )
+        .into());
+    }
+    let page_size = p.page_size.unwrap_or(20);
+    if !(1..=100).contains(&page_size) {
+        return Err(FieldError::new("page_size", "must be 1–100").into());
+    }
+    let page = p.page.unwrap_or(1);
+    if page == 0 || page > 100_000 {
+        return Err(FieldError::new("page", "must be 1 or more").into());
+    }
+    let mut codes = vec![];
+    for c in p
+        .codes
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .filter(|c| !c.trim().is_empty())
+    {
+        codes.push(
+            carepath_finder::codes::normalize(c)
+                .ok_or_else(|| FieldError::new("codes", format!("{c:?} is not a service code")))?,
+        );
+    }
+    codes.sort();
+    codes.dedup();
+    Ok((
+        FQuery {
+            lat,
+            lon,
+            radius_mi: p.radius_mi,
+            codes,
+            page,
+            page_size,
+        },
+        near.to_string(),
+    ))
+}
+
+/// Search treatment facilities near a place.
+#[utoipa::path(get, path = "/api/v1/facilities", security(()), params(SearchParams),
+    responses((status = 200, body = SearchDto), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn search(
+    State(state): State<AppState>,
+    Query(p): Query<SearchParams>,
+) -> ApiResult<Json<SearchDto>> {
+    let idx = state.finder.get();
+    let (q, near) = parse_query(&idx, &p)?;
+    let r = idx.search(&q);
+    Ok(Json(SearchDto {
+        total: r.total,
+        page: q.page,
+        page_size: q.page_size,
+        near: NearDto {
+            query: near,
+            latitude: q.lat,
+            longitude: q.lon,
+        },
+        radius_mi: q.radius_mi,
+        results: r
+            .hits
+            .iter()
+            .map(|h| dto(h.facility, Some(h.distance_mi)))
+            .collect(),
+    }))
+}
+
+/// One facility.
+#[utoipa::path(get, path = "/api/v1/facilities/{id}", security(()), params(("id" = String, Path, description = "facility id")),
+    responses((status = 200, body = FacilityDto), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<FacilityDto>> {
+    let idx = state.finder.get();
+    let f = idx.get(&id).ok_or(AppError::NotFound)?;
+    Ok(Json(dto(f, None)))
+}
