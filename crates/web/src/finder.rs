@@ -11,10 +11,13 @@ use serde::{Deserialize, Serialize};
 use std::sync::{Arc, RwLock};
 use utoipa::{IntoParams, ToSchema};
 
+/// The directory version (facility count, last change) an index was built from.
+type Version = (i64, i64);
+
 /// The current index and the directory version it was built from.
 #[derive(Default)]
 pub struct FinderIndex {
-    current: RwLock<Option<(Arc<Index>, (i64, i64))>>,
+    current: RwLock<Option<(Arc<Index>, Version)>>,
 }
 
 impl FinderIndex {
