@@ -21,6 +21,8 @@ pub struct Query {
     pub radius_mi: Option<f64>,
     /// All of these codes are required.
     pub codes: Vec<String>,
+    /// Each group needs at least one of its codes (e.g. any methadone code).
+    pub any_of: Vec<Vec<String>>,
     /// 1-based.
     pub page: usize,
     pub page_size: usize,
@@ -177,6 +179,23 @@ impl Index {
         }
         // Rarest code first: fewer binary searches fail late.
         required.sort_by_key(|p| p.len());
+        let mut groups: Vec<Vec<&Vec<u32>>> = vec![];
+        for g in &q.any_of {
+            let lists: Vec<&Vec<u32>> = g.iter().filter_map(|c| self.postings.get(c)).collect();
+            if lists.is_empty() {
+                return SearchResult {
+                    total: 0,
+                    hits: vec![],
+                };
+            }
+            groups.push(lists);
+        }
+        let ok = |i: u32| {
+            self.matches(i, &required)
+                && groups
+                    .iter()
+                    .all(|g| g.iter().any(|p| p.binary_search(&i).is_ok()))
+        };
         let origin = unit_vector(q.lat, q.lon);
         let page_size = q.page_size.max(1);
         let skip = (q.page.max(1) - 1) * page_size;
@@ -191,21 +210,22 @@ impl Index {
                 self.tree
                     .locate_within_distance(origin, chord * chord)
                     .map(|p| p.data)
-                    .filter(|i| self.matches(*i, &required))
+                    .filter(|i| ok(*i))
                     .map(|i| (dist(i), i))
                     .filter(|(d, _)| *d <= r)
                     .collect()
             }
             None => {
-                let total = match required.first() {
-                    Some(p) => p.iter().filter(|i| self.matches(**i, &required)).count(),
-                    None => self.facilities.len(),
+                let total = match (required.first(), groups.is_empty()) {
+                    (Some(p), _) => p.iter().filter(|i| ok(**i)).count(),
+                    (None, true) => self.facilities.len(),
+                    (None, false) => (0..self.facilities.len() as u32).filter(|i| ok(*i)).count(),
                 };
                 let need = skip + page_size;
                 let mut v: Vec<(f64, u32)> = vec![];
                 // Nearest-first iteration; continue past `need` while distances tie.
                 for p in self.tree.nearest_neighbor_iter(&origin) {
-                    if !self.matches(p.data, &required) {
+                    if !ok(p.data) {
                         continue;
                     }
                     let d = dist(p.data);
@@ -259,6 +279,11 @@ impl Index {
             .facilities
             .iter()
             .filter(|f| q.codes.iter().all(|c| f.codes.binary_search(c).is_ok()))
+            .filter(|f| {
+                q.any_of
+                    .iter()
+                    .all(|g| g.iter().any(|c| f.codes.binary_search(c).is_ok()))
+            })
             .map(|f| (haversine_mi(q.lat, q.lon, f.latitude, f.longitude), f))
             .filter(|(d, _)| q.radius_mi.is_none_or(|r| *d <= r))
             .collect();
@@ -355,7 +380,8 @@ mod tests {
             ncodes in 0usize..3, page in 1usize..4, page_size in 1usize..30) {
             let idx = Index::new(synthetic(600, seed));
             let codes: Vec<String> = POOL.iter().take(ncodes).map(|s| s.to_string()).collect();
-            let q = Query { lat, lon, radius_mi: radius, codes, page, page_size };
+            let any_of = if seed % 3 == 0 { vec![vec!["BU".to_string(), "SP".to_string()]] } else { vec![] };
+            let q = Query { lat, lon, radius_mi: radius, codes, any_of, page, page_size };
             let a = idx.search(&q);
             let b = idx.search_brute(&q);
             prop_assert_eq!(a.total, b.total);
@@ -371,6 +397,7 @@ mod tests {
             lon: -76.61,
             radius_mi: None,
             codes: vec![],
+            any_of: vec![],
             page: 2,
             page_size: 10,
         };

@@ -57,6 +57,7 @@ fn imports_the_three_files_and_rejects_nothing_silently() {
         lon,
         radius_mi: Some(10.0),
         codes: vec!["OTP".into()],
+        any_of: vec![],
         page: 1,
         page_size: 10,
     });

@@ -192,6 +192,7 @@ pub fn parse_query(idx: &Index, p: &SearchParams) -> Result<(FQuery, String), Ap
             lon,
             radius_mi: p.radius_mi,
             codes,
+            any_of: vec![],
             page,
             page_size,
         },

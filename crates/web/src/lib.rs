@@ -15,6 +15,7 @@ pub mod error;
 pub mod finder;
 pub mod metrics;
 pub mod pages;
+pub mod public;
 pub mod routes;
 pub mod views;
 

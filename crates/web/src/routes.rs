@@ -184,6 +184,11 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             r(M::POST, "/api/v1/calc/{name}", Perm(P::UseCalculators)),
             post(api::calc),
         ),
+        (r(M::GET, "/find", Public), get(crate::public::find)),
+        (
+            r(M::GET, "/find/facility/{id}", Public),
+            get(crate::public::facility),
+        ),
     ]
 }
 

@@ -757,3 +757,108 @@ async fn facility_search_api_is_public_and_picks_up_imports() {
     }
     assert!(seen, "the new facility appears after the refresh");
 }
+
+#[tokio::test]
+async fn public_finder_pages_work_without_login_or_cookies_in_two_languages() {
+    let db = TestDb::sqlite().await;
+    let fac = |id: &str, codes: &[&str]| carepath_finder::Facility {
+        id: id.into(),
+        name: format!("Harbor Clinic {id}"),
+        name2: None,
+        street: "1 Main St".into(),
+        city: "Baltimore".into(),
+        state: "MD".into(),
+        zip: "21201".into(),
+        phone: Some("(410) 555-0100".into()),
+        latitude: 39.30,
+        longitude: -76.62,
+        codes: codes.iter().map(|c| c.to_string()).collect(),
+        sources: vec![],
+    };
+    db.store
+        .upsert_facilities(
+            &[fac("otp", &["OTP", "MD"]), fac("bup", &["BU", "PI"])],
+            NewEvent::new("finder.import", Outcome::Success),
+        )
+        .await
+        .unwrap();
+    let w = world_with(
+        db,
+        WebConfig {
+            login_attempts_per_minute: 1000,
+            ..Default::default()
+        },
+    )
+    .await;
+    let c = client();
+    let r = c
+        .get(format!(
+            "{}/find?near=21201&radius=10&f=methadone&f=medicaid",
+            w.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().get("set-cookie").is_none());
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Harbor Clinic otp") && !html.contains("Harbor Clinic bup"),
+        "methadone + Medicaid filters"
+    );
+    assert!(html.contains("tel:+14105550100"), "tap-to-call");
+    assert!(html.contains("1-800-662-4357") && html.contains("tel:988"));
+    assert!(!html.contains("<script"), "public pages need no JavaScript");
+    let es = c
+        .get(format!("{}/find?lang=es&near=21201", w.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(es.contains("lang=\"es\"") && es.contains("programas encontrados"));
+    let es2 = c
+        .get(format!("{}/find", w.base))
+        .header("accept-language", "es-MX,es;q=0.9")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(es2.contains("Encuentre tratamiento"));
+    let r = c
+        .get(format!("{}/find?near=00000", w.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("near-error"));
+    let page = c
+        .get(format!(
+            "{}/find/facility/otp?back=https://evil.example/",
+            w.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Federally certified opioid treatment program") && page.contains("Medicaid")
+    );
+    assert!(
+        !page.contains("evil.example"),
+        "the back link stays on this site"
+    );
+    assert_eq!(
+        c.get(format!("{}/find/facility/nope", w.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}

@@ -1,0 +1,546 @@
+//! Public treatment-finder pages: no login, no cookies, no tracking, no
+//! third-party requests; English and Spanish; usable without JavaScript.
+//! The helpline and the crisis line are on every page.
+
+use crate::AppState;
+use crate::finder::{SearchParams, parse_query};
+use crate::views::render;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+/// Interface text in one language.
+pub struct Text {
+    pub lang: &'static str,
+    pub other_lang: &'static str,
+    pub other_lang_name: &'static str,
+    pub title: &'static str,
+    pub crisis: &'static str,
+    pub helpline: &'static str,
+    pub lead: &'static str,
+    pub near_label: &'static str,
+    pub near_hint: &'static str,
+    pub radius_label: &'static str,
+    pub any_distance: &'static str,
+    pub miles: &'static str,
+    pub filters: &'static str,
+    pub search: &'static str,
+    pub results: &'static str,
+    pub none_found: &'static str,
+    pub call: &'static str,
+    pub details: &'static str,
+    pub previous: &'static str,
+    pub next: &'static str,
+    pub page: &'static str,
+    pub services: &'static str,
+    pub address: &'static str,
+    pub hours: &'static str,
+    pub hours_unknown: &'static str,
+    pub other_codes: &'static str,
+    pub privacy: &'static str,
+    pub back: &'static str,
+    pub error_prefix: &'static str,
+    pub miles_away: &'static str,
+}
+
+pub const EN: Text = Text {
+    lang: "en",
+    other_lang: "es",
+    other_lang_name: "Español",
+    title: "Find treatment for opioid use",
+    crisis: "In crisis or thinking about suicide? Call or text 988.",
+    helpline: "Free, confidential help finding treatment, 24/7: SAMHSA National Helpline",
+    lead: "Search programs near you that treat opioid addiction: detox, residential, outpatient and methadone or buprenorphine clinics.",
+    near_label: "ZIP code or city",
+    near_hint: "For example 21201, or Baltimore, MD",
+    radius_label: "Distance",
+    any_distance: "Any distance",
+    miles: "miles",
+    filters: "Only show programs that offer",
+    search: "Search",
+    results: "programs found",
+    none_found: "No programs match. Try a larger distance or fewer choices, or call the helpline.",
+    call: "Call",
+    details: "Details",
+    previous: "Previous",
+    next: "Next",
+    page: "Page",
+    services: "Services",
+    address: "Address",
+    hours: "Hours",
+    hours_unknown: "Call to confirm hours and whether they can see you.",
+    other_codes: "Other listed services (SAMHSA codes)",
+    privacy: "Carepath does not store your searches or set cookies on these pages.",
+    back: "Back to results",
+    error_prefix: "Please check",
+    miles_away: "miles away",
+};
+
+pub const ES: Text = Text {
+    lang: "es",
+    other_lang: "en",
+    other_lang_name: "English",
+    title: "Encuentre tratamiento para el uso de opioides",
+    crisis: "¿En crisis o pensando en el suicidio? Llame o envíe un texto al 988.",
+    helpline: "Ayuda gratuita y confidencial para encontrar tratamiento, 24/7: Línea Nacional de Ayuda de SAMHSA",
+    lead: "Busque programas cerca de usted que tratan la adicción a los opioides: desintoxicación, residencial, ambulatorio y clínicas de metadona o buprenorfina.",
+    near_label: "Código postal o ciudad",
+    near_hint: "Por ejemplo 21201, o Baltimore, MD",
+    radius_label: "Distancia",
+    any_distance: "Cualquier distancia",
+    miles: "millas",
+    filters: "Mostrar solo programas que ofrecen",
+    search: "Buscar",
+    results: "programas encontrados",
+    none_found: "Ningún programa coincide. Pruebe una distancia mayor o menos opciones, o llame a la línea de ayuda.",
+    call: "Llamar",
+    details: "Detalles",
+    previous: "Anterior",
+    next: "Siguiente",
+    page: "Página",
+    services: "Servicios",
+    address: "Dirección",
+    hours: "Horario",
+    hours_unknown: "Llame para confirmar el horario y si pueden atenderle.",
+    other_codes: "Otros servicios listados (códigos de SAMHSA)",
+    privacy: "Carepath no guarda sus búsquedas ni usa cookies en estas páginas.",
+    back: "Volver a los resultados",
+    error_prefix: "Por favor revise",
+    miles_away: "millas",
+};
+
+/// A friendly filter: any of its codes qualifies.
+pub struct Filter {
+    pub key: &'static str,
+    pub en: &'static str,
+    pub es: &'static str,
+    pub codes: &'static [&'static str],
+}
+
+pub const FILTERS: &[Filter] = &[
+    Filter {
+        key: "methadone",
+        en: "Methadone",
+        es: "Metadona",
+        codes: &["METH", "MU", "OTP", "MM"],
+    },
+    Filter {
+        key: "buprenorphine",
+        en: "Buprenorphine",
+        es: "Buprenorfina",
+        codes: &["BU", "BUM", "BWN", "BWON", "BERI", "UB", "DB"],
+    },
+    Filter {
+        key: "naltrexone",
+        en: "Naltrexone",
+        es: "Naltrexona",
+        codes: &["NU", "NXN", "VTRL", "UN", "RPN"],
+    },
+    Filter {
+        key: "detox",
+        en: "Detox",
+        es: "Desintoxicación",
+        codes: &["DT", "OD", "RD", "HID"],
+    },
+    Filter {
+        key: "residential",
+        en: "Residential care",
+        es: "Tratamiento residencial",
+        codes: &["RES", "RS", "RL"],
+    },
+    Filter {
+        key: "outpatient",
+        en: "Outpatient care",
+        es: "Tratamiento ambulatorio",
+        codes: &["OP", "ORT", "OIT", "OMB"],
+    },
+    Filter {
+        key: "medicaid",
+        en: "Takes Medicaid",
+        es: "Acepta Medicaid",
+        codes: &["MD"],
+    },
+    Filter {
+        key: "medicare",
+        en: "Takes Medicare",
+        es: "Acepta Medicare",
+        codes: &["MC"],
+    },
+    Filter {
+        key: "insurance",
+        en: "Takes private insurance",
+        es: "Acepta seguro privado",
+        codes: &["PI"],
+    },
+    Filter {
+        key: "free",
+        en: "Free or sliding fee",
+        es: "Gratis o tarifa reducida",
+        codes: &["NP", "SS", "PA"],
+    },
+    Filter {
+        key: "pregnant",
+        en: "Pregnant or postpartum women",
+        es: "Mujeres embarazadas o posparto",
+        codes: &["PW"],
+    },
+    Filter {
+        key: "veterans",
+        en: "Veterans",
+        es: "Veteranos",
+        codes: &["VET"],
+    },
+    Filter {
+        key: "cooccurring",
+        en: "Mental health care too",
+        es: "También salud mental",
+        codes: &["CO", "SUMH", "MHS"],
+    },
+    Filter {
+        key: "spanish",
+        en: "Services in Spanish",
+        es: "Servicios en español",
+        codes: &["SP"],
+    },
+];
+
+fn text_for(lang: Option<&str>, headers: &HeaderMap) -> &'static Text {
+    match lang {
+        Some("es") => &ES,
+        Some(_) => &EN,
+        None => {
+            let accept = headers
+                .get(axum::http::header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if accept.trim_start().to_ascii_lowercase().starts_with("es") {
+                &ES
+            } else {
+                &EN
+            }
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct FindParams {
+    pub lang: Option<String>,
+    pub near: Option<String>,
+    pub radius: Option<String>,
+    pub page: Option<usize>,
+    /// Filter keys (repeated `f=`), comma-joined by the form decoder.
+    #[serde(default)]
+    pub f: Vec<String>,
+}
+
+pub struct FilterView {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub checked: bool,
+}
+
+pub struct ResultView {
+    pub id: String,
+    pub name: String,
+    pub address: String,
+    pub phone: Option<String>,
+    pub tel: Option<String>,
+    pub distance: String,
+    pub highlights: Vec<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "find.html")]
+struct FindPage {
+    t: &'static Text,
+    near: String,
+    radius: String,
+    /// (value, label, selected, in miles)
+    radii: Vec<(&'static str, &'static str, bool, bool)>,
+    filters: Vec<FilterView>,
+    chosen: usize,
+    error: Option<String>,
+    searched: bool,
+    total: usize,
+    results: Vec<ResultView>,
+    page: usize,
+    prev_link: Option<String>,
+    next_link: Option<String>,
+    self_query: String,
+}
+
+/// `tel:` link digits for a phone number.
+fn tel(phone: &str) -> Option<String> {
+    let digits: String = phone
+        .chars()
+        .take_while(|c| !c.is_alphabetic())
+        .filter(|c| c.is_ascii_digit())
+        .collect();
+    (digits.len() >= 10).then(|| format!("+1{}", &digits[digits.len() - 10..]))
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `GET /find`: the search form, and results when a place is given.
+pub async fn find(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    // Repeated `f=` keys need the ordered pair list.
+    let pairs: Vec<(String, String)> =
+        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&uri)
+            .map(|q| q.0)
+            .unwrap_or_default();
+    let get = |k: &str| pairs.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
+    let p = FindParams {
+        lang: get("lang"),
+        near: get("near"),
+        radius: get("radius"),
+        page: get("page").and_then(|v| v.parse().ok()),
+        f: pairs
+            .iter()
+            .filter(|(k, _)| k == "f")
+            .map(|(_, v)| v.clone())
+            .collect(),
+    };
+    let t = text_for(p.lang.as_deref(), &headers);
+    let near = p.near.clone().unwrap_or_default();
+    let radius = p.radius.clone().unwrap_or_else(|| "25".into());
+    let chosen: Vec<&Filter> = FILTERS
+        .iter()
+        .filter(|f| p.f.iter().any(|k| k == f.key))
+        .collect();
+    let filters = FILTERS
+        .iter()
+        .map(|f| FilterView {
+            key: f.key,
+            label: if t.lang == "es" { f.es } else { f.en },
+            checked: chosen.iter().any(|c| c.key == f.key),
+        })
+        .collect();
+    let radii = [
+        ("5", "5"),
+        ("10", "10"),
+        ("25", "25"),
+        ("50", "50"),
+        ("100", "100"),
+        ("any", t.any_distance),
+    ]
+    .into_iter()
+    .map(|(v, l)| (v, l, v == radius, v != "any"))
+    .collect();
+    let mut page = FindPage {
+        t,
+        near: near.clone(),
+        radius: radius.clone(),
+        radii,
+        filters,
+        chosen: chosen.len(),
+        error: None,
+        searched: false,
+        total: 0,
+        results: vec![],
+        page: p.page.unwrap_or(1).max(1),
+        prev_link: None,
+        next_link: None,
+        self_query: String::new(),
+    };
+    let mut status = StatusCode::OK;
+    if !near.trim().is_empty() {
+        let idx = state.finder.get();
+        let sp = SearchParams {
+            near: Some(near.clone()),
+            radius_mi: radius.parse().ok(),
+            codes: None,
+            page: Some(page.page),
+            page_size: Some(10),
+        };
+        match parse_query(&idx, &sp) {
+            Ok((mut q, _)) => {
+                q.any_of = chosen
+                    .iter()
+                    .map(|f| f.codes.iter().map(|c| c.to_string()).collect())
+                    .collect();
+                let r = idx.search(&q);
+                page.searched = true;
+                page.total = r.total;
+                page.results = r
+                    .hits
+                    .iter()
+                    .map(|h| {
+                        let f = h.facility;
+                        ResultView {
+                            id: f.id.clone(),
+                            name: f.name.clone(),
+                            address: format!("{}, {}, {} {}", f.street, f.city, f.state, f.zip),
+                            tel: f.phone.as_deref().and_then(tel),
+                            phone: f.phone.clone(),
+                            distance: format!("{:.1}", h.distance_mi),
+                            highlights: FILTERS
+                                .iter()
+                                .filter(|x| {
+                                    x.codes.iter().any(|c| f.codes.iter().any(|fc| fc == c))
+                                })
+                                .map(|x| if t.lang == "es" { x.es } else { x.en })
+                                .take(6)
+                                .collect(),
+                        }
+                    })
+                    .collect();
+                let mut base = format!(
+                    "/find?lang={}&near={}&radius={}",
+                    t.lang,
+                    enc(&near),
+                    enc(&radius)
+                );
+                for f in &chosen {
+                    base.push_str(&format!("&f={}", f.key));
+                }
+                page.self_query = base.clone();
+                if page.page > 1 {
+                    page.prev_link = Some(format!("{base}&page={}", page.page - 1));
+                }
+                if page.page * 10 < r.total {
+                    page.next_link = Some(format!("{base}&page={}", page.page + 1));
+                }
+            }
+            Err(crate::error::AppError::Invalid(e)) => {
+                page.error = Some(e.message);
+                status = StatusCode::UNPROCESSABLE_ENTITY;
+            }
+            Err(_) => status = StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+    (status, render(&page)).into_response()
+}
+
+pub struct ServiceGroup {
+    pub name: String,
+    pub items: Vec<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "facility.html")]
+struct FacilityPage {
+    t: &'static Text,
+    name: String,
+    name2: Option<String>,
+    street: String,
+    city_line: String,
+    phone: Option<String>,
+    tel: Option<String>,
+    groups: Vec<ServiceGroup>,
+    unknown: Vec<String>,
+    back: String,
+}
+
+fn category_name(cat: &str, es: bool) -> &'static str {
+    match (cat, es) {
+        ("type_of_care", false) => "Type of care",
+        ("type_of_care", true) => "Tipo de atención",
+        ("setting", false) => "Where care happens",
+        ("setting", true) => "Dónde se atiende",
+        ("medication", false) => "Medications",
+        ("medication", true) => "Medicamentos",
+        ("payment", false) => "Payment",
+        ("payment", true) => "Pago",
+        ("population", false) => "Programs for",
+        ("population", true) => "Programas para",
+        ("age", false) => "Ages",
+        ("age", true) => "Edades",
+        ("gender", false) => "Accepts",
+        ("gender", true) => "Acepta",
+        ("language", false) => "Languages",
+        ("language", true) => "Idiomas",
+        ("ancillary", false) => "Other help",
+        ("ancillary", true) => "Otra ayuda",
+        (_, false) => "Approaches",
+        (_, true) => "Enfoques",
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LangParam {
+    lang: Option<String>,
+    back: Option<String>,
+}
+
+/// `GET /find/facility/{id}`.
+pub async fn facility(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<LangParam>,
+) -> Response {
+    let t = text_for(q.lang.as_deref(), &headers);
+    let idx = state.finder.get();
+    let Some(f) = idx.get(&id) else {
+        return crate::error::AppError::NotFound.html();
+    };
+    let es = t.lang == "es";
+    let mut groups: Vec<ServiceGroup> = vec![];
+    let mut unknown = vec![];
+    for c in &f.codes {
+        match carepath_finder::codes::describe(c) {
+            Some((cat, label)) => {
+                let name = category_name(cat, es).to_string();
+                match groups.iter_mut().find(|g| g.name == name) {
+                    Some(g) => {
+                        if !g.items.contains(&label) {
+                            g.items.push(label)
+                        }
+                    }
+                    None => groups.push(ServiceGroup {
+                        name,
+                        items: vec![label],
+                    }),
+                }
+            }
+            None => unknown.push(c.clone()),
+        }
+    }
+    // Only return to a results page of this site.
+    let back = q
+        .back
+        .filter(|b| b.starts_with("/find?"))
+        .unwrap_or_else(|| format!("/find?lang={}", t.lang));
+    let page = FacilityPage {
+        t,
+        name: f.name.clone(),
+        name2: f.name2.clone(),
+        street: f.street.clone(),
+        city_line: format!("{}, {} {}", f.city, f.state, f.zip),
+        tel: f.phone.as_deref().and_then(tel),
+        phone: f.phone.clone(),
+        groups,
+        unknown,
+        back,
+    };
+    render(&page).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_links() {
+        assert_eq!(
+            tel("(410)225-8240 Intake: (410)225-8230").as_deref(),
+            Some("+14102258240")
+        );
+        assert_eq!(tel("555-1234"), None);
+        assert_eq!(enc("Baltimore, MD"), "Baltimore%2C+MD");
+    }
+}
