@@ -300,6 +300,76 @@ pub async fn seed(store: &Store) -> Result<Vec<Login>> {
         }
         pb.inc(1);
     }
+    // Finder listings with live information, and a few call-back requests waiting.
+    let listings = [
+        (
+            39.7391,
+            -75.5398,
+            "(302) 555-0140",
+            "OTP METH BU NU OP OMB MD MC PI SS SP NOE ADLT",
+            true,
+            None,
+            Some(0),
+            true,
+        ),
+        (
+            39.6621,
+            -75.5663,
+            "(302) 555-0160",
+            "DT RD BU CLND MD PI NP SP PW NOE ADLT",
+            true,
+            Some(3),
+            Some(1),
+            true,
+        ),
+        (
+            39.6624,
+            -75.5660,
+            "(302) 555-0161",
+            "RES RS RL MD PI SS CO PW NOE ACC ADLT",
+            false,
+            Some(0),
+            Some(12),
+            false,
+        ),
+    ];
+    for (p, (lat, lon, phone, codes, accepting, beds, wait, same_day)) in
+        programs.iter().zip(listings)
+    {
+        let l = carepath_store::referrals::Listing {
+            latitude: lat,
+            longitude: lon,
+            phone: phone.into(),
+            codes: codes.split_whitespace().map(str::to_string).collect(),
+            accepting_new_patients: accepting,
+            open_beds: beds,
+            waitlist_days: wait,
+            same_day_medication: same_day,
+            last_verified_at: now - rng.random_range(0..3) * DAY_US,
+        };
+        store
+            .set_program_listing(p.id, &l, None, ev("listing.update"))
+            .await?;
+    }
+    for (k, (name, phone, when, lang)) in [
+        ("Jamie", "(302) 555-0111", "mornings", "en"),
+        ("Luz", "(302) 555-0122", "después de las 5", "es"),
+        ("Chris", "(302) 555-0133", "any time", "en"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = carepath_store::referrals::NewReferral {
+            name: name.into(),
+            phone: phone.into(),
+            best_time: when.into(),
+            note: None,
+            language: lang.into(),
+        };
+        store
+            .create_referral(programs[k % 2].id, &r, ev("referral.create"))
+            .await?;
+    }
     pb.finish_with_message("done");
     Ok(logins)
 }

@@ -130,10 +130,14 @@ pub enum Permission {
     UsePortal,
     /// Run the clinical calculators (decision support; no patient record).
     UseCalculators,
+    /// Work the intake queue of call-back requests from the public finder.
+    ManageReferrals,
+    /// Keep the program's public finder listing current (openings, beds, waitlist).
+    ManageListing,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 14] = [
         Permission::ViewDashboard,
         Permission::ReadDemographics,
         Permission::ReadClinical,
@@ -146,6 +150,8 @@ impl Permission {
         Permission::ManageOwnTokens,
         Permission::UsePortal,
         Permission::UseCalculators,
+        Permission::ManageReferrals,
+        Permission::ManageListing,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -162,6 +168,8 @@ impl Permission {
             Permission::ManageOwnTokens => "manage_own_tokens",
             Permission::UsePortal => "use_portal",
             Permission::UseCalculators => "use_calculators",
+            Permission::ManageReferrals => "manage_referrals",
+            Permission::ManageListing => "manage_listing",
         }
     }
 
@@ -231,6 +239,8 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
         P::ReadAudit | P::ReviewBreakGlass => role == R::Auditor,
         P::ManageOwnTokens => role.is_staff(),
         P::UsePortal => role == R::Patient,
+        P::ManageReferrals => matches!(role, R::Intake | R::FrontDesk),
+        P::ManageListing => matches!(role, R::Admin | R::Intake),
     }
 }
 

@@ -78,6 +78,7 @@ async fn server() -> (String, TestDb) {
             longitude: lon,
             codes: codes.iter().map(|c| c.to_string()).collect(),
             sources: vec![],
+            live: None,
         };
     db.store
         .upsert_facilities(

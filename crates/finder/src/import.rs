@@ -321,6 +321,7 @@ impl Directory {
                 longitude: lo,
                 codes: codes_v,
                 sources: vec![fmt.name().to_string()],
+                live: None,
             });
         }
         for f in parsed {

@@ -343,6 +343,7 @@ mod tests {
                     },
                     codes,
                     sources: vec![],
+                    live: None,
                 }
             })
             .collect()

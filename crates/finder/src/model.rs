@@ -19,6 +19,21 @@ pub struct Facility {
     pub codes: Vec<String>,
     /// Which files listed it (e.g. `samhsa-csv`, `samhsa-keys`, `otp-directory`).
     pub sources: Vec<String>,
+    /// Live information for programs run in this Carepath instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<Live>,
+}
+
+/// What a program running Carepath publishes about itself, kept current by its staff.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Live {
+    pub program_id: String,
+    pub accepting_new_patients: bool,
+    pub open_beds: Option<i64>,
+    pub waitlist_days: Option<i64>,
+    pub same_day_medication: bool,
+    /// ISO date the information was last verified.
+    pub last_verified: String,
 }
 
 /// Normalize text for de-duplication: lowercase ASCII letters and digits,

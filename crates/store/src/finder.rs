@@ -49,6 +49,7 @@ impl Store {
                 longitude: r.longitude,
                 codes: split(&r.codes),
                 sources: split(&r.sources),
+                live: None,
             })
             .collect())
     }

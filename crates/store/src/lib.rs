@@ -116,6 +116,7 @@ pub mod backup;
 pub mod finder;
 pub mod patients;
 pub mod programs;
+pub mod referrals;
 pub mod sessions;
 pub mod testing;
 pub mod users;

@@ -701,6 +701,7 @@ async fn facility_directory_round_trips_and_versions() {
             longitude: -75.524368,
             codes: codes.iter().map(|c| c.to_string()).collect(),
             sources: vec!["samhsa-csv".into()],
+            live: None,
         };
         assert_eq!(s.facilities_version().await.unwrap().0, 0);
         s.upsert_facilities(&[f("a", &["METH", "MD"]), f("b", &[])], ev("finder.import"))
@@ -719,5 +720,87 @@ async fn facility_directory_round_trips_and_versions() {
         assert_eq!(v2.0, 2);
         assert!(v2.1 > v1.1);
         assert_eq!(s.facilities().await.unwrap()[0].codes.len(), 3);
+    }
+}
+
+#[tokio::test]
+async fn referrals_queue_and_listings() {
+    use carepath_store::referrals::{Listing, NewReferral};
+    for db in TestDb::all().await {
+        let s = &db.store;
+        let f = fixture(s).await;
+        let l = Listing {
+            latitude: 39.74,
+            longitude: -75.55,
+            phone: "(302) 555-0142".into(),
+            codes: vec!["OTP".into(), "MD".into()],
+            accepting_new_patients: true,
+            open_beds: None,
+            waitlist_days: Some(0),
+            same_day_medication: true,
+            last_verified_at: now_us(),
+        };
+        s.set_program_listing(f.a, &l, None, ev("listing.update"))
+            .await
+            .unwrap();
+        let v1 = s.listings_version().await.unwrap();
+        s.set_program_listing(
+            f.a,
+            &Listing {
+                accepting_new_patients: false,
+                last_verified_at: now_us() + 1,
+                ..l.clone()
+            },
+            None,
+            ev("listing.update"),
+        )
+        .await
+        .unwrap();
+        let all = s.program_listings().await.unwrap();
+        assert_eq!(all.len(), 1);
+        assert!(!all[0].1.accepting_new_patients);
+        assert_ne!(s.listings_version().await.unwrap(), v1);
+
+        let r = NewReferral {
+            name: "Sam".into(),
+            phone: "302-555-0100".into(),
+            best_time: "evenings".into(),
+            note: None,
+            language: "en".into(),
+        };
+        let id = s
+            .create_referral(f.a, &r, ev("referral.create"))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.referrals(&[f.b], false).await.unwrap().len(),
+            0,
+            "program B sees none"
+        );
+        assert_eq!(s.referrals(&[f.a], false).await.unwrap()[0].status, "new");
+        s.claim_referral(&id, "intake.a", ev("referral.claim"))
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                s.claim_referral(&id, "intake.b", ev("referral.claim"))
+                    .await,
+                Err(StoreError::Conflict(_))
+            ),
+            "first claimer wins"
+        );
+        s.close_referral(&id, "registered", ev("referral.close"))
+            .await
+            .unwrap();
+        assert!(s.referrals(&[f.a], false).await.unwrap().is_empty());
+        assert_eq!(
+            s.referrals(&[f.a], true).await.unwrap()[0]
+                .outcome
+                .as_deref(),
+            Some("registered")
+        );
+        let del = s.execute_raw_for_tests("DELETE FROM referral").await;
+        assert!(matches!(del, Err(StoreError::Refused(_))), "{del:?}");
+        assert_intact(s).await;
     }
 }

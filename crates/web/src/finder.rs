@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use std::sync::{Arc, RwLock};
 use utoipa::{IntoParams, ToSchema};
 
-/// The directory version (facility count, last change) an index was built from.
-type Version = (i64, i64);
+/// The directory version (facility count, last change; listing count, last
+/// verification) an index was built from.
+type Version = ((i64, i64), (i64, i64));
 
 /// The current index and the directory version it was built from.
 #[derive(Default)]
@@ -36,7 +37,10 @@ impl FinderIndex {
         &self,
         store: &carepath_store::Store,
     ) -> Result<bool, carepath_store::StoreError> {
-        let version = store.facilities_version().await?;
+        let version = (
+            store.facilities_version().await?,
+            store.listings_version().await?,
+        );
         let unchanged = self
             .current
             .read()
@@ -45,7 +49,8 @@ impl FinderIndex {
         if unchanged {
             return Ok(false);
         }
-        let facilities = store.facilities().await?;
+        let mut facilities = store.facilities().await?;
+        facilities.extend(program_facilities(store).await?);
         let idx = tokio::task::spawn_blocking(move || Index::new(facilities))
             .await
             .map_err(|e| carepath_store::StoreError::Config(e.to_string()))?;
@@ -55,6 +60,66 @@ impl FinderIndex {
         }
         Ok(true)
     }
+}
+
+/// The id under which a Carepath program appears in the finder.
+pub fn program_facility_id(p: carepath_domain::ids::ProgramId) -> String {
+    format!("cp-{p}")
+}
+
+/// Programs of this instance with a listing, as finder facilities with live information.
+pub async fn program_facilities(
+    store: &carepath_store::Store,
+) -> Result<Vec<Facility>, carepath_store::StoreError> {
+    let programs = store.list_programs().await?;
+    let mut out = vec![];
+    for (pid, l) in store.program_listings().await? {
+        let Some(p) = programs.iter().find(|g| g.id == pid) else {
+            continue;
+        };
+        // Address "street, city, ST ZIP".
+        let parts: Vec<&str> = p.address.split(',').map(str::trim).collect();
+        let (street, city, st_zip) = match parts.as_slice() {
+            [street, city, st_zip, ..] => {
+                (street.to_string(), city.to_string(), st_zip.to_string())
+            }
+            _ => (p.address.clone(), String::new(), String::new()),
+        };
+        let mut sz = st_zip.split_whitespace();
+        let (state, zip) = (
+            sz.next().unwrap_or("").to_string(),
+            sz.next().unwrap_or("").to_string(),
+        );
+        let mut codes = l.codes.clone();
+        codes.sort();
+        codes.dedup();
+        let verified = jiff::Timestamp::from_microsecond(l.last_verified_at)
+            .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string())
+            .unwrap_or_default();
+        out.push(Facility {
+            id: program_facility_id(pid),
+            name: p.name.clone(),
+            name2: None,
+            street,
+            city,
+            state,
+            zip,
+            phone: Some(l.phone.clone()),
+            latitude: l.latitude,
+            longitude: l.longitude,
+            codes,
+            sources: vec!["carepath".into()],
+            live: Some(carepath_finder::model::Live {
+                program_id: pid.to_string(),
+                accepting_new_patients: l.accepting_new_patients,
+                open_beds: l.open_beds,
+                waitlist_days: l.waitlist_days,
+                same_day_medication: l.same_day_medication,
+                last_verified: verified,
+            }),
+        });
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -89,6 +154,10 @@ pub struct FacilityDto {
     pub codes: Vec<String>,
     /// Plain-language labels of the known codes.
     pub services: Vec<ServiceDto>,
+    /// Live information, for programs that run Carepath.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub live: Option<carepath_finder::model::Live>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -140,6 +209,7 @@ pub fn dto(f: &Facility, distance: Option<f64>) -> FacilityDto {
                 })
             })
             .collect(),
+        live: f.live.clone(),
     }
 }
 

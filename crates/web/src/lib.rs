@@ -80,6 +80,8 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<WebConfig>,
     pub login_limiter: Arc<auth::LoginLimiter>,
+    /// Call-back requests per client address per minute (public form).
+    pub callback_limiter: Arc<auth::LoginLimiter>,
     pub metrics: Arc<metrics::Metrics>,
     /// The treatment finder's index, swapped whole when the directory changes.
     pub finder: Arc<finder::FinderIndex>,
@@ -92,6 +94,7 @@ impl AppState {
             store,
             config: Arc::new(config),
             login_limiter: Arc::new(limiter),
+            callback_limiter: Arc::new(auth::LoginLimiter::new(3)),
             metrics: Arc::new(metrics::Metrics::default()),
             finder: Arc::new(finder::FinderIndex::default()),
         }

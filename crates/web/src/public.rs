@@ -43,6 +43,23 @@ pub struct Text {
     pub back: &'static str,
     pub error_prefix: &'static str,
     pub miles_away: &'static str,
+    pub live_title: &'static str,
+    pub accepting: &'static str,
+    pub not_accepting: &'static str,
+    pub open_beds: &'static str,
+    pub waitlist: &'static str,
+    pub days: &'static str,
+    pub same_day: &'static str,
+    pub verified: &'static str,
+    pub callback_title: &'static str,
+    pub callback_lead: &'static str,
+    pub your_name: &'static str,
+    pub your_phone: &'static str,
+    pub best_time: &'static str,
+    pub callback_consent: &'static str,
+    pub send: &'static str,
+    pub callback_thanks: &'static str,
+    pub callback_limited: &'static str,
 }
 
 pub const EN: Text = Text {
@@ -76,6 +93,23 @@ pub const EN: Text = Text {
     back: "Back to results",
     error_prefix: "Please check",
     miles_away: "miles away",
+    live_title: "Right now (updated by the program)",
+    accepting: "Accepting new patients",
+    not_accepting: "Not accepting new patients at the moment",
+    open_beds: "Open beds",
+    waitlist: "Wait for admission",
+    days: "days",
+    same_day: "Can start medication the same day",
+    verified: "Last checked",
+    callback_title: "Ask for a call back",
+    callback_lead: "Leave a first name and phone number and the intake team will call you. Only this program's staff see it.",
+    your_name: "First name (or a name to ask for)",
+    your_phone: "Phone number",
+    best_time: "Best time to call",
+    callback_consent: "I agree that this program may call me at this number about treatment.",
+    send: "Send",
+    callback_thanks: "Thank you. The intake team will call you. If you need help sooner, call the number above or the helpline.",
+    callback_limited: "Too many requests from this device. Please call the program or the helpline instead.",
 };
 
 pub const ES: Text = Text {
@@ -109,6 +143,23 @@ pub const ES: Text = Text {
     back: "Volver a los resultados",
     error_prefix: "Por favor revise",
     miles_away: "millas",
+    live_title: "Ahora mismo (actualizado por el programa)",
+    accepting: "Acepta pacientes nuevos",
+    not_accepting: "No acepta pacientes nuevos por el momento",
+    open_beds: "Camas disponibles",
+    waitlist: "Espera para ingresar",
+    days: "días",
+    same_day: "Puede empezar el medicamento el mismo día",
+    verified: "Revisado por última vez",
+    callback_title: "Pida que le llamen",
+    callback_lead: "Deje un nombre y un teléfono y el equipo de admisión le llamará. Solo el personal de este programa lo ve.",
+    your_name: "Nombre (o un nombre por el que preguntar)",
+    your_phone: "Número de teléfono",
+    best_time: "Mejor hora para llamar",
+    callback_consent: "Acepto que este programa me llame a este número sobre el tratamiento.",
+    send: "Enviar",
+    callback_thanks: "Gracias. El equipo de admisión le llamará. Si necesita ayuda antes, llame al número de arriba o a la línea de ayuda.",
+    callback_limited: "Demasiadas solicitudes desde este dispositivo. Por favor llame al programa o a la línea de ayuda.",
 };
 
 /// A friendly filter: any of its codes qualifies.
@@ -443,6 +494,10 @@ struct FacilityPage {
     groups: Vec<ServiceGroup>,
     unknown: Vec<String>,
     back: String,
+    id: String,
+    live: Option<carepath_finder::model::Live>,
+    message: Option<&'static str>,
+    form_error: Option<String>,
 }
 
 fn category_name(cat: &str, es: bool) -> &'static str {
@@ -526,8 +581,112 @@ pub async fn facility(
         groups,
         unknown,
         back,
+        id: f.id.clone(),
+        live: f.live.clone(),
+        message: None,
+        form_error: None,
     };
     render(&page).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct CallbackForm {
+    #[serde(default)]
+    lang: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    best_time: String,
+    #[serde(default)]
+    consent: Option<String>,
+    /// Honeypot: hidden from people; bots fill it.
+    #[serde(default)]
+    website: String,
+}
+
+/// `POST /find/facility/{id}/callback`: a call-back request into the program's intake queue.
+pub async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::ConnectInfo(addr): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<CallbackForm>,
+) -> Response {
+    let t = text_for(Some(form.lang.as_str()).filter(|l| !l.is_empty()), &headers);
+    let idx = state.finder.get();
+    let Some(f) = idx.get(&id) else {
+        return crate::error::AppError::NotFound.html();
+    };
+    let Some(live) = f.live.clone() else {
+        return crate::error::AppError::NotFound.html();
+    };
+    let page = |message: Option<&'static str>, form_error: Option<String>| FacilityPage {
+        t,
+        name: f.name.clone(),
+        name2: f.name2.clone(),
+        street: f.street.clone(),
+        city_line: format!("{}, {} {}", f.city, f.state, f.zip),
+        tel: f.phone.as_deref().and_then(tel),
+        phone: f.phone.clone(),
+        groups: vec![],
+        unknown: vec![],
+        back: format!("/find?lang={}", t.lang),
+        id: f.id.clone(),
+        live: Some(live.clone()),
+        message,
+        form_error,
+    };
+    if !state.callback_limiter.check(addr.ip()) {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            render(&page(Some(t.callback_limited), None)),
+        )
+            .into_response();
+    }
+    // A filled honeypot gets the same thanks and stores nothing.
+    if !form.website.trim().is_empty() {
+        return render(&page(Some(t.callback_thanks), None)).into_response();
+    }
+    let name = form.name.trim();
+    let digits: String = form.phone.chars().filter(|c| c.is_ascii_digit()).collect();
+    let err = if name.is_empty() || name.chars().count() > 80 {
+        Some(format!("{}: 1–80", t.your_name))
+    } else if !(10..=15).contains(&digits.len()) {
+        Some(format!("{}: 10", t.your_phone))
+    } else if form.consent.is_none() {
+        Some(t.callback_consent.to_string())
+    } else {
+        None
+    };
+    if let Some(e) = err {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render(&page(None, Some(e))),
+        )
+            .into_response();
+    }
+    let Ok(program) = live.program_id.parse::<carepath_domain::ids::ProgramId>() else {
+        return crate::error::AppError::NotFound.html();
+    };
+    let r = carepath_store::referrals::NewReferral {
+        name: name.to_string(),
+        phone: form.phone.trim().chars().take(30).collect(),
+        best_time: form.best_time.trim().chars().take(80).collect(),
+        note: None,
+        language: t.lang.to_string(),
+    };
+    let mut ev = carepath_domain::audit::NewEvent::new(
+        "referral.create",
+        carepath_domain::audit::Outcome::Success,
+    )
+    .detail("public call-back request");
+    ev.client_addr = Some(addr.ip().to_string());
+    match state.store.create_referral(program, &r, ev).await {
+        Ok(_) => render(&page(Some(t.callback_thanks), None)).into_response(),
+        Err(e) => crate::error::AppError::from(e).html(),
+    }
 }
 
 #[cfg(test)]

@@ -189,6 +189,30 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             r(M::GET, "/find/facility/{id}", Public),
             get(crate::public::facility),
         ),
+        (
+            r(M::POST, "/find/facility/{id}/callback", Public),
+            post(crate::public::callback),
+        ),
+        (
+            r(M::GET, "/referrals", Perm(P::ManageReferrals)),
+            get(pages::intake::referrals),
+        ),
+        (
+            r(M::POST, "/referrals/{id}/claim", Perm(P::ManageReferrals)),
+            post(pages::intake::claim),
+        ),
+        (
+            r(M::POST, "/referrals/{id}/close", Perm(P::ManageReferrals)),
+            post(pages::intake::close),
+        ),
+        (
+            r(M::GET, "/listing", Perm(P::ManageListing)),
+            get(pages::intake::listing),
+        ),
+        (
+            r(M::POST, "/listing/{id}", Perm(P::ManageListing)),
+            post(pages::intake::save_listing),
+        ),
     ]
 }
 

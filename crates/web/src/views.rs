@@ -28,6 +28,8 @@ pub struct Nav {
     pub users: bool,
     pub audit: bool,
     pub tokens: bool,
+    pub referrals: bool,
+    pub listing: bool,
 }
 
 impl Nav {
@@ -50,6 +52,8 @@ impl Nav {
             users: p.mfa_done && p.can(Permission::ManageUsers),
             audit: p.mfa_done && p.can(Permission::ReadAudit),
             tokens: p.mfa_done && p.can(Permission::ManageOwnTokens),
+            referrals: p.mfa_done && p.can(Permission::ManageReferrals),
+            listing: p.mfa_done && p.can(Permission::ManageListing),
         }
     }
 }

@@ -651,6 +651,7 @@ async fn facility_search_api_is_public_and_picks_up_imports() {
         longitude: lon,
         codes: codes.iter().map(|c| c.to_string()).collect(),
         sources: vec![],
+        live: None,
     };
     db.store
         .upsert_facilities(
@@ -774,6 +775,7 @@ async fn public_finder_pages_work_without_login_or_cookies_in_two_languages() {
         longitude: -76.62,
         codes: codes.iter().map(|c| c.to_string()).collect(),
         sources: vec![],
+        live: None,
     };
     db.store
         .upsert_facilities(
@@ -861,4 +863,174 @@ async fn public_finder_pages_work_without_login_or_cookies_in_two_languages() {
             .status(),
         StatusCode::NOT_FOUND
     );
+}
+
+#[tokio::test]
+async fn call_backs_reach_the_program_intake_queue() {
+    let w = world(TestDb::sqlite().await).await;
+    // Program A publishes a listing (intake may), so it appears in the finder with live information.
+    let intake = login(&w, "u.intake", false).await;
+    let form = [
+        ("latitude", "39.30"),
+        ("longitude", "-76.62"),
+        ("phone", "(410) 555-0100"),
+        ("codes", "OTP MD"),
+        ("accepting", "yes"),
+        ("waitlist_days", "0"),
+        ("same_day", "yes"),
+        ("open_beds", ""),
+    ];
+    let r = intake
+        .post(format!("{}/listing/{}", w.base, w.a))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let fid = carepath_web::finder::program_facility_id(w.a);
+    let j: serde_json::Value = reqwest::get(format!("{}/api/v1/facilities/{fid}", w.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(j["live"]["accepting_new_patients"], true);
+    assert_eq!(j["live"]["same_day_medication"], true);
+    let page = client()
+        .get(format!("{}/find/facility/{fid}", w.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Accepting new patients") && page.contains("Ask for a call back"));
+
+    // A member of the public asks for a call back.
+    let public = client();
+    let url = format!("{}/find/facility/{fid}/callback", w.base);
+    let r = public
+        .post(&url)
+        .form(&[
+            ("name", "Sam"),
+            ("phone", "410-555-0199"),
+            ("best_time", "evenings"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "consent is required"
+    );
+    let r = public
+        .post(&url)
+        .form(&[
+            ("name", "Bot"),
+            ("phone", "410-555-0199"),
+            ("consent", "yes"),
+            ("website", "http://spam"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "the honeypot gets thanks and stores nothing"
+    );
+    let r = public
+        .post(&url)
+        .form(&[
+            ("name", "Sam"),
+            ("phone", "410-555-0199"),
+            ("best_time", "evenings"),
+            ("consent", "yes"),
+            ("lang", "es"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("callback-status"));
+    let queue = w.store.referrals(&[w.a], true).await.unwrap();
+    assert_eq!(queue.len(), 1, "one real request, none from the bot");
+    assert_eq!(queue[0].language, "es");
+
+    // Intake of program A sees, claims and closes it; front desk of program A sees it too.
+    let html = intake
+        .get(format!("{}/referrals", w.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Sam") && html.contains("410-555-0199"));
+    let id = queue[0].id.clone();
+    assert_eq!(
+        intake
+            .post(format!("{}/referrals/{id}/claim", w.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    let r = intake
+        .post(format!("{}/referrals/{id}/close", w.base))
+        .form(&[("outcome", "scheduled_intake")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        w.store.referrals(&[w.a], true).await.unwrap()[0].status,
+        "closed"
+    );
+    // A nurse has no intake queue.
+    let nurse = login(&w, "u.nurse", false).await;
+    assert_eq!(
+        nurse
+            .get(format!("{}/referrals", w.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    // Rate limit: the same address cannot flood the queue.
+    let mut limited = false;
+    for _ in 0..6 {
+        let r = public
+            .post(&url)
+            .form(&[
+                ("name", "Flood"),
+                ("phone", "410-555-0100"),
+                ("consent", "yes"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = true;
+        }
+    }
+    assert!(limited);
+    let ev = w
+        .store
+        .audit_events(&carepath_store::AuditFilter {
+            action: Some("referral.".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        ev.events
+            .iter()
+            .any(|e| e.event.action == "referral.create")
+    );
+    assert!(ev.events.iter().any(|e| e.event.action == "referral.close"));
 }

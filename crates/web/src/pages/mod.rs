@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod clinic;
+pub mod intake;
 
 use crate::AppState;
 use crate::auth::{Principal, resolve};
