@@ -228,6 +228,8 @@ async fn axe_core_finds_no_serious_violations() {
     );
     let pages = [
         "/find",
+        "/find/options",
+        "/find/options?go=1&uses=pills&living=homeless&mental_health=suicidal",
         "/find?near=21201&f=methadone",
         "/find?lang=es&near=21201",
         "/find/facility/m1",

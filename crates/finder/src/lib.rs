@@ -8,6 +8,7 @@ pub mod geo;
 pub mod import;
 pub mod index;
 pub mod model;
+pub mod selfscreen;
 
 pub use index::{Index, Query, SearchResult};
 pub use model::Facility;

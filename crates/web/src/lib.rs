@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod pages;
 pub mod public;
 pub mod routes;
+pub mod selfscreen;
 pub mod views;
 
 use carepath_domain::authz::Role;

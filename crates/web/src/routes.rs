@@ -194,6 +194,10 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(crate::public::callback),
         ),
         (
+            r(M::GET, "/find/options", Public),
+            get(crate::selfscreen::options),
+        ),
+        (
             r(M::GET, "/referrals", Perm(P::ManageReferrals)),
             get(pages::intake::referrals),
         ),

@@ -1034,3 +1034,51 @@ async fn call_backs_reach_the_program_intake_queue() {
     );
     assert!(ev.events.iter().any(|e| e.event.action == "referral.close"));
 }
+
+#[tokio::test]
+async fn self_screen_suggests_care_and_prefills_a_search() {
+    let w = world(TestDb::sqlite().await).await;
+    let c = client();
+    let html = c
+        .get(format!("{}/find/options", w.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Know your options") && !html.contains("What could help you"));
+    let before = w.store.audit_count().await.unwrap();
+    let r = c
+        .get(format!("{}/find/options?lang=en&go=1&uses=heroin_fentanyl&last_use=today&withdrawal=severe&pregnant=no&mental_health=ok&living=stable&insurance=medicaid&medication=yes&residential=must_stay", w.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("set-cookie").is_none());
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Medication: methadone or buprenorphine")
+            && html.contains("What to expect in withdrawal")
+    );
+    assert!(
+        html.contains("radius=25&#38;f=methadone&#38;f=medicaid"),
+        "prefilled search"
+    );
+    assert_eq!(
+        w.store.audit_count().await.unwrap(),
+        before,
+        "nothing is stored"
+    );
+    let es = c
+        .get(format!(
+            "{}/find/options?lang=es&go=1&uses=pills&mental_health=suicidal",
+            w.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(es.contains("Ayuda ahora mismo") && es.contains("988"));
+}
