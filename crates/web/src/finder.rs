@@ -309,3 +309,77 @@ pub async fn get(
     let f = idx.get(&id).ok_or(AppError::NotFound)?;
     Ok(Json(dto(f, None)))
 }
+
+/// SAMHSA locator category code (`f2`) and label (`f1`) for Carepath's categories.
+fn samhsa_category(cat: &str) -> (&'static str, &'static str) {
+    match cat {
+        "type_of_care" => ("TC", "Type of Care"),
+        "setting" => ("SET", "Service Settings"),
+        "medication" => ("OM", "Opioid Medications used in Treatment"),
+        "payment" => ("PAY", "Payment/Insurance/Funding Accepted"),
+        "population" => ("SG", "Special Programs/Groups Offered"),
+        "age" => ("AGE", "Age Groups Accepted"),
+        "gender" => ("GN", "Gender Accepted"),
+        "language" => ("SL", "Language Services"),
+        "ancillary" => ("AS", "Ancillary Services"),
+        _ => ("TAP", "Treatment Approaches"),
+    }
+}
+
+/// A search answered in the shape of SAMHSA's locator JSON export
+/// (`page`, `totalPages`, `recordCount`, `rows[]` with `services[]` of `{f1, f2, f3}`).
+#[utoipa::path(get, path = "/api/v1/facilities/export", security(()), params(SearchParams),
+    responses((status = 200, description = "SAMHSA locator-compatible JSON", body = Object), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn export(
+    State(state): State<AppState>,
+    Query(p): Query<SearchParams>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let idx = state.finder.get();
+    let (q, _) = parse_query(&idx, &p)?;
+    let r = idx.search(&q);
+    let rows: Vec<serde_json::Value> = r
+        .hits
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let f = h.facility;
+            let mut groups: Vec<(&str, &str, Vec<&str>)> = vec![];
+            for c in &f.codes {
+                if let Some((cat, label)) = carepath_finder::codes::describe(c) {
+                    let (code, name) = samhsa_category(cat);
+                    match groups.iter_mut().find(|g| g.0 == code) {
+                        Some(g) => g.2.push(label),
+                        None => groups.push((code, name, vec![label])),
+                    }
+                }
+            }
+            let (street1, street2) = match f.street.split_once(", ") {
+                Some((a, b)) => (a.to_string(), b.to_string()),
+                None => (f.street.clone(), String::new()),
+            };
+            serde_json::json!({
+                "_irow": (q.page - 1) * q.page_size + i + 1,
+                "frid": f.id,
+                "name1": f.name,
+                "name2": f.name2.clone().unwrap_or_default(),
+                "street1": street1,
+                "street2": street2,
+                "city": f.city,
+                "state": f.state,
+                "zip": f.zip,
+                "phone": f.phone.clone().unwrap_or_default(),
+                "latitude": f.latitude.to_string(),
+                "longitude": f.longitude.to_string(),
+                "miles": (h.distance_mi * 10.0).round() / 10.0,
+                "typeFacility": "SA",
+                "services": groups.iter().map(|(code, name, vals)| serde_json::json!({"f1": name, "f2": code, "f3": vals.join("; ")})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "page": q.page,
+        "totalPages": r.total.div_ceil(q.page_size),
+        "recordCount": r.total,
+        "rows": rows,
+    })))
+}

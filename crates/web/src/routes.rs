@@ -177,6 +177,10 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(crate::finder::search),
         ),
         (
+            r(M::GET, "/api/v1/facilities/export", Public),
+            get(crate::finder::export),
+        ),
+        (
             r(M::GET, "/api/v1/facilities/{id}", Public),
             get(crate::finder::get),
         ),
