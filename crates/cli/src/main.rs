@@ -1,6 +1,7 @@
 //! The `carepath` command.
 
 mod backup;
+mod bench;
 mod config;
 mod demo;
 
@@ -56,6 +57,9 @@ enum Cmd {
     /// The treatment finder's facility directory.
     #[command(subcommand)]
     Finder(FinderCmd),
+    /// Benchmarks (results belong in BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(BenchCmd),
     /// Run a clinical calculator on a JSON input; prints the JSON result.
     /// Invalid input exits 2 with a JSON error naming the field.
     Calc {
@@ -91,6 +95,12 @@ enum UserCmd {
     Disable { username: String },
     /// List accounts and their roles.
     List,
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// The finder: in-process and HTTP, real and 1,000,000-facility sets, PostGIS as the peer.
+    Finder(bench::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -142,14 +152,20 @@ async fn open(cfg: &config::Config, migrate: bool) -> Result<Store> {
 }
 
 fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // Benchmarks log only warnings: a log line per request would measure the terminal.
+    let default_filter = if matches!(cli.cmd, Cmd::Bench(_)) {
+        "warn"
+    } else {
+        "info,sqlx=warn"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CAREPATH_LOG")
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -166,6 +182,10 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> Result<std::process::ExitCode> {
     if let Cmd::Calc { name, input } = &cli.cmd {
         return Ok(calc(name, input));
+    }
+    if let Cmd::Bench(BenchCmd::Finder(a)) = &cli.cmd {
+        bench::finder(a).await?;
+        return Ok(std::process::ExitCode::SUCCESS);
     }
     let mut cfg = config::Config::load(cli.config.as_deref())?;
     match cli.cmd {
@@ -204,7 +224,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let store = open(&cfg, false).await?;
             backup::backup(&store, &cfg, &a).await?;
         }
-        Cmd::Calc { .. } => unreachable!("handled above"),
+        Cmd::Calc { .. } | Cmd::Bench(_) => unreachable!("handled above"),
         Cmd::Finder(FinderCmd::Import { file, format }) => {
             let store = open(&cfg, true).await?;
             finder_import(&store, &file, format.as_deref()).await?;

@@ -253,14 +253,21 @@ impl Index {
                 return SearchResult { total, hits };
             }
         };
-        found.sort_by(|a, b| {
+        let total = found.len();
+        let cmp = |a: &(f64, u32), b: &(f64, u32)| {
             a.0.total_cmp(&b.0).then_with(|| {
                 self.facilities[a.1 as usize]
                     .id
                     .cmp(&self.facilities[b.1 as usize].id)
             })
-        });
-        let total = found.len();
+        };
+        // Only the requested page needs ordering: select it, then sort just that part.
+        let need = skip + page_size;
+        if need < found.len() {
+            found.select_nth_unstable_by(need, cmp);
+            found.truncate(need);
+        }
+        found.sort_by(cmp);
         let hits = found
             .into_iter()
             .skip(skip)
