@@ -114,7 +114,7 @@ pub async fn serve(
         tracing::error!(error = %e, "loading the facility directory failed");
     }
     let refresher = state.clone();
-    tokio::spawn(async move {
+    let refresh_task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(
             refresher.config.finder_refresh_secs.max(1),
         ));
@@ -126,10 +126,12 @@ pub async fn serve(
         }
     });
     let app = routes::app(state);
-    axum::serve(
+    let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    refresh_task.abort();
+    served
 }
