@@ -179,6 +179,19 @@ fn open_backup(a: &RestoreArgs) -> Result<(Header, Vec<u8>)> {
     Ok((header, payload))
 }
 
+/// Record the restore in the restored database's own audit chain.
+async fn audit_restore(url: &str, header: &Header) -> Result<()> {
+    let restored = Store::connect(url).await?;
+    restored
+        .audit(crate::operator_event("backup.restore").detail(format!(
+            "restored backup taken {}, sha256 {}",
+            header.created, header.sha256
+        )))
+        .await?;
+    restored.close().await;
+    Ok(())
+}
+
 pub async fn restore(cfg: &Config, a: &RestoreArgs) -> Result<()> {
     let (header, payload) = open_backup(a)?;
     let url = cfg.database_url()?;
@@ -224,14 +237,7 @@ pub async fn restore(cfg: &Config, a: &RestoreArgs) -> Result<()> {
             let _ = std::fs::remove_file(format!("{}{ext}", staged.display()));
         }
         std::fs::rename(&staged, &target)?;
-        let restored = Store::connect(&url).await?;
-        restored
-            .audit(crate::operator_event("backup.restore").detail(format!(
-                "restored backup taken {}, sha256 {}",
-                header.created, header.sha256
-            )))
-            .await?;
-        restored.close().await;
+        audit_restore(&url, &header).await?;
         println!(
             "restored {} into {} (backup taken {})",
             a.file.display(),
@@ -266,14 +272,7 @@ pub async fn restore(cfg: &Config, a: &RestoreArgs) -> Result<()> {
                 "pg_restore failed ({st}); the single transaction was rolled back, nothing was changed"
             );
         }
-        let restored = Store::connect(&url).await?;
-        restored
-            .audit(crate::operator_event("backup.restore").detail(format!(
-                "restored backup taken {}, sha256 {}",
-                header.created, header.sha256
-            )))
-            .await?;
-        restored.close().await;
+        audit_restore(&url, &header).await?;
         println!(
             "restored {} into the PostgreSQL database (backup taken {})",
             a.file.display(),

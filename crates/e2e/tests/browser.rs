@@ -7,29 +7,13 @@ use carepath_domain::audit::{NewEvent, Outcome};
 use carepath_domain::authz::Role;
 use carepath_domain::patient::{Demographics, Sex, mrn_from_serial};
 use carepath_domain::program::ProgramKind;
+use carepath_e2e::{browser, skip_or_fail};
 use carepath_store::programs::NewProgram;
 use carepath_store::testing::TestDb;
-use fantoccini::{ClientBuilder, Locator};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use fantoccini::Locator;
 
 const PW: &str = "correct horse battery staple";
 const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
-
-struct Driver(Child);
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn find_driver() -> Option<String> {
-    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
-        .iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .map(|s| s.to_string())
-}
 
 fn ev(a: &str) -> NewEvent {
     NewEvent::new(a, Outcome::Success)
@@ -37,13 +21,10 @@ fn ev(a: &str) -> NewEvent {
 
 #[tokio::test]
 async fn login_dashboard_chart_and_mfa_in_headless_chromium() {
-    let Some(driver_bin) = find_driver() else {
-        if std::env::var("CI").is_ok() {
-            panic!("chromedriver not found: .ci/run must install chromium-driver");
-        }
-        eprintln!("SKIPPED: chromedriver not installed (apt-get install chromium chromium-driver)");
-        return;
+    let Some(b) = browser(1024, 768, true).await else {
+        return skip_or_fail("chromedriver (apt-get install chromium chromium-driver)");
     };
+    let c = &b.client;
     // Server with a small clinic.
     let db = TestDb::sqlite().await;
     let s = db.store.clone();
@@ -100,45 +81,6 @@ async fn login_dashboard_chart_and_mfa_in_headless_chromium() {
         carepath_web::AppState::new(s.clone(), Default::default()),
         std::future::pending(),
     ));
-
-    // chromedriver on a free loopback port.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _driver = Driver(
-        Command::new(driver_bin)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver"),
-    );
-    let profile = tempfile::tempdir().unwrap();
-    let caps: serde_json::Map<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                     "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic", "--window-size=1024,768",
-                     format!("--user-data-dir={}", profile.path().display())]
-        }
-    }))
-    .unwrap();
-    let mut client = None;
-    for _ in 0..50 {
-        let conn = hyper_util::client::legacy::connect::HttpConnector::new();
-        if let Ok(c) = ClientBuilder::new(conn)
-            .capabilities(caps.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            client = Some(c);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let c = client.expect("connect to chromedriver");
 
     let result = async {
         // Nurse: login page → dashboard → search → chart.
@@ -213,6 +155,6 @@ async fn login_dashboard_chart_and_mfa_in_headless_chromium() {
         Ok::<(), fantoccini::error::CmdError>(())
     }
     .await;
-    let _ = c.close().await;
+    let _ = c.clone().close().await;
     result.expect("browser journey");
 }

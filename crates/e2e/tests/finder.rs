@@ -4,63 +4,9 @@
 //! or critical accessibility violation on the search, results and facility pages.
 
 use carepath_domain::audit::{NewEvent, Outcome};
+use carepath_e2e::{browser, skip_or_fail};
 use carepath_store::testing::TestDb;
-use fantoccini::{Client, ClientBuilder, Locator};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-struct Driver(Child);
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn browser(js: bool) -> Option<(Driver, Client, tempfile::TempDir)> {
-    let bin = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let driver = Driver(
-        Command::new(bin)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?,
-    );
-    let profile = tempfile::tempdir().unwrap();
-    let mut opts = serde_json::json!({
-        "binary": "/usr/bin/chromium",
-        // A phone-sized window (390 × 844 CSS pixels).
-        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic", "--window-size=390,844",
-                 format!("--user-data-dir={}", profile.path().display())]
-    });
-    if !js {
-        opts["prefs"] =
-            serde_json::json!({"profile.managed_default_content_settings.javascript": 2});
-    }
-    let caps: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_value(serde_json::json!({"goog:chromeOptions": opts})).unwrap();
-    for _ in 0..50 {
-        let conn = hyper_util::client::legacy::connect::HttpConnector::new();
-        if let Ok(c) = ClientBuilder::new(conn)
-            .capabilities(caps.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            return Some((driver, c, profile));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    None
-}
+use fantoccini::Locator;
 
 async fn server() -> (String, TestDb) {
     let db = TestDb::sqlite().await;
@@ -127,18 +73,12 @@ async fn server() -> (String, TestDb) {
     (base, db)
 }
 
-fn skip_or_fail(what: &str) {
-    if std::env::var("CI").is_ok() {
-        panic!("{what} missing: .ci/run must install it");
-    }
-    eprintln!("SKIPPED: {what} not installed");
-}
-
 #[tokio::test]
 async fn phone_search_without_javascript_in_english_and_spanish() {
-    let Some((_d, c, _p)) = browser(false).await else {
+    let Some(b) = browser(390, 844, false).await else {
         return skip_or_fail("chromedriver");
     };
+    let c = &b.client;
     let (base, _db) = server().await;
     let run = async {
         c.goto(&format!("{base}/find")).await?;
@@ -195,7 +135,7 @@ async fn phone_search_without_javascript_in_english_and_spanish() {
         Ok::<(), fantoccini::error::CmdError>(())
     }
     .await;
-    let _ = c.close().await;
+    let _ = c.clone().close().await;
     run.expect("finder journey without JavaScript");
 }
 
@@ -208,9 +148,10 @@ async fn axe_core_finds_no_serious_violations() {
         return skip_or_fail("axe-core (AXE_CORE_JS)");
     };
     let axe = std::fs::read_to_string(axe_path).unwrap();
-    let Some((_d, c, _p)) = browser(true).await else {
+    let Some(b) = browser(390, 844, true).await else {
         return skip_or_fail("chromedriver");
     };
+    let c = &b.client;
     let (base, _db) = server().await;
     // Sanity: axe does flag a page with a real violation (an unlabeled field).
     c.goto("data:text/html,<html lang=en><title>t</title><main><input id=x></main></html>")
@@ -257,7 +198,7 @@ async fn axe_core_finds_no_serious_violations() {
             problems.push(format!("{p}: {}", v.as_str().unwrap_or_default()));
         }
     }
-    let _ = c.close().await;
+    let _ = c.clone().close().await;
     assert!(
         problems.is_empty(),
         "axe-core serious/critical violations:\n{}",

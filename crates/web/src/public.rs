@@ -257,7 +257,8 @@ pub const FILTERS: &[Filter] = &[
     },
 ];
 
-fn text_for(lang: Option<&str>, headers: &HeaderMap) -> &'static Text {
+/// The interface language: `lang=` wins, else the browser's Accept-Language.
+pub fn text_for(lang: Option<&str>, headers: &HeaderMap) -> &'static Text {
     match lang {
         Some("es") => &ES,
         Some(_) => &EN,
@@ -342,6 +343,13 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
+/// The query string as ordered pairs (repeated keys such as `f=` kept).
+pub fn query_pairs(uri: &axum::http::Uri) -> Vec<(String, String)> {
+    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri)
+        .map(|q| q.0)
+        .unwrap_or_default()
+}
+
 /// `GET /find`: the search form, and results when a place is given.
 pub async fn find(
     State(state): State<AppState>,
@@ -349,10 +357,7 @@ pub async fn find(
     uri: axum::http::Uri,
 ) -> Response {
     // Repeated `f=` keys need the ordered pair list.
-    let pairs: Vec<(String, String)> =
-        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&uri)
-            .map(|q| q.0)
-            .unwrap_or_default();
+    let pairs = query_pairs(&uri);
     let get = |k: &str| pairs.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
     let p = FindParams {
         lang: get("lang"),

@@ -2,7 +2,7 @@
 //! answers travel only in this request; nothing is stored or logged.
 
 use crate::AppState;
-use crate::public::{EN, ES, Text};
+use crate::public::Text;
 use crate::views::render;
 use askama::Template;
 use axum::extract::State;
@@ -239,10 +239,7 @@ pub async fn options(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Response {
-    let pairs: Vec<(String, String)> =
-        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&uri)
-            .map(|q| q.0)
-            .unwrap_or_default();
+    let pairs = crate::public::query_pairs(&uri);
     let get = |k: &str| {
         pairs
             .iter()
@@ -251,17 +248,8 @@ pub async fn options(
             .unwrap_or_default()
     };
     let lang = get("lang");
-    let t: &'static Text = if lang == "es"
-        || (lang.is_empty()
-            && headers
-                .get("accept-language")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.trim_start().to_lowercase().starts_with("es")))
-    {
-        &ES
-    } else {
-        &EN
-    };
+    let t: &'static Text =
+        crate::public::text_for(Some(lang.as_str()).filter(|l| !l.is_empty()), &headers);
     let es = t.lang == "es";
     let answers = Answers {
         uses: get("uses"),

@@ -108,6 +108,25 @@ async fn world_with(db: TestDb, cfg: WebConfig) -> World {
     }
 }
 
+/// A directory listing in Baltimore for finder tests.
+fn fac(id: &str, lat: f64, lon: f64, codes: &[&str]) -> carepath_finder::Facility {
+    carepath_finder::Facility {
+        id: id.into(),
+        name: format!("Harbor Clinic {id}"),
+        name2: None,
+        street: "1 Main St".into(),
+        city: "Baltimore".into(),
+        state: "MD".into(),
+        zip: "21201".into(),
+        phone: Some("(410) 555-0100".into()),
+        latitude: lat,
+        longitude: lon,
+        codes: codes.iter().map(|c| c.to_string()).collect(),
+        sources: vec![],
+        live: None,
+    }
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
@@ -638,21 +657,6 @@ async fn calculators_over_the_api_match_the_engine() {
 #[tokio::test]
 async fn facility_search_api_is_public_and_picks_up_imports() {
     let db = TestDb::sqlite().await;
-    let fac = |id: &str, lat: f64, lon: f64, codes: &[&str]| carepath_finder::Facility {
-        id: id.into(),
-        name: format!("Clinic {id}"),
-        name2: None,
-        street: "1 Main St".into(),
-        city: "Baltimore".into(),
-        state: "MD".into(),
-        zip: "21201".into(),
-        phone: None,
-        latitude: lat,
-        longitude: lon,
-        codes: codes.iter().map(|c| c.to_string()).collect(),
-        sources: vec![],
-        live: None,
-    };
     db.store
         .upsert_facilities(
             &[
@@ -762,24 +766,12 @@ async fn facility_search_api_is_public_and_picks_up_imports() {
 #[tokio::test]
 async fn public_finder_pages_work_without_login_or_cookies_in_two_languages() {
     let db = TestDb::sqlite().await;
-    let fac = |id: &str, codes: &[&str]| carepath_finder::Facility {
-        id: id.into(),
-        name: format!("Harbor Clinic {id}"),
-        name2: None,
-        street: "1 Main St".into(),
-        city: "Baltimore".into(),
-        state: "MD".into(),
-        zip: "21201".into(),
-        phone: Some("(410) 555-0100".into()),
-        latitude: 39.30,
-        longitude: -76.62,
-        codes: codes.iter().map(|c| c.to_string()).collect(),
-        sources: vec![],
-        live: None,
-    };
     db.store
         .upsert_facilities(
-            &[fac("otp", &["OTP", "MD"]), fac("bup", &["BU", "PI"])],
+            &[
+                fac("otp", 39.30, -76.62, &["OTP", "MD"]),
+                fac("bup", 39.30, -76.62, &["BU", "PI"]),
+            ],
             NewEvent::new("finder.import", Outcome::Success),
         )
         .await
