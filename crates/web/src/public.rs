@@ -553,7 +553,12 @@ pub async fn facility(
     let mut unknown = vec![];
     for c in &f.codes {
         match carepath_finder::codes::describe(c) {
-            Some((cat, label)) => {
+            Some((cat, label_en)) => {
+                let label = if es {
+                    carepath_finder::codes::label_es(c).unwrap_or(label_en)
+                } else {
+                    label_en
+                };
                 let name = category_name(cat, es).to_string();
                 match groups.iter_mut().find(|g| g.name == name) {
                     Some(g) => {
