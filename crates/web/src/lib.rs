@@ -13,6 +13,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod finder;
+pub mod map;
 pub mod metrics;
 pub mod pages;
 pub mod public;

@@ -321,6 +321,10 @@ struct FindPage {
     prev_link: Option<String>,
     next_link: Option<String>,
     self_query: String,
+    map_view_box: String,
+    map_r: f64,
+    map_center: (f64, f64),
+    pins: Vec<crate::map::Pin>,
 }
 
 /// `tel:` link digits for a phone number.
@@ -411,6 +415,10 @@ pub async fn find(
         prev_link: None,
         next_link: None,
         self_query: String::new(),
+        map_view_box: String::new(),
+        map_r: 1.0,
+        map_center: (0.0, 0.0),
+        pins: vec![],
     };
     let mut status = StatusCode::OK;
     if !near.trim().is_empty() {
@@ -464,6 +472,23 @@ pub async fn find(
                     base.push_str(&format!("&f={}", f.key));
                 }
                 page.self_query = base.clone();
+                // The map: pins for this page's results around the search point.
+                page.map_center = crate::map::project(q.lat, q.lon);
+                page.pins = r
+                    .hits
+                    .iter()
+                    .enumerate()
+                    .map(|(i, h)| {
+                        let (x, y) = crate::map::project(h.facility.latitude, h.facility.longitude);
+                        crate::map::Pin {
+                            x,
+                            y,
+                            label: h.facility.name.clone(),
+                            number: (page.page - 1) * 10 + i + 1,
+                        }
+                    })
+                    .collect();
+                (page.map_view_box, page.map_r) = crate::map::view_box(page.map_center, &page.pins);
                 if page.page > 1 {
                     page.prev_link = Some(format!("{base}&page={}", page.page - 1));
                 }

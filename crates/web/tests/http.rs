@@ -803,6 +803,22 @@ async fn public_finder_pages_work_without_login_or_cookies_in_two_languages() {
     assert!(html.contains("tel:+14105550100"), "tap-to-call");
     assert!(html.contains("1-800-662-4357") && html.contains("tel:988"));
     assert!(!html.contains("<script"), "public pages need no JavaScript");
+    assert!(
+        html.contains("/static/us-states.svg") && html.contains("class=\"pin\""),
+        "an offline map with the results"
+    );
+    let map = c
+        .get(format!("{}/static/us-states.svg", w.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(map.headers()["content-type"], "image/svg+xml");
+    assert!(
+        map.text()
+            .await
+            .unwrap()
+            .contains("<title>Maryland</title>")
+    );
     let es = c
         .get(format!("{}/find?lang=es&near=21201", w.base))
         .send()

@@ -58,6 +58,14 @@ pub async fn asset(Path(file): Path<String>) -> Response {
             HTMX,
         )
             .into_response(),
+        "us-states.svg" => (
+            [
+                (header::CONTENT_TYPE, "image/svg+xml"),
+                (header::CACHE_CONTROL, "public, max-age=86400"),
+            ],
+            crate::map::states_svg(),
+        )
+            .into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),
     }
 }
