@@ -47,6 +47,17 @@ pub struct Index {
     postings: HashMap<String, Vec<u32>>,
     by_id: HashMap<String, u32>,
     cities: HashMap<(String, String), (f64, f64)>,
+    /// The 128 most common codes as bits, and each facility's bits: filter
+    /// tests become one AND instead of binary searches.
+    bits: HashMap<String, u32>,
+    masks: Vec<u128>,
+}
+
+/// A compiled filter: bits for common codes, posting lists for the rest.
+struct Filter<'a> {
+    all_mask: u128,
+    all_rest: Vec<&'a Vec<u32>>,
+    groups: Vec<(u128, Vec<&'a Vec<u32>>)>,
 }
 
 /// The ZIP centroids (Census 2021 ZCTA gazetteer).
@@ -98,13 +109,73 @@ impl Index {
             .into_iter()
             .map(|(k, (a, b, n))| (k, (a / n, b / n)))
             .collect();
+        let mut by_freq: Vec<(&String, usize)> =
+            postings.iter().map(|(c, p)| (c, p.len())).collect();
+        by_freq.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        let bits: HashMap<String, u32> = by_freq
+            .iter()
+            .take(128)
+            .enumerate()
+            .map(|(b, (c, _))| ((*c).clone(), b as u32))
+            .collect();
+        let masks = facilities
+            .iter()
+            .map(|f| {
+                f.codes
+                    .iter()
+                    .filter_map(|c| bits.get(c))
+                    .fold(0u128, |m, b| m | (1u128 << b))
+            })
+            .collect();
         Index {
             facilities,
             tree,
             postings,
             by_id,
             cities,
+            bits,
+            masks,
         }
+    }
+
+    /// Compile the query's code filters; None when a required code is unknown (no match).
+    fn filter<'a>(&'a self, q: &Query) -> Option<Filter<'a>> {
+        let mut f = Filter {
+            all_mask: 0,
+            all_rest: vec![],
+            groups: vec![],
+        };
+        for c in &q.codes {
+            match (self.bits.get(c), self.postings.get(c)) {
+                (Some(b), _) => f.all_mask |= 1u128 << b,
+                (None, Some(p)) => f.all_rest.push(p),
+                (None, None) => return None,
+            }
+        }
+        for g in &q.any_of {
+            let (mut m, mut rest) = (0u128, vec![]);
+            for c in g {
+                match (self.bits.get(c), self.postings.get(c)) {
+                    (Some(b), _) => m |= 1u128 << b,
+                    (None, Some(p)) => rest.push(p),
+                    (None, None) => {}
+                }
+            }
+            if m == 0 && rest.is_empty() {
+                return None;
+            }
+            f.groups.push((m, rest));
+        }
+        Some(f)
+    }
+
+    fn passes(&self, f: &Filter, i: u32) -> bool {
+        let m = self.masks[i as usize];
+        m & f.all_mask == f.all_mask
+            && f.all_rest.iter().all(|p| p.binary_search(&i).is_ok())
+            && f.groups
+                .iter()
+                .all(|(gm, rest)| m & gm != 0 || rest.iter().any(|p| p.binary_search(&i).is_ok()))
     }
 
     pub fn len(&self) -> usize {
@@ -159,116 +230,80 @@ impl Index {
         )))
     }
 
-    fn matches(&self, i: u32, required: &[&Vec<u32>]) -> bool {
-        required.iter().all(|p| p.binary_search(&i).is_ok())
-    }
-
     /// Search: nearest first (ties by id), paginated, with the total count.
     pub fn search(&self, q: &Query) -> SearchResult<'_> {
-        let mut required: Vec<&Vec<u32>> = vec![];
-        for c in &q.codes {
-            match self.postings.get(c) {
-                Some(p) => required.push(p),
-                None => {
-                    return SearchResult {
-                        total: 0,
-                        hits: vec![],
-                    };
-                }
-            }
-        }
-        // Rarest code first: fewer binary searches fail late.
-        required.sort_by_key(|p| p.len());
-        let mut groups: Vec<Vec<&Vec<u32>>> = vec![];
-        for g in &q.any_of {
-            let lists: Vec<&Vec<u32>> = g.iter().filter_map(|c| self.postings.get(c)).collect();
-            if lists.is_empty() {
-                return SearchResult {
-                    total: 0,
-                    hits: vec![],
-                };
-            }
-            groups.push(lists);
-        }
-        let ok = |i: u32| {
-            self.matches(i, &required)
-                && groups
-                    .iter()
-                    .all(|g| g.iter().any(|p| p.binary_search(&i).is_ok()))
+        let Some(filter) = self.filter(q) else {
+            return SearchResult {
+                total: 0,
+                hits: vec![],
+            };
         };
+        let unfiltered =
+            filter.all_mask == 0 && filter.all_rest.is_empty() && filter.groups.is_empty();
+        let ok = |i: u32| unfiltered || self.passes(&filter, i);
         let origin = unit_vector(q.lat, q.lon);
         let page_size = q.page_size.max(1);
         let skip = (q.page.max(1) - 1) * page_size;
+        let need = skip + page_size;
         let dist = |i: u32| {
             let f = &self.facilities[i as usize];
             haversine_mi(q.lat, q.lon, f.latitude, f.longitude)
         };
-        let mut found: Vec<(f64, u32)> = match q.radius_mi {
+        let chord2 = |p: &[f64; 3]| {
+            (p[0] - origin[0]).powi(2) + (p[1] - origin[1]).powi(2) + (p[2] - origin[2]).powi(2)
+        };
+        let id_cmp = |a: u32, b: u32| {
+            self.facilities[a as usize]
+                .id
+                .cmp(&self.facilities[b as usize].id)
+        };
+        // Candidates as (squared chord, index); chord order is great-circle order.
+        let (total, mut top): (usize, Vec<(f64, u32)>) = match q.radius_mi {
             Some(r) => {
-                // A hair of slack on the chord bound, then the exact haversine test.
-                let chord = chord_for_miles(r) * (1.0 + 1e-9) + 1e-12;
-                self.tree
-                    .locate_within_distance(origin, chord * chord)
-                    .map(|p| p.data)
-                    .filter(|i| ok(*i))
-                    .map(|i| (dist(i), i))
-                    .filter(|(d, _)| *d <= r)
-                    .collect()
+                let c = chord_for_miles(r);
+                let (lo2, hi) = ((c * (1.0 - 1e-9)).powi(2), c * (1.0 + 1e-9) + 1e-12);
+                // Clearly inside by chord, or settled by the exact haversine test at the edge.
+                let inside: Vec<(f64, u32)> = self
+                    .tree
+                    .locate_within_distance(origin, hi * hi)
+                    .filter(|p| ok(p.data))
+                    .map(|p| (chord2(p.geom()), p.data))
+                    .filter(|(c2, i)| *c2 <= lo2 || dist(*i) <= r)
+                    .collect();
+                (inside.len(), inside)
             }
             None => {
-                let total = match (required.first(), groups.is_empty()) {
-                    (Some(p), _) => p.iter().filter(|i| ok(**i)).count(),
-                    (None, true) => self.facilities.len(),
-                    (None, false) => (0..self.facilities.len() as u32).filter(|i| ok(*i)).count(),
+                let total = if unfiltered {
+                    self.facilities.len()
+                } else {
+                    (0..self.facilities.len() as u32).filter(|i| ok(*i)).count()
                 };
-                let need = skip + page_size;
-                let mut v: Vec<(f64, u32)> = vec![];
-                // Nearest-first iteration; continue past `need` while distances tie.
+                let mut v = vec![];
                 for p in self.tree.nearest_neighbor_iter(&origin) {
                     if !ok(p.data) {
                         continue;
                     }
-                    let d = dist(p.data);
-                    if v.len() >= need && v.last().is_some_and(|l| d > l.0 + 1e-9) {
+                    let c2 = chord2(p.geom());
+                    if v.len() >= need
+                        && v.last()
+                            .is_some_and(|l: &(f64, u32)| c2 > l.0 * (1.0 + 1e-9) + 1e-18)
+                    {
                         break;
                     }
-                    v.push((d, p.data));
+                    v.push((c2, p.data));
                 }
-                v.sort_by(|a, b| {
-                    a.0.total_cmp(&b.0).then_with(|| {
-                        self.facilities[a.1 as usize]
-                            .id
-                            .cmp(&self.facilities[b.1 as usize].id)
-                    })
-                });
-                let hits = v
-                    .into_iter()
-                    .skip(skip)
-                    .take(page_size)
-                    .map(|(d, i)| Hit {
-                        facility: &self.facilities[i as usize],
-                        distance_mi: d,
-                    })
-                    .collect();
-                return SearchResult { total, hits };
+                (total, v)
             }
         };
-        let total = found.len();
-        let cmp = |a: &(f64, u32), b: &(f64, u32)| {
-            a.0.total_cmp(&b.0).then_with(|| {
-                self.facilities[a.1 as usize]
-                    .id
-                    .cmp(&self.facilities[b.1 as usize].id)
-            })
-        };
-        // Only the requested page needs ordering: select it, then sort just that part.
-        let need = skip + page_size;
-        if need < found.len() {
-            found.select_nth_unstable_by(need, cmp);
-            found.truncate(need);
+        // Keep the first `need` by chord, plus anything within rounding of the cut, then order exactly.
+        if top.len() > need {
+            top.select_nth_unstable_by(need - 1, |a, b| a.0.total_cmp(&b.0));
+            let cut = top[need - 1].0 * (1.0 + 1e-9) + 1e-18;
+            top.retain(|(c2, _)| *c2 <= cut);
         }
-        found.sort_by(cmp);
-        let hits = found
+        let mut exact: Vec<(f64, u32)> = top.into_iter().map(|(_, i)| (dist(i), i)).collect();
+        exact.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| id_cmp(a.1, b.1)));
+        let hits = exact
             .into_iter()
             .skip(skip)
             .take(page_size)
