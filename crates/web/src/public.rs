@@ -321,6 +321,7 @@ struct FindPage {
     prev_link: Option<String>,
     next_link: Option<String>,
     self_query: String,
+    from: String,
     map_view_box: String,
     map_r: f64,
     map_center: (f64, f64),
@@ -415,6 +416,7 @@ pub async fn find(
         prev_link: None,
         next_link: None,
         self_query: String::new(),
+        from: String::new(),
         map_view_box: String::new(),
         map_r: 1.0,
         map_center: (0.0, 0.0),
@@ -474,6 +476,7 @@ pub async fn find(
                 page.self_query = base.clone();
                 // The map: pins for this page's results around the search point.
                 page.map_center = crate::map::project(q.lat, q.lon);
+                page.from = format!("{:.5},{:.5}", q.lat, q.lon);
                 page.pins = r
                     .hits
                     .iter()
@@ -528,6 +531,7 @@ struct FacilityPage {
     live: Option<carepath_finder::model::Live>,
     message: Option<&'static str>,
     form_error: Option<String>,
+    directions: Option<String>,
 }
 
 fn category_name(cat: &str, es: bool) -> &'static str {
@@ -559,6 +563,48 @@ fn category_name(cat: &str, es: bool) -> &'static str {
 pub struct LangParam {
     lang: Option<String>,
     back: Option<String>,
+    /// "lat,lon" of the search, for directions text.
+    from: Option<String>,
+}
+
+/// "About 3.2 miles (5.1 km) northeast of where you searched."
+pub fn directions(from: (f64, f64), to: (f64, f64), es: bool) -> String {
+    let miles = carepath_finder::geo::haversine_mi(from.0, from.1, to.0, to.1);
+    let (p1, p2) = (from.0.to_radians(), to.0.to_radians());
+    let dl = (to.1 - from.1).to_radians();
+    let bearing = (dl.sin() * p2.cos())
+        .atan2(p1.cos() * p2.sin() - p1.sin() * p2.cos() * dl.cos())
+        .to_degrees()
+        .rem_euclid(360.0);
+    let names_en = [
+        "north",
+        "northeast",
+        "east",
+        "southeast",
+        "south",
+        "southwest",
+        "west",
+        "northwest",
+    ];
+    let names_es = [
+        "norte", "noreste", "este", "sureste", "sur", "suroeste", "oeste", "noroeste",
+    ];
+    let k = (((bearing + 22.5) / 45.0) as usize) % 8;
+    if es {
+        format!(
+            "A unas {:.1} millas ({:.1} km) al {} de donde buscó.",
+            miles,
+            miles * 1.609344,
+            names_es[k]
+        )
+    } else {
+        format!(
+            "About {:.1} miles ({:.1} km) {} of where you searched.",
+            miles,
+            miles * 1.609344,
+            names_en[k]
+        )
+    }
 }
 
 /// `GET /find/facility/{id}`.
@@ -620,6 +666,12 @@ pub async fn facility(
         live: f.live.clone(),
         message: None,
         form_error: None,
+        directions: q.from.as_deref().and_then(|s| {
+            let (a, b) = s.split_once(',')?;
+            let from = (a.trim().parse::<f64>().ok()?, b.trim().parse::<f64>().ok()?);
+            carepath_finder::geo::valid(from.0, from.1)
+                .then(|| directions(from, (f.latitude, f.longitude), es))
+        }),
     };
     render(&page).into_response()
 }
@@ -672,6 +724,7 @@ pub async fn callback(
         live: Some(live.clone()),
         message,
         form_error,
+        directions: None,
     };
     if !state.callback_limiter.check(addr.ip()) {
         return (
@@ -736,5 +789,9 @@ mod tests {
         );
         assert_eq!(tel("555-1234"), None);
         assert_eq!(enc("Baltimore, MD"), "Baltimore%2C+MD");
+        // Baltimore to Philadelphia: about 90 miles northeast.
+        let d = directions((39.2904, -76.6122), (39.9526, -75.1652), false);
+        assert!(d.starts_with("About 89.") && d.contains("northeast"), "{d}");
+        assert!(directions((39.0, -76.0), (38.0, -76.0), true).contains("al sur"));
     }
 }
