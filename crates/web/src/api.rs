@@ -309,6 +309,7 @@ pub async fn register_patient_api(
         date_of_birth: b.date_of_birth,
         sex: b.sex,
         admit_level: b.admit_level.unwrap_or_default(),
+        referral: String::new(),
     };
     let x = crate::pages::clinic::register_patient(&state, &p, &f).await?;
     Ok((StatusCode::CREATED, Json(patient_dto(x, None))).into_response())

@@ -1090,3 +1090,72 @@ async fn self_screen_suggests_care_and_prefills_a_search() {
         .unwrap();
     assert!(es.contains("Ayuda ahora mismo") && es.contains("988"));
 }
+
+#[tokio::test]
+async fn a_call_back_becomes_a_registration_without_retyping() {
+    let w = world(TestDb::sqlite().await).await;
+    let r = carepath_store::referrals::NewReferral {
+        name: "Robin".into(),
+        phone: "410-555-0177".into(),
+        best_time: "noon".into(),
+        note: None,
+        language: "en".into(),
+    };
+    let id = w
+        .store
+        .create_referral(w.a, &r, NewEvent::new("referral.create", Outcome::Success))
+        .await
+        .unwrap();
+    let intake = login(&w, "u.intake", false).await;
+    let queue = intake
+        .get(format!("{}/referrals", w.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(queue.contains(&format!("/patients/new?referral={id}")));
+    let form = intake
+        .get(format!("{}/patients/new?referral={id}", w.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        form.contains("value=\"Robin\"") && form.contains(&id),
+        "the name comes across"
+    );
+    let r = intake
+        .post(format!("{}/patients", w.base))
+        .form(&[
+            ("program_id", w.a.to_string()),
+            ("legal_first_name", "Robin".into()),
+            ("legal_last_name", "Reyes".into()),
+            ("date_of_birth", "1992-03-04".into()),
+            ("sex", "unknown".into()),
+            ("referral", id.clone()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let closed = w.store.referrals(&[w.a], true).await.unwrap();
+    assert_eq!(
+        (closed[0].status.as_str(), closed[0].outcome.as_deref()),
+        ("closed", Some("registered"))
+    );
+    // Someone without the queue cannot open a referral through the form.
+    let nurse = login(&w, "u.nurse", false).await;
+    assert_eq!(
+        nurse
+            .get(format!("{}/patients/new?referral={id}", w.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+}

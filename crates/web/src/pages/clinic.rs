@@ -174,6 +174,9 @@ pub struct RegisterForm {
     pub sex: String,
     #[serde(default)]
     pub admit_level: String,
+    /// The call-back request this registration comes from (closed as registered).
+    #[serde(default)]
+    pub referral: String,
 }
 
 pub struct Field {
@@ -275,17 +278,46 @@ async fn register_page(
     Ok((status, render(&page)).into_response())
 }
 
-pub async fn register_form(State(state): State<AppState>, p: Principal) -> HtmlResult<Response> {
-    Ok(register_page(
-        &state,
-        &p,
-        RegisterForm {
-            sex: "unknown".into(),
-            ..Default::default()
-        },
-        None,
-    )
-    .await?)
+#[derive(Deserialize, Default)]
+pub struct FromReferral {
+    #[serde(default)]
+    referral: String,
+}
+
+pub async fn register_form(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(r): Query<FromReferral>,
+) -> HtmlResult<Response> {
+    let mut form = RegisterForm {
+        sex: "unknown".into(),
+        ..Default::default()
+    };
+    // Start from a call-back request: the name and program come across without retyping.
+    if !r.referral.is_empty() {
+        let mine = p.programs_with(Permission::ManageReferrals);
+        let found = state
+            .store
+            .referrals(&mine, false)
+            .await?
+            .into_iter()
+            .find(|x| x.id == r.referral);
+        let Some(x) = found else {
+            return Err(AppError::NotFound.into());
+        };
+        state
+            .store
+            .audit(
+                p.event("referral.read", Outcome::Success)
+                    .object("referral", &x.id)
+                    .program(x.program_id),
+            )
+            .await?;
+        form.legal_first_name = x.name;
+        form.program_id = x.program_id.to_string();
+        form.referral = x.id;
+    }
+    Ok(register_page(&state, &p, form, None).await?)
 }
 
 /// Register (and optionally admit) a patient: shared by the page and the API.
@@ -373,7 +405,24 @@ pub async fn register(
     Form(f): Form<RegisterForm>,
 ) -> HtmlResult<Response> {
     match register_patient(&state, &p, &f).await {
-        Ok(x) => Ok(Redirect::to(&format!("/patients/{}", x.id)).into_response()),
+        Ok(x) => {
+            if !f.referral.is_empty()
+                && let Ok(program) = state.store.referral_program(&f.referral).await
+                && p.programs_with(Permission::ManageReferrals)
+                    .contains(&program)
+            {
+                let ev = p
+                    .event("referral.close", Outcome::Success)
+                    .program(program)
+                    .patient(x.id);
+                // Already closed by someone else: the registration still stands.
+                let _ = state
+                    .store
+                    .close_referral(&f.referral, "registered", ev)
+                    .await;
+            }
+            Ok(Redirect::to(&format!("/patients/{}", x.id)).into_response())
+        }
         Err(AppError::Invalid(e)) => Ok(register_page(&state, &p, f, Some(e)).await?),
         Err(e) => Err(e.into()),
     }
