@@ -185,3 +185,66 @@ mod tests {
         }
     }
 }
+
+/// Whether two registrations may be the same person: the same date of birth
+/// and names that are near-identical after normalization (Jaro–Winkler ≥ 0.9 on
+/// "last first", or first and last swapped). Flags, never merges: a person
+/// decides (duplicate records split a patient's history, which is a safety risk).
+pub fn possible_duplicate(a: &Demographics, b_first: &str, b_last: &str, b_dob: &str) -> bool {
+    if a.date_of_birth.to_string() != b_dob {
+        return false;
+    }
+    let norm = |s: &str| {
+        s.trim()
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || *c == ' ')
+            .collect::<String>()
+    };
+    let (af, al, bf, bl) = (
+        norm(&a.legal_first_name),
+        norm(&a.legal_last_name),
+        norm(b_first),
+        norm(b_last),
+    );
+    let same = |x: &str, y: &str| strsim::jaro_winkler(x, y) >= 0.9;
+    same(&format!("{al} {af}"), &format!("{bl} {bf}")) || (same(&af, &bl) && same(&al, &bf))
+}
+
+#[cfg(test)]
+mod duplicate_tests {
+    use super::*;
+
+    fn d(first: &str, last: &str, dob: &str) -> Demographics {
+        PatientInput {
+            legal_first_name: first.into(),
+            legal_last_name: last.into(),
+            preferred_name: None,
+            date_of_birth: dob.into(),
+            sex: "unknown".into(),
+        }
+        .validate(jiff::civil::date(2026, 11, 22))
+        .unwrap()
+    }
+
+    #[test]
+    fn flags_typos_and_swaps_on_the_same_birthday_only() {
+        let a = d("Jonathan", "Smith", "1990-01-02");
+        assert!(
+            possible_duplicate(&a, "Jonathon", "Smith", "1990-01-02"),
+            "one-letter typo"
+        );
+        assert!(
+            possible_duplicate(&a, "Smith", "Jonathan", "1990-01-02"),
+            "first and last swapped"
+        );
+        assert!(
+            !possible_duplicate(&a, "Jonathan", "Smith", "1990-01-03"),
+            "another birthday"
+        );
+        assert!(
+            !possible_duplicate(&a, "Maria", "Lopez", "1990-01-02"),
+            "another person"
+        );
+    }
+}

@@ -290,10 +290,13 @@ pub struct NewPatientDto {
     /// Admit now at this level of care (a program type), optional.
     #[serde(default)]
     pub admit_level: Option<String>,
+    /// Register even though a patient with the same birthday and a near-identical name exists (answered 409 otherwise).
+    #[serde(default)]
+    pub confirm_new: bool,
 }
 
 /// Register a patient (and optionally admit).
-#[utoipa::path(post, path = "/api/v1/patients", request_body = NewPatientDto, responses((status = 201, body = PatientDto), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/patients", request_body = NewPatientDto, responses((status = 201, body = PatientDto), (status = 409, description = "possible duplicate", body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn register_patient_api(
     State(state): State<AppState>,
     p: Principal,
@@ -310,6 +313,11 @@ pub async fn register_patient_api(
         sex: b.sex,
         admit_level: b.admit_level.unwrap_or_default(),
         referral: String::new(),
+        confirm_new: if b.confirm_new {
+            "yes".into()
+        } else {
+            String::new()
+        },
     };
     let x = crate::pages::clinic::register_patient(&state, &p, &f).await?;
     Ok((StatusCode::CREATED, Json(patient_dto(x, None))).into_response())

@@ -21,6 +21,8 @@ pub enum AppError {
     Invalid(FieldError),
     Conflict(String),
     TooManyRequests(String),
+    /// Registration stopped: these patients (id, name, DOB, MRN) may be the same person.
+    PossibleDuplicates(Vec<(String, String, String, String)>),
     Internal(String),
 }
 
@@ -67,6 +69,7 @@ impl AppError {
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::PossibleDuplicates(_) => StatusCode::CONFLICT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -101,6 +104,14 @@ impl AppError {
             ),
             AppError::Conflict(c) => ("conflict", format!("already exists ({c})"), None),
             AppError::TooManyRequests(m) => ("rate_limited", m.clone(), None),
+            AppError::PossibleDuplicates(v) => (
+                "possible_duplicate",
+                format!(
+                    "may already be registered as MRN {}; to register a different person anyway, confirm_new",
+                    v.iter().map(|x| x.3.clone()).collect::<Vec<_>>().join(", ")
+                ),
+                Some("confirm_new".into()),
+            ),
             AppError::Internal(_) => (
                 "internal",
                 "something went wrong; the error was logged".into(),

@@ -1159,3 +1159,63 @@ async fn a_call_back_becomes_a_registration_without_retyping() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn possible_duplicates_are_flagged_before_registration() {
+    let w = world(TestDb::sqlite().await).await;
+    let intake = login(&w, "u.intake", false).await;
+    // The world already holds "Alpha Testcase", born 1990-01-02, in program A.
+    let body = serde_json::json!({"program_id": w.a.to_string(), "legal_first_name": "Alfa", "legal_last_name": "Testcase", "date_of_birth": "1990-01-02", "sex": "male"});
+    let r = intake
+        .post(format!("{}/api/v1/patients", w.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let j: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(j["error"]["code"], "possible_duplicate");
+    assert_eq!(j["error"]["field"], "confirm_new");
+    let mut confirmed = body.clone();
+    confirmed["confirm_new"] = true.into();
+    assert_eq!(
+        intake
+            .post(format!("{}/api/v1/patients", w.base))
+            .json(&confirmed)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::CREATED
+    );
+    // The page shows the warning and the confirmation box.
+    let form = [
+        ("program_id", w.a.to_string()),
+        ("legal_first_name", "Alpha".into()),
+        ("legal_last_name", "Testcase".into()),
+        ("date_of_birth", "1990-01-02".into()),
+        ("sex", "male".into()),
+    ];
+    let html = intake
+        .post(format!("{}/patients", w.base))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("duplicate-warning") && html.contains("name=\"confirm_new\""));
+    // A different birthday is not flagged.
+    let other = serde_json::json!({"program_id": w.a.to_string(), "legal_first_name": "Alpha", "legal_last_name": "Testcase", "date_of_birth": "1991-01-02", "sex": "male"});
+    assert_eq!(
+        intake
+            .post(format!("{}/api/v1/patients", w.base))
+            .json(&other)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::CREATED
+    );
+}

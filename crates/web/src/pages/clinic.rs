@@ -177,6 +177,9 @@ pub struct RegisterForm {
     /// The call-back request this registration comes from (closed as registered).
     #[serde(default)]
     pub referral: String,
+    /// "yes": the registrar checked the possible duplicates and this is a different person.
+    #[serde(default)]
+    pub confirm_new: String,
 }
 
 pub struct Field {
@@ -350,6 +353,41 @@ pub async fn register_patient(
         sex: f.sex.clone(),
     };
     let d = input.validate(today)?;
+    // Flag possible duplicates among the patients this user can see (same birthday, near-identical name).
+    if f.confirm_new != "yes" {
+        let same_day = access::search(
+            state,
+            p,
+            &PatientSearch {
+                date_of_birth: Some(d.date_of_birth.to_string()),
+                limit: 200,
+                ..Default::default()
+            },
+        )
+        .await?;
+        let dups: Vec<(String, String, String, String)> = same_day
+            .into_iter()
+            .filter(|x| {
+                carepath_domain::patient::possible_duplicate(
+                    &d,
+                    &x.legal_first_name,
+                    &x.legal_last_name,
+                    &x.date_of_birth,
+                )
+            })
+            .map(|x| {
+                (
+                    x.id.to_string(),
+                    x.display_name(),
+                    x.date_of_birth.clone(),
+                    x.mrn.clone(),
+                )
+            })
+            .collect();
+        if !dups.is_empty() {
+            return Err(AppError::PossibleDuplicates(dups));
+        }
+    }
     let level = if f.admit_level.trim().is_empty() {
         None
     } else {
@@ -424,6 +462,20 @@ pub async fn register(
             Ok(Redirect::to(&format!("/patients/{}", x.id)).into_response())
         }
         Err(AppError::Invalid(e)) => Ok(register_page(&state, &p, f, Some(e)).await?),
+        Err(AppError::PossibleDuplicates(v)) => {
+            let list = v
+                .iter()
+                .map(|x| format!("{} (born {}, MRN {})", x.1, x.2, x.3))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let e = FieldError::new(
+                "confirm_new",
+                format!(
+                    "this may be someone already registered: {list}. Open their chart instead, or tick the box to register a different person."
+                ),
+            );
+            Ok(register_page(&state, &p, f, Some(e)).await?)
+        }
         Err(e) => Err(e.into()),
     }
 }
