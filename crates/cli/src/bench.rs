@@ -398,10 +398,7 @@ pub async fn finder(a: &BenchArgs) -> Result<()> {
     }
     if let Some(pg) = &a.postgis {
         let n = a.postgis_queries.min(qs.len());
-        for (label, facs, idx, ours) in [
-            ("real", &real, &real_idx, &r),
-            ("synthetic", &synth, &big_idx, &b),
-        ] {
+        for (label, facs, idx) in [("real", &real, &real_idx), ("synthetic", &synth, &big_idx)] {
             let (p, same, differ) = run_postgis(pg, facs, &qs[..n], idx, label).await?;
             // Our per-query time on the same subset, for a like-for-like ratio.
             let mine = run_in_process(idx, &qs[..n]);
@@ -414,7 +411,6 @@ pub async fn finder(a: &BenchArgs) -> Result<()> {
                 p.mean.as_secs_f64() / mine.mean.as_secs_f64().max(1e-9),
                 p.p50.as_secs_f64() / mine.p50.as_secs_f64().max(1e-9),
             );
-            let _ = ours;
         }
     }
     Ok(())

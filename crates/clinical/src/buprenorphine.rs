@@ -12,7 +12,8 @@
 //! protocols (3-day), both widely reproduced.
 
 use crate::course::{Opioid, default_windows};
-use crate::{Alert, InputError, Override, Result, Verdict, Violation, mg_to_ug, ug_to_mg};
+use crate::overridable as v;
+use crate::{Alert, InputError, Override, Result, Verdict, mg_to_ug, ug_to_mg};
 use serde::{Deserialize, Serialize};
 
 pub const LABEL: &str = "Buprenorphine/naloxone sublingual labeling: induction dosing";
@@ -115,15 +116,6 @@ pub struct Output {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Vec<ScheduleDay>>,
     pub citation: String,
-}
-
-fn v(rule: &str, message: String, citation: &str) -> Violation {
-    Violation {
-        rule: rule.into(),
-        message,
-        citation: citation.into(),
-        overridable: true,
-    }
 }
 
 fn micro(m: &MicroRequest) -> Result<Vec<ScheduleDay>> {

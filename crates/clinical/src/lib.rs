@@ -64,6 +64,25 @@ pub struct Alert {
     pub citation: String,
 }
 
+/// A violation a prescriber may override with a written reason.
+pub(crate) fn overridable(rule: &str, message: String, citation: &str) -> Violation {
+    Violation {
+        rule: rule.into(),
+        message,
+        citation: citation.into(),
+        overridable: true,
+    }
+}
+
+/// An alert.
+pub(crate) fn alert(rule: &str, message: String, citation: &str) -> Alert {
+    Alert {
+        rule: rule.into(),
+        message,
+        citation: citation.into(),
+    }
+}
+
 /// A prescriber's documented decision to proceed despite violations.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -11,7 +11,8 @@
 //! Methadone (missed doses). Step and interval limits are program parameters.
 
 use crate::policy::{self, PolicyRef};
-use crate::{Alert, InputError, Override, Result, Verdict, Violation, mg_to_ug, ug_to_mg};
+use crate::{Alert, InputError, Override, Result, Verdict, mg_to_ug, ug_to_mg};
+use crate::{alert as a, overridable as v};
 use serde::{Deserialize, Serialize};
 
 pub const TIP63: &str = "SAMHSA TIP 63 (2021), methadone induction and titration";
@@ -99,23 +100,6 @@ pub struct Output {
     pub total_today_mg: f64,
     pub split_dose: bool,
     pub policy: PolicyRef,
-}
-
-fn v(rule: &str, message: String, citation: &str) -> Violation {
-    Violation {
-        rule: rule.into(),
-        message,
-        citation: citation.into(),
-        overridable: true,
-    }
-}
-
-fn a(rule: &str, message: String, citation: &str) -> Alert {
-    Alert {
-        rule: rule.into(),
-        message,
-        citation: citation.into(),
-    }
 }
 
 pub fn check_order(i: &Input) -> Result<Output> {

@@ -16,18 +16,12 @@ pub struct TestDb {
 }
 
 enum Cleanup {
-    Dir(#[allow(dead_code)] tempdir::TempDir),
-    Postgres { admin_url: String, name: String },
-}
-
-mod tempdir {
-    /// A minimal owned temporary directory (removed on drop).
-    pub struct TempDir(pub std::path::PathBuf);
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    /// Removed when dropped.
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
 }
 
 impl TestDb {
@@ -37,16 +31,17 @@ impl TestDb {
 
     /// A fresh migrated SQLite database in its own directory.
     pub async fn sqlite() -> TestDb {
-        let dir =
-            std::env::temp_dir().join(format!("carepath-test-{}", uuid::Uuid::now_v7().simple()));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        let url = format!("sqlite://{}", dir.join("carepath.sqlite3").display());
+        let dir = tempfile::Builder::new()
+            .prefix("carepath-test-")
+            .tempdir()
+            .expect("create temp dir");
+        let url = format!("sqlite://{}", dir.path().join("carepath.sqlite3").display());
         let store = Store::connect(&url).await.expect("open sqlite");
         store.migrate().await.expect("migrate sqlite");
         TestDb {
             store,
             url,
-            cleanup: Cleanup::Dir(tempdir::TempDir(dir)),
+            cleanup: Cleanup::Dir(dir),
         }
     }
 

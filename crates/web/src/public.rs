@@ -559,6 +559,30 @@ fn category_name(cat: &str, es: bool) -> &'static str {
     }
 }
 
+impl FacilityPage {
+    /// A facility page with its identity, address and live information; no service
+    /// list, message or directions.
+    fn new(t: &'static Text, f: &carepath_finder::Facility, back: String) -> Self {
+        FacilityPage {
+            t,
+            name: f.name.clone(),
+            name2: f.name2.clone(),
+            street: f.street.clone(),
+            city_line: format!("{}, {} {}", f.city, f.state, f.zip),
+            tel: f.phone.as_deref().and_then(tel),
+            phone: f.phone.clone(),
+            groups: vec![],
+            unknown: vec![],
+            back,
+            id: f.id.clone(),
+            live: f.live.clone(),
+            message: None,
+            form_error: None,
+            directions: None,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 pub struct LangParam {
     lang: Option<String>,
@@ -652,26 +676,15 @@ pub async fn facility(
         .filter(|b| b.starts_with("/find?"))
         .unwrap_or_else(|| format!("/find?lang={}", t.lang));
     let page = FacilityPage {
-        t,
-        name: f.name.clone(),
-        name2: f.name2.clone(),
-        street: f.street.clone(),
-        city_line: format!("{}, {} {}", f.city, f.state, f.zip),
-        tel: f.phone.as_deref().and_then(tel),
-        phone: f.phone.clone(),
         groups,
         unknown,
-        back,
-        id: f.id.clone(),
-        live: f.live.clone(),
-        message: None,
-        form_error: None,
         directions: q.from.as_deref().and_then(|s| {
             let (a, b) = s.split_once(',')?;
             let from = (a.trim().parse::<f64>().ok()?, b.trim().parse::<f64>().ok()?);
             carepath_finder::geo::valid(from.0, from.1)
                 .then(|| directions(from, (f.latitude, f.longitude), es))
         }),
+        ..FacilityPage::new(t, f, back)
     };
     render(&page).into_response()
 }
@@ -710,21 +723,9 @@ pub async fn callback(
         return crate::error::AppError::NotFound.html();
     };
     let page = |message: Option<&'static str>, form_error: Option<String>| FacilityPage {
-        t,
-        name: f.name.clone(),
-        name2: f.name2.clone(),
-        street: f.street.clone(),
-        city_line: format!("{}, {} {}", f.city, f.state, f.zip),
-        tel: f.phone.as_deref().and_then(tel),
-        phone: f.phone.clone(),
-        groups: vec![],
-        unknown: vec![],
-        back: format!("/find?lang={}", t.lang),
-        id: f.id.clone(),
-        live: Some(live.clone()),
         message,
         form_error,
-        directions: None,
+        ..FacilityPage::new(t, f, format!("/find?lang={}", t.lang))
     };
     if !state.callback_limiter.check(addr.ip()) {
         return (
