@@ -409,5 +409,9 @@ pub fn print_logins(listen: &str, logins: &[Login]) {
     println!(
         "Compute a code with e.g. `oathtool --totp -b SECRET`, or scan the secret into an authenticator app."
     );
+    println!(
+        "Public treatment finder: http://{listen}/find (the demo's three programs; add the national"
+    );
+    println!("SAMHSA directory with `carepath finder import FILE` for each file in shared/data/).");
     println!("Stop with Ctrl-C; run the same command again to reopen the same clinic.");
 }
