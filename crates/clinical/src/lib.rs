@@ -13,16 +13,21 @@ pub mod buprenorphine;
 pub mod calc;
 pub mod cm;
 pub mod comfort;
+pub mod consent;
 pub mod course;
 pub mod cows;
+pub mod discharge;
 pub mod drugtest;
+pub mod flowsheet;
 pub mod level_of_care;
 pub mod methadone;
 pub mod naltrexone;
 pub mod oud;
 pub mod policy;
+pub mod screens;
 pub mod sows;
 pub mod takehome;
+pub mod teds;
 
 use serde::{Deserialize, Serialize};
 

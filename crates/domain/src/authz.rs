@@ -134,10 +134,12 @@ pub enum Permission {
     ManageReferrals,
     /// Keep the program's public finder listing current (openings, beds, waitlist).
     ManageListing,
+    /// Write and sign medication orders (a prescriber's signature).
+    OrderMedication,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 15] = [
         Permission::ViewDashboard,
         Permission::ReadDemographics,
         Permission::ReadClinical,
@@ -152,6 +154,7 @@ impl Permission {
         Permission::UseCalculators,
         Permission::ManageReferrals,
         Permission::ManageListing,
+        Permission::OrderMedication,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -170,6 +173,7 @@ impl Permission {
             Permission::UseCalculators => "use_calculators",
             Permission::ManageReferrals => "manage_referrals",
             Permission::ManageListing => "manage_listing",
+            Permission::OrderMedication => "order_medication",
         }
     }
 
@@ -241,6 +245,7 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
         P::UsePortal => role == R::Patient,
         P::ManageReferrals => matches!(role, R::Intake | R::FrontDesk),
         P::ManageListing => matches!(role, R::Admin | R::Intake),
+        P::OrderMedication => role == R::Prescriber,
     }
 }
 
@@ -301,6 +306,10 @@ mod tests {
         // Admin: accounts, never patients.
         assert!(role_allows(Role::Admin, Permission::ManageUsers));
         assert!(!role_allows(Role::Admin, Permission::ReadDemographics));
+        // Only a prescriber signs medication orders.
+        assert!(role_allows(Role::Prescriber, Permission::OrderMedication));
+        assert!(!role_allows(Role::Counselor, Permission::OrderMedication));
+        assert!(!role_allows(Role::Nurse, Permission::OrderMedication));
         // Patient: portal only.
         for p in Permission::ALL {
             assert_eq!(role_allows(Role::Patient, p), p == Permission::UsePortal);

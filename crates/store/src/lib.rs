@@ -116,6 +116,7 @@ pub mod backup;
 pub mod finder;
 pub mod patients;
 pub mod programs;
+pub mod records;
 pub mod referrals;
 pub mod sessions;
 pub mod testing;
@@ -124,6 +125,9 @@ pub mod users;
 pub use audit_log::{AuditFilter, AuditPage};
 pub use patients::{CensusRow, Episode, Patient, PatientSearch};
 pub use programs::{Organization, Program};
+pub use records::{
+    Author, CalendarSession, Disclosure, NewRecord, NewSignature, Record, Signature,
+};
 pub use sessions::{ApiToken, Session};
 pub use users::{BreakGlassGrant, User};
 

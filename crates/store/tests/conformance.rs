@@ -804,3 +804,102 @@ async fn referrals_queue_and_listings() {
         assert_intact(s).await;
     }
 }
+
+fn note(p: PatientId, program: ProgramId, by: UserId, text: &str) -> carepath_store::NewRecord {
+    carepath_store::NewRecord {
+        patient_id: p,
+        program_id: program,
+        episode_id: None,
+        kind: "note".into(),
+        body: serde_json::json!({ "text": text }),
+        summary: text.into(),
+        occurred_at: now_us(),
+        author: carepath_store::Author {
+            id: by,
+            name: "Nurse A".into(),
+            role: "nurse".into(),
+        },
+        ref_id: None,
+        due_at: None,
+        sign_role: None,
+        cosigner_id: None,
+        late_entry: false,
+    }
+}
+
+#[tokio::test]
+async fn records_amend_in_one_line_and_are_never_changed() {
+    for db in TestDb::all().await {
+        let s = &db.store;
+        let f = fixture(s).await;
+        let p = s
+            .create_patient(
+                f.a,
+                &demo("Rae", "Lin"),
+                &mrn_from_serial(7),
+                None,
+                ev("patient.create"),
+            )
+            .await
+            .unwrap();
+        let v1 = s
+            .append_record(&note(p.id, f.a, f.nurse_a, "first"), ev("record.create"))
+            .await
+            .unwrap();
+        let sig = carepath_store::NewSignature {
+            kind: "author",
+            signer_id: Some(f.nurse_a),
+            signer_name: "Nurse A".into(),
+            signer_role: "nurse".into(),
+            method: "credential",
+            drawing: None,
+        };
+        s.sign_record(&v1, &sig, ev("record.sign")).await.unwrap();
+        assert!(matches!(
+            s.sign_record(&v1, &sig, ev("record.sign")).await,
+            Err(StoreError::Conflict(_))
+        ));
+        // Two amendments of the same version race: exactly one wins.
+        let n2 = note(p.id, f.a, f.nurse_a, "second");
+        let n3 = note(p.id, f.a, f.nurse_a, "third");
+        let (a, b) = tokio::join!(
+            s.amend_record(&v1, &n2, "dose was misread", ev("record.amend")),
+            s.amend_record(&v1, &n3, "another correction", ev("record.amend"))
+        );
+        assert!(a.is_ok() != b.is_ok(), "{:?} / {:?}", a, b);
+        let all = s.patient_records(p.id, &["note"]).await.unwrap();
+        assert_eq!(all.len(), 2, "both versions kept, the loser wrote nothing");
+        let old = all.iter().find(|r| r.id == v1).unwrap();
+        assert!(!old.is_current() && old.is_signed());
+        let new = all.iter().find(|r| r.id != v1).unwrap();
+        assert_eq!(new.root_id, v1);
+        assert!(new.is_current() && !new.is_signed());
+        // A reason is required by the database too.
+        assert!(
+            s.amend_record(&new.id, &n2, "", ev("record.amend"))
+                .await
+                .is_err()
+        );
+        // Neither updates nor deletes are possible.
+        assert!(matches!(
+            s.execute_raw_for_tests(&format!(
+                "UPDATE clinical_record SET summary = 'x' WHERE id = '{v1}'"
+            ))
+            .await,
+            Err(StoreError::Refused(_))
+        ));
+        assert!(matches!(
+            s.execute_raw_for_tests(&format!("DELETE FROM clinical_record WHERE id = '{v1}'"))
+                .await,
+            Err(StoreError::Refused(_))
+        ));
+        assert!(matches!(
+            s.execute_raw_for_tests(&format!(
+                "DELETE FROM record_signature WHERE record_id = '{v1}'"
+            ))
+            .await,
+            Err(StoreError::Refused(_))
+        ));
+        assert_intact(s).await;
+    }
+}

@@ -41,7 +41,9 @@ impl utoipa::Modify for Security {
 }
 
 pub async fn openapi_json() -> Response {
-    Json(ApiDoc::openapi()).into_response()
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::path_api::PathApiDoc::openapi());
+    Json(doc).into_response()
 }
 
 /// Process is up.

@@ -36,6 +36,12 @@ impl From<StoreError> for AppError {
     }
 }
 
+impl From<carepath_clinical::InputError> for AppError {
+    fn from(e: carepath_clinical::InputError) -> Self {
+        AppError::Invalid(FieldError::new(e.field, e.message))
+    }
+}
+
 impl From<FieldError> for AppError {
     fn from(e: FieldError) -> Self {
         AppError::Invalid(e)

@@ -11,15 +11,18 @@
 pub mod access;
 pub mod api;
 pub mod auth;
+pub mod chart;
 pub mod error;
 pub mod finder;
 pub mod map;
 pub mod metrics;
 pub mod pages;
+pub mod path_api;
 pub mod public;
 pub mod routes;
 pub mod selfscreen;
 pub mod views;
+pub mod work;
 
 use carepath_domain::authz::Role;
 use carepath_store::Store;

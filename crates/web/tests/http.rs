@@ -1219,3 +1219,439 @@ async fn possible_duplicates_are_flagged_before_registration() {
         StatusCode::CREATED
     );
 }
+
+async fn post_json(
+    c: &reqwest::Client,
+    url: String,
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    let r = c.post(url).json(&body).send().await.unwrap();
+    let st = r.status();
+    let v = r.json().await.unwrap_or(serde_json::Value::Null);
+    (st, v)
+}
+
+fn assessment_body() -> serde_json::Value {
+    serde_json::json!({
+        "substances": [{"code": 5, "route": 4, "frequency": 3, "age_first_use": 19},
+                       {"code": 13, "route": 1, "frequency": 2, "age_first_use": 22}],
+        "last_opioid": "heroin",
+        "last_use_at": jiff::Timestamp::now().checked_sub(jiff::SignedDuration::from_hours(10)).unwrap().to_string(),
+        "prior_treatment_episodes": 2,
+        "overdoses_lifetime": 1,
+        "dsm5": ["A1","A2","A3","A4","A5","A6","A10","A11"],
+        "dimensions": {"withdrawal": 3, "biomedical": 1, "emotional_behavioral": 2, "readiness": 2, "relapse": 3, "recovery_environment": 3},
+        "cows": 14,
+        "phq9": [1,2,1,2,1,1,0,1,0],
+        "gad7": [2,2,1,1,0,1,1],
+        "suicide_question": false,
+        "pregnancy": "not_applicable",
+        "flags": ["co_occurring"],
+        "placement": {"accept": true}
+    })
+}
+
+/// The patient's path through the JSON API: registration and admission,
+/// assessment with a placement recommendation, two COWS entries, an order only a
+/// prescriber can sign, a held comfort dose, a group with attendance, a note
+/// signed and amended (both versions kept), consent-gated disclosure with its
+/// accounting, discharge with naloxone rule and follow-ups on the worklist.
+#[tokio::test]
+async fn the_patients_path_through_the_api() {
+    for db in TestDb::all().await {
+        let w = world(db).await;
+        let base = &w.base;
+        let intake = login(&w, "u.intake", false).await;
+        let nurse = login(&w, "u.nurse", false).await;
+        let counselor = login(&w, "u.counselor", false).await;
+        let prescriber = login(&w, "u.prescriber", true).await;
+        let front = login(&w, "u.front-desk", false).await;
+        let auditor = login(&w, "u.auditor", false).await;
+        let (st, v) = post_json(&intake, format!("{base}/api/v1/patients"), serde_json::json!({
+            "program_id": w.a.to_string(), "legal_first_name": "Casey", "legal_last_name": "Morgan",
+            "date_of_birth": "1991-05-06", "sex": "female", "admit_level": "withdrawal_management"})).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        let pid = v["id"].as_str().unwrap().to_string();
+        let rec = |kind: &str| format!("{base}/api/v1/patients/{pid}/records/{kind}");
+
+        // Registration details: front desk may write them; versions are kept.
+        let r = front.put(format!("{base}/api/v1/patients/{pid}/profile")).json(&serde_json::json!({
+            "phone": "410-555-0101", "language": "Spanish", "payer": "medicaid", "gender_identity": "woman",
+            "contacts": [{"name": "Pat Morgan", "relationship": "family", "phone": "410-555-0102", "emergency": true}]
+        })).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        let r = front
+            .put(format!("{base}/api/v1/patients/{pid}/profile"))
+            .json(&serde_json::json!({"phone": "12"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let e: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(e["error"]["field"], "phone");
+
+        // Assessment: engine diagnosis and placement; a positive suicide answer needs follow-up.
+        let mut bad = assessment_body();
+        bad["phq9"] = serde_json::json!([1, 2, 1, 2, 1, 1, 0, 0, 2]);
+        let (st, e) = post_json(&nurse, rec("assessment"), bad).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e["error"]["field"], "suicide_followup.risk");
+        let (st, v) = post_json(&nurse, rec("assessment"), assessment_body()).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        assert_eq!(v["record"]["diagnosis"]["severity"], "severe");
+        assert_eq!(v["record"]["placement"]["level"], "withdrawal_management");
+        assert!(
+            v["record"]["recommendation"]["dimensions"]
+                .as_array()
+                .unwrap()
+                .len()
+                == 6
+        );
+        assert_eq!(v["record"]["phq9"]["total"], 9);
+        let mut over = assessment_body();
+        over["placement"] = serde_json::json!({"accept": false, "level": "residential"});
+        let (st, e) = post_json(&nurse, rec("assessment"), over).await;
+        assert_eq!(
+            (st, e["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("placement.reason"))
+        );
+
+        // Two COWS entries; the second is moderately severe → next check in an hour.
+        let (st, v) = post_json(&nurse, rec("cows"), serde_json::json!({
+            "items": {"sweating": 1, "restlessness": 1, "pupils": 1, "bone_joint_aches": 2, "runny_nose_tearing": 1,
+                      "gi_upset": 2, "tremor": 1, "yawning": 1, "anxiety_irritability": 2, "gooseflesh": 0},
+            "vitals": {"sbp": 132, "dbp": 84, "hr": 96, "temp_c": 37.1, "spo2": 98, "rr": 16}})).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        assert_eq!(v["record"]["score"]["total"], 13);
+        let (st, v) = post_json(&nurse, rec("cows"), serde_json::json!({
+            "items": {"pulse": 4, "sweating": 4, "restlessness": 5, "pupils": 5, "bone_joint_aches": 4, "runny_nose_tearing": 2,
+                      "gi_upset": 3, "tremor": 2, "yawning": 2, "anxiety_irritability": 2, "gooseflesh": 3},
+            "vitals": {"hr": 900}})).await;
+        assert_eq!(
+            (st, v["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("vitals.hr"))
+        );
+        let (st, v) = post_json(&nurse, rec("cows"), serde_json::json!({
+            "items": {"pulse": 4, "sweating": 4, "restlessness": 5, "pupils": 5, "bone_joint_aches": 4, "runny_nose_tearing": 2,
+                      "gi_upset": 3, "tremor": 2, "yawning": 2, "anxiety_irritability": 2, "gooseflesh": 3}})).await;
+        assert_eq!(st, StatusCode::CREATED);
+        assert_eq!(
+            v["record"]["score"]["band"], "moderately_severe",
+            "total 36"
+        );
+
+        // A nurse enters a (telephone) order: only a prescriber may sign it.
+        let (st, v) = post_json(&nurse, rec("order"), serde_json::json!({
+            "medication": "clonidine", "dose_mg": 0.1, "every_h": 6, "prn": true, "indication": "withdrawal"})).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        let order = v["id"].as_str().unwrap().to_string();
+        let (st, _) = post_json(
+            &counselor,
+            format!("{base}/api/v1/records/{order}/sign"),
+            serde_json::json!({}),
+        )
+        .await;
+        assert_eq!(
+            st,
+            StatusCode::FORBIDDEN,
+            "a counselor cannot sign a prescriber's order"
+        );
+        let (st, _) = post_json(
+            &nurse,
+            format!("{base}/api/v1/records/{order}/sign"),
+            serde_json::json!({}),
+        )
+        .await;
+        assert_eq!(
+            st,
+            StatusCode::FORBIDDEN,
+            "nor can the nurse who entered it"
+        );
+        let admin_body =
+            serde_json::json!({"order_id": order, "sbp": 84, "dbp": 50, "hr": 58, "given": true});
+        let (st, e) = post_json(&nurse, rec("administration"), admin_body.clone()).await;
+        assert_eq!(
+            (st, e["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("order_id")),
+            "unsigned"
+        );
+        let (st, _) = post_json(
+            &prescriber,
+            format!("{base}/api/v1/records/{order}/sign"),
+            serde_json::json!({}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let (st, e) = post_json(&nurse, rec("administration"), admin_body).await;
+        assert_eq!(
+            (st, e["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("given")),
+            "hold parameters block"
+        );
+        let (st, e) = post_json(
+            &nurse,
+            rec("administration"),
+            serde_json::json!({"order_id": order, "sbp": 84, "dbp": 50, "hr": 58, "given": false}),
+        )
+        .await;
+        assert_eq!(
+            (st, e["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("hold_reason"))
+        );
+        let (st, _) = post_json(&nurse, rec("administration"), serde_json::json!({"order_id": order, "sbp": 84, "dbp": 50, "hr": 58, "given": false, "hold_reason": "SBP below 90"})).await;
+        assert_eq!(st, StatusCode::CREATED);
+
+        // A group on the calendar; attendance.
+        let (st, v) = post_json(&counselor, format!("{base}/api/v1/programs/{}/sessions", w.a), serde_json::json!({
+            "kind": "group", "title": "Morning process group", "modality": "process",
+            "start_date": jiff::Zoned::now().date().to_string(), "time": "00:01", "minutes": 90, "weekdays": [1,3,5], "weeks": 4})).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        assert!(v.as_array().unwrap().len() >= 11);
+        let sid = v[0].as_str().unwrap().to_string();
+        let (st, v) = post_json(
+            &counselor,
+            format!("{base}/api/v1/sessions/{sid}/attendance"),
+            serde_json::json!({
+            "entries": [{"patient_id": pid, "status": "present"}]}),
+        )
+        .await;
+        assert_eq!((st, v["written"].as_i64()), (StatusCode::OK, Some(1)));
+        let (st, _) = post_json(
+            &counselor,
+            format!("{base}/api/v1/sessions/{sid}/attendance"),
+            serde_json::json!({
+            "entries": [{"patient_id": w.patient_b.to_string(), "status": "present"}]}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "not on the roster");
+
+        // A note: signed, then amended; both versions kept.
+        let (st, v) = post_json(&counselor, rec("note"), serde_json::json!({
+            "template": "DAP", "service": "group", "session_id": sid,
+            "sections": {"data": "Attended and shared about cravings.", "assessment": "Engaged.", "plan": "Continue group."}})).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        let note = v["id"].as_str().unwrap().to_string();
+        let (st, _) = post_json(
+            &nurse,
+            format!("{base}/api/v1/records/{note}/sign"),
+            serde_json::json!({}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "only the author signs");
+        let (st, _) = post_json(
+            &counselor,
+            format!("{base}/api/v1/records/{note}/sign"),
+            serde_json::json!({}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let (st, v) = post_json(&counselor, format!("{base}/api/v1/records/{note}/amend"), serde_json::json!({
+            "reason": "wrong session described",
+            "entry": {"template": "DAP", "service": "group", "session_id": sid,
+                      "sections": {"data": "Attended; shared about cravings and sleep.", "assessment": "Engaged.", "plan": "Continue group."}}})).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        let (st, _) = post_json(
+            &counselor,
+            format!("{base}/api/v1/records/{note}/amend"),
+            serde_json::json!({
+            "reason": "again", "entry": {}}),
+        )
+        .await;
+        assert_eq!(
+            st,
+            StatusCode::CONFLICT,
+            "the old version cannot be amended twice"
+        );
+        let notes: serde_json::Value = counselor
+            .get(format!("{base}/api/v1/patients/{pid}/records?kind=note"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let notes = notes.as_array().unwrap();
+        assert_eq!(notes.len(), 2);
+        assert_eq!(notes[0]["current"], false);
+        assert_eq!(notes[0]["signatures"][0]["kind"], "author");
+        assert_eq!(notes[1]["amend_reason"], "wrong session described");
+        assert_eq!(notes[1]["root_id"], note);
+
+        // Front desk: demographics, never the clinical record; the auditor: audit only.
+        assert_eq!(
+            front
+                .get(format!("{base}/api/v1/patients/{pid}"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            front
+                .get(format!("{base}/api/v1/patients/{pid}/records"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            auditor
+                .get(format!("{base}/api/v1/patients/{pid}/records"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            auditor
+                .get(format!("{base}/api/v1/audit/events"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::OK
+        );
+
+        // Disclosure: refused without consent, allowed with one, in the accounting; revocation stops it.
+        let recipient = "Dr. Ana Lopez, Eastside Primary Care";
+        let (st, e) = post_json(&intake, format!("{base}/api/v1/patients/{pid}/disclosures"), serde_json::json!({
+            "consent_id": uuid::Uuid::now_v7().to_string(), "recipient": recipient, "purpose": "coordination of care"})).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{e}");
+        let today = jiff::Zoned::now().date();
+        let (st, v) = post_json(&intake, rec("consent"), serde_json::json!({
+            "kind": "disclosure", "recipient": recipient, "information": "diagnosis and treatment dates (SUD treatment information)",
+            "purpose": "coordination of care", "expires_on": today.checked_add(jiff::Span::new().days(90)).unwrap().to_string(),
+            "signed_by": "Casey Morgan", "signed_on": today.to_string()})).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        let consent = v["id"].as_str().unwrap().to_string();
+        let (st, doc) = post_json(
+            &intake,
+            format!("{base}/api/v1/patients/{pid}/disclosures"),
+            serde_json::json!({
+            "consent_id": consent, "recipient": recipient, "purpose": "coordination of care"}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{doc}");
+        assert!(doc["notice"].as_str().unwrap().contains("42 CFR part 2"));
+        let (st, _) = post_json(&intake, format!("{base}/api/v1/patients/{pid}/disclosures"), serde_json::json!({
+            "consent_id": consent, "recipient": "Acme Insurance", "purpose": "coordination of care"})).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "another recipient");
+        let acc: serde_json::Value = intake
+            .get(format!("{base}/api/v1/patients/{pid}/disclosures"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(acc.as_array().unwrap().len(), 1);
+        assert_eq!(acc[0]["recipient"], recipient);
+        let (st, _) = post_json(
+            &intake,
+            format!("{base}/api/v1/records/{consent}/revoke"),
+            serde_json::json!({"note": "patient asked in writing"}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED);
+        let (st, e) = post_json(
+            &intake,
+            format!("{base}/api/v1/patients/{pid}/disclosures"),
+            serde_json::json!({
+            "consent_id": consent, "recipient": recipient, "purpose": "coordination of care"}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        assert!(e["error"]["message"].as_str().unwrap().contains("revoked"));
+
+        // Discharge: completed withdrawal management requires naloxone documentation.
+        let dis = serde_json::json!({"reason": 1, "summary": "Completed withdrawal management; stable.",
+            "aftercare": {"medication": "naltrexone XR at Eastside clinic", "support_groups": "SMART Recovery Tuesdays"}});
+        let (st, e) = post_json(
+            &nurse,
+            format!("{base}/api/v1/patients/{pid}/discharge"),
+            dis.clone(),
+        )
+        .await;
+        assert_eq!(
+            (st, e["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("naloxone"))
+        );
+        let mut ok = dis.clone();
+        ok["naloxone"] = serde_json::json!({"education_given": true, "kit_given": true});
+        let (st, v) = post_json(
+            &nurse,
+            format!("{base}/api/v1/patients/{pid}/discharge"),
+            ok.clone(),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        assert_eq!(v.as_array().unwrap().len(), 13, "summary + 12 weekly calls");
+        let (st, _) = post_json(
+            &nurse,
+            format!("{base}/api/v1/patients/{pid}/discharge"),
+            ok,
+        )
+        .await;
+        assert_eq!(st, StatusCode::CONFLICT, "no open episode left");
+        let wl: serde_json::Value = nurse
+            .get(format!("{base}/api/v1/worklist"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let calls = wl["followups"].as_array().unwrap();
+        assert!(
+            calls.iter().any(|c| c["patient_id"] == pid.as_str()),
+            "{wl}"
+        );
+        let call = calls
+            .iter()
+            .find(|c| c["patient_id"] == pid.as_str())
+            .unwrap()["record_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (st, v) = post_json(
+            &nurse,
+            format!("{base}/api/v1/followups/{call}/outcome"),
+            serde_json::json!({
+            "reached": true, "using": true, "in_treatment": false, "needs_reengagement": true}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        assert!(v["referral_id"].is_string());
+        let q = w.store.referrals(&[w.a], false).await.unwrap();
+        assert!(q.iter().any(|r| {
+            r.note
+                .as_deref()
+                .is_some_and(|n| n.contains("Re-engagement"))
+        }));
+        // Readmission opens a new episode; the history stays.
+        let (st, _) = post_json(
+            &nurse,
+            format!("{base}/api/v1/patients/{pid}/admit"),
+            serde_json::json!({
+            "program_id": w.a.to_string(), "level_of_care": "opioid_treatment_program"}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED);
+        let p: serde_json::Value = nurse
+            .get(format!("{base}/api/v1/patients/{pid}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(p["episodes"].as_array().unwrap().len(), 2);
+        assert!(matches!(
+            w.store.verify_audit_chain(|_| {}).await.unwrap(),
+            carepath_store::audit_log::VerifyResult::Intact { .. }
+        ));
+    }
+}

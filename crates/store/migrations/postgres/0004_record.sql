@@ -1,0 +1,121 @@
+-- The clinical record proper: every assessment, flowsheet entry, order,
+-- administration, plan, note, consent, discharge summary and follow-up is one
+-- append-only row. A correction is a new row that `amends` the version it
+-- replaces, with a reason; a version can be amended once (the chain is linear).
+CREATE TABLE clinical_record (
+    id            TEXT PRIMARY KEY,
+    patient_id    TEXT NOT NULL REFERENCES patient(id),
+    program_id    TEXT NOT NULL REFERENCES program(id),
+    episode_id    TEXT REFERENCES episode(id),
+    kind          TEXT NOT NULL,
+    body          TEXT NOT NULL,
+    summary       TEXT NOT NULL,
+    occurred_at   BIGINT NOT NULL,
+    recorded_at   BIGINT NOT NULL,
+    author_id     TEXT NOT NULL REFERENCES staff_user(id),
+    author_name   TEXT NOT NULL,
+    author_role   TEXT NOT NULL,
+    amends        TEXT REFERENCES clinical_record(id),
+    amend_reason  TEXT,
+    root_id       TEXT NOT NULL,
+    ref_id        TEXT,
+    due_at        BIGINT,
+    sign_role     TEXT,
+    cosigner_id   TEXT REFERENCES staff_user(id),
+    late_entry    BOOLEAN NOT NULL DEFAULT FALSE,
+    CHECK ((amends IS NULL) = (amend_reason IS NULL)),
+    CHECK (amend_reason IS NULL OR length(amend_reason) >= 5)
+);
+CREATE UNIQUE INDEX clinical_record_one_amendment ON clinical_record(amends);
+CREATE INDEX clinical_record_patient ON clinical_record(patient_id, kind, occurred_at);
+CREATE INDEX clinical_record_program ON clinical_record(program_id, kind, due_at);
+CREATE INDEX clinical_record_ref ON clinical_record(ref_id);
+CREATE INDEX clinical_record_root ON clinical_record(root_id);
+CREATE TRIGGER clinical_record_no_update BEFORE UPDATE ON clinical_record
+    FOR EACH ROW EXECUTE FUNCTION carepath_refuse('clinical records are append-only: amend instead');
+CREATE TRIGGER clinical_record_no_delete BEFORE DELETE ON clinical_record
+    FOR EACH ROW EXECUTE FUNCTION carepath_refuse('clinical records are never deleted');
+
+-- Signatures: the author's, a supervisor's co-signature, the patient's.
+CREATE TABLE record_signature (
+    record_id    TEXT NOT NULL REFERENCES clinical_record(id),
+    kind         TEXT NOT NULL CHECK (kind IN ('author', 'cosign', 'patient')),
+    signer_id    TEXT REFERENCES staff_user(id),
+    signer_name  TEXT NOT NULL,
+    signer_role  TEXT NOT NULL,
+    method       TEXT NOT NULL CHECK (method IN ('credential', 'typed', 'drawn')),
+    drawing      TEXT,
+    signed_at    BIGINT NOT NULL,
+    PRIMARY KEY (record_id, kind)
+);
+CREATE TRIGGER record_signature_no_update BEFORE UPDATE ON record_signature
+    FOR EACH ROW EXECUTE FUNCTION carepath_refuse('signatures are append-only');
+CREATE TRIGGER record_signature_no_delete BEFORE DELETE ON record_signature
+    FOR EACH ROW EXECUTE FUNCTION carepath_refuse('signatures are never deleted');
+
+-- The program calendar: groups, individual and family sessions, activities.
+CREATE TABLE group_session (
+    id           TEXT PRIMARY KEY,
+    program_id   TEXT NOT NULL REFERENCES program(id),
+    kind         TEXT NOT NULL CHECK (kind IN ('group', 'individual', 'family', 'activity')),
+    title        TEXT NOT NULL,
+    modality     TEXT NOT NULL,
+    starts_at    BIGINT NOT NULL,
+    minutes      BIGINT NOT NULL CHECK (minutes BETWEEN 5 AND 600),
+    leader_id    TEXT REFERENCES staff_user(id),
+    location     TEXT NOT NULL,
+    series_id    TEXT,
+    created_at   BIGINT NOT NULL,
+    created_by   TEXT
+);
+CREATE INDEX group_session_program ON group_session(program_id, starts_at);
+CREATE TRIGGER group_session_no_delete BEFORE DELETE ON group_session
+    FOR EACH ROW EXECUTE FUNCTION carepath_refuse('sessions are never deleted');
+
+-- Accounting of disclosures (42 CFR § 2.25): one row per disclosure out of Carepath.
+CREATE TABLE disclosure (
+    id            TEXT PRIMARY KEY,
+    patient_id    TEXT NOT NULL REFERENCES patient(id),
+    program_id    TEXT NOT NULL REFERENCES program(id),
+    consent_id    TEXT NOT NULL REFERENCES clinical_record(id),
+    recipient     TEXT NOT NULL,
+    purpose       TEXT NOT NULL,
+    information   TEXT NOT NULL,
+    channel       TEXT NOT NULL,
+    notice        TEXT NOT NULL,
+    disclosed_at  BIGINT NOT NULL,
+    disclosed_by  TEXT NOT NULL REFERENCES staff_user(id)
+);
+CREATE INDEX disclosure_patient ON disclosure(patient_id, disclosed_at);
+CREATE TRIGGER disclosure_no_update BEFORE UPDATE ON disclosure
+    FOR EACH ROW EXECUTE FUNCTION carepath_refuse('the accounting of disclosures is append-only');
+CREATE TRIGGER disclosure_no_delete BEFORE DELETE ON disclosure
+    FOR EACH ROW EXECUTE FUNCTION carepath_refuse('the accounting of disclosures is append-only');
+
+-- Registration details beyond the core identity, versioned: the newest row is current.
+CREATE TABLE patient_profile (
+    id           TEXT PRIMARY KEY,
+    patient_id   TEXT NOT NULL REFERENCES patient(id),
+    body         TEXT NOT NULL,
+    recorded_at  BIGINT NOT NULL,
+    recorded_by  TEXT REFERENCES staff_user(id)
+);
+CREATE INDEX patient_profile_patient ON patient_profile(patient_id, recorded_at);
+CREATE TRIGGER patient_profile_no_update BEFORE UPDATE ON patient_profile
+    FOR EACH ROW EXECUTE FUNCTION carepath_refuse('profile versions are append-only');
+CREATE TRIGGER patient_profile_no_delete BEFORE DELETE ON patient_profile
+    FOR EACH ROW EXECUTE FUNCTION carepath_refuse('clinical records are never deleted');
+
+CREATE TABLE patient_photo (
+    id            TEXT PRIMARY KEY,
+    patient_id    TEXT NOT NULL REFERENCES patient(id),
+    content_type  TEXT NOT NULL CHECK (content_type IN ('image/jpeg', 'image/png')),
+    bytes         BYTEA NOT NULL,
+    recorded_at   BIGINT NOT NULL,
+    recorded_by   TEXT REFERENCES staff_user(id)
+);
+CREATE INDEX patient_photo_patient ON patient_photo(patient_id, recorded_at);
+CREATE TRIGGER patient_photo_no_update BEFORE UPDATE ON patient_photo
+    FOR EACH ROW EXECUTE FUNCTION carepath_refuse('photos are append-only');
+CREATE TRIGGER patient_photo_no_delete BEFORE DELETE ON patient_photo
+    FOR EACH ROW EXECUTE FUNCTION carepath_refuse('clinical records are never deleted');

@@ -1,0 +1,704 @@
+//! JSON API for the patient's path: records (assessment, flowsheet, orders,
+//! administrations, plans, notes, consents), signatures and amendments,
+//! disclosures and their accounting, admission/transfer/discharge, follow-up
+//! outcomes, the program calendar with attendance, registration details, and
+//! the caller's worklist. Everything goes through [`crate::chart`] and
+//! [`crate::work`], the same services as the staff pages.
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::chart;
+use crate::error::{ApiResult, AppError, ErrorBody};
+use crate::work;
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use carepath_domain::FieldError;
+use carepath_domain::audit::Outcome;
+use carepath_domain::authz::Permission;
+use carepath_domain::ids::{PatientId, ProgramId};
+use carepath_store::Record;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        list_records,
+        create_record,
+        sign_record,
+        amend_record,
+        revoke_consent,
+        make_disclosure,
+        list_disclosures,
+        admit,
+        transfer,
+        discharge,
+        followup_outcome,
+        schedule_sessions,
+        list_sessions,
+        record_attendance,
+        worklist,
+        get_profile,
+        put_profile
+    ),
+    components(schemas(
+        RecordDto,
+        SignatureDto,
+        chart::AssessmentInput,
+        chart::SubstanceUse,
+        chart::Placement,
+        chart::FlowsheetInput,
+        chart::OrderInput,
+        chart::AdministrationInput,
+        chart::NoteInput,
+        chart::PlanInput,
+        chart::Problem,
+        chart::Objective,
+        chart::Intervention,
+        chart::SignInput,
+        chart::AmendInput,
+        chart::DisclosureInput,
+        chart::DisclosedDocument,
+        chart::DischargeInput,
+        chart::Aftercare,
+        chart::Naloxone,
+        chart::TransferInput,
+        chart::FollowUpOutcome,
+        work::SeriesInput,
+        work::AttendanceInput,
+        work::AttendanceEntry,
+        work::Worklist,
+        work::WorkItem,
+        AdmitInput,
+        CreatedDto,
+        DisclosureDto,
+        SessionDto,
+        ProfileDto,
+        Contact
+    ))
+)]
+pub struct PathApiDoc;
+
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
+    b.map(|Json(x)| x)
+        .map_err(|e| AppError::Invalid(FieldError::new("body", e.body_text())))
+}
+
+fn pid(s: &str) -> Result<PatientId, AppError> {
+    s.parse().map_err(|_| AppError::NotFound)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SignatureDto {
+    /// author, cosign or patient.
+    pub kind: String,
+    pub signer_name: String,
+    pub signer_role: String,
+    pub method: String,
+    pub signed_at: String,
+}
+
+/// One version of a clinical record.
+#[derive(Serialize, ToSchema)]
+pub struct RecordDto {
+    pub id: String,
+    /// All versions of one record share the first version's id.
+    pub root_id: String,
+    pub kind: String,
+    pub summary: String,
+    #[schema(value_type = Object)]
+    pub body: Value,
+    pub occurred_at: String,
+    pub recorded_at: String,
+    pub author: String,
+    pub author_role: String,
+    pub late_entry: bool,
+    pub amends: Option<String>,
+    pub amend_reason: Option<String>,
+    pub superseded_by: Option<String>,
+    pub current: bool,
+    pub due_at: Option<String>,
+    pub ref_id: Option<String>,
+    pub sign_role: Option<String>,
+    pub awaits_cosign: bool,
+    pub signatures: Vec<SignatureDto>,
+}
+
+fn ts(us: i64) -> String {
+    jiff::Timestamp::from_microsecond(us)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+pub fn record_dto(r: Record) -> RecordDto {
+    RecordDto {
+        current: r.is_current(),
+        awaits_cosign: r.awaits_cosign(),
+        id: r.id,
+        root_id: r.root_id,
+        kind: r.kind,
+        summary: r.summary,
+        body: r.body,
+        occurred_at: ts(r.occurred_at),
+        recorded_at: ts(r.recorded_at),
+        author: r.author_name,
+        author_role: r.author_role,
+        late_entry: r.late_entry,
+        amends: r.amends,
+        amend_reason: r.amend_reason,
+        superseded_by: r.superseded_by,
+        due_at: r.due_at.map(ts),
+        ref_id: r.ref_id,
+        sign_role: r.sign_role,
+        signatures: r
+            .signatures
+            .into_iter()
+            .map(|s| SignatureDto {
+                kind: s.kind,
+                signer_name: s.signer_name,
+                signer_role: s.signer_role,
+                method: s.method,
+                signed_at: ts(s.signed_at),
+            })
+            .collect(),
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct KindQuery {
+    /// Only records of this kind (assessment, cows, sows, order, administration, plan, note,
+    /// consent, consent_revocation, attendance, discharge, followup, followup_outcome).
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+/// A patient's clinical record: every version of every entry, oldest first.
+#[utoipa::path(get, path = "/api/v1/patients/{id}/records", params(("id" = String, Path), KindQuery), responses((status = 200, body = Vec<RecordDto>), (status = 404, body = ErrorBody)))]
+pub async fn list_records(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Query(q): Query<KindQuery>,
+) -> ApiResult<Json<Vec<RecordDto>>> {
+    let id = pid(&id)?;
+    chart::open(&state, &p, id, Permission::ReadClinical, "record.list").await?;
+    let kinds: Vec<&str> = q.kind.as_deref().into_iter().collect();
+    let rs = state.store.patient_records(id, &kinds).await?;
+    Ok(Json(rs.into_iter().map(record_dto).collect()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedDto {
+    pub id: String,
+    /// The stored entry with the engine's results (scores, bands, recommendation…).
+    #[schema(value_type = Object)]
+    pub record: Value,
+}
+
+/// Write a clinical record. `kind`: assessment (AssessmentInput), cows or sows
+/// (FlowsheetInput), order (OrderInput), administration (AdministrationInput),
+/// plan (PlanInput), note (NoteInput), consent (a § 2.31 consent).
+#[utoipa::path(post, path = "/api/v1/patients/{id}/records/{kind}", params(("id" = String, Path), ("kind" = String, Path)), request_body = Object, responses((status = 201, body = CreatedDto), (status = 422, body = ErrorBody)))]
+pub async fn create_record(
+    State(state): State<AppState>,
+    p: Principal,
+    Path((id, kind)): Path<(String, String)>,
+    b: Result<Json<Value>, JsonRejection>,
+) -> ApiResult<Response> {
+    let id = pid(&id)?;
+    let input = body(b)?;
+    let (rid, record) = chart::create(&state, &p, id, &kind, input).await?;
+    Ok((StatusCode::CREATED, Json(CreatedDto { id: rid, record })).into_response())
+}
+
+/// Sign a record: as its author (orders: only a prescriber of the program), as the named
+/// co-signer, or record the patient's typed or drawn signature on a plan or consent.
+#[utoipa::path(post, path = "/api/v1/records/{rid}/sign", params(("rid" = String, Path)), request_body = chart::SignInput, responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn sign_record(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(rid): Path<String>,
+    b: Result<Json<chart::SignInput>, JsonRejection>,
+) -> ApiResult<StatusCode> {
+    chart::sign(&state, &p, &rid, &body(b)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Amend the current version of a record (both versions are kept).
+#[utoipa::path(post, path = "/api/v1/records/{rid}/amend", params(("rid" = String, Path)), request_body = chart::AmendInput, responses((status = 201, body = CreatedDto), (status = 409, body = ErrorBody)))]
+pub async fn amend_record(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(rid): Path<String>,
+    b: Result<Json<chart::AmendInput>, JsonRejection>,
+) -> ApiResult<Response> {
+    let i = body(b)?;
+    let id = chart::amend(&state, &p, &rid, &i).await?;
+    let r = state.store.record(&id).await?;
+    Ok((StatusCode::CREATED, Json(CreatedDto { id, record: r.body })).into_response())
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct RevokeDto {
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Revoke a consent (written revocation; future disclosures stop).
+#[utoipa::path(post, path = "/api/v1/records/{rid}/revoke", params(("rid" = String, Path)), responses((status = 201, body = CreatedDto), (status = 409, body = ErrorBody)))]
+pub async fn revoke_consent(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(rid): Path<String>,
+    b: Result<Json<Value>, JsonRejection>,
+) -> ApiResult<Response> {
+    let note = b
+        .ok()
+        .and_then(|Json(v)| v["note"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    let id = chart::revoke(&state, &p, &rid, &note).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedDto {
+            id,
+            record: Value::Null,
+        }),
+    )
+        .into_response())
+}
+
+/// Disclose a summary to a recipient: refused (403) without a valid consent; on
+/// success the document carries the 42 CFR § 2.32 notice and is logged.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/disclosures", params(("id" = String, Path)), request_body = chart::DisclosureInput, responses((status = 201, body = chart::DisclosedDocument), (status = 403, body = ErrorBody)))]
+pub async fn make_disclosure(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    b: Result<Json<chart::DisclosureInput>, JsonRejection>,
+) -> ApiResult<Response> {
+    let doc = chart::disclose(&state, &p, pid(&id)?, &body(b)?).await?;
+    Ok((StatusCode::CREATED, Json(doc)).into_response())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DisclosureDto {
+    pub id: String,
+    pub disclosed_at: String,
+    pub recipient: String,
+    pub purpose: String,
+    pub information: String,
+    pub channel: String,
+    pub consent_id: String,
+    pub notice: String,
+}
+
+/// The accounting of disclosures (42 CFR § 2.25), newest first.
+#[utoipa::path(get, path = "/api/v1/patients/{id}/disclosures", params(("id" = String, Path)), responses((status = 200, body = Vec<DisclosureDto>)))]
+pub async fn list_disclosures(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<DisclosureDto>>> {
+    let id = pid(&id)?;
+    chart::open(&state, &p, id, Permission::ReadClinical, "disclosure.list").await?;
+    Ok(Json(
+        state
+            .store
+            .disclosures(id)
+            .await?
+            .into_iter()
+            .map(|d| DisclosureDto {
+                id: d.id,
+                disclosed_at: ts(d.disclosed_at),
+                recipient: d.recipient,
+                purpose: d.purpose,
+                information: d.information,
+                channel: d.channel,
+                consent_id: d.consent_id,
+                notice: d.notice,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdmitInput {
+    pub program_id: String,
+    /// A program kind (withdrawal_management, residential, …).
+    pub level_of_care: String,
+}
+
+/// Admit (or readmit: a new episode, the earlier ones stay in the history).
+#[utoipa::path(post, path = "/api/v1/patients/{id}/admit", params(("id" = String, Path)), request_body = AdmitInput, responses((status = 201, body = CreatedDto), (status = 409, body = ErrorBody)))]
+pub async fn admit(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    b: Result<Json<AdmitInput>, JsonRejection>,
+) -> ApiResult<Response> {
+    let id = pid(&id)?;
+    let i = body(b)?;
+    let eid = admit_patient(&state, &p, id, &i).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedDto {
+            id: eid,
+            record: Value::Null,
+        }),
+    )
+        .into_response())
+}
+
+/// Shared with the admit form.
+pub async fn admit_patient(
+    state: &AppState,
+    p: &Principal,
+    id: PatientId,
+    i: &AdmitInput,
+) -> Result<String, AppError> {
+    chart::open(
+        state,
+        p,
+        id,
+        Permission::WriteClinical,
+        "episode.admit.open",
+    )
+    .await?;
+    let program: ProgramId = i
+        .program_id
+        .parse()
+        .map_err(|_| FieldError::new("program_id", "choose a program"))?;
+    if !chart::holds_in(p, program, Permission::WriteClinical) {
+        return Err(FieldError::new("program_id", "you do not work in that program").into());
+    }
+    let level = i
+        .level_of_care
+        .parse::<carepath_domain::program::ProgramKind>()
+        .map_err(|_| FieldError::new("level_of_care", "unknown level of care"))?;
+    let eid = state
+        .store
+        .admit(
+            id,
+            program,
+            level.as_str(),
+            carepath_store::now_us(),
+            Some(p.user_id),
+            p.event("episode.admit", Outcome::Success),
+        )
+        .await
+        .map_err(|e| match e {
+            carepath_store::StoreError::Conflict(_) => {
+                AppError::Conflict("the patient already has an open episode in that program".into())
+            }
+            e => e.into(),
+        })?;
+    Ok(eid.to_string())
+}
+
+/// Transfer to another level of care or program (closes the episode as transferred, opens the next).
+#[utoipa::path(post, path = "/api/v1/patients/{id}/transfer", params(("id" = String, Path)), request_body = chart::TransferInput, responses((status = 201, body = CreatedDto)))]
+pub async fn transfer(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    b: Result<Json<chart::TransferInput>, JsonRejection>,
+) -> ApiResult<Response> {
+    let e = chart::transfer(&state, &p, pid(&id)?, &body(b)?).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedDto {
+            id: e.to_string(),
+            record: Value::Null,
+        }),
+    )
+        .into_response())
+}
+
+/// Discharge with a TEDS reason, summary, aftercare plan and naloxone documentation;
+/// schedules the follow-up calls. Returns the ids of the records written.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/discharge", params(("id" = String, Path)), request_body = chart::DischargeInput, responses((status = 201, body = Vec<String>), (status = 422, body = ErrorBody)))]
+pub async fn discharge(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    b: Result<Json<chart::DischargeInput>, JsonRejection>,
+) -> ApiResult<Response> {
+    let ids = chart::discharge(&state, &p, pid(&id)?, &body(b)?).await?;
+    Ok((StatusCode::CREATED, Json(ids)).into_response())
+}
+
+/// Record the outcome of a follow-up call; `needs_reengagement` opens a referral.
+#[utoipa::path(post, path = "/api/v1/followups/{rid}/outcome", params(("rid" = String, Path)), request_body = chart::FollowUpOutcome, responses((status = 201, body = CreatedDto)))]
+pub async fn followup_outcome(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(rid): Path<String>,
+    b: Result<Json<chart::FollowUpOutcome>, JsonRejection>,
+) -> ApiResult<Response> {
+    let referral = chart::followup_outcome(&state, &p, &rid, &body(b)?).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "referral_id": referral })),
+    )
+        .into_response())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionDto {
+    pub id: String,
+    pub kind: String,
+    pub title: String,
+    pub modality: String,
+    pub starts_at: String,
+    pub minutes: i64,
+    pub location: String,
+    pub series_id: Option<String>,
+}
+
+/// Schedule a session or a weekly series on the program calendar.
+#[utoipa::path(post, path = "/api/v1/programs/{pid}/sessions", params(("pid" = String, Path)), request_body = work::SeriesInput, responses((status = 201, body = Vec<String>)))]
+pub async fn schedule_sessions(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(program): Path<String>,
+    b: Result<Json<work::SeriesInput>, JsonRejection>,
+) -> ApiResult<Response> {
+    let program: ProgramId = program.parse().map_err(|_| AppError::NotFound)?;
+    let ids = work::schedule(&state, &p, program, &body(b)?).await?;
+    Ok((StatusCode::CREATED, Json(ids)).into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct RangeQuery {
+    /// First day, `YYYY-MM-DD` (default today).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Number of days (default 7, max 62).
+    #[serde(default)]
+    pub days: Option<i64>,
+}
+
+/// Sessions on a program's calendar.
+#[utoipa::path(get, path = "/api/v1/programs/{pid}/sessions", params(("pid" = String, Path), RangeQuery), responses((status = 200, body = Vec<SessionDto>)))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(program): Path<String>,
+    Query(q): Query<RangeQuery>,
+) -> ApiResult<Json<Vec<SessionDto>>> {
+    let program: ProgramId = program.parse().map_err(|_| AppError::NotFound)?;
+    if !chart::holds_in(&p, program, Permission::ReadClinical) {
+        return Err(AppError::NotFound.into());
+    }
+    let (from, to) = range(&state, program, q.from.as_deref(), q.days.unwrap_or(7)).await?;
+    let s = state.store.sessions(program, from, to).await?;
+    Ok(Json(
+        s.into_iter()
+            .map(|s| SessionDto {
+                id: s.id,
+                kind: s.kind,
+                title: s.title,
+                modality: s.modality,
+                starts_at: ts(s.starts_at),
+                minutes: s.minutes,
+                location: s.location,
+                series_id: s.series_id,
+            })
+            .collect(),
+    ))
+}
+
+/// The µs range of `days` program-local days from `from` (default today).
+pub async fn range(
+    state: &AppState,
+    program: ProgramId,
+    from: Option<&str>,
+    days: i64,
+) -> Result<(i64, i64), AppError> {
+    let prog = state.store.program(program).await?;
+    let tz = carepath_domain::program::parse_time_zone(&prog.timezone)?;
+    let day = match from.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => s
+            .parse::<jiff::civil::Date>()
+            .map_err(|_| FieldError::new("from", "must be a date, YYYY-MM-DD"))?,
+        None => carepath_domain::program::clinic_day(jiff::Timestamp::now(), &tz),
+    };
+    let days = days.clamp(1, 62);
+    let start = day
+        .to_zoned(tz.clone())
+        .map_err(|_| FieldError::new("from", "out of range"))?;
+    let end = start
+        .checked_add(jiff::Span::new().days(days))
+        .map_err(|_| FieldError::new("days", "out of range"))?;
+    Ok((
+        start.timestamp().as_microsecond(),
+        end.timestamp().as_microsecond(),
+    ))
+}
+
+/// Record attendance for a session (changes amend the earlier entry).
+#[utoipa::path(post, path = "/api/v1/sessions/{sid}/attendance", params(("sid" = String, Path)), request_body = work::AttendanceInput, responses((status = 200, description = "number of entries written")))]
+pub async fn record_attendance(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(sid): Path<String>,
+    b: Result<Json<work::AttendanceInput>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let n = work::attendance(&state, &p, &sid, &body(b)?).await?;
+    Ok(Json(serde_json::json!({ "written": n })))
+}
+
+/// The caller's worklist: COWS due, notes to sign and co-sign, orders to sign,
+/// plan reviews, follow-up calls due this week, referrals waiting.
+#[utoipa::path(get, path = "/api/v1/worklist", responses((status = 200, body = work::Worklist)))]
+pub async fn worklist(
+    State(state): State<AppState>,
+    p: Principal,
+) -> ApiResult<Json<work::Worklist>> {
+    Ok(Json(work::worklist(&state, &p).await?))
+}
+
+#[derive(Deserialize, Serialize, ToSchema, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    pub name: String,
+    /// emergency, family, other.
+    pub relationship: String,
+    pub phone: String,
+    /// May be contacted in an emergency.
+    #[serde(default)]
+    pub emergency: bool,
+}
+
+/// Registration details beyond name, birth date and sex (versioned: every change kept).
+#[derive(Deserialize, Serialize, ToSchema, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileDto {
+    #[serde(default)]
+    pub gender_identity: String,
+    #[serde(default)]
+    pub pronouns: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub address: String,
+    /// Preferred language (e.g. English, Spanish, ASL).
+    #[serde(default)]
+    pub language: String,
+    #[serde(default)]
+    pub interpreter_needed: bool,
+    /// uninsured, medicaid, medicare, private, state_funded, sliding_fee.
+    #[serde(default)]
+    pub payer: String,
+    #[serde(default)]
+    pub payer_member_id: String,
+    #[serde(default)]
+    pub contacts: Vec<Contact>,
+}
+
+pub const PAYERS: [(&str, &str); 6] = [
+    ("uninsured", "Uninsured / self-pay"),
+    ("medicaid", "Medicaid"),
+    ("medicare", "Medicare"),
+    ("private", "Private insurance"),
+    ("state_funded", "State-funded"),
+    ("sliding_fee", "Sliding fee"),
+];
+
+/// Validate registration details (phone digits, payer, contacts).
+pub fn check_profile(d: &ProfileDto) -> Result<(), AppError> {
+    let phone_ok = |s: &str| {
+        let digits = s.chars().filter(|c| c.is_ascii_digit()).count();
+        s.trim().is_empty()
+            || ((7..=15).contains(&digits)
+                && s.chars()
+                    .all(|c| c.is_ascii_digit() || " +-().".contains(c)))
+    };
+    if !phone_ok(&d.phone) {
+        return Err(FieldError::new("phone", "enter a phone number (7–15 digits)").into());
+    }
+    if !d.email.trim().is_empty() && !d.email.contains('@') {
+        return Err(FieldError::new("email", "enter an email address or leave it empty").into());
+    }
+    if !d.payer.is_empty() && !PAYERS.iter().any(|(k, _)| *k == d.payer) {
+        return Err(FieldError::new("payer", "choose a payer category").into());
+    }
+    for (k, c) in d.contacts.iter().enumerate() {
+        if c.name.trim().is_empty() {
+            return Err(FieldError::new(format!("contacts[{k}].name"), "is required").into());
+        }
+        if !["emergency", "family", "other"].contains(&c.relationship.as_str()) {
+            return Err(FieldError::new(
+                format!("contacts[{k}].relationship"),
+                "must be emergency, family or other",
+            )
+            .into());
+        }
+        if c.phone.trim().is_empty() || !phone_ok(&c.phone) {
+            return Err(
+                FieldError::new(format!("contacts[{k}].phone"), "enter a phone number").into(),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Current registration details.
+#[utoipa::path(get, path = "/api/v1/patients/{id}/profile", params(("id" = String, Path)), responses((status = 200, body = ProfileDto)))]
+pub async fn get_profile(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ProfileDto>> {
+    let id = pid(&id)?;
+    crate::access::patient(&state, &p, id, Permission::ReadDemographics, "profile.read")
+        .await
+        .map_err(|(e, _)| e)?;
+    let (v, _) = state.store.profile(id).await?;
+    Ok(Json(
+        v.and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default(),
+    ))
+}
+
+/// Replace the registration details (a new version; earlier ones are kept).
+#[utoipa::path(put, path = "/api/v1/patients/{id}/profile", params(("id" = String, Path)), request_body = ProfileDto, responses((status = 204), (status = 422, body = ErrorBody)))]
+pub async fn put_profile(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    b: Result<Json<ProfileDto>, JsonRejection>,
+) -> ApiResult<StatusCode> {
+    let id = pid(&id)?;
+    save_profile(&state, &p, id, &body(b)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn save_profile(
+    state: &AppState,
+    p: &Principal,
+    id: PatientId,
+    d: &ProfileDto,
+) -> Result<(), AppError> {
+    crate::access::patient(state, p, id, Permission::RegisterPatient, "profile.open")
+        .await
+        .map_err(|(e, _)| e)?;
+    check_profile(d)?;
+    state
+        .store
+        .add_profile(
+            id,
+            &serde_json::to_value(d).map_err(|e| AppError::Internal(e.to_string()))?,
+            p.user_id,
+            p.event("profile.update", Outcome::Success),
+        )
+        .await?;
+    Ok(())
+}
