@@ -168,10 +168,12 @@ pub async fn seed(store: &Store) -> Result<Vec<Login>> {
     let hash = carepath_web::auth::hash_password(PASSWORD.to_string())
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let mut users = std::collections::HashMap::new();
     for (login, (username, name, role, progs)) in logins.iter().zip(&staff) {
         let u = store
             .create_user(username, name, &hash, ev("user.create"))
             .await?;
+        users.insert(*username, (u.id, name.to_string()));
         for i in progs.iter() {
             store
                 .grant_role(u.id, programs[*i].id, *role, None, ev("user.grant"))
@@ -370,7 +372,20 @@ pub async fn seed(store: &Store) -> Result<Vec<Login>> {
             .create_referral(programs[k % 2].id, &r, ev("referral.create"))
             .await?;
     }
-    pb.finish_with_message("done");
+    let who = |u: &str, role: &'static str| crate::demo_path::Staff {
+        id: users[u].0,
+        name: users[u].1.clone(),
+        role,
+    };
+    let team = crate::demo_path::Team {
+        prescriber: who("dr.okafor", "prescriber"),
+        nurse_wm: who("nurse.chen", "nurse"),
+        counselor: who("counselor.james", "counselor"),
+        intake: who("intake.patel", "intake"),
+    };
+    pb.set_message("clinical records");
+    let seeded = crate::demo_path::seed(store, &programs, &team, SEED).await?;
+    pb.finish_with_message(format!("done ({} clinical records)", seeded.records));
     Ok(logins)
 }
 

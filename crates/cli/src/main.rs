@@ -4,6 +4,7 @@ mod backup;
 mod bench;
 mod config;
 mod demo;
+mod demo_path;
 
 use anyhow::{Context, Result, bail};
 use carepath_domain::audit::{NewEvent, Outcome};

@@ -288,10 +288,21 @@ macro_rules! insert_record {
 impl Store {
     /// Append records (one transaction, one audit event naming the first).
     pub async fn append_records(&self, records: &[NewRecord], ev: NewEvent) -> Result<Vec<String>> {
+        self.append_records_at(records, now_us(), ev).await
+    }
+
+    /// As [`Store::append_records`], written at `recorded_at` (imports and the
+    /// demo clinic's history; live entries use the present).
+    pub async fn append_records_at(
+        &self,
+        records: &[NewRecord],
+        recorded_at: i64,
+        ev: NewEvent,
+    ) -> Result<Vec<String>> {
         let Some(first) = records.first() else {
             return Ok(vec![]);
         };
-        let now = now_us();
+        let now = recorded_at;
         let ids: Vec<String> = records
             .iter()
             .map(|_| uuid::Uuid::now_v7().to_string())
@@ -348,6 +359,17 @@ impl Store {
 
     /// Sign a record. `Conflict` if that signature already exists.
     pub async fn sign_record(&self, id: &str, s: &NewSignature, ev: NewEvent) -> Result<()> {
+        self.sign_record_at(id, s, now_us(), ev).await
+    }
+
+    /// As [`Store::sign_record`], signed at `at` (the demo clinic's history).
+    pub async fn sign_record_at(
+        &self,
+        id: &str,
+        s: &NewSignature,
+        at: i64,
+        ev: NewEvent,
+    ) -> Result<()> {
         with_tx!(self, tx => {
             let row: Option<(String, String, String)> = sqlx::query_as(
                 "SELECT patient_id, program_id, kind FROM clinical_record WHERE id = $1",
@@ -369,7 +391,7 @@ impl Store {
             .bind(&s.signer_role)
             .bind(s.method)
             .bind(&s.drawing)
-            .bind(now_us())
+            .bind(at)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 0 {
@@ -505,7 +527,7 @@ impl Store {
         records: &[NewRecord],
         ev: NewEvent,
     ) -> Result<Vec<String>> {
-        let now = now_us();
+        let now = discharged_at.max(now_us().min(discharged_at + 60_000_000));
         let ids: Vec<String> = records
             .iter()
             .map(|_| uuid::Uuid::now_v7().to_string())
@@ -598,6 +620,26 @@ impl Store {
                     discharge_reason: None,
                 })
             })
+            .collect()
+    }
+
+    /// Patients discharged from a program since `since` (newest first).
+    pub async fn patient_ids_discharged_since(
+        &self,
+        program: ProgramId,
+        since: i64,
+    ) -> Result<Vec<PatientId>> {
+        let rows: Vec<(String,)> = with_reader!(self, c => {
+            sqlx::query_as(
+                "SELECT patient_id FROM episode WHERE program_id = $1 AND discharged_at >= $2 ORDER BY discharged_at DESC",
+            )
+            .bind(program.to_string())
+            .bind(since)
+            .fetch_all(c)
+            .await?
+        });
+        rows.iter()
+            .map(|(p,)| parse_id(p, "episode.patient_id"))
             .collect()
     }
 

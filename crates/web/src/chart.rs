@@ -1273,28 +1273,14 @@ fn twelve() -> u32 {
     12
 }
 
-pub async fn discharge(
-    state: &AppState,
-    p: &Principal,
-    id: PatientId,
+/// Build the discharge records (summary, aftercare, naloxone, follow-up calls
+/// due from `at`) for episode `ep`; returns the stored reason key with them.
+pub fn build_discharge(
+    ctx: &Ctx,
+    ep: &Episode,
     i: &DischargeInput,
-) -> Result<Vec<String>, AppError> {
-    let ctx = open(
-        state,
-        p,
-        id,
-        Permission::WriteClinical,
-        "episode.discharge.open",
-    )
-    .await?;
-    let Some(ep) = ctx.episode.clone() else {
-        return Err(AppError::Conflict("the patient has no open episode".into()));
-    };
-    if !holds_in(p, ep.program_id, Permission::WriteClinical) {
-        return Err(AppError::Forbidden(
-            "only staff of the admitting program may discharge".into(),
-        ));
-    }
+    at: i64,
+) -> Result<(&'static str, Vec<NewRecord>), AppError> {
     let key = clinical::teds::label(&clinical::teds::DISCHARGE_KEYS, i.reason)
         .ok_or_else(|| invalid("reason", "choose a TEDS discharge reason (1–7)"))?;
     if i.summary.trim().chars().count() < 10 {
@@ -1324,7 +1310,6 @@ pub async fn discharge(
     } else {
         clinical::discharge::follow_up_offsets(i.followup_every_days, i.followup_count)?
     };
-    let now = carepath_store::now_us();
     let reason_label =
         clinical::teds::label(&clinical::teds::DISCHARGE_REASONS, i.reason).unwrap_or("");
     let mut records = vec![{
@@ -1347,9 +1332,10 @@ pub async fn discharge(
                 },
                 offsets.len()
             ),
-            now,
+            at,
         );
         r.episode_id = Some(ep.id);
+        r.program_id = ep.program_id;
         r
     }];
     for (k, d) in offsets.iter().enumerate() {
@@ -1357,12 +1343,40 @@ pub async fn discharge(
             "followup",
             json!({"number": k + 1, "of": offsets.len(), "day": d}),
             format!("Follow-up call {} of {}", k + 1, offsets.len()),
-            now,
+            at,
         );
         r.episode_id = Some(ep.id);
-        r.due_at = Some(now + *d as i64 * DAY_US);
+        r.program_id = ep.program_id;
+        r.due_at = Some(at + *d as i64 * DAY_US);
         records.push(r);
     }
+    Ok((key, records))
+}
+
+pub async fn discharge(
+    state: &AppState,
+    p: &Principal,
+    id: PatientId,
+    i: &DischargeInput,
+) -> Result<Vec<String>, AppError> {
+    let ctx = open(
+        state,
+        p,
+        id,
+        Permission::WriteClinical,
+        "episode.discharge.open",
+    )
+    .await?;
+    let Some(ep) = ctx.episode.clone() else {
+        return Err(AppError::Conflict("the patient has no open episode".into()));
+    };
+    if !holds_in(p, ep.program_id, Permission::WriteClinical) {
+        return Err(AppError::Forbidden(
+            "only staff of the admitting program may discharge".into(),
+        ));
+    }
+    let now = carepath_store::now_us();
+    let (key, records) = build_discharge(&ctx, &ep, i, now)?;
     Ok(state
         .store
         .discharge_with_records(

@@ -89,6 +89,154 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(pages::clinic::break_glass),
         ),
         (
+            r(M::GET, "/patients/{id}/assessment", Perm(P::WriteClinical)),
+            get(pages::path::assessment_form),
+        ),
+        (
+            r(M::POST, "/patients/{id}/assessment", Perm(P::WriteClinical)),
+            post(pages::path::assessment_submit),
+        ),
+        (
+            r(M::GET, "/patients/{id}/flowsheet", Perm(P::WriteClinical)),
+            get(pages::path::flowsheet_form),
+        ),
+        (
+            r(M::POST, "/patients/{id}/flowsheet", Perm(P::WriteClinical)),
+            post(pages::path::flowsheet_submit),
+        ),
+        (
+            r(
+                M::POST,
+                "/patients/{id}/flowsheet/preview",
+                Perm(P::WriteClinical),
+            ),
+            post(pages::path::flowsheet_preview),
+        ),
+        (
+            r(M::GET, "/patients/{id}/orders", Perm(P::WriteClinical)),
+            get(pages::path::order_form),
+        ),
+        (
+            r(M::POST, "/patients/{id}/orders", Perm(P::WriteClinical)),
+            post(pages::path::order_submit),
+        ),
+        (
+            r(M::POST, "/records/{rid}/administer", Perm(P::WriteClinical)),
+            post(pages::path::administer),
+        ),
+        (
+            r(M::GET, "/patients/{id}/notes", Perm(P::WriteClinical)),
+            get(pages::path::note_form),
+        ),
+        (
+            r(M::POST, "/patients/{id}/notes", Perm(P::WriteClinical)),
+            post(pages::path::note_submit),
+        ),
+        (
+            r(M::GET, "/patients/{id}/plan", Perm(P::WriteClinical)),
+            get(pages::path::plan_form),
+        ),
+        (
+            r(M::POST, "/patients/{id}/plan", Perm(P::WriteClinical)),
+            post(pages::path::plan_submit),
+        ),
+        (
+            r(M::GET, "/records/{rid}/amend", Perm(P::WriteClinical)),
+            get(pages::path::amend_form),
+        ),
+        (
+            r(M::POST, "/records/{rid}/amend", Perm(P::WriteClinical)),
+            post(pages::path::amend_submit),
+        ),
+        (
+            r(M::POST, "/records/{rid}/sign", Perm(P::WriteClinical)),
+            post(pages::path::sign),
+        ),
+        (
+            r(M::POST, "/records/{rid}/revoke", Perm(P::WriteClinical)),
+            post(pages::path::revoke),
+        ),
+        (
+            r(M::GET, "/patients/{id}/consents", Perm(P::WriteClinical)),
+            get(pages::path::consent_form),
+        ),
+        (
+            r(M::POST, "/patients/{id}/consents", Perm(P::WriteClinical)),
+            post(pages::path::consent_submit),
+        ),
+        (
+            r(M::GET, "/patients/{id}/disclose", Perm(P::WriteClinical)),
+            get(pages::path::disclose_form),
+        ),
+        (
+            r(M::POST, "/patients/{id}/disclose", Perm(P::WriteClinical)),
+            post(pages::path::disclose_submit),
+        ),
+        (
+            r(M::GET, "/patients/{id}/disclosures", Perm(P::ReadClinical)),
+            get(pages::path::disclosures),
+        ),
+        (
+            r(M::GET, "/patients/{id}/discharge", Perm(P::WriteClinical)),
+            get(pages::path::discharge_form),
+        ),
+        (
+            r(M::POST, "/patients/{id}/discharge", Perm(P::WriteClinical)),
+            post(pages::path::discharge_submit),
+        ),
+        (
+            r(M::GET, "/patients/{id}/episode", Perm(P::WriteClinical)),
+            get(pages::path::episode_form),
+        ),
+        (
+            r(M::POST, "/patients/{id}/episode", Perm(P::WriteClinical)),
+            post(pages::path::episode_submit),
+        ),
+        (
+            r(M::POST, "/followups/{rid}/outcome", Perm(P::WriteClinical)),
+            post(pages::path::followup),
+        ),
+        (
+            r(M::GET, "/patients/{id}/profile", Perm(P::RegisterPatient)),
+            get(pages::path::profile_form),
+        ),
+        (
+            r(M::POST, "/patients/{id}/profile", Perm(P::RegisterPatient)),
+            post(pages::path::profile_submit),
+        ),
+        (
+            r(M::GET, "/patients/{id}/photo", Perm(P::ReadDemographics)),
+            get(pages::path::photo),
+        ),
+        (
+            r(M::POST, "/patients/{id}/photo", Perm(P::RegisterPatient)),
+            post(pages::path::photo_upload),
+        ),
+        (
+            r(M::GET, "/worklist", Perm(P::ReadClinical)),
+            get(pages::work::worklist),
+        ),
+        (
+            r(M::GET, "/calendar", Perm(P::ReadClinical)),
+            get(pages::work::calendar),
+        ),
+        (
+            r(M::GET, "/calendar/new", Perm(P::WriteClinical)),
+            get(pages::work::schedule_form),
+        ),
+        (
+            r(M::POST, "/calendar", Perm(P::WriteClinical)),
+            post(pages::work::schedule_submit),
+        ),
+        (
+            r(M::GET, "/sessions/{sid}", Perm(P::ReadClinical)),
+            get(pages::work::session),
+        ),
+        (
+            r(M::POST, "/sessions/{sid}", Perm(P::WriteClinical)),
+            post(pages::work::session_submit),
+        ),
+        (
             r(M::GET, "/account/tokens", Perm(P::ManageOwnTokens)),
             get(pages::admin::tokens),
         ),

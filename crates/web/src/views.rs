@@ -30,6 +30,8 @@ pub struct Nav {
     pub tokens: bool,
     pub referrals: bool,
     pub listing: bool,
+    pub worklist: bool,
+    pub calendar: bool,
 }
 
 impl Nav {
@@ -54,6 +56,8 @@ impl Nav {
             tokens: p.mfa_done && p.can(Permission::ManageOwnTokens),
             referrals: p.mfa_done && p.can(Permission::ManageReferrals),
             listing: p.mfa_done && p.can(Permission::ManageListing),
+            worklist: p.mfa_done && p.can(Permission::ReadClinical),
+            calendar: p.mfa_done && p.can(Permission::ReadClinical),
         }
     }
 }

@@ -320,6 +320,8 @@ pub struct WorkItem {
     pub patient: String,
     pub what: String,
     pub due_at: Option<i64>,
+    /// The due time in the program's time zone, for people.
+    pub due: String,
     pub overdue: bool,
     pub record_id: Option<String>,
     pub program: String,
@@ -384,6 +386,7 @@ pub async fn worklist(state: &AppState, p: &Principal) -> Result<Worklist, AppEr
         patient: String::new(),
         what,
         due_at: due,
+        due: String::new(),
         overdue: due.is_some_and(|d| d < now),
         record_id: Some(r.id.clone()),
         program: pname(r.program_id),
@@ -419,6 +422,7 @@ pub async fn worklist(state: &AppState, p: &Principal) -> Result<Worklist, AppEr
                             "COWS due within the hour".into()
                         },
                         due_at: Some(due),
+                        due: String::new(),
                         overdue: due < now,
                         record_id: None,
                         program: pname(prog),
@@ -505,6 +509,15 @@ pub async fn worklist(state: &AppState, p: &Principal) -> Result<Worklist, AppEr
         state.store.patient_names(&ids).await?.into_iter().collect();
     for (list, pid, mut it) in pending {
         it.patient = names.get(&pid).cloned().unwrap_or_default();
+        let tz = all_programs
+            .iter()
+            .find(|g| g.name == it.program)
+            .and_then(|g| parse_time_zone(&g.timezone).ok())
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        it.due = it
+            .due_at
+            .map(|d| crate::views::fmt_time(d, &tz))
+            .unwrap_or_default();
         match list {
             "cows" => w.cows_due.push(it),
             "sign" => w.to_sign.push(it),

@@ -33,6 +33,7 @@ struct DashboardPage {
     title: String,
     by_kind: Vec<KindTotal>,
     rows: Vec<CensusRow>,
+    by_level: Vec<(String, String, i64)>,
 }
 
 /// Census totals per program type.
@@ -76,6 +77,7 @@ pub async fn dashboard(State(state): State<AppState>, p: Principal) -> HtmlResul
         title: "Dashboard".into(),
         by_kind: totals,
         rows,
+        by_level: crate::work::census_by_level(&state, &p).await?,
     })
     .into_response())
 }
@@ -500,6 +502,14 @@ struct ChartPage {
     emergency: bool,
     clinical: bool,
     timeline: Vec<TimelineItem>,
+    id: PatientId,
+    x: crate::pages::chart_view::Sections,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ChartQuery {
+    #[serde(default)]
+    error: String,
 }
 
 #[derive(Template)]
@@ -520,6 +530,7 @@ pub async fn chart(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
+    Query(q): Query<ChartQuery>,
 ) -> HtmlResult<Response> {
     let id: PatientId = id.parse().map_err(|_| bad_id())?;
     let clinical_allowed = p.can(Permission::ReadClinical);
@@ -563,7 +574,18 @@ pub async fn chart(
         .map(|s| s.get_years())
         .unwrap_or(0) as i16;
     let mut timeline = vec![];
+    let episodes = state.store.episodes(patient.id).await?;
+    let mut x =
+        crate::pages::chart_view::build(&state, &p, patient.id, &episodes, &tz, clinical_allowed)
+            .await?;
+    if !q.error.is_empty() {
+        x.error = Some(q.error.chars().take(300).collect());
+    }
     if clinical_allowed {
+        let records = state.store.patient_records(patient.id, &[]).await?;
+        for (at, when, what, detail) in crate::pages::chart_view::timeline(&records, &tz) {
+            timeline.push((at, TimelineItem { when, what, detail }));
+        }
         let programs = state.store.list_programs().await?;
         let pname = |pid: ProgramId| {
             programs
@@ -572,7 +594,7 @@ pub async fn chart(
                 .map(|g| g.name.clone())
                 .unwrap_or_default()
         };
-        for e in state.store.episodes(patient.id).await? {
+        for e in episodes.iter().cloned() {
             let level = e
                 .level_of_care
                 .parse::<ProgramKind>()
@@ -623,6 +645,8 @@ pub async fn chart(
         emergency: basis == Basis::Emergency,
         clinical: clinical_allowed,
         timeline: timeline.into_iter().map(|t| t.1).collect(),
+        id: patient.id,
+        x,
     };
     Ok(render(&page).into_response())
 }

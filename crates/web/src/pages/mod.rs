@@ -2,8 +2,12 @@
 
 pub mod admin;
 pub mod auth;
+pub mod chart_view;
 pub mod clinic;
+pub mod forms;
 pub mod intake;
+pub mod path;
+pub mod work;
 
 use crate::AppState;
 use crate::auth::{Principal, resolve};
@@ -38,6 +42,7 @@ pub fn landing(p: &Principal) -> &'static str {
 
 const CSS: &str = include_str!("../../assets/app.css");
 const HTMX: &[u8] = include_bytes!("../../assets/vendor/htmx-2.0.11.min.js");
+const SIGNATURE_JS: &str = include_str!("../../assets/signature.js");
 
 /// Static assets compiled into the binary (no CDN).
 pub async fn asset(Path(file): Path<String>) -> Response {
@@ -48,6 +53,14 @@ pub async fn asset(Path(file): Path<String>) -> Response {
                 (header::CACHE_CONTROL, "no-cache"),
             ],
             CSS,
+        )
+            .into_response(),
+        "signature.js" => (
+            [
+                (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            SIGNATURE_JS,
         )
             .into_response(),
         "htmx-2.0.11.min.js" => (

@@ -1,0 +1,298 @@
+//! One form page for every clinical form: fields are described in Rust (name,
+//! label, kind, options) and rendered by `form.html` with labels, hints, the
+//! error next to the field it names, and values kept after a failed submit.
+//! Field names follow the API's JSON paths (`vitals.hr`, `substances[0].code`)
+//! so an error from the shared services lands on the right input.
+
+use crate::auth::Principal;
+use crate::error::AppError;
+use crate::views::{Nav, render};
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use carepath_domain::FieldError;
+use std::str::FromStr;
+
+/// Submitted form values (repeated names kept in order).
+#[derive(Debug, Clone, Default)]
+pub struct Values(pub Vec<(String, String)>);
+
+impl Values {
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, v)| k == name && !v.is_empty())
+    }
+    pub fn set(&mut self, name: &str, v: impl Into<String>) {
+        self.0.retain(|(k, _)| k != name);
+        self.0.push((name.to_string(), v.into()));
+    }
+    pub fn push(&mut self, name: &str, v: impl Into<String>) {
+        self.0.push((name.to_string(), v.into()));
+    }
+    pub fn opt(&self, name: &str) -> Option<String> {
+        let v = self.get(name).trim();
+        (!v.is_empty()).then(|| v.to_string())
+    }
+    /// A checkbox: present and "true"/"on"/"yes".
+    pub fn flag(&self, name: &str) -> bool {
+        matches!(self.get(name), "true" | "on" | "yes" | "1")
+    }
+    /// A number, or `None` when empty; a clear error naming the field otherwise.
+    pub fn num<T: FromStr>(&self, name: &str) -> Result<Option<T>, AppError> {
+        let v = self.get(name).trim();
+        if v.is_empty() {
+            return Ok(None);
+        }
+        v.parse()
+            .map(Some)
+            .map_err(|_| AppError::Invalid(FieldError::new(name.to_string(), "must be a number")))
+    }
+    pub fn req<T: FromStr>(&self, name: &str) -> Result<T, AppError> {
+        self.num(name)?
+            .ok_or_else(|| AppError::Invalid(FieldError::new(name.to_string(), "is required")))
+    }
+}
+
+pub struct Field {
+    pub name: String,
+    pub label: String,
+    /// text, area, number, date, datetime, time, select, radio, check, checks, heading, note, hidden, tel, email
+    pub kind: &'static str,
+    pub value: String,
+    pub values: Vec<String>,
+    pub options: Vec<(String, String)>,
+    pub hint: String,
+    pub error: Option<String>,
+    pub required: bool,
+    pub step: String,
+}
+
+impl Field {
+    pub fn checked(&self, v: &str) -> bool {
+        self.values.iter().any(|x| x == v)
+    }
+    pub fn id(&self) -> String {
+        format!("f-{}", self.name.replace(['.', '[', ']'], "-"))
+    }
+}
+
+/// Builds the list of fields, taking each value from `values`.
+pub struct Builder<'a> {
+    pub fields: Vec<Field>,
+    values: &'a Values,
+    err: Option<&'a FieldError>,
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(values: &'a Values, err: Option<&'a FieldError>) -> Self {
+        Builder {
+            fields: vec![],
+            values,
+            err,
+        }
+    }
+    fn add(&mut self, name: &str, label: &str, kind: &'static str) -> &mut Field {
+        let error = self
+            .err
+            .filter(|e| e.field == name || (kind == "checks" && e.field.starts_with(name)))
+            .map(|e| e.message.clone());
+        self.fields.push(Field {
+            name: name.into(),
+            label: label.into(),
+            kind,
+            value: self.values.get(name).to_string(),
+            values: self.values.all(name),
+            options: vec![],
+            hint: String::new(),
+            error,
+            required: false,
+            step: String::new(),
+        });
+        self.fields.last_mut().expect("just pushed")
+    }
+    pub fn text(&mut self, name: &str, label: &str) -> &mut Field {
+        self.add(name, label, "text")
+    }
+    pub fn tel(&mut self, name: &str, label: &str) -> &mut Field {
+        self.add(name, label, "tel")
+    }
+    pub fn area(&mut self, name: &str, label: &str) -> &mut Field {
+        self.add(name, label, "area")
+    }
+    pub fn number(&mut self, name: &str, label: &str, step: &str) -> &mut Field {
+        let f = self.add(name, label, "number");
+        f.step = step.into();
+        f
+    }
+    pub fn date(&mut self, name: &str, label: &str) -> &mut Field {
+        self.add(name, label, "date")
+    }
+    pub fn datetime(&mut self, name: &str, label: &str) -> &mut Field {
+        self.add(name, label, "datetime")
+    }
+    pub fn time(&mut self, name: &str, label: &str) -> &mut Field {
+        self.add(name, label, "time")
+    }
+    pub fn hidden(&mut self, name: &str) -> &mut Field {
+        self.add(name, "", "hidden")
+    }
+    pub fn select<K: ToString, L: ToString>(
+        &mut self,
+        name: &str,
+        label: &str,
+        opts: impl IntoIterator<Item = (K, L)>,
+    ) -> &mut Field {
+        let f = self.add(name, label, "select");
+        f.options = opts
+            .into_iter()
+            .map(|(k, l)| (k.to_string(), l.to_string()))
+            .collect();
+        f
+    }
+    pub fn radio<K: ToString, L: ToString>(
+        &mut self,
+        name: &str,
+        label: &str,
+        opts: impl IntoIterator<Item = (K, L)>,
+    ) -> &mut Field {
+        let f = self.add(name, label, "radio");
+        f.options = opts
+            .into_iter()
+            .map(|(k, l)| (k.to_string(), l.to_string()))
+            .collect();
+        f
+    }
+    pub fn check(&mut self, name: &str, label: &str) -> &mut Field {
+        self.add(name, label, "check")
+    }
+    pub fn checks<K: ToString, L: ToString>(
+        &mut self,
+        name: &str,
+        label: &str,
+        opts: impl IntoIterator<Item = (K, L)>,
+    ) -> &mut Field {
+        let f = self.add(name, label, "checks");
+        f.options = opts
+            .into_iter()
+            .map(|(k, l)| (k.to_string(), l.to_string()))
+            .collect();
+        f
+    }
+    pub fn heading(&mut self, label: &str) -> &mut Field {
+        self.add("", label, "heading")
+    }
+    pub fn note(&mut self, text: &str) -> &mut Field {
+        self.add("", text, "note")
+    }
+}
+
+impl Field {
+    pub fn hint(&mut self, h: &str) -> &mut Self {
+        self.hint = h.into();
+        self
+    }
+    pub fn required(&mut self) -> &mut Self {
+        self.required = true;
+        self
+    }
+}
+
+/// A block of read-only facts shown above a form (e.g. the recommendation).
+pub struct Panel {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub tone: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "form.html")]
+pub struct FormPage {
+    pub nav: Nav,
+    pub title: String,
+    pub back: Option<(String, String)>,
+    pub intro: String,
+    /// Related links shown under the intro: (href, label).
+    pub links: Vec<(String, String)>,
+    pub error: Option<String>,
+    pub error_id: String,
+    pub panels: Vec<Panel>,
+    pub action: String,
+    pub fields: Vec<Field>,
+    pub submit: String,
+    /// Extra submit buttons: (name, value, label).
+    pub buttons: Vec<(String, String, String)>,
+    /// htmx live preview: POST target returning a fragment for `#preview`.
+    pub preview: Option<String>,
+    pub multipart: bool,
+}
+
+impl FormPage {
+    pub fn new(p: &Principal, title: impl Into<String>, action: impl Into<String>) -> Self {
+        FormPage {
+            nav: Nav::for_principal(p),
+            title: title.into(),
+            back: None,
+            intro: String::new(),
+            links: vec![],
+            error: None,
+            error_id: String::new(),
+            panels: vec![],
+            action: action.into(),
+            fields: vec![],
+            submit: "Save".into(),
+            buttons: vec![],
+            preview: None,
+            multipart: false,
+        }
+    }
+    pub fn with_error(mut self, err: Option<&FieldError>) -> Self {
+        if let Some(e) = err {
+            self.error = Some(e.message.clone());
+            self.error_id = self
+                .fields
+                .iter()
+                .find(|f| {
+                    f.name == e.field
+                        || (f.kind == "checks"
+                            && e.field.starts_with(f.name.as_str())
+                            && !f.name.is_empty())
+                })
+                .map(|f| f.id())
+                .unwrap_or_default();
+            if self.error_id.is_empty() {
+                // No input carries this name: show the field path in the summary.
+                self.error = Some(format!("{}: {}", e.field, e.message));
+            }
+        }
+        self
+    }
+    pub fn respond(self) -> Response {
+        let status = if self.error.is_some() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        };
+        (status, render(&self)).into_response()
+    }
+}
+
+/// Split an error from a service: field errors re-render the form; others propagate.
+pub fn field_error(e: AppError) -> Result<FieldError, AppError> {
+    match e {
+        AppError::Invalid(f) => Ok(f),
+        other => Err(other),
+    }
+}

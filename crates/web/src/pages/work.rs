@@ -1,0 +1,392 @@
+//! Worklist, calendar and session attendance pages.
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::chart::{DAY_US, holds_in};
+use crate::error::{AppError, HtmlResult};
+use crate::pages::forms::{Builder, FormPage, Values, field_error};
+use crate::views::{Nav, fmt_time, render};
+use crate::work::{self, MODALITIES, SESSION_KINDS, STATUSES, label};
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use carepath_domain::authz::Permission;
+use carepath_domain::ids::ProgramId;
+use carepath_domain::program::parse_time_zone;
+use serde::Deserialize;
+
+pub struct Item {
+    pub patient_id: String,
+    pub patient: String,
+    pub what: String,
+    pub due: String,
+    pub overdue: bool,
+    pub record_id: String,
+    pub program: String,
+}
+
+#[derive(Template)]
+#[template(path = "worklist.html")]
+struct WorklistPage {
+    nav: Nav,
+    title: String,
+    sections: Vec<(String, String, Vec<Item>, &'static str)>,
+    referrals: i64,
+}
+
+pub async fn worklist(State(state): State<AppState>, p: Principal) -> HtmlResult<Response> {
+    let w = work::worklist(&state, &p).await?;
+    let conv = |v: Vec<work::WorkItem>| -> Vec<Item> {
+        v.into_iter()
+            .map(|i| Item {
+                patient_id: i.patient_id,
+                patient: i.patient,
+                what: i.what,
+                due: i.due,
+                overdue: i.overdue,
+                record_id: i.record_id.unwrap_or_default(),
+                program: i.program,
+            })
+            .collect()
+    };
+    let mut sections = vec![
+        (
+            "cows".into(),
+            "COWS checks due".into(),
+            conv(w.cows_due),
+            "withdrawal",
+        ),
+        (
+            "orders".into(),
+            "Orders to sign".into(),
+            conv(w.orders_to_sign),
+            "orders",
+        ),
+        (
+            "sign".into(),
+            "Notes and plans to sign".into(),
+            conv(w.to_sign),
+            "notes",
+        ),
+        (
+            "cosign".into(),
+            "Co-signatures".into(),
+            conv(w.to_cosign),
+            "notes",
+        ),
+        (
+            "plans".into(),
+            "Treatment-plan reviews due".into(),
+            conv(w.plan_reviews),
+            "plan",
+        ),
+        (
+            "followups".into(),
+            "Follow-up calls this week".into(),
+            conv(w.followups),
+            "aftercare",
+        ),
+    ];
+    // Only prescribers sign orders; the empty section would only be noise for others.
+    if !p.can(Permission::OrderMedication) {
+        sections.retain(|s: &(String, String, Vec<Item>, &str)| s.0 != "orders");
+    }
+    Ok(render(&WorklistPage {
+        nav: Nav::for_principal(&p),
+        title: "Worklist".into(),
+        sections,
+        referrals: w.referrals_waiting,
+    })
+    .into_response())
+}
+
+pub struct Day {
+    pub label: String,
+    pub sessions: Vec<(String, String, String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "calendar.html")]
+struct CalendarPage {
+    nav: Nav,
+    title: String,
+    programs: Vec<(String, String, Vec<Day>)>,
+    prev: String,
+    next: String,
+    can_schedule: bool,
+}
+
+#[derive(Deserialize, Default)]
+pub struct WeekQuery {
+    #[serde(default)]
+    from: String,
+}
+
+pub async fn calendar(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<WeekQuery>,
+) -> HtmlResult<Response> {
+    let all = state.store.list_programs().await?;
+    let mine = p.programs_with(Permission::ReadClinical);
+    let mut programs = vec![];
+    let mut first_day = None;
+    for g in all.iter().filter(|g| mine.contains(&g.id)) {
+        let tz = parse_time_zone(&g.timezone)?;
+        let (from, to) = crate::path_api::range(&state, g.id, Some(&q.from), 7).await?;
+        let day0 = jiff::Timestamp::from_microsecond(from)
+            .map(|t| t.to_zoned(tz.clone()).date())
+            .map_err(|_| AppError::NotFound)?;
+        first_day.get_or_insert(day0);
+        let sessions = state.store.sessions(g.id, from, to).await?;
+        let mut days = vec![];
+        for k in 0..7 {
+            let d = day0
+                .checked_add(jiff::Span::new().days(k))
+                .map_err(|_| AppError::NotFound)?;
+            let list = sessions
+                .iter()
+                .filter(|s| {
+                    jiff::Timestamp::from_microsecond(s.starts_at)
+                        .map(|t| t.to_zoned(tz.clone()).date() == d)
+                        .unwrap_or(false)
+                })
+                .map(|s| {
+                    let t = jiff::Timestamp::from_microsecond(s.starts_at)
+                        .map(|t| t.to_zoned(tz.clone()).strftime("%H:%M").to_string())
+                        .unwrap_or_default();
+                    (
+                        s.id.clone(),
+                        t,
+                        s.title.clone(),
+                        format!(
+                            "{} · {} · {} min",
+                            label(&SESSION_KINDS, &s.kind),
+                            label(&MODALITIES, &s.modality),
+                            s.minutes
+                        ),
+                        s.location.clone(),
+                    )
+                })
+                .collect();
+            days.push(Day {
+                label: d.strftime("%a %b %-d").to_string(),
+                sessions: list,
+            });
+        }
+        programs.push((g.id.to_string(), g.name.clone(), days));
+    }
+    let d = first_day.unwrap_or_else(|| jiff::Zoned::now().date());
+    let shift = |n: i64| {
+        d.checked_add(jiff::Span::new().days(n))
+            .map(|x| x.to_string())
+            .unwrap_or_default()
+    };
+    Ok(render(&CalendarPage {
+        nav: Nav::for_principal(&p),
+        title: "Calendar".into(),
+        programs,
+        prev: shift(-7),
+        next: shift(7),
+        can_schedule: p.can(Permission::WriteClinical),
+    })
+    .into_response())
+}
+
+async fn schedule_page(
+    state: &AppState,
+    p: &Principal,
+    v: &Values,
+    err: Option<&carepath_domain::FieldError>,
+) -> Result<Response, AppError> {
+    let mine = p.programs_with(Permission::WriteClinical);
+    let programs: Vec<(String, String)> = state
+        .store
+        .list_programs()
+        .await?
+        .into_iter()
+        .filter(|g| mine.contains(&g.id))
+        .map(|g| (g.id.to_string(), g.name))
+        .collect();
+    let mut b = Builder::new(v, err);
+    b.select("program_id", "Program", programs);
+    b.radio("kind", "Kind", SESSION_KINDS);
+    b.text("title", "Title").required();
+    b.select("modality", "Modality or activity", MODALITIES);
+    b.date("start_date", "First day").required();
+    b.time("time", "Start time").required();
+    b.number("minutes", "Length (minutes)", "5")
+        .hint("IOP: 180–360 minutes a day");
+    b.checks(
+        "weekdays",
+        "Repeat on",
+        [
+            ("1", "Monday"),
+            ("2", "Tuesday"),
+            ("3", "Wednesday"),
+            ("4", "Thursday"),
+            ("5", "Friday"),
+            ("6", "Saturday"),
+            ("7", "Sunday"),
+        ],
+    );
+    b.number("weeks", "For how many weeks", "1");
+    b.text("location", "Room or place");
+    let mut page = FormPage::new(p, "Schedule a session", "/calendar");
+    page.back = Some(("/calendar".into(), "Back to the calendar".into()));
+    page.fields = b.fields;
+    page.submit = "Schedule".into();
+    Ok(page.with_error(err).respond())
+}
+
+pub async fn schedule_form(State(state): State<AppState>, p: Principal) -> HtmlResult<Response> {
+    let mut v = Values::default();
+    v.set("kind", "group");
+    v.set("minutes", "90");
+    v.set("weeks", "1");
+    v.set("start_date", jiff::Zoned::now().date().to_string());
+    v.set("time", "10:00");
+    Ok(schedule_page(&state, &p, &v, None).await?)
+}
+
+pub async fn schedule_submit(
+    State(state): State<AppState>,
+    p: Principal,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> HtmlResult<Response> {
+    let v = Values(pairs);
+    let r = async {
+        let program: ProgramId = v.get("program_id").parse().map_err(|_| {
+            AppError::Invalid(carepath_domain::FieldError::new(
+                "program_id",
+                "choose a program",
+            ))
+        })?;
+        let weekdays = v
+            .all("weekdays")
+            .iter()
+            .filter_map(|d| d.parse().ok())
+            .collect();
+        let i = work::SeriesInput {
+            kind: v.get("kind").into(),
+            title: v.get("title").into(),
+            modality: v.get("modality").into(),
+            start_date: v.get("start_date").into(),
+            time: v.get("time").into(),
+            minutes: v.num("minutes")?.unwrap_or(60),
+            weekdays,
+            weeks: v.num("weeks")?.unwrap_or(1),
+            location: v.get("location").into(),
+        };
+        work::schedule(&state, &p, program, &i).await
+    }
+    .await;
+    match r {
+        Ok(_) => {
+            Ok(Redirect::to(&format!("/calendar?from={}", v.get("start_date"))).into_response())
+        }
+        Err(e) => Ok(schedule_page(&state, &p, &v, Some(&field_error(e)?)).await?),
+    }
+}
+
+pub struct RosterRow {
+    pub patient_id: String,
+    pub name: String,
+    pub status: String,
+}
+
+#[derive(Template)]
+#[template(path = "session.html")]
+struct SessionPage {
+    nav: Nav,
+    title: String,
+    id: String,
+    when: String,
+    detail: String,
+    rows: Vec<RosterRow>,
+    statuses: Vec<(&'static str, &'static str)>,
+    can_write: bool,
+    saved: bool,
+}
+
+#[derive(Deserialize, Default)]
+pub struct SavedQuery {
+    #[serde(default)]
+    saved: String,
+}
+
+pub async fn session(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(sid): Path<String>,
+    Query(q): Query<SavedQuery>,
+) -> HtmlResult<Response> {
+    let s = state.store.calendar_session(&sid).await?;
+    if !holds_in(&p, s.program_id, Permission::ReadClinical) {
+        return Err(AppError::NotFound.into());
+    }
+    let tz = parse_time_zone(&state.store.program(s.program_id).await?.timezone)?;
+    let roster = work::roster(&state, &s).await?;
+    state
+        .store
+        .audit(
+            p.event("session.roster", carepath_domain::audit::Outcome::Success)
+                .object("session", &s.id)
+                .program(s.program_id)
+                .detail(format!("patients={}", roster.len())),
+        )
+        .await?;
+    let rows = roster
+        .into_iter()
+        .map(|(id, name, rec)| RosterRow {
+            patient_id: id.to_string(),
+            name,
+            status: rec
+                .map(|r| r.body["status"].as_str().unwrap_or("").to_string())
+                .unwrap_or_default(),
+        })
+        .collect();
+    Ok(render(&SessionPage {
+        nav: Nav::for_principal(&p),
+        title: s.title.clone(),
+        id: s.id.clone(),
+        when: format!("{} · {} min", fmt_time(s.starts_at, &tz), s.minutes),
+        detail: format!(
+            "{} · {}{}",
+            label(&SESSION_KINDS, &s.kind),
+            label(&MODALITIES, &s.modality),
+            if s.location.is_empty() {
+                String::new()
+            } else {
+                format!(" · {}", s.location)
+            }
+        ),
+        rows,
+        statuses: STATUSES.to_vec(),
+        can_write: holds_in(&p, s.program_id, Permission::WriteClinical),
+        saved: q.saved == "1",
+    })
+    .into_response())
+}
+
+pub async fn session_submit(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(sid): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> HtmlResult<Response> {
+    let entries = pairs
+        .into_iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("status.").map(|id| work::AttendanceEntry {
+                patient_id: id.to_string(),
+                status: v,
+            })
+        })
+        .filter(|e| !e.status.is_empty())
+        .collect();
+    work::attendance(&state, &p, &sid, &work::AttendanceInput { entries }).await?;
+    let _ = DAY_US;
+    Ok(Redirect::to(&format!("/sessions/{sid}?saved=1")).into_response())
+}
