@@ -1,0 +1,334 @@
+//! The patient's path in headless Chromium, as a new user would walk it: a
+//! call-back request from the finder becomes a patient; the intake assessment
+//! shows the placement recommendation; two COWS entries draw the chart; a group
+//! session records attendance; a note is signed and amended (both versions
+//! kept); discharge schedules follow-up calls that show on the worklist.
+
+use carepath_domain::audit::{NewEvent, Outcome};
+use carepath_domain::authz::Role;
+use carepath_domain::program::ProgramKind;
+use carepath_e2e::{browser, skip_or_fail};
+use carepath_store::programs::NewProgram;
+use carepath_store::testing::TestDb;
+use fantoccini::error::CmdError;
+use fantoccini::{Client, Locator};
+
+const PW: &str = "correct horse battery staple";
+
+fn ev(a: &str) -> NewEvent {
+    NewEvent::new(a, Outcome::Success)
+}
+
+async fn click(c: &Client, css: &str) -> Result<(), CmdError> {
+    c.find(Locator::Css(css)).await?.click().await
+}
+
+async fn select(c: &Client, name: &str, value: &str) -> Result<(), CmdError> {
+    c.find(Locator::Css(&format!("select[name='{name}']")))
+        .await?
+        .select_by_value(value)
+        .await
+}
+
+async fn type_in(c: &Client, name: &str, text: &str) -> Result<(), CmdError> {
+    c.find(Locator::Css(&format!("[name='{name}']")))
+        .await?
+        .send_keys(text)
+        .await
+}
+
+async fn main_text(c: &Client) -> Result<String, CmdError> {
+    c.find(Locator::Css("main")).await?.text().await
+}
+
+async fn submit(c: &Client, label: &str) -> Result<(), CmdError> {
+    c.find(Locator::XPath(&format!(
+        "//main//button[normalize-space()='{label}']"
+    )))
+    .await?
+    .click()
+    .await
+}
+
+#[tokio::test]
+async fn a_referral_walks_the_whole_path_in_headless_chromium() {
+    let Some(b) = browser(1100, 900, true).await else {
+        return skip_or_fail("chromedriver (apt-get install chromium chromium-driver)");
+    };
+    let c = &b.client;
+    let db = TestDb::sqlite().await;
+    let s = db.store.clone();
+    let org = s.create_organization("E2E", ev("o")).await.unwrap();
+    let prog = s
+        .create_program(
+            org.id,
+            &NewProgram {
+                name: "E2E Detox".into(),
+                kind: ProgramKind::WithdrawalManagement,
+                address: "x".into(),
+                timezone: "America/New_York".into(),
+                hours: "x".into(),
+            },
+            ev("p"),
+        )
+        .await
+        .unwrap();
+    let hash = carepath_web::auth::hash_password(PW.into()).await.unwrap();
+    let u = s
+        .create_user("clin.e2e", "Casey Clinician", &hash, ev("u"))
+        .await
+        .unwrap();
+    for role in [Role::Intake, Role::Nurse, Role::Counselor] {
+        s.grant_role(u.id, prog.id, role, None, ev("g"))
+            .await
+            .unwrap();
+    }
+    let referral = s
+        .create_referral(
+            prog.id,
+            &carepath_store::referrals::NewReferral {
+                name: "Robin".into(),
+                phone: "(302) 555-0190".into(),
+                best_time: "evenings".into(),
+                note: None,
+                language: "en".into(),
+            },
+            ev("referral.create"),
+        )
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(carepath_web::serve(
+        listener,
+        carepath_web::AppState::new(s.clone(), Default::default()),
+        std::future::pending(),
+    ));
+
+    let result = async {
+        c.goto(&format!("{base}/login")).await?;
+        type_in(c, "username", "clin.e2e").await?;
+        type_in(c, "password", PW).await?;
+        click(c, "form[action='/login'] button").await?;
+        c.wait()
+            .for_element(Locator::XPath("//h1[text()='Program dashboard']"))
+            .await?;
+
+        // 1. The call-back request becomes a patient (name carried across).
+        c.goto(&format!("{base}/referrals")).await?;
+        click(c, &format!("a[href='/patients/new?referral={referral}']")).await?;
+        let first = c
+            .find(Locator::Id("legal_first_name"))
+            .await?
+            .prop("value")
+            .await?;
+        assert_eq!(first.as_deref(), Some("Robin"));
+        type_in(c, "legal_last_name", "Reyes").await?;
+        c.execute(
+            "document.getElementById('date_of_birth').value = '1990-02-03'",
+            vec![],
+        )
+        .await?;
+        select(c, "admit_level", "withdrawal_management").await?;
+        click(c, "form[action='/patients'] button[type=submit]").await?;
+        c.wait().for_element(Locator::Id("patient-name")).await?;
+        let chart_url = c.current_url().await?.to_string();
+        assert!(main_text(c).await?.contains("Reyes, Robin"));
+
+        // 2. Intake assessment: the recommendation is shown before saving.
+        click(c, "a[href$='/assessment']").await?;
+        select(c, "substances[0].code", "5").await?;
+        select(c, "substances[0].route", "4").await?;
+        select(c, "substances[0].frequency", "3").await?;
+        type_in(c, "substances[0].age_first_use", "19").await?;
+        for k in ["A1", "A2", "A3", "A4", "A6", "A10", "A11"] {
+            click(c, &format!("input[name='dsm5'][value='{k}']")).await?;
+        }
+        for (d, v) in [
+            ("withdrawal", "3"),
+            ("biomedical", "1"),
+            ("emotional_behavioral", "1"),
+            ("readiness", "2"),
+            ("relapse", "3"),
+            ("recovery_environment", "2"),
+        ] {
+            click(c, &format!("input[name='dimensions.{d}'][value='{v}']")).await?;
+        }
+        submit(c, "Show recommendation").await?;
+        c.wait()
+            .for_element(Locator::Css(
+                "section.panel[aria-label='Level-of-care recommendation']",
+            ))
+            .await?;
+        let page = main_text(c).await?;
+        assert!(
+            page.contains("Recommended now: Withdrawal management"),
+            "{page}"
+        );
+        assert!(page.contains("Dimension 1"), "{page}");
+        submit(c, "Save assessment").await?;
+        c.wait().for_element(Locator::Id("assessment-h")).await?;
+        let chart = main_text(c).await?;
+        assert!(
+            chart.contains("Placed: Withdrawal management (detox) (recommendation accepted)"),
+            "{chart}"
+        );
+        assert!(chart.contains("F11.2"), "diagnosis code shown: {chart}");
+
+        // 3. Two COWS entries draw the chart.
+        for scores in [
+            [
+                ("pulse", "1"),
+                ("sweating", "1"),
+                ("restlessness", "1"),
+                ("pupils", "1"),
+                ("bone_joint_aches", "2"),
+                ("runny_nose_tearing", "1"),
+                ("gi_upset", "2"),
+                ("tremor", "1"),
+                ("yawning", "1"),
+                ("anxiety_irritability", "2"),
+                ("gooseflesh", "0"),
+            ],
+            [
+                ("pulse", "2"),
+                ("sweating", "2"),
+                ("restlessness", "3"),
+                ("pupils", "2"),
+                ("bone_joint_aches", "2"),
+                ("runny_nose_tearing", "2"),
+                ("gi_upset", "2"),
+                ("tremor", "2"),
+                ("yawning", "2"),
+                ("anxiety_irritability", "2"),
+                ("gooseflesh", "3"),
+            ],
+        ] {
+            c.goto(&format!("{chart_url}/flowsheet")).await?;
+            for (item, v) in scores {
+                select(c, &format!("items.{item}"), v).await?;
+            }
+            type_in(c, "vitals.sbp", "128").await?;
+            type_in(c, "vitals.dbp", "80").await?;
+            type_in(c, "vitals.hr", "96").await?;
+            // The live score (htmx) appears as the items are chosen.
+            c.wait()
+                .for_element(Locator::XPath(
+                    "//div[@id='preview']//strong[starts-with(., 'COWS ')]",
+                ))
+                .await?;
+            submit(c, "Save entry").await?;
+            c.wait().for_element(Locator::Id("withdrawal-h")).await?;
+        }
+        let points = c
+            .find_all(Locator::Css("figure.cows-chart circle.point"))
+            .await?;
+        assert_eq!(points.len(), 2, "two points on the chart");
+        assert!(main_text(c).await?.contains("moderately severe"));
+
+        // 4. A group session on the calendar; attendance.
+        c.goto(&format!("{base}/calendar/new")).await?;
+        type_in(c, "title", "Evening process group").await?;
+        submit(c, "Schedule").await?;
+        c.wait()
+            .for_element(Locator::XPath("//h1[text()='Calendar']"))
+            .await?;
+        c.find(Locator::XPath("//a[contains(., 'Evening process group')]"))
+            .await?
+            .click()
+            .await?;
+        c.wait()
+            .for_element(Locator::XPath("//caption[text()='Roster and attendance']"))
+            .await?;
+        click(c, "input[type=radio][value='present']").await?;
+        submit(c, "Save attendance").await?;
+        c.wait()
+            .for_element(Locator::XPath("//p[text()='Attendance saved.']"))
+            .await?;
+        let checked = c
+            .find(Locator::Css("input[type=radio][value='present']"))
+            .await?
+            .prop("checked")
+            .await?;
+        assert_eq!(checked.as_deref(), Some("true"));
+
+        // 5. A note: signed, then amended; both versions kept.
+        c.goto(&format!("{chart_url}/notes")).await?;
+        type_in(c, "sections.data", "Talked about sleep and cravings.").await?;
+        type_in(c, "sections.assessment", "Withdrawal easing; engaged.").await?;
+        type_in(
+            c,
+            "sections.plan",
+            "Continue comfort medication; group tomorrow.",
+        )
+        .await?;
+        submit(c, "Save note (sign it next)").await?;
+        c.wait().for_element(Locator::Id("notes-h")).await?;
+        submit(c, "Sign note").await?;
+        c.wait().for_element(Locator::Id("notes-h")).await?;
+        assert!(main_text(c).await?.contains("Signed: Casey Clinician"));
+        click(c, "a.button[href$='/amend']").await?;
+        type_in(c, "reason", "cravings were rated, add the rating").await?;
+        c.find(Locator::Css("[name='sections.data']"))
+            .await?
+            .clear()
+            .await?;
+        type_in(
+            c,
+            "sections.data",
+            "Talked about sleep and cravings (7/10).",
+        )
+        .await?;
+        submit(c, "Save amendment").await?;
+        c.wait().for_element(Locator::Id("notes-h")).await?;
+        let chart = main_text(c).await?;
+        assert!(chart.contains("cravings (7/10)"), "{chart}");
+        assert!(chart.contains("Earlier versions (1)"), "{chart}");
+        click(c, "article.note details summary").await?;
+        let chart = main_text(c).await?;
+        assert!(
+            chart.contains("Replaced because: cravings were rated, add the rating"),
+            "{chart}"
+        );
+        assert!(
+            chart.contains("Talked about sleep and cravings."),
+            "the first version stays: {chart}"
+        );
+
+        // 6. Discharge: naloxone is required after completed withdrawal management;
+        //    follow-up calls are scheduled and show on the worklist.
+        c.goto(&format!("{chart_url}/discharge")).await?;
+        select(c, "reason", "1").await?;
+        type_in(
+            c,
+            "summary",
+            "Completed withdrawal management; COWS under 5 for a day.",
+        )
+        .await?;
+        submit(c, "Discharge").await?;
+        c.wait()
+            .for_element(Locator::Css("div.error-summary"))
+            .await?;
+        assert!(main_text(c).await?.contains("naloxone kit are required"));
+        click(c, "input[name='naloxone.education_given']").await?;
+        click(c, "input[name='naloxone.kit_given']").await?;
+        submit(c, "Discharge").await?;
+        c.wait().for_element(Locator::Id("aftercare-h")).await?;
+        let chart = main_text(c).await?;
+        assert!(chart.contains("Follow-up call 12 of 12"), "{chart}");
+        c.goto(&format!("{base}/worklist")).await?;
+        let wl = c.find(Locator::Id("wl-followups")).await?.text().await?;
+        assert!(
+            wl.contains("Reyes, Robin") && wl.contains("Follow-up call 1 of 12"),
+            "{wl}"
+        );
+        Ok::<(), CmdError>(())
+    }
+    .await;
+    let _ = c.clone().close().await;
+    result.expect("the patient's path in the browser");
+    assert!(matches!(
+        s.verify_audit_chain(|_| {}).await.unwrap(),
+        carepath_store::audit_log::VerifyResult::Intact { .. }
+    ));
+}
