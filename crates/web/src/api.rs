@@ -295,6 +295,9 @@ pub struct NewPatientDto {
     /// Register even though a patient with the same birthday and a near-identical name exists (answered 409 otherwise).
     #[serde(default)]
     pub confirm_new: bool,
+    /// The call-back request this registration comes from (closed as registered).
+    #[serde(default)]
+    pub referral_id: Option<String>,
 }
 
 /// Register a patient (and optionally admit).
@@ -314,7 +317,7 @@ pub async fn register_patient_api(
         date_of_birth: b.date_of_birth,
         sex: b.sex,
         admit_level: b.admit_level.unwrap_or_default(),
-        referral: String::new(),
+        referral: b.referral_id.unwrap_or_default(),
         confirm_new: if b.confirm_new {
             "yes".into()
         } else {

@@ -1267,12 +1267,40 @@ async fn the_patients_path_through_the_api() {
         let prescriber = login(&w, "u.prescriber", true).await;
         let front = login(&w, "u.front-desk", false).await;
         let auditor = login(&w, "u.auditor", false).await;
-        let (st, v) = post_json(&intake, format!("{base}/api/v1/patients"), serde_json::json!({
+        // A call-back request from the finder becomes the registration.
+        let referral = w
+            .store
+            .create_referral(
+                w.a,
+                &carepath_store::referrals::NewReferral {
+                    name: "Casey".into(),
+                    phone: "410-555-0101".into(),
+                    best_time: "noon".into(),
+                    note: None,
+                    language: "en".into(),
+                },
+                NewEvent::new("referral.create", Outcome::Success),
+            )
+            .await
+            .unwrap();
+        let (st, v) = post_json(
+            &intake,
+            format!("{base}/api/v1/patients"),
+            serde_json::json!({
             "program_id": w.a.to_string(), "legal_first_name": "Casey", "legal_last_name": "Morgan",
-            "date_of_birth": "1991-05-06", "sex": "female", "admit_level": "withdrawal_management"})).await;
+            "date_of_birth": "1991-05-06", "sex": "female", "admit_level": "withdrawal_management",
+            "referral_id": referral}),
+        )
+        .await;
         assert_eq!(st, StatusCode::CREATED, "{v}");
         let pid = v["id"].as_str().unwrap().to_string();
         let rec = |kind: &str| format!("{base}/api/v1/patients/{pid}/records/{kind}");
+        let closed = w.store.referrals(&[w.a], true).await.unwrap();
+        assert!(
+            closed
+                .iter()
+                .any(|r| r.id == referral && r.outcome.as_deref() == Some("registered"))
+        );
 
         // Registration details: front desk may write them; versions are kept.
         let r = front.put(format!("{base}/api/v1/patients/{pid}/profile")).json(&serde_json::json!({
@@ -1476,6 +1504,200 @@ async fn the_patients_path_through_the_api() {
         assert_eq!(notes[0]["signatures"][0]["kind"], "author");
         assert_eq!(notes[1]["amend_reason"], "wrong session described");
         assert_eq!(notes[1]["root_id"], note);
+
+        // A trainee's note names a supervisor, who co-signs after the author;
+        // a note about a session two days ago is a late entry.
+        let supervisor = w.users.iter().find(|u| u.0 == Role::Prescriber).unwrap().1;
+        let two_days_ago = jiff::Timestamp::now()
+            .checked_sub(jiff::SignedDuration::from_hours(48))
+            .unwrap()
+            .to_string();
+        let (st, v) = post_json(&counselor, rec("note"), serde_json::json!({
+            "template": "BIRP", "occurred_at": two_days_ago, "cosigner_id": supervisor.to_string(),
+            "sections": {"behavior": "Calm.", "intervention": "MI.", "response": "Set a goal.", "plan": "Review Friday."}})).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        let trainee = v["id"].as_str().unwrap().to_string();
+        let (st, _) = post_json(
+            &prescriber,
+            format!("{base}/api/v1/records/{trainee}/sign"),
+            serde_json::json!({"as_": "cosign"}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CONFLICT, "the author signs first");
+        let (st, _) = post_json(
+            &counselor,
+            format!("{base}/api/v1/records/{trainee}/sign"),
+            serde_json::json!({}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let (st, _) = post_json(
+            &nurse,
+            format!("{base}/api/v1/records/{trainee}/sign"),
+            serde_json::json!({"as_": "cosign"}),
+        )
+        .await;
+        assert_eq!(
+            st,
+            StatusCode::FORBIDDEN,
+            "only the named supervisor co-signs"
+        );
+        let wl: serde_json::Value = prescriber
+            .get(format!("{base}/api/v1/worklist"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            wl["to_cosign"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["record_id"] == trainee.as_str()),
+            "{wl}"
+        );
+        let (st, _) = post_json(
+            &prescriber,
+            format!("{base}/api/v1/records/{trainee}/sign"),
+            serde_json::json!({"as_": "cosign"}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let r: serde_json::Value = counselor
+            .get(format!("{base}/api/v1/patients/{pid}/records?kind=note"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let t = r
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == trainee.as_str())
+            .unwrap();
+        assert_eq!(t["late_entry"], true);
+        assert_eq!(t["signatures"].as_array().unwrap().len(), 2);
+
+        // A treatment plan; the patient signs it (typed); the plan review is a new version.
+        let review = jiff::Zoned::now()
+            .date()
+            .checked_add(jiff::Span::new().days(30))
+            .unwrap()
+            .to_string();
+        let plan_body = serde_json::json!({"problems": [{"problem": "Daily fentanyl use", "goal": "30 days without opioids",
+            "measure": "weekly urine tests", "objectives": [{"text": "Name three triggers", "target_date": review}],
+            "interventions": [{"kind": "cbt", "responsible": "u.counselor"}, {"kind": "yoga", "responsible": "u.counselor"}]}],
+            "review_due": review, "patient_participated": true});
+        let (st, v) = post_json(&counselor, rec("plan"), plan_body.clone()).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        let plan = v["id"].as_str().unwrap().to_string();
+        let (st, _) = post_json(
+            &counselor,
+            format!("{base}/api/v1/records/{plan}/sign"),
+            serde_json::json!({"as_": "patient", "typed_name": "Casey Morgan"}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let (st, e) = post_json(
+            &counselor,
+            format!("{base}/api/v1/records/{plan}/sign"),
+            serde_json::json!({"as_": "patient", "drawing": "M 1 2 <script>"}),
+        )
+        .await;
+        assert_eq!(
+            (st, e["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("drawing"))
+        );
+        let (st, _) = post_json(
+            &counselor,
+            format!("{base}/api/v1/records/{plan}/sign"),
+            serde_json::json!({"as_": "patient", "drawing": "M 10 20 L 30 40"}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CONFLICT, "already signed by the patient");
+        let (st, _) = post_json(
+            &counselor,
+            format!("{base}/api/v1/records/{plan}/amend"),
+            serde_json::json!({"reason": "30-day review", "entry": plan_body}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED);
+
+        // An identification photo (front desk) is served to staff who see demographics.
+        let jpeg = [0xFFu8, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F'];
+        let form = reqwest::multipart::Form::new().part(
+            "photo",
+            reqwest::multipart::Part::bytes(jpeg.to_vec()).file_name("p.jpg"),
+        );
+        let r = front
+            .post(format!("{base}/patients/{pid}/photo"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let r = front
+            .get(format!("{base}/patients/{pid}/photo"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["content-type"], "image/jpeg");
+        let form = reqwest::multipart::Form::new().part(
+            "photo",
+            reqwest::multipart::Part::bytes(b"GIF89a".to_vec()).file_name("p.gif"),
+        );
+        let r = front
+            .post(format!("{base}/patients/{pid}/photo"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .contains("error=photo"),
+            "only JPEG or PNG"
+        );
+
+        // Family involvement: what the family contact may be told follows the consent.
+        let chart = front
+            .get(format!("{base}/patients/{pid}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            chart.contains("no family-involvement consent"),
+            "nothing without consent"
+        );
+        let today = jiff::Zoned::now().date();
+        let (st, _) = post_json(&intake, rec("consent"), serde_json::json!({
+            "kind": "family", "recipient": "Pat Morgan (mother)", "information": "attendance and appointment times only",
+            "purpose": "family involvement", "expiry_event": "end of treatment", "signed_by": "Casey Morgan", "signed_on": today.to_string()})).await;
+        assert_eq!(st, StatusCode::CREATED);
+        let chart = front
+            .get(format!("{base}/patients/{pid}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            chart.contains("may be told: attendance and appointment times only"),
+            "{chart}"
+        );
+        assert!(
+            !chart.contains("Progress notes"),
+            "front desk sees no clinical sections"
+        );
 
         // Front desk: demographics, never the clinical record; the auditor: audit only.
         assert_eq!(

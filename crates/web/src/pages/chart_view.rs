@@ -325,10 +325,44 @@ pub async fn build(
                 out.profile.push((l.into(), val));
             }
         }
+        // What each family contact may be told follows the family-involvement
+        // consents (42 CFR § 2.31): without one, nothing about treatment.
+        let consents = state
+            .store
+            .patient_records(id, &["consent", "consent_revocation"])
+            .await?;
+        let family: Vec<(String, String)> = chart::consents_with_state(&consents)
+            .into_iter()
+            .filter(|(c, rev)| c.body["kind"] == "family" && rev.is_none())
+            .filter(|(c, _)| {
+                c.body["expires_on"]
+                    .as_str()
+                    .and_then(|d| d.parse::<jiff::civil::Date>().ok())
+                    .is_none_or(|d| d >= jiff::Timestamp::now().to_zoned(tz.clone()).date())
+            })
+            .map(|(c, _)| {
+                (
+                    s(&c.body["recipient"]).to_lowercase(),
+                    s(&c.body["information"]),
+                )
+            })
+            .collect();
         for c in d["contacts"].as_array().into_iter().flatten() {
+            let name = s(&c["name"]);
+            let told = if s(&c["relationship"]) == "family" {
+                match family
+                    .iter()
+                    .find(|(r, _)| r.contains(&name.to_lowercase()))
+                {
+                    Some((_, info)) => format!("; may be told: {info}"),
+                    None => "; no family-involvement consent: share nothing about treatment".into(),
+                }
+            } else {
+                String::new()
+            };
             out.contacts.push(format!(
-                "{} — {} — {}{}",
-                s(&c["name"]),
+                "{} — {} — {}{}{told}",
+                name,
                 s(&c["relationship"]),
                 s(&c["phone"]),
                 if c["emergency"] == Value::Bool(true) {

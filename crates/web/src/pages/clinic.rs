@@ -423,6 +423,22 @@ pub async fn register_patient(
         }
     }
     let patient = patient.ok_or_else(|| AppError::Internal("could not allocate an MRN".into()))?;
+    // A registration from a call-back request closes that request.
+    if !f.referral.is_empty()
+        && let Ok(program) = state.store.referral_program(&f.referral).await
+        && p.programs_with(Permission::ManageReferrals)
+            .contains(&program)
+    {
+        let ev = p
+            .event("referral.close", Outcome::Success)
+            .program(program)
+            .patient(patient.id);
+        // Already closed by someone else: the registration still stands.
+        let _ = state
+            .store
+            .close_referral(&f.referral, "registered", ev)
+            .await;
+    }
     if let Some(level) = level {
         state
             .store
@@ -445,24 +461,7 @@ pub async fn register(
     Form(f): Form<RegisterForm>,
 ) -> HtmlResult<Response> {
     match register_patient(&state, &p, &f).await {
-        Ok(x) => {
-            if !f.referral.is_empty()
-                && let Ok(program) = state.store.referral_program(&f.referral).await
-                && p.programs_with(Permission::ManageReferrals)
-                    .contains(&program)
-            {
-                let ev = p
-                    .event("referral.close", Outcome::Success)
-                    .program(program)
-                    .patient(x.id);
-                // Already closed by someone else: the registration still stands.
-                let _ = state
-                    .store
-                    .close_referral(&f.referral, "registered", ev)
-                    .await;
-            }
-            Ok(Redirect::to(&format!("/patients/{}", x.id)).into_response())
-        }
+        Ok(x) => Ok(Redirect::to(&format!("/patients/{}", x.id)).into_response()),
         Err(AppError::Invalid(e)) => Ok(register_page(&state, &p, f, Some(e)).await?),
         Err(AppError::PossibleDuplicates(v)) => {
             let list = v
