@@ -37,6 +37,32 @@ async fn type_in(c: &Client, name: &str, text: &str) -> Result<(), CmdError> {
         .await
 }
 
+/// axe-core's serious and critical findings on the current page, prefixed by `label`.
+async fn axe(
+    c: &Client,
+    js: &Option<String>,
+    label: &str,
+    problems: &mut Vec<String>,
+) -> Result<(), CmdError> {
+    let Some(js) = js else { return Ok(()) };
+    c.execute(js, vec![]).await?;
+    let version = c.execute("return axe.version", vec![]).await?;
+    assert!(
+        version.as_str().is_some_and(|v| v.starts_with('4')),
+        "axe-core loaded on {label}: {version}"
+    );
+    let r = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id + ': ' + v.help + ' ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))));",
+            vec![],
+        )
+        .await?;
+    for v in r.as_array().cloned().unwrap_or_default() {
+        problems.push(format!("{label}: {}", v.as_str().unwrap_or_default()));
+    }
+    Ok(())
+}
+
 async fn main_text(c: &Client) -> Result<String, CmdError> {
     c.find(Locator::Css("main")).await?.text().await
 }
@@ -56,6 +82,13 @@ async fn a_referral_walks_the_whole_path_in_headless_chromium() {
         return skip_or_fail("chromedriver (apt-get install chromium chromium-driver)");
     };
     let c = &b.client;
+    let axe_js = std::env::var("AXE_CORE_JS")
+        .ok()
+        .and_then(|p| std::fs::read_to_string(p).ok());
+    if axe_js.is_none() {
+        skip_or_fail("axe-core (AXE_CORE_JS): the accessibility checks of this journey");
+    }
+    let mut problems: Vec<String> = vec![];
     let db = TestDb::sqlite().await;
     let s = db.store.clone();
     let org = s.create_organization("E2E", ev("o")).await.unwrap();
@@ -217,6 +250,7 @@ async fn a_referral_walks_the_whole_path_in_headless_chromium() {
                     "//div[@id='preview']//strong[starts-with(., 'COWS ')]",
                 ))
                 .await?;
+            axe(c, &axe_js, "COWS form", &mut problems).await?;
             submit(c, "Save entry").await?;
             c.wait().for_element(Locator::Id("withdrawal-h")).await?;
         }
@@ -225,6 +259,7 @@ async fn a_referral_walks_the_whole_path_in_headless_chromium() {
             .await?;
         assert_eq!(points.len(), 2, "two points on the chart");
         assert!(main_text(c).await?.contains("moderately severe"));
+        axe(c, &axe_js, "chart with flowsheet", &mut problems).await?;
 
         // 4. A group session on the calendar; attendance.
         c.goto(&format!("{base}/calendar/new")).await?;
@@ -241,6 +276,7 @@ async fn a_referral_walks_the_whole_path_in_headless_chromium() {
             .for_element(Locator::XPath("//caption[text()='Roster and attendance']"))
             .await?;
         click(c, "input[type=radio][value='present']").await?;
+        axe(c, &axe_js, "session roster", &mut problems).await?;
         submit(c, "Save attendance").await?;
         c.wait()
             .for_element(Locator::XPath("//p[text()='Attendance saved.']"))
@@ -265,8 +301,10 @@ async fn a_referral_walks_the_whole_path_in_headless_chromium() {
         submit(c, "Save note (sign it next)").await?;
         c.wait().for_element(Locator::Id("notes-h")).await?;
         submit(c, "Sign note").await?;
-        c.wait().for_element(Locator::Id("notes-h")).await?;
-        assert!(main_text(c).await?.contains("Signed: Casey Clinician"));
+        // The chart reloads with the signature (wait for it, not for the old page).
+        c.wait()
+            .for_element(Locator::XPath("//article[contains(@class,'note')]//p[starts-with(normalize-space(.),'Signed: Casey Clinician')]"))
+            .await?;
         click(c, "a.button[href$='/amend']").await?;
         type_in(c, "reason", "cravings were rated, add the rating").await?;
         c.find(Locator::Css("[name='sections.data']"))
@@ -310,6 +348,7 @@ async fn a_referral_walks_the_whole_path_in_headless_chromium() {
             .for_element(Locator::Css("div.error-summary"))
             .await?;
         assert!(main_text(c).await?.contains("naloxone kit are required"));
+        axe(c, &axe_js, "discharge form with an error", &mut problems).await?;
         click(c, "input[name='naloxone.education_given']").await?;
         click(c, "input[name='naloxone.kit_given']").await?;
         submit(c, "Discharge").await?;
@@ -327,6 +366,11 @@ async fn a_referral_walks_the_whole_path_in_headless_chromium() {
     .await;
     let _ = c.clone().close().await;
     result.expect("the patient's path in the browser");
+    assert!(
+        problems.is_empty(),
+        "axe-core serious/critical violations:\n{}",
+        problems.join("\n")
+    );
     assert!(matches!(
         s.verify_audit_chain(|_| {}).await.unwrap(),
         carepath_store::audit_log::VerifyResult::Intact { .. }
