@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// Calculator names (a contract used by outside checks).
-pub const NAMES: [&str; 14] = [
+pub const NAMES: [&str; 17] = [
     "cows",
     "sows",
     "oud-diagnosis",
@@ -22,6 +22,9 @@ pub const NAMES: [&str; 14] = [
     "cm-ledger",
     "cm-draw",
     "drug-test",
+    "phq-9",
+    "gad-7",
+    "naloxone-at-discharge",
 ];
 
 /// What a calculator may need from outside: the current time (RFC 3339),
@@ -134,8 +137,27 @@ pub fn run(name: &str, mut input: Value, ctx: &Context) -> Result<Value, CalcErr
         "cm-ledger" => out(crate::cm::ledger(&parse(input)?)),
         "cm-draw" => out(crate::cm::draw(&parse(input)?)),
         "drug-test" => out(crate::drugtest::interpret(&parse(input)?)),
+        "phq-9" => {
+            let i: ScreenInput = parse(input)?;
+            out(crate::screens::phq9(&i.items))
+        }
+        "gad-7" => {
+            let i: ScreenInput = parse(input)?;
+            out(crate::screens::gad7(&i.items))
+        }
+        "naloxone-at-discharge" => Ok(serde_json::to_value(crate::discharge::naloxone_required(
+            &parse(input)?,
+        ))
+        .expect("serializable")),
         other => Err(CalcError::UnknownCalculator(other.to_string())),
     }
+}
+
+/// Input of the PHQ-9 and GAD-7 calculators: the answers, 0–3 each.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScreenInput {
+    items: Vec<u8>,
 }
 
 /// The worked examples of `docs/calculators.md`: (calculator, input, expected
