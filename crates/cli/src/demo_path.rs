@@ -90,6 +90,12 @@ async fn put(store: &Store, mut r: NewRecord, at: i64) -> Result<String> {
         .remove(0))
 }
 
+/// Append a record that happened, and was written, at `at`.
+async fn put_at(store: &Store, mut r: NewRecord, at: i64) -> Result<String> {
+    r.occurred_at = at;
+    put(store, r, at).await
+}
+
 async fn sign(store: &Store, id: &str, who: &Staff, at: i64) -> Result<()> {
     store
         .sign_record_at(id, &who.sig(), at, ev("record.sign"))
@@ -397,6 +403,8 @@ pub async fn seed(store: &Store, programs: &[Program], team: &Team, seed: u64) -
             let input: chart::NoteInput = serde_json::from_value(json!({
                 "template": (["DAP", "BIRP", "SOAP"])[k % 3], "service": "group", "session_id": s.id, "occurred_at": rfc(s.starts_at),
                 "goal_refs": [format!("{pid}#0")],
+                // One note a supervisor still has to co-sign (a trainee's).
+                "cosigner_id": if k == 1 { Some(team.prescriber.id.to_string()) } else { None },
                 "sections": match k % 3 {
                     0 => json!({"data": "Shared about cravings after a family phone call; listened to peers.", "assessment": "Engaged, insight improving; craving 6/10.", "plan": "Continue group; practise urge surfing before calls."}),
                     1 => json!({"behavior": "Arrived on time, quiet at first, then spoke about sleep.", "intervention": "CBT thought record on 'I can't sleep without using'.", "response": "Completed the record with support.", "plan": "Bring a thought record to Thursday's group."}),
@@ -445,7 +453,7 @@ pub async fn seed(store: &Store, programs: &[Program], team: &Team, seed: u64) -
                    "purpose": "treatment, payment and health care operations", "expiry_event": "none", "signed_by": c.patient.display_name(), "signed_on": signed.to_string()}),
         ] {
             let i: carepath_clinical::consent::Consent = serde_json::from_value(consent)?;
-            put(
+            put_at(
                 store,
                 chart::build_consent(&c, &i).map_err(app_err)?,
                 e.admitted_at,
@@ -454,12 +462,11 @@ pub async fn seed(store: &Store, programs: &[Program], team: &Team, seed: u64) -
             n += 1;
         }
         if k < 12 {
-            let a: chart::AssessmentInput = serde_json::from_value(assessment(
-                &mut rng,
-                e.admitted_at - 14 * HOUR_US,
-                false,
-                false,
-            ))?;
+            let mut a = assessment(&mut rng, e.admitted_at - 14 * HOUR_US, false, false);
+            // The patient chose methadone maintenance: the placement records why.
+            a["placement"] = json!({"accept": false, "level": "opioid_treatment_program",
+                "reason": "patient chose methadone maintenance with weekly counseling at the OTP"});
+            let a: chart::AssessmentInput = serde_json::from_value(a)?;
             let mut r = chart::build_assessment(&c, &a).map_err(app_err)?;
             r.occurred_at = e.admitted_at;
             put(store, r, e.admitted_at).await?;
@@ -469,7 +476,7 @@ pub async fn seed(store: &Store, programs: &[Program], team: &Team, seed: u64) -
             let i: carepath_clinical::consent::Consent = serde_json::from_value(json!({
                 "kind": "disclosure", "recipient": "Dr. Ana Lopez, Eastside Primary Care", "information": "diagnosis, methadone dose and last three drug tests (SUD treatment information)",
                 "purpose": "coordination of care", "expires_on": today.checked_add(jiff::Span::new().days(180))?.to_string(), "signed_by": c.patient.display_name(), "signed_on": signed.to_string()}))?;
-            let cid = put(
+            let cid = put_at(
                 store,
                 chart::build_consent(&c, &i).map_err(app_err)?,
                 e.admitted_at,

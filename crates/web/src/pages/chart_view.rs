@@ -145,7 +145,9 @@ pub struct Sections {
     pub discharge: Option<DischargeView>,
     pub followups: Vec<FollowView>,
     pub attendance: Vec<String>,
-    pub administrations_due: bool,
+    /// Show the withdrawal flowsheet and comfort-medication sections (in
+    /// withdrawal management now, or entries exist).
+    pub show_withdrawal: bool,
 }
 
 fn s(v: &Value) -> String {
@@ -476,6 +478,7 @@ pub async fn build(
         out.next_due = fmt_time(due, tz);
         out.overdue = due < now;
     }
+    out.show_withdrawal = open_wm || !out.flowsheet.is_empty();
     // Orders with their administrations.
     for o in records
         .iter()
@@ -510,6 +513,7 @@ pub async fn build(
             admins,
         });
     }
+    out.show_withdrawal |= !out.orders.is_empty();
     // Notes grouped by record, newest first.
     let mut by_root: BTreeMap<String, Vec<&Record>> = BTreeMap::new();
     for r in records.iter().filter(|r| r.kind == "note") {
