@@ -880,6 +880,19 @@ async fn records_amend_in_one_line_and_are_never_changed() {
                 .await
                 .is_err()
         );
+        // A follow-up call gets one outcome, even when two people save at once.
+        let mut call = note(p.id, f.a, f.nurse_a, "call");
+        call.kind = "followup".into();
+        let call_id = s.append_record(&call, ev("record.create")).await.unwrap();
+        let mut outcome = note(p.id, f.a, f.nurse_a, "reached");
+        outcome.kind = "followup_outcome".into();
+        outcome.ref_id = Some(call_id.clone());
+        let (x, y) = tokio::join!(
+            s.append_record(&outcome, ev("record.create")),
+            s.append_record(&outcome, ev("record.create"))
+        );
+        assert!(x.is_ok() != y.is_ok(), "{x:?} / {y:?}");
+        assert!(matches!(x.err().or(y.err()), Some(StoreError::Conflict(_))));
         // Neither updates nor deletes are possible.
         assert!(matches!(
             s.execute_raw_for_tests(&format!(

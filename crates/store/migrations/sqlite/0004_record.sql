@@ -31,6 +31,9 @@ CREATE INDEX clinical_record_patient ON clinical_record(patient_id, kind, occurr
 CREATE INDEX clinical_record_program ON clinical_record(program_id, kind, due_at);
 CREATE INDEX clinical_record_ref ON clinical_record(ref_id);
 CREATE INDEX clinical_record_root ON clinical_record(root_id);
+-- A follow-up call has one outcome; a consent is revoked once (race-proof).
+CREATE UNIQUE INDEX clinical_record_one_answer ON clinical_record(ref_id)
+    WHERE kind IN ('followup_outcome', 'consent_revocation');
 CREATE TRIGGER clinical_record_no_update BEFORE UPDATE ON clinical_record
 BEGIN SELECT RAISE(ABORT, 'clinical records are append-only: amend instead'); END;
 CREATE TRIGGER clinical_record_no_delete BEFORE DELETE ON clinical_record
