@@ -402,6 +402,15 @@ impl Store {
         Ok(())
     }
 
+    /// Rows to records with their signatures.
+    async fn finish(&self, rows: Vec<RecordRow>) -> Result<Vec<Record>> {
+        let v = rows
+            .into_iter()
+            .map(Record::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        self.attach_signatures(v).await
+    }
+
     async fn attach_signatures(&self, mut records: Vec<Record>) -> Result<Vec<Record>> {
         if records.is_empty() {
             return Ok(records);
@@ -464,11 +473,7 @@ impl Store {
                 .fetch_all(c)
                 .await?
         });
-        let v = rows
-            .into_iter()
-            .map(Record::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        self.attach_signatures(v).await
+        self.finish(rows).await
     }
 
     /// Current versions of records of `kind` in a program, occurring at or after `since`
@@ -495,11 +500,7 @@ impl Store {
                 .fetch_all(c)
                 .await?
         });
-        let v = rows
-            .into_iter()
-            .map(Record::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        self.attach_signatures(v).await
+        self.finish(rows).await
     }
 
     /// Records referring to `ref_id` (outcomes of a scheduled follow-up, attendance at a session…).
@@ -510,11 +511,7 @@ impl Store {
         let rows: Vec<RecordRow> = with_reader!(self, c => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ref_id).fetch_all(c).await?
         });
-        let v = rows
-            .into_iter()
-            .map(Record::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        self.attach_signatures(v).await
+        self.finish(rows).await
     }
 
     /// Discharge an open episode and append the discharge records (summary,

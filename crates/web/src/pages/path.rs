@@ -32,6 +32,22 @@ fn back(id: PatientId) -> Option<(String, String)> {
     Some((format!("/patients/{id}"), "Back to the chart".into()))
 }
 
+/// A patient form page: title, where it posts, its fields, its button.
+fn patient_form(
+    p: &Principal,
+    id: PatientId,
+    title: impl Into<String>,
+    action: String,
+    b: Builder,
+    submit: &str,
+) -> FormPage {
+    let mut page = FormPage::new(p, title, action);
+    page.back = back(id);
+    page.fields = b.fields;
+    page.submit = submit.into();
+    page
+}
+
 fn chart_url(id: PatientId, anchor: &str) -> String {
     format!("/patients/{id}#{anchor}")
 }
@@ -661,15 +677,16 @@ fn order_page(p: &Principal, id: PatientId, v: &Values, err: Option<&FieldError>
     b.check("prn", "As needed (PRN)");
     b.text("indication", "Indication (e.g. anxiety, diarrhea, aches)");
     b.note("Default hold parameters for alpha-2 agonists apply (hold for low blood pressure or heart rate). A nurse's entry waits for a prescriber's signature before it can be given.");
-    let mut page = FormPage::new(
+    patient_form(
         p,
+        id,
         "Comfort-medication order",
         format!("/patients/{id}/orders"),
-    );
-    page.back = back(id);
-    page.fields = b.fields;
-    page.submit = "Enter order".into();
-    page.with_error(err).respond()
+        b,
+        "Enter order",
+    )
+    .with_error(err)
+    .respond()
 }
 
 pub async fn order_form(
@@ -1334,11 +1351,16 @@ fn consent_page(p: &Principal, id: PatientId, v: &Values, err: Option<&FieldErro
         .required();
     b.date("signed_on", "Date signed").required();
     b.note("The patient may revoke this consent in writing at any time, except where action has already been taken in reliance on it (42 CFR § 2.31).");
-    let mut page = FormPage::new(p, "Consent", format!("/patients/{id}/consents"));
-    page.back = back(id);
-    page.fields = b.fields;
-    page.submit = "Record consent".into();
-    page.with_error(err).respond()
+    patient_form(
+        p,
+        id,
+        "Consent",
+        format!("/patients/{id}/consents"),
+        b,
+        "Record consent",
+    )
+    .with_error(err)
+    .respond()
 }
 
 pub async fn consent_form(
@@ -1587,11 +1609,16 @@ fn discharge_page(
     b.heading("Follow-up calls");
     b.number("followup_every_days", "Every (days)", "1");
     b.number("followup_count", "Number of calls", "1");
-    let mut page = FormPage::new(p, "Discharge", format!("/patients/{id}/discharge"));
-    page.back = back(id);
-    page.fields = b.fields;
-    page.submit = "Discharge".into();
-    page.with_error(err).respond()
+    patient_form(
+        p,
+        id,
+        "Discharge",
+        format!("/patients/{id}/discharge"),
+        b,
+        "Discharge",
+    )
+    .with_error(err)
+    .respond()
 }
 
 pub async fn discharge_form(
@@ -1838,11 +1865,16 @@ fn profile_page(p: &Principal, id: PatientId, v: &Values, err: Option<&FieldErro
         b.check(&format!("contacts[{k}].emergency"), "Call in an emergency");
     }
     b.note("What a family contact may be told is governed by the family-involvement consent on the chart.");
-    let mut page = FormPage::new(p, "Registration details", format!("/patients/{id}/profile"));
-    page.back = back(id);
-    page.fields = b.fields;
-    page.submit = "Save details".into();
-    page.with_error(err).respond()
+    patient_form(
+        p,
+        id,
+        "Registration details",
+        format!("/patients/{id}/profile"),
+        b,
+        "Save details",
+    )
+    .with_error(err)
+    .respond()
 }
 
 fn profile_values(d: &path_api::ProfileDto) -> Values {
