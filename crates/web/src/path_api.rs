@@ -702,3 +702,16 @@ pub async fn save_profile(
         .await?;
     Ok(())
 }
+
+/// Upload an identification photo (multipart field `photo`, JPEG or PNG, up to 900 kB).
+/// The newest is shown at `GET /patients/{id}/photo`; earlier photos are kept.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/photo", params(("id" = String, Path)), request_body(content_type = "multipart/form-data", description = "field `photo`"), responses((status = 204), (status = 422, body = ErrorBody)))]
+pub async fn upload_photo(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    mp: axum::extract::Multipart,
+) -> ApiResult<StatusCode> {
+    crate::pages::path::save_photo(&state, &p, pid(&id)?, mp).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -454,6 +454,14 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         (
             r(
+                M::POST,
+                "/api/v1/patients/{id}/photo",
+                Perm(P::RegisterPatient),
+            ),
+            post(crate::path_api::upload_photo),
+        ),
+        (
+            r(
                 M::GET,
                 "/api/v1/patients/{id}/profile",
                 Perm(P::ReadDemographics),

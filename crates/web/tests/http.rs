@@ -1663,6 +1663,39 @@ async fn the_patients_path_through_the_api() {
                 .contains("error=photo"),
             "only JPEG or PNG"
         );
+        let form = reqwest::multipart::Form::new().part(
+            "photo",
+            reqwest::multipart::Part::bytes(b"GIF89a".to_vec()).file_name("p.gif"),
+        );
+        let r = front
+            .post(format!("{base}/api/v1/patients/{pid}/photo"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let png = [0x89u8, b'P', b'N', b'G', 13, 10, 26, 10];
+        let form = reqwest::multipart::Form::new().part(
+            "photo",
+            reqwest::multipart::Part::bytes(png.to_vec()).file_name("p.png"),
+        );
+        let r = front
+            .post(format!("{base}/api/v1/patients/{pid}/photo"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        let r = front
+            .get(format!("{base}/patients/{pid}/photo"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.headers()["content-type"],
+            "image/png",
+            "the newest photo is shown"
+        );
 
         // Family involvement: what the family contact may be told follows the consent.
         let chart = front

@@ -1986,10 +1986,25 @@ pub async fn photo_upload(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    mut mp: axum::extract::Multipart,
+    mp: axum::extract::Multipart,
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
-    crate::access::patient(&state, &p, id, Permission::RegisterPatient, "photo.open")
+    match save_photo(&state, &p, id, mp).await {
+        Ok(()) => Ok(Redirect::to(&chart_url(id, "identity")).into_response()),
+        Err(AppError::Invalid(e)) => Ok(chart_with_error(id, &e, "identity")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Store the `photo` part of a multipart upload as the patient's newest
+/// identification photo (JPEG or PNG by their signatures, up to 900 kB).
+pub async fn save_photo(
+    state: &AppState,
+    p: &Principal,
+    id: PatientId,
+    mut mp: axum::extract::Multipart,
+) -> Result<(), AppError> {
+    crate::access::patient(state, p, id, Permission::RegisterPatient, "photo.open")
         .await
         .map_err(|(e, _)| e)?;
     let mut data = None;
@@ -2004,18 +2019,10 @@ pub async fn photo_upload(
     } else if bytes.starts_with(&[0x89, b'P', b'N', b'G']) {
         "image/png"
     } else {
-        return Ok(chart_with_error(
-            id,
-            &FieldError::new("photo", "choose a JPEG or PNG picture"),
-            "identity",
-        ));
+        return Err(FieldError::new("photo", "choose a JPEG or PNG picture").into());
     };
     if bytes.len() > 900_000 {
-        return Ok(chart_with_error(
-            id,
-            &FieldError::new("photo", "the picture is larger than 900 kB"),
-            "identity",
-        ));
+        return Err(FieldError::new("photo", "the picture is larger than 900 kB").into());
     }
     state
         .store
@@ -2027,7 +2034,7 @@ pub async fn photo_upload(
             p.event("photo.add", carepath_domain::audit::Outcome::Success),
         )
         .await?;
-    Ok(Redirect::to(&chart_url(id, "identity")).into_response())
+    Ok(())
 }
 
 /// Whether the user may sign orders in a program (for showing the button).

@@ -11,7 +11,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use carepath_domain::authz::Permission;
+use carepath_domain::authz::{Permission, Role};
 use carepath_domain::ids::ProgramId;
 use carepath_domain::program::parse_time_zone;
 use serde::Deserialize;
@@ -92,6 +92,17 @@ pub async fn worklist(State(state): State<AppState>, p: Principal) -> HtmlResult
     if !p.can(Permission::OrderMedication) {
         sections.retain(|s: &(String, String, Vec<Item>, &str)| s.0 != "orders");
     }
+    // Each role's own work first: counselors their notes and plans, intake and
+    // front desk their calls; nurses and prescribers keep the bedside order.
+    let roles = p.roles();
+    let first: &[&str] = if roles.contains(&Role::Prescriber) || roles.contains(&Role::Nurse) {
+        &[]
+    } else if roles.contains(&Role::Counselor) {
+        &["sign", "cosign", "plans"]
+    } else {
+        &["followups"]
+    };
+    sections.sort_by_key(|s| first.iter().position(|f| *f == s.0).unwrap_or(first.len()));
     Ok(render(&WorklistPage {
         nav: Nav::for_principal(&p),
         title: "Worklist".into(),
