@@ -234,6 +234,8 @@ pub async fn seed(store: &Store, programs: &[Program], team: &Team, seed: u64) -
     let tz = parse_time_zone(&res.timezone)?;
     let today = carepath_domain::program::clinic_day(jiff::Timestamp::now(), &tz);
     let mut sessions = vec![];
+    // One series per recurring group, so membership carries from week to week.
+    let mut series: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for d in -14..14i64 {
         let day = today.checked_add(jiff::Span::new().days(d))?;
         let wd = day.weekday().to_monday_one_offset();
@@ -263,7 +265,12 @@ pub async fn seed(store: &Store, programs: &[Program], team: &Team, seed: u64) -
                 } else {
                     "Counseling room 2".into()
                 },
-                series_id: None,
+                series_id: Some(
+                    series
+                        .entry(format!("{}{title}", program.id))
+                        .or_insert_with(|| uuid::Uuid::now_v7().to_string())
+                        .clone(),
+                ),
             });
             Ok(())
         };
@@ -316,6 +323,32 @@ pub async fn seed(store: &Store, programs: &[Program], team: &Team, seed: u64) -
     store
         .create_sessions(&sessions, team.counselor.id, ev("session.create"))
         .await?;
+    // The OTP's recovery group is a closed group of eight.
+    if let Some(key) = sessions
+        .iter()
+        .find(|s| s.program_id == otp.id)
+        .and_then(|s| s.series_id.clone())
+    {
+        for e in store.open_episodes(otp.id).await?.iter().take(8) {
+            let r = NewRecord {
+                patient_id: e.patient_id,
+                program_id: otp.id,
+                episode_id: Some(e.id),
+                kind: "enrollment".into(),
+                body: json!({"action": "add", "group": "Medication-assisted recovery group", "series_id": key}),
+                summary: "Joined group: Medication-assisted recovery group".into(),
+                occurred_at: now - 20 * DAY_US,
+                author: team.counselor.author(),
+                ref_id: Some(key.clone()),
+                due_at: None,
+                sign_role: None,
+                cosigner_id: None,
+                late_entry: false,
+            };
+            put(store, r, now - 20 * DAY_US).await?;
+            n += 1;
+        }
+    }
     let open_res = store.open_episodes(res.id).await?;
     for (k, e) in open_res.iter().enumerate() {
         let c = ctx(store, res, e.patient_id, Some(e), &team.counselor).await?;

@@ -47,6 +47,57 @@ async fn demo_verify_tamper_backup_restore() {
     let v = carepath(&dir).args(["audit", "verify"]).output().unwrap();
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
 
+    // The demo shows patients at every step of the path.
+    {
+        let url = format!("sqlite://{}", dir.join("carepath.sqlite3").display());
+        let store = carepath_store::Store::connect(&url).await.unwrap();
+        let programs = store.list_programs().await.unwrap();
+        let mut kinds = std::collections::BTreeSet::new();
+        let mut unsigned_orders = 0;
+        let mut awaiting_cosign = 0;
+        let mut amended = 0;
+        for g in &programs {
+            for kind in [
+                "assessment",
+                "cows",
+                "order",
+                "plan",
+                "note",
+                "consent",
+                "attendance",
+                "discharge",
+                "followup",
+                "followup_outcome",
+                "enrollment",
+            ] {
+                let rs = store.program_records(g.id, kind, 0, None).await.unwrap();
+                if !rs.is_empty() {
+                    kinds.insert(kind);
+                }
+                unsigned_orders += rs
+                    .iter()
+                    .filter(|r| r.kind == "order" && !r.is_signed())
+                    .count();
+                awaiting_cosign += rs
+                    .iter()
+                    .filter(|r| r.kind == "note" && r.is_signed() && r.awaits_cosign())
+                    .count();
+                amended += rs.iter().filter(|r| r.amends.is_some()).count();
+            }
+        }
+        assert_eq!(kinds.len(), 11, "{kinds:?}");
+        assert!(unsigned_orders > 0 && awaiting_cosign > 0 && amended > 0);
+        assert!(
+            !store
+                .referrals(&programs.iter().map(|g| g.id).collect::<Vec<_>>(), false)
+                .await
+                .unwrap()
+                .is_empty(),
+            "call-backs waiting"
+        );
+        store.close().await;
+    }
+
     let backup = tmp.path().join("b.cpb");
     let b = carepath(&dir)
         .arg("backup")

@@ -715,3 +715,35 @@ pub async fn upload_photo(
     crate::pages::path::save_photo(&state, &p, pid(&id)?, mp).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollmentInput {
+    pub patient_id: String,
+    /// add (default) or remove.
+    #[serde(default)]
+    pub action: Option<String>,
+}
+
+/// Enroll a patient in the session's group (its weekly series), or take them
+/// off it. A group with enrollments is closed: only members are on its roster.
+#[utoipa::path(post, path = "/api/v1/sessions/{sid}/enrollment", params(("sid" = String, Path)), request_body = EnrollmentInput, responses((status = 204), (status = 422, body = ErrorBody)))]
+pub async fn enrollment(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(sid): Path<String>,
+    b: Result<Json<EnrollmentInput>, JsonRejection>,
+) -> ApiResult<StatusCode> {
+    let i = body(b)?;
+    let add = match i.action.as_deref() {
+        None | Some("add") => true,
+        Some("remove") => false,
+        Some(_) => {
+            return Err(
+                AppError::Invalid(FieldError::new("action", "must be add or remove")).into(),
+            );
+        }
+    };
+    work::enroll(&state, &p, &sid, &i.patient_id, add).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

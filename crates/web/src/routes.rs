@@ -237,6 +237,10 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(pages::work::session_submit),
         ),
         (
+            r(M::POST, "/sessions/{sid}/enroll", Perm(P::WriteClinical)),
+            post(pages::work::enroll),
+        ),
+        (
             r(M::GET, "/account/tokens", Perm(P::ManageOwnTokens)),
             get(pages::admin::tokens),
         ),
@@ -447,6 +451,14 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Perm(P::WriteClinical),
             ),
             post(crate::path_api::record_attendance),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/sessions/{sid}/enrollment",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::path_api::enrollment),
         ),
         (
             r(M::GET, "/api/v1/worklist", Perm(P::ReadClinical)),

@@ -192,14 +192,48 @@ pub const STATUSES: [(&str, &str); 4] = [
     ("excused", "Excused"),
 ];
 
-/// A session's roster: patients with an open episode in the program, and
-/// their current attendance record (if taken).
+/// The key a group's membership is kept under: the series (a weekly group), or
+/// the session itself when it stands alone.
+pub fn group_key(s: &CalendarSession) -> String {
+    s.series_id.clone().unwrap_or_else(|| s.id.clone())
+}
+
+/// Who is enrolled in a group, from its enrollment records (newest per
+/// patient wins). `None` when nobody was ever enrolled: an open group.
+pub fn enrolled(records: &[Record]) -> Option<Vec<PatientId>> {
+    let mut latest: HashMap<PatientId, &Record> = HashMap::new();
+    for r in records.iter().filter(|r| r.kind == "enrollment") {
+        let e = latest.entry(r.patient_id).or_insert(r);
+        if r.recorded_at >= e.recorded_at {
+            *e = r;
+        }
+    }
+    if latest.is_empty() {
+        return None;
+    }
+    let mut v: Vec<PatientId> = latest
+        .into_iter()
+        .filter(|(_, r)| r.body["action"] == "add")
+        .map(|(p, _)| p)
+        .collect();
+    v.sort();
+    Some(v)
+}
+
+/// A session's roster: the enrolled members still in care (closed group) or
+/// everyone in care in the program (open group), each with their current
+/// attendance record if taken. Also returns whether the group is closed.
 pub async fn roster(
     state: &AppState,
     session: &CalendarSession,
-) -> Result<Vec<(PatientId, String, Option<Record>)>, AppError> {
+) -> Result<(Vec<(PatientId, String, Option<Record>)>, bool), AppError> {
     let eps = state.store.open_episodes(session.program_id).await?;
-    let ids: Vec<PatientId> = eps.iter().map(|e| e.patient_id).collect();
+    let mut ids: Vec<PatientId> = eps.iter().map(|e| e.patient_id).collect();
+    ids.dedup();
+    let members = enrolled(&state.store.records_referring(&group_key(session)).await?);
+    if let Some(m) = &members {
+        ids.retain(|id| m.contains(id));
+    }
     let names: HashMap<PatientId, String> =
         state.store.patient_names(&ids).await?.into_iter().collect();
     let taken = state.store.records_referring(&session.id).await?;
@@ -214,7 +248,65 @@ pub async fn roster(
         })
         .collect();
     out.sort_by(|a, b| a.1.cmp(&b.1));
-    Ok(out)
+    Ok((out, members.is_some()))
+}
+
+/// Enroll a patient in a group (the session's series) or take them off it.
+pub async fn enroll(
+    state: &AppState,
+    p: &Principal,
+    session_id: &str,
+    patient: &str,
+    add: bool,
+) -> Result<(), AppError> {
+    let s = state.store.calendar_session(session_id).await?;
+    if !holds_in(p, s.program_id, Permission::WriteClinical) {
+        return Err(AppError::Forbidden(
+            "you do not work in that program".into(),
+        ));
+    }
+    let pid: PatientId = patient
+        .parse()
+        .map_err(|_| invalid("patient_id", "choose a patient"))?;
+    let in_care = state
+        .store
+        .open_episodes(s.program_id)
+        .await?
+        .iter()
+        .any(|e| e.patient_id == pid);
+    if add && !in_care {
+        return Err(invalid(
+            "patient_id",
+            "only patients in care in this program can join",
+        ));
+    }
+    let role = chart::role_in(p, s.program_id)
+        .map(|r| r.as_str().to_string())
+        .unwrap_or_default();
+    let r = NewRecord {
+        patient_id: pid,
+        program_id: s.program_id,
+        episode_id: None,
+        kind: "enrollment".into(),
+        body: json!({"action": if add { "add" } else { "remove" }, "group": s.title, "series_id": s.series_id}),
+        summary: format!("{} group: {}", if add { "Joined" } else { "Left" }, s.title),
+        occurred_at: carepath_store::now_us(),
+        author: carepath_store::Author {
+            id: p.user_id,
+            name: p.display_name.clone(),
+            role,
+        },
+        ref_id: Some(group_key(&s)),
+        due_at: None,
+        sign_role: None,
+        cosigner_id: None,
+        late_entry: false,
+    };
+    state
+        .store
+        .append_record(&r, p.event("group.enroll", Outcome::Success))
+        .await?;
+    Ok(())
 }
 
 /// Record attendance; a changed status amends the earlier entry (both kept).
@@ -230,7 +322,7 @@ pub async fn attendance(
             "you do not work in that program".into(),
         ));
     }
-    let roster = roster(state, &s).await?;
+    let (roster, _) = roster(state, &s).await?;
     let role = chart::role_in(p, s.program_id)
         .map(|r| r.as_str().to_string())
         .unwrap_or_default();
@@ -611,6 +703,29 @@ mod tests {
             superseded_by: None,
             signatures: vec![],
         }
+    }
+
+    #[test]
+    fn enrollment_follows_the_newest_record_per_patient() {
+        let a = PatientId::new();
+        let b = PatientId::new();
+        let mk = |pid, action: &str, at| {
+            let mut r = rec(pid, at, 0);
+            r.kind = "enrollment".into();
+            r.body = json!({ "action": action });
+            r.recorded_at = at;
+            r
+        };
+        assert_eq!(enrolled(&[]), None, "never enrolled: an open group");
+        let v = enrolled(&[mk(a, "add", 1), mk(b, "add", 2), mk(a, "remove", 3)]).unwrap();
+        assert_eq!(v, vec![b]);
+        let v = enrolled(&[mk(a, "add", 1), mk(a, "remove", 2), mk(a, "add", 4)]).unwrap();
+        assert_eq!(v, vec![a]);
+        assert_eq!(
+            enrolled(&[mk(a, "add", 1), mk(a, "remove", 2)]),
+            Some(vec![]),
+            "closed and empty"
+        );
     }
 
     #[test]

@@ -1452,6 +1452,62 @@ async fn the_patients_path_through_the_api() {
         )
         .await;
         assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "not on the roster");
+        // Enrolling makes the group closed; a member taken off it is no longer on the roster.
+        let enroll =
+            |action: &'static str| serde_json::json!({"patient_id": pid, "action": action});
+        let (st, _) = post_json(
+            &counselor,
+            format!("{base}/api/v1/sessions/{sid}/enrollment"),
+            enroll("add"),
+        )
+        .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let (st, _) = post_json(
+            &counselor,
+            format!("{base}/api/v1/sessions/{sid}/attendance"),
+            serde_json::json!({
+            "entries": [{"patient_id": pid, "status": "late"}]}),
+        )
+        .await;
+        assert_eq!(
+            st,
+            StatusCode::OK,
+            "a member; a changed status amends the mark"
+        );
+        let (st, _) = post_json(
+            &counselor,
+            format!("{base}/api/v1/sessions/{sid}/enrollment"),
+            enroll("remove"),
+        )
+        .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let (st, _) = post_json(
+            &counselor,
+            format!("{base}/api/v1/sessions/{sid}/attendance"),
+            serde_json::json!({
+            "entries": [{"patient_id": pid, "status": "present"}]}),
+        )
+        .await;
+        assert_eq!(
+            st,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "closed group without this patient"
+        );
+        let marks: serde_json::Value = counselor
+            .get(format!(
+                "{base}/api/v1/patients/{pid}/records?kind=attendance"
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            marks.as_array().unwrap().len(),
+            2,
+            "both attendance versions kept"
+        );
 
         // A note: signed, then amended; both versions kept.
         let (st, v) = post_json(&counselor, rec("note"), serde_json::json!({

@@ -760,6 +760,7 @@ pub fn timeline(records: &[Record], tz: &jiff::tz::TimeZone) -> Vec<(i64, String
                 "attendance" => "Attendance",
                 "discharge" => "Discharge summary",
                 "followup_outcome" => "Follow-up call",
+                "enrollment" => "Group membership",
                 _ => "Entry",
             };
             let mut detail = r.summary.clone();

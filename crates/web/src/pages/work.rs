@@ -319,6 +319,8 @@ struct SessionPage {
     statuses: Vec<(&'static str, &'static str)>,
     can_write: bool,
     saved: bool,
+    closed: bool,
+    others: Vec<(String, String)>,
 }
 
 #[derive(Deserialize, Default)]
@@ -338,7 +340,29 @@ pub async fn session(
         return Err(AppError::NotFound.into());
     }
     let tz = parse_time_zone(&state.store.program(s.program_id).await?.timezone)?;
-    let roster = work::roster(&state, &s).await?;
+    let can_write = holds_in(&p, s.program_id, Permission::WriteClinical);
+    let (roster, closed) = work::roster(&state, &s).await?;
+    // Patients in care who are not on a closed group's roster, to enroll.
+    let others: Vec<(String, String)> = if can_write {
+        let eps = state.store.open_episodes(s.program_id).await?;
+        let mut ids: Vec<carepath_domain::ids::PatientId> = eps
+            .iter()
+            .map(|e| e.patient_id)
+            .filter(|id| !closed || !roster.iter().any(|r| r.0 == *id))
+            .collect();
+        ids.dedup();
+        let mut v: Vec<(String, String)> = state
+            .store
+            .patient_names(&ids)
+            .await?
+            .into_iter()
+            .map(|(id, n)| (id.to_string(), n))
+            .collect();
+        v.sort_by(|a, b| a.1.cmp(&b.1));
+        v
+    } else {
+        vec![]
+    };
     state
         .store
         .audit(
@@ -375,8 +399,10 @@ pub async fn session(
         ),
         rows,
         statuses: STATUSES.to_vec(),
-        can_write: holds_in(&p, s.program_id, Permission::WriteClinical),
+        can_write,
         saved: q.saved == "1",
+        closed,
+        others,
     })
     .into_response())
 }
@@ -400,4 +426,23 @@ pub async fn session_submit(
     work::attendance(&state, &p, &sid, &work::AttendanceInput { entries }).await?;
     let _ = DAY_US;
     Ok(Redirect::to(&format!("/sessions/{sid}?saved=1")).into_response())
+}
+
+/// Enroll a patient in the session's group, or take them off it.
+pub async fn enroll(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(sid): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> HtmlResult<Response> {
+    let v = Values(pairs);
+    work::enroll(
+        &state,
+        &p,
+        &sid,
+        v.get("patient_id"),
+        v.get("action") != "remove",
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/sessions/{sid}")).into_response())
 }
