@@ -247,6 +247,14 @@ pub struct Disclosure {
     pub disclosed_by: String,
 }
 
+/// `$1, $2, …, $n` for an `IN` list (both backends accept numbered placeholders).
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn csv_like(col: &str, param: &str) -> String {
     format!("(',' || {param} || ',') LIKE ('%,' || {col} || ',%')")
 }
@@ -415,20 +423,20 @@ impl Store {
         if records.is_empty() {
             return Ok(records);
         }
-        // One query per 200 ids keeps the parameter list small on both backends.
+        // One indexed `IN` query per 200 ids keeps the parameter list small on both backends.
         for chunk in records.chunks_mut(200) {
-            let ids = chunk
-                .iter()
-                .map(|r| r.id.as_str())
-                .collect::<Vec<_>>()
-                .join(",");
+            let ids: Vec<String> = chunk.iter().map(|r| r.id.clone()).collect();
             let sql = format!(
                 "SELECT record_id, kind, signer_id, signer_name, signer_role, method, drawing, signed_at \
-                 FROM record_signature s WHERE {} ORDER BY signed_at",
-                csv_like("s.record_id", "$1")
+                 FROM record_signature s WHERE s.record_id IN ({}) ORDER BY signed_at",
+                placeholders(ids.len())
             );
             let rows: Vec<SignatureRow> = with_reader!(self, c => {
-                sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ids).fetch_all(c).await?
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                for id in &ids {
+                    q = q.bind(id);
+                }
+                q.fetch_all(c).await?
             });
             for s in rows {
                 if let Some(r) = chunk.iter_mut().find(|r| r.id == s.record_id) {
@@ -644,17 +652,17 @@ impl Store {
     pub async fn patient_names(&self, ids: &[PatientId]) -> Result<Vec<(PatientId, String)>> {
         let mut out = vec![];
         for chunk in ids.chunks(200) {
-            let csv = chunk
-                .iter()
-                .map(|i| i.to_string())
-                .collect::<Vec<_>>()
-                .join(",");
+            let keys: Vec<String> = chunk.iter().map(|i| i.to_string()).collect();
             let sql = format!(
-                "SELECT id, legal_last_name, legal_first_name, preferred_name FROM patient p WHERE {}",
-                csv_like("p.id", "$1")
+                "SELECT id, legal_last_name, legal_first_name, preferred_name FROM patient p WHERE p.id IN ({})",
+                placeholders(keys.len())
             );
             let rows: Vec<(String, String, String, Option<String>)> = with_reader!(self, c => {
-                sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(csv).fetch_all(c).await?
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                for k in &keys {
+                    q = q.bind(k);
+                }
+                q.fetch_all(c).await?
             });
             for (id, last, first, pref) in rows {
                 let name = match pref {
