@@ -2,6 +2,7 @@
 
 mod backup;
 mod bench;
+mod bench_chart;
 mod config;
 mod demo;
 mod demo_path;
@@ -102,6 +103,8 @@ enum UserCmd {
 enum BenchCmd {
     /// The finder: in-process and HTTP, real and 1,000,000-facility sets, PostGIS as the peer.
     Finder(bench::BenchArgs),
+    /// The clinical record as it grows: one patient's record, the chart page and the worklist.
+    Chart(bench_chart::ChartArgs),
 }
 
 #[derive(Subcommand)]
@@ -186,6 +189,10 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
     }
     if let Cmd::Bench(BenchCmd::Finder(a)) = &cli.cmd {
         bench::finder(a).await?;
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    if let Cmd::Bench(BenchCmd::Chart(a)) = &cli.cmd {
+        bench_chart::chart(a).await?;
         return Ok(std::process::ExitCode::SUCCESS);
     }
     let mut cfg = config::Config::load(cli.config.as_deref())?;

@@ -126,7 +126,7 @@ pub use audit_log::{AuditFilter, AuditPage};
 pub use patients::{CensusRow, Episode, Patient, PatientSearch};
 pub use programs::{Organization, Program};
 pub use records::{
-    Author, CalendarSession, Disclosure, NewRecord, NewSignature, Record, Signature,
+    Author, CalendarSession, Disclosure, NewRecord, NewSignature, Pending, Record, Signature,
 };
 pub use sessions::{ApiToken, Session};
 pub use users::{BreakGlassGrant, User};

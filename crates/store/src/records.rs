@@ -184,6 +184,20 @@ pub struct NewSignature {
     pub drawing: Option<String>,
 }
 
+/// What a worklist query keeps (filtered in SQL).
+#[derive(Debug, Clone, Copy)]
+pub enum Pending {
+    All,
+    /// Written by this user and not yet signed.
+    UnsignedBy(UserId),
+    /// Not signed by anyone (orders waiting for a prescriber).
+    Unsigned,
+    /// Signed by the author, waiting for this user's co-signature.
+    CosignBy(UserId),
+    /// Scheduled follow-up calls without an outcome.
+    Unanswered,
+}
+
 /// A session on a program's calendar.
 #[derive(Debug, Clone, Serialize)]
 pub struct CalendarSession {
@@ -493,22 +507,84 @@ impl Store {
         since: i64,
         due_before: Option<i64>,
     ) -> Result<Vec<Record>> {
+        self.program_records_where(program, kind, since, due_before, Pending::All)
+            .await
+    }
+
+    /// As [`Store::program_records`], narrowed in SQL to what a worklist needs.
+    pub async fn program_records_where(
+        &self,
+        program: ProgramId,
+        kind: &str,
+        since: i64,
+        due_before: Option<i64>,
+        pending: Pending,
+    ) -> Result<Vec<Record>> {
+        let (filter, user) = match pending {
+            Pending::All => ("", None),
+            Pending::UnsignedBy(u) => (
+                "AND r.author_id = $5 AND NOT EXISTS (SELECT 1 FROM record_signature s WHERE s.record_id = r.id AND s.kind = 'author')",
+                Some(u.to_string()),
+            ),
+            Pending::Unsigned => (
+                "AND NOT EXISTS (SELECT 1 FROM record_signature s WHERE s.record_id = r.id AND s.kind = 'author')",
+                None,
+            ),
+            Pending::CosignBy(u) => (
+                "AND r.cosigner_id = $5 AND EXISTS (SELECT 1 FROM record_signature s WHERE s.record_id = r.id AND s.kind = 'author') \
+                 AND NOT EXISTS (SELECT 1 FROM record_signature s WHERE s.record_id = r.id AND s.kind = 'cosign')",
+                Some(u.to_string()),
+            ),
+            Pending::Unanswered => (
+                "AND NOT EXISTS (SELECT 1 FROM clinical_record o WHERE o.ref_id = r.id AND o.kind = 'followup_outcome')",
+                None,
+            ),
+        };
         let sql = format!(
             "SELECT {RECORD_COLS} FROM clinical_record r WHERE r.program_id = $1 AND r.kind = $2 \
              AND r.occurred_at >= $3 AND ($4 IS NULL OR r.due_at <= $4) \
-             AND NOT EXISTS (SELECT 1 FROM clinical_record a WHERE a.amends = r.id) \
+             AND NOT EXISTS (SELECT 1 FROM clinical_record a WHERE a.amends = r.id) {filter} \
              ORDER BY r.occurred_at"
         );
         let rows: Vec<RecordRow> = with_reader!(self, c => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(program.to_string())
                 .bind(kind)
                 .bind(since)
-                .bind(due_before)
-                .fetch_all(c)
-                .await?
+                .bind(due_before);
+            if let Some(u) = &user {
+                q = q.bind(u);
+            }
+            q.fetch_all(c).await?
         });
         self.finish(rows).await
+    }
+
+    /// The newest current record of `kind` per patient in a program:
+    /// (patient, occurred_at, due_at) — e.g. each patient's last COWS check.
+    pub async fn latest_per_patient(
+        &self,
+        program: ProgramId,
+        kind: &str,
+    ) -> Result<Vec<(PatientId, i64, Option<i64>)>> {
+        let rows: Vec<(String, i64, Option<i64>)> = with_reader!(self, c => {
+            sqlx::query_as(
+                "SELECT patient_id, occurred_at, due_at FROM ( \
+                   SELECT r.patient_id, r.occurred_at, r.due_at, ROW_NUMBER() OVER \
+                     (PARTITION BY r.patient_id ORDER BY r.occurred_at DESC, r.recorded_at DESC) AS n \
+                   FROM clinical_record r WHERE r.program_id = $1 AND r.kind = $2 \
+                   AND NOT EXISTS (SELECT 1 FROM clinical_record a WHERE a.amends = r.id)) t \
+                 WHERE n = 1",
+
+            )
+            .bind(program.to_string())
+            .bind(kind)
+            .fetch_all(c)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(p, o, d)| Ok((parse_id(&p, "clinical_record.patient_id")?, o, d)))
+            .collect()
     }
 
     /// Records referring to `ref_id` (outcomes of a scheduled follow-up, attendance at a session…).

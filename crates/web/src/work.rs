@@ -10,7 +10,7 @@ use carepath_domain::audit::Outcome;
 use carepath_domain::authz::Permission;
 use carepath_domain::ids::{PatientId, ProgramId};
 use carepath_domain::program::{ProgramKind, parse_time_zone};
-use carepath_store::{CalendarSession, NewRecord, Record};
+use carepath_store::{CalendarSession, NewRecord, Pending, Record};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -431,24 +431,22 @@ pub struct Worklist {
 }
 
 /// When each patient's next COWS is due, from their latest check (or from
-/// admission when none since). Pure: the caller loads the rows.
+/// admission when none since). Pure: the caller loads each patient's latest
+/// check as (patient, observed at, due at).
 pub fn cows_due(
     open: &[(PatientId, i64)],
-    checks: &[Record],
+    latest: &[(PatientId, i64, Option<i64>)],
     horizon: i64,
 ) -> Vec<(PatientId, i64)> {
-    let mut last: HashMap<PatientId, &Record> = HashMap::new();
-    for r in checks.iter().filter(|r| r.is_current()) {
-        let e = last.entry(r.patient_id).or_insert(r);
-        if r.occurred_at > e.occurred_at {
-            *e = r;
-        }
-    }
+    let last: HashMap<PatientId, (i64, Option<i64>)> = latest
+        .iter()
+        .map(|(p, at, due)| (*p, (*at, *due)))
+        .collect();
     let mut out: Vec<(PatientId, i64)> = open
         .iter()
         .map(|(pid, admitted)| {
             let due = match last.get(pid) {
-                Some(r) if r.occurred_at >= *admitted => r.due_at.unwrap_or(r.occurred_at),
+                Some((at, due)) if at >= admitted => due.unwrap_or(*at),
                 _ => *admitted,
             };
             (*pid, due)
@@ -461,7 +459,6 @@ pub fn cows_due(
 
 pub async fn worklist(state: &AppState, p: &Principal) -> Result<Worklist, AppError> {
     let now = carepath_store::now_us();
-    let me = p.user_id.to_string();
     let mut w = Worklist::default();
     let programs = p.programs_with(Permission::ReadClinical);
     let all_programs = state.store.list_programs().await?;
@@ -497,11 +494,8 @@ pub async fn worklist(state: &AppState, p: &Principal) -> Result<Worklist, AppEr
             .map(|e| (e.patient_id, e.admitted_at))
             .collect();
         if !wm.is_empty() {
-            let checks = state
-                .store
-                .program_records(prog, "cows", now - 14 * DAY_US, None)
-                .await?;
-            for (pid, due) in cows_due(&wm, &checks, now + HOUR_US) {
+            let latest = state.store.latest_per_patient(prog, "cows").await?;
+            for (pid, due) in cows_due(&wm, &latest, now + HOUR_US) {
                 pending.push((
                     "cows",
                     pid,
@@ -522,33 +516,34 @@ pub async fn worklist(state: &AppState, p: &Principal) -> Result<Worklist, AppEr
                 ));
             }
         }
-        // Notes and plans to sign; co-signatures.
+        // Notes and plans to sign; co-signatures (filtered in SQL).
         for kind in ["note", "plan"] {
+            let since = now - 90 * DAY_US;
             for r in state
                 .store
-                .program_records(prog, kind, now - 90 * DAY_US, None)
+                .program_records_where(prog, kind, since, None, Pending::UnsignedBy(p.user_id))
                 .await?
             {
-                if r.author_id == me && !r.is_signed() {
-                    let what = format!("Sign: {}", r.summary);
-                    pending.push(("sign", r.patient_id, item(&r, what, None)));
-                }
-                if r.cosigner_id.as_deref() == Some(&me) && r.is_signed() && r.awaits_cosign() {
-                    let what = format!("Co-sign: {} (by {})", r.summary, r.author_name);
-                    pending.push(("cosign", r.patient_id, item(&r, what, None)));
-                }
+                let what = format!("Sign: {}", r.summary);
+                pending.push(("sign", r.patient_id, item(&r, what, None)));
+            }
+            for r in state
+                .store
+                .program_records_where(prog, kind, since, None, Pending::CosignBy(p.user_id))
+                .await?
+            {
+                let what = format!("Co-sign: {} (by {})", r.summary, r.author_name);
+                pending.push(("cosign", r.patient_id, item(&r, what, None)));
             }
         }
         if holds_in(p, prog, Permission::OrderMedication) {
             for r in state
                 .store
-                .program_records(prog, "order", now - 30 * DAY_US, None)
+                .program_records_where(prog, "order", now - 30 * DAY_US, None, Pending::Unsigned)
                 .await?
             {
-                if !r.is_signed() {
-                    let what = format!("{} (entered by {})", r.summary, r.author_name);
-                    pending.push(("order", r.patient_id, item(&r, what, None)));
-                }
+                let what = format!("{} (entered by {})", r.summary, r.author_name);
+                pending.push(("order", r.patient_id, item(&r, what, None)));
             }
         }
         // Plan reviews due within a week, for patients still in care.
@@ -573,22 +568,19 @@ pub async fn worklist(state: &AppState, p: &Principal) -> Result<Worklist, AppEr
             .and_then(|d| d.to_zoned(tz.clone()).ok())
             .map(|z| z.timestamp().as_microsecond())
             .unwrap_or(now + 8 * DAY_US);
-        let due = state
+        for r in state
             .store
-            .program_records(prog, "followup", now - 400 * DAY_US, Some(end_of_day))
-            .await?;
-        if !due.is_empty() {
-            let done: HashSet<String> = state
-                .store
-                .program_records(prog, "followup_outcome", now - 400 * DAY_US, None)
-                .await?
-                .into_iter()
-                .filter_map(|r| r.ref_id)
-                .collect();
-            for r in due.into_iter().filter(|r| !done.contains(&r.id)) {
-                let what = r.summary.clone();
-                pending.push(("followup", r.patient_id, item(&r, what, r.due_at)));
-            }
+            .program_records_where(
+                prog,
+                "followup",
+                now - 400 * DAY_US,
+                Some(end_of_day),
+                Pending::Unanswered,
+            )
+            .await?
+        {
+            let what = r.summary.clone();
+            pending.push(("followup", r.patient_id, item(&r, what, r.due_at)));
         }
     }
     let ids: Vec<PatientId> = pending
@@ -734,15 +726,10 @@ mod tests {
         let b = PatientId::new();
         let c = PatientId::new();
         let open = [(a, 0), (b, 0), (c, 500)];
-        let checks = [
-            rec(a, 10, 110),
-            rec(a, 50, 60),
-            rec(b, 10, 1000),
-            rec(c, 100, 200),
-        ];
+        let latest = [(a, 50, Some(60)), (b, 10, Some(1000)), (c, 100, Some(200))];
         // a: latest check at 50 → due 60; b: due 1000 (beyond horizon); c: check predates
         // this admission → due at admission (500).
-        let due = cows_due(&open, &checks, 600);
+        let due = cows_due(&open, &latest, 600);
         assert_eq!(due, vec![(a, 60), (c, 500)]);
     }
 }
