@@ -28,6 +28,114 @@ pub const ITEMS: [(&str, &[u8]); 11] = [
     ("gooseflesh", &[0, 3, 5]),
 ];
 
+/// What each allowed value means at the bedside, per item in form order
+/// (the anchors of the Wesson & Ling form, in short words for a select list).
+pub const ANCHORS: [(&str, &[(u8, &str)]); 11] = [
+    (
+        "Resting pulse after one minute sitting",
+        &[
+            (0, "80 or below"),
+            (1, "81–100"),
+            (2, "101–120"),
+            (4, "above 120"),
+        ],
+    ),
+    (
+        "Sweating in the last half hour, not explained by room temperature or activity",
+        &[
+            (0, "none"),
+            (1, "reports chills or flushing"),
+            (2, "flushed or moist face"),
+            (3, "beads of sweat on brow or face"),
+            (4, "sweat streaming off the face"),
+        ],
+    ),
+    (
+        "Restlessness during the assessment",
+        &[
+            (0, "sits still"),
+            (1, "says it is hard to sit still, but does"),
+            (3, "shifts often or moves arms and legs"),
+            (5, "cannot sit still for more than a few seconds"),
+        ],
+    ),
+    (
+        "Pupil size",
+        &[
+            (0, "pinpoint or normal for the light"),
+            (1, "possibly larger than normal"),
+            (2, "moderately dilated"),
+            (5, "so dilated only the rim of the iris shows"),
+        ],
+    ),
+    (
+        "Bone or joint aches (new, from withdrawal)",
+        &[
+            (0, "none"),
+            (1, "mild diffuse discomfort"),
+            (2, "severe diffuse aching"),
+            (
+                4,
+                "rubbing joints or muscles, cannot sit still for the discomfort",
+            ),
+        ],
+    ),
+    (
+        "Runny nose or tearing (not from a cold or allergy)",
+        &[
+            (0, "none"),
+            (1, "stuffy nose or unusually moist eyes"),
+            (2, "nose running or tearing"),
+            (4, "nose constantly running or tears streaming"),
+        ],
+    ),
+    (
+        "Stomach upset in the last half hour",
+        &[
+            (0, "none"),
+            (1, "stomach cramps"),
+            (2, "nausea or loose stool"),
+            (3, "vomiting or diarrhea"),
+            (5, "several episodes of vomiting or diarrhea"),
+        ],
+    ),
+    (
+        "Tremor of outstretched hands",
+        &[
+            (0, "none"),
+            (1, "can be felt, not seen"),
+            (2, "slight tremor visible"),
+            (4, "gross tremor or muscle twitching"),
+        ],
+    ),
+    (
+        "Yawning during the assessment",
+        &[
+            (0, "none"),
+            (1, "once or twice"),
+            (2, "three or more times"),
+            (4, "several times a minute"),
+        ],
+    ),
+    (
+        "Anxiety or irritability",
+        &[
+            (0, "none"),
+            (1, "reports growing irritability or anxiety"),
+            (2, "obviously irritable or anxious"),
+            (4, "so irritable or anxious that taking part is difficult"),
+        ],
+    ),
+    (
+        "Gooseflesh",
+        &[
+            (0, "skin smooth"),
+            (3, "piloerection can be felt, or hairs stand up on the arms"),
+            (5, "prominent piloerection"),
+        ],
+    ),
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Band {
@@ -175,6 +283,19 @@ pub fn score(input: &Input) -> Result<Output> {
         pulse_bpm,
         citation: CITATION.into(),
     })
+}
+
+#[cfg(test)]
+mod anchor_tests {
+    use super::*;
+
+    #[test]
+    fn every_allowed_value_has_an_anchor() {
+        for ((name, allowed), (_, anchors)) in ITEMS.iter().zip(ANCHORS.iter()) {
+            let vals: Vec<u8> = anchors.iter().map(|a| a.0).collect();
+            assert_eq!(&vals[..], *allowed, "{name}");
+        }
+    }
 }
 
 #[cfg(test)]

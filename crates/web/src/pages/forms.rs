@@ -69,7 +69,7 @@ impl Values {
 pub struct Field {
     pub name: String,
     pub label: String,
-    /// text, area, number, date, datetime, time, select, radio, check, checks, heading, note, hidden, tel, email
+    /// text, area, number, date, datetime, time, select, radio, check, checks, heading, note, warn, row, endrow, hidden, tel, email
     pub kind: &'static str,
     pub value: String,
     pub values: Vec<String>,
@@ -196,6 +196,17 @@ impl<'a> Builder<'a> {
     }
     pub fn note(&mut self, text: &str) -> &mut Field {
         self.add("", text, "note")
+    }
+    /// A note that must not be missed (e.g. a required safety step).
+    pub fn warn(&mut self, text: &str) -> &mut Field {
+        self.add("", text, "warn")
+    }
+    /// Lay the following fields side by side (until [`Builder::end_row`]).
+    pub fn row(&mut self) {
+        self.add("", "", "row");
+    }
+    pub fn end_row(&mut self) {
+        self.add("", "", "endrow");
     }
 }
 

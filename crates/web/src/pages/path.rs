@@ -99,6 +99,7 @@ fn assessment_fields(b: &mut Builder) {
     b.heading("Substance use (TEDS)");
     for k in 0..3 {
         let which = ["Primary", "Secondary", "Tertiary"][k];
+        b.row();
         b.select(
             &format!("substances[{k}].code"),
             &format!("{which} substance"),
@@ -119,6 +120,7 @@ fn assessment_fields(b: &mut Builder) {
             &format!("{which}: age at first use"),
             "1",
         );
+        b.end_row();
     }
     b.select(
         "last_opioid",
@@ -483,19 +485,30 @@ fn flowsheet_fields(b: &mut Builder, scale: &str) {
     } else {
         b.heading("COWS items");
         b.note("Pulse: leave empty to score it from the heart rate below.");
-        for (name, allowed) in clinical::cows::ITEMS.iter() {
+        b.row();
+        for ((name, _), (question, anchors)) in clinical::cows::ITEMS
+            .iter()
+            .zip(clinical::cows::ANCHORS.iter())
+        {
             let mut opts = vec![(String::new(), "—".to_string())];
-            opts.extend(allowed.iter().map(|a| (a.to_string(), a.to_string())));
-            b.select(&format!("items.{name}"), &name.replace('_', " "), opts);
+            opts.extend(
+                anchors
+                    .iter()
+                    .map(|(v, l)| (v.to_string(), format!("{v} — {l}"))),
+            );
+            b.select(&format!("items.{name}"), question, opts);
         }
+        b.end_row();
     }
     b.heading("Vital signs");
+    b.row();
     b.number("vitals.sbp", "Systolic BP (mmHg)", "1");
     b.number("vitals.dbp", "Diastolic BP (mmHg)", "1");
     b.number("vitals.hr", "Heart rate (/min)", "1");
     b.number("vitals.temp_c", "Temperature (°C)", "0.1");
     b.number("vitals.spo2", "SpO2 (%)", "1");
     b.number("vitals.rr", "Respiratory rate (/min)", "1");
+    b.end_row();
 }
 
 fn flowsheet_input(v: &Values) -> Result<Value, AppError> {
@@ -1580,7 +1593,7 @@ fn discharge_page(
         taper_completed: false,
         continuing_agonist: false,
     });
-    b.note(&format!(
+    b.warn(&format!(
         "If treatment is completed here: {} — {}",
         if rule.required {
             "naloxone and overdose education REQUIRED"
