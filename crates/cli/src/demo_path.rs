@@ -75,6 +75,7 @@ async fn ctx(
         episode: ep.cloned(),
         episodes: store.episodes(patient).await?,
         author: who.author(),
+        protocol: carepath_clinical::flowsheet::Protocol::default(),
     })
 }
 

@@ -18,6 +18,7 @@ pub const CITATION: &str =
 
 /// A program's COWS check protocol.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
 pub struct Protocol {
     pub every_h: u32,
     pub severe_every_h: u32,

@@ -34,6 +34,8 @@ pub struct Ctx {
     pub episode: Option<Episode>,
     pub episodes: Vec<Episode>,
     pub author: Author,
+    /// The COWS check protocol in force (server configuration).
+    pub protocol: clinical::flowsheet::Protocol,
 }
 
 fn map_access(e: (AppError, Option<access::Refusal>)) -> AppError {
@@ -104,6 +106,7 @@ pub async fn open(
         tz,
         episode,
         episodes,
+        protocol: state.config.cows_protocol,
     })
 }
 
@@ -483,11 +486,6 @@ fn cows_name() -> String {
     "cows".into()
 }
 
-/// The program's COWS check protocol (default: every 4 h, hourly from 25).
-pub fn protocol() -> clinical::flowsheet::Protocol {
-    clinical::flowsheet::Protocol::default()
-}
-
 pub fn vitals_text(v: &clinical::flowsheet::Vitals) -> String {
     let mut parts = vec![];
     if let (Some(s), Some(d)) = (v.sbp, v.dbp) {
@@ -525,7 +523,7 @@ pub fn build_flowsheet(ctx: &Ctx, i: &FlowsheetInput) -> Result<NewRecord, AppEr
                 items.insert("pulse_bpm".into(), json!(hr));
             }
             let out = clinical::cows::score(&clinical::cows::Input { items })?;
-            let due = clinical::flowsheet::next_due(&protocol(), at, out.total);
+            let due = clinical::flowsheet::next_due(&ctx.protocol, at, out.total);
             let summary = format!(
                 "COWS {} ({}){}",
                 out.total,
@@ -561,7 +559,7 @@ pub fn build_flowsheet(ctx: &Ctx, i: &FlowsheetInput) -> Result<NewRecord, AppEr
                 "sows",
                 json!({"scale": "sows", "score": out, "vitals": i.vitals}),
                 summary,
-                at + protocol().every_h as i64 * HOUR_US,
+                at + ctx.protocol.every_h as i64 * HOUR_US,
             )
         }
         _ => return Err(invalid("scale", "must be cows or sows")),
@@ -1260,17 +1258,12 @@ pub struct DischargeInput {
     pub taper_completed: bool,
     #[serde(default)]
     pub continuing_agonist: bool,
-    #[serde(default = "seven")]
-    pub followup_every_days: u32,
-    #[serde(default = "twelve")]
-    pub followup_count: u32,
-}
-
-fn seven() -> u32 {
-    7
-}
-fn twelve() -> u32 {
-    12
+    /// Every N days (default from the server configuration: 7).
+    #[serde(default)]
+    pub followup_every_days: Option<u32>,
+    /// How many calls (default from the server configuration: 12).
+    #[serde(default)]
+    pub followup_count: Option<u32>,
 }
 
 /// Build the discharge records (summary, aftercare, naloxone, follow-up calls
@@ -1308,7 +1301,10 @@ pub fn build_discharge(
     let offsets = if i.reason == 6 {
         vec![]
     } else {
-        clinical::discharge::follow_up_offsets(i.followup_every_days, i.followup_count)?
+        clinical::discharge::follow_up_offsets(
+            i.followup_every_days.unwrap_or(7),
+            i.followup_count.unwrap_or(12),
+        )?
     };
     let reason_label =
         clinical::teds::label(&clinical::teds::DISCHARGE_REASONS, i.reason).unwrap_or("");
@@ -1376,7 +1372,11 @@ pub async fn discharge(
         ));
     }
     let now = carepath_store::now_us();
-    let (key, records) = build_discharge(&ctx, &ep, i, now)?;
+    let mut i = i.clone();
+    i.followup_every_days
+        .get_or_insert(state.config.followup_every_days);
+    i.followup_count.get_or_insert(state.config.followup_count);
+    let (key, records) = build_discharge(&ctx, &ep, &i, now)?;
     Ok(state
         .store
         .discharge_with_records(

@@ -54,6 +54,12 @@ pub struct WebConfig {
     pub max_token_days: i64,
     /// How often the server checks for a newly imported facility directory.
     pub finder_refresh_secs: u64,
+    /// The withdrawal unit's COWS check protocol (every 4 h; hourly from 25).
+    pub cows_protocol: carepath_clinical::flowsheet::Protocol,
+    /// Follow-up calls after discharge: every N days…
+    pub followup_every_days: u32,
+    /// …this many times (default weekly for 12 weeks).
+    pub followup_count: u32,
 }
 
 impl Default for WebConfig {
@@ -69,6 +75,9 @@ impl Default for WebConfig {
             break_glass_minutes: 60,
             max_token_days: 365,
             finder_refresh_secs: 30,
+            cows_protocol: carepath_clinical::flowsheet::Protocol::default(),
+            followup_every_days: 7,
+            followup_count: 12,
         }
     }
 }
@@ -138,4 +147,23 @@ pub async fn serve(
     .await;
     refresh_task.abort();
     served
+}
+
+#[cfg(test)]
+mod config_tests {
+    use super::WebConfig;
+
+    #[test]
+    fn protocol_settings_default_field_by_field() {
+        let c: WebConfig =
+            serde_json::from_str(r#"{"cows_protocol": {"every_h": 2}, "followup_count": 8}"#)
+                .unwrap();
+        assert_eq!(c.cows_protocol.every_h, 2);
+        assert_eq!(c.cows_protocol.severe_every_h, 1);
+        assert_eq!(c.cows_protocol.severe_from, 25);
+        assert_eq!((c.followup_every_days, c.followup_count), (7, 8));
+        assert!(
+            serde_json::from_str::<WebConfig>(r#"{"cows_protocol": {"every_hours": 2}}"#).is_err()
+        );
+    }
 }

@@ -1642,8 +1642,11 @@ pub async fn discharge_form(
     let id = pid(&id)?;
     let ctx = chart::open(&state, &p, id, Permission::WriteClinical, "discharge.form").await?;
     let mut v = Values::default();
-    v.set("followup_every_days", "7");
-    v.set("followup_count", "12");
+    v.set(
+        "followup_every_days",
+        state.config.followup_every_days.to_string(),
+    );
+    v.set("followup_count", state.config.followup_count.to_string());
     Ok(discharge_page(&p, id, &ctx, &v, None))
 }
 
@@ -1675,8 +1678,8 @@ pub async fn discharge_submit(
             },
             taper_completed: v.flag("taper_completed"),
             continuing_agonist: v.flag("continuing_agonist"),
-            followup_every_days: v.num("followup_every_days")?.unwrap_or(7),
-            followup_count: v.num("followup_count")?.unwrap_or(12),
+            followup_every_days: v.num("followup_every_days")?,
+            followup_count: v.num("followup_count")?,
         })
     })();
     let r = match input {
