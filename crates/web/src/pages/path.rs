@@ -151,7 +151,13 @@ fn assessment_fields(b: &mut Builder) {
         "Tolerance/withdrawal only under medical supervision (not counted)",
     );
     b.heading("Six dimensions (0 none – 4 severe risk)");
-    let r = [("0", "0"), ("1", "1"), ("2", "2"), ("3", "3"), ("4", "4")];
+    let r = [
+        ("0", "0 — none"),
+        ("1", "1 — mild"),
+        ("2", "2 — moderate"),
+        ("3", "3 — significant"),
+        ("4", "4 — severe"),
+    ];
     for (k, l) in [
         ("withdrawal", "1. Intoxication and withdrawal"),
         ("biomedical", "2. Biomedical conditions"),
@@ -474,7 +480,18 @@ fn flowsheet_fields(b: &mut Builder, scale: &str) {
         .hint("Leave as is for now; entries more than 24 hours old are marked late.");
     if scale == "sows" {
         b.heading("SOWS: the patient rates each 0 (not at all) – 4 (extremely)");
-        let r: Vec<(String, String)> = (0..=4).map(|i| (i.to_string(), i.to_string())).collect();
+        // Handelsman 1987: each symptom rated by the patient, now.
+        let r: Vec<(String, String)> = [
+            "not at all",
+            "a little",
+            "moderately",
+            "quite a bit",
+            "extremely",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i.to_string(), format!("{i} — {l}")))
+        .collect();
         for (i, item) in clinical::sows::ITEMS.iter().enumerate() {
             b.select(
                 &format!("sows[{i}]"),
