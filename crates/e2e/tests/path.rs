@@ -193,6 +193,7 @@ async fn a_referral_walks_the_whole_path_in_headless_chromium() {
                 "section.panel[aria-label='Level-of-care recommendation']",
             ))
             .await?;
+        axe(c, &axe_js, "assessment form with recommendation", &mut problems).await?;
         let page = main_text(c).await?;
         assert!(
             page.contains("Recommended now: Withdrawal management"),
@@ -361,6 +362,34 @@ async fn a_referral_walks_the_whole_path_in_headless_chromium() {
             wl.contains("Reyes, Robin") && wl.contains("Follow-up call 1 of 12"),
             "{wl}"
         );
+        axe(c, &axe_js, "worklist", &mut problems).await?;
+        c.goto(&chart_url).await?;
+        axe(c, &axe_js, "full chart", &mut problems).await?;
+        c.find(Locator::LinkText("Correct this assessment")).await?.click().await?;
+        c.wait()
+            .for_element(Locator::XPath("//h1[text()='Correct the intake assessment']"))
+            .await?;
+        let dims = c
+            .find(Locator::Css("input[name='dimensions.withdrawal'][value='3']"))
+            .await?
+            .prop("checked")
+            .await?;
+        assert_eq!(dims.as_deref(), Some("true"), "the correction starts from the saved answers");
+        axe(c, &axe_js, "assessment correction", &mut problems).await?;
+        c.goto(&chart_url).await?;
+        c.find(Locator::Css("table.flowsheet a[href$='/amend']")).await?.click().await?;
+        c.wait()
+            .for_element(Locator::XPath("//h1[text()='Correct a COWS entry']"))
+            .await?;
+        axe(c, &axe_js, "COWS correction", &mut problems).await?;
+        for page in ["/calendar", "/calendar/new", "/dashboard"] {
+            c.goto(&format!("{base}{page}")).await?;
+            axe(c, &axe_js, page, &mut problems).await?;
+        }
+        for page in ["/notes", "/plan", "/consents", "/disclose", "/profile", "/orders", "/episode", "/disclosures", "/flowsheet?scale=sows"] {
+            c.goto(&format!("{chart_url}{page}")).await?;
+            axe(c, &axe_js, page, &mut problems).await?;
+        }
         Ok::<(), CmdError>(())
     }
     .await;

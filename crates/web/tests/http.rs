@@ -1368,6 +1368,71 @@ async fn the_patients_path_through_the_api() {
             "total 36"
         );
 
+        // A COWS entry corrected through the page: both versions stay, the reason with the new one.
+        let cows: serde_json::Value = nurse
+            .get(format!("{base}/api/v1/patients/{pid}/records?kind=cows"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let first = cows[0]["id"].as_str().unwrap().to_string();
+        let form = nurse
+            .get(format!("{base}/records/{first}/amend"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            form.contains("Correct a COWS entry") && form.contains("selected"),
+            "prefilled form"
+        );
+        let mut fields: Vec<(String, String)> = vec![
+            ("scale".into(), "cows".into()),
+            ("reason".into(), "gooseflesh was misread".into()),
+        ];
+        for (k, v) in [
+            ("pulse", "1"),
+            ("sweating", "1"),
+            ("restlessness", "1"),
+            ("pupils", "1"),
+            ("bone_joint_aches", "2"),
+            ("runny_nose_tearing", "1"),
+            ("gi_upset", "2"),
+            ("tremor", "1"),
+            ("yawning", "1"),
+            ("anxiety_irritability", "2"),
+            ("gooseflesh", "3"),
+        ] {
+            fields.push((format!("items.{k}"), v.into()));
+        }
+        let r = nurse
+            .post(format!("{base}/records/{first}/amend"))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let cows: serde_json::Value = nurse
+            .get(format!("{base}/api/v1/patients/{pid}/records?kind=cows"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let versions: Vec<&serde_json::Value> = cows
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["root_id"] == first.as_str())
+            .collect();
+        assert_eq!(versions.len(), 2);
+        assert_eq!(versions[1]["body"]["score"]["total"], 16);
+        assert_eq!(versions[1]["amend_reason"], "gooseflesh was misread");
         // A nurse enters a (telephone) order: only a prescriber may sign it.
         let (st, v) = post_json(&nurse, rec("order"), serde_json::json!({
             "medication": "clonidine", "dose_mg": 0.1, "every_h": 6, "prn": true, "indication": "withdrawal"})).await;

@@ -32,6 +32,7 @@ pub struct Svg {
 }
 
 pub struct FlowRow {
+    pub id: String,
     pub when: String,
     pub scale: String,
     pub total: String,
@@ -132,6 +133,7 @@ pub struct Sections {
     pub flags: Vec<String>,
     pub episode: String,
     pub assessment_when: String,
+    pub assessment_id: String,
     pub assessment: Vec<Panel>,
     pub placement: String,
     pub flowsheet: Vec<FlowRow>,
@@ -403,6 +405,7 @@ pub async fn build(
         .find(|r| r.kind == "assessment" && r.is_current())
     {
         out.assessment_when = fmt_time(a.occurred_at, tz);
+        out.assessment_id = a.id.clone();
         out.assessment = crate::pages::path::assessment_panels(&a.body);
         out.placement = format!(
             "Placed: {}{}",
@@ -434,6 +437,7 @@ pub async fn build(
             last_due = r.due_at;
         }
         out.flowsheet.push(FlowRow {
+            id: r.id.clone(),
             when: fmt_time(r.occurred_at, tz),
             scale: r.kind.to_uppercase(),
             total: total.to_string(),

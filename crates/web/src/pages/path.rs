@@ -48,6 +48,23 @@ fn patient_form(
     page
 }
 
+/// When a form amends a record: the reason field first, and the form posts to
+/// the record's amend action.
+fn amend_fields(b: &mut Builder, amend: Option<&str>) {
+    if amend.is_some() {
+        b.area("reason", "Reason for the correction")
+            .required()
+            .hint("Kept with the new version; the original stays in the record.");
+    }
+}
+
+fn action_for(amend: Option<&str>, create: String) -> String {
+    match amend {
+        Some(rid) => format!("/records/{rid}/amend"),
+        None => create,
+    }
+}
+
 fn chart_url(id: PatientId, anchor: &str) -> String {
     format!("/patients/{id}#{anchor}")
 }
@@ -398,9 +415,29 @@ fn assessment_page(
     err: Option<&FieldError>,
     panels: Vec<Panel>,
 ) -> Response {
+    assessment_page_for(p, id, v, err, panels, None)
+}
+
+fn assessment_page_for(
+    p: &Principal,
+    id: PatientId,
+    v: &Values,
+    err: Option<&FieldError>,
+    panels: Vec<Panel>,
+    amend: Option<&str>,
+) -> Response {
     let mut b = Builder::new(v, err);
+    amend_fields(&mut b, amend);
     assessment_fields(&mut b);
-    let mut page = FormPage::new(p, "Intake assessment", format!("/patients/{id}/assessment"));
+    let mut page = FormPage::new(
+        p,
+        if amend.is_some() {
+            "Correct the intake assessment"
+        } else {
+            "Intake assessment"
+        },
+        action_for(amend, format!("/patients/{id}/assessment")),
+    );
     page.back = back(id);
     page.intro = "Substance history, diagnosis, six-dimension ratings and screens. \"Show recommendation\" computes the placement without saving.".into();
     page.fields = b.fields;
@@ -559,21 +596,33 @@ fn flowsheet_input(v: &Values) -> Result<Value, AppError> {
 }
 
 fn flowsheet_page(p: &Principal, id: PatientId, v: &Values, err: Option<&FieldError>) -> Response {
+    flowsheet_page_for(p, id, v, err, None)
+}
+
+fn flowsheet_page_for(
+    p: &Principal,
+    id: PatientId,
+    v: &Values,
+    err: Option<&FieldError>,
+    amend: Option<&str>,
+) -> Response {
     let scale = if v.get("scale") == "sows" {
         "sows"
     } else {
         "cows"
     };
     let mut b = Builder::new(v, err);
+    amend_fields(&mut b, amend);
     flowsheet_fields(&mut b, scale);
     let mut page = FormPage::new(
         p,
-        if scale == "sows" {
-            "SOWS entry"
-        } else {
-            "COWS entry"
+        match (scale, amend.is_some()) {
+            ("sows", false) => "SOWS entry",
+            ("sows", true) => "Correct a SOWS entry",
+            (_, false) => "COWS entry",
+            (_, true) => "Correct a COWS entry",
         },
-        format!("/patients/{id}/flowsheet"),
+        action_for(amend, format!("/patients/{id}/flowsheet")),
     );
     page.back = back(id);
     page.intro = if scale == "sows" {
@@ -1232,44 +1281,196 @@ fn note_values(body: &Value) -> Values {
     v
 }
 
+/// Form values from a stored flowsheet entry.
+fn flowsheet_values(kind: &str, body: &Value, ctx: &Ctx, occurred_at: i64) -> Values {
+    let mut v = Values::default();
+    v.set("scale", kind);
+    v.set("observed_at", local(ctx, occurred_at));
+    if kind == "sows" {
+        for (i, it) in body["score"]["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            v.set(&format!("sows[{i}]"), it["score"].to_string());
+        }
+    } else {
+        for (k, x) in body["score"]["items"].as_object().into_iter().flatten() {
+            v.set(&format!("items.{k}"), x.to_string());
+        }
+    }
+    for (k, x) in body["vitals"].as_object().into_iter().flatten() {
+        if !x.is_null() {
+            v.set(&format!("vitals.{k}"), x.to_string());
+        }
+    }
+    v
+}
+
+/// Form values from a stored consent.
+fn consent_values(body: &Value) -> Values {
+    let mut v = Values::default();
+    for k in [
+        "kind",
+        "recipient",
+        "information",
+        "purpose",
+        "expires_on",
+        "expiry_event",
+        "signed_by",
+        "signed_on",
+    ] {
+        if let Some(x) = body[k].as_str() {
+            v.set(k, x);
+        }
+    }
+    v
+}
+
+/// Form values from a stored assessment (its input).
+fn assessment_values(body: &Value, ctx: &Ctx) -> Values {
+    let i = &body["input"];
+    let mut v = Values::default();
+    for (k, sub) in i["substances"].as_array().into_iter().flatten().enumerate() {
+        for f in ["code", "route", "frequency", "age_first_use"] {
+            v.set(&format!("substances[{k}].{f}"), sub[f].to_string());
+        }
+    }
+    for k in ["last_opioid", "pregnancy", "due_date"] {
+        if let Some(x) = i[k].as_str() {
+            v.set(k, x);
+        }
+    }
+    if let Some(t) = i["last_use_at"]
+        .as_str()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+    {
+        v.set("last_use_at", local(ctx, t.as_microsecond()));
+    }
+    for k in ["prior_treatment_episodes", "overdoses_lifetime", "cows"] {
+        if !i[k].is_null() {
+            v.set(k, i[k].to_string());
+        }
+    }
+    for k in [
+        "overdose_past_year",
+        "medically_supervised",
+        "complicated_withdrawal",
+        "medical_instability",
+        "psychiatric_instability",
+        "imminent_danger",
+        "on_medication",
+        "suicide_question",
+    ] {
+        if i[k] == Value::Bool(true) {
+            v.set(k, "true");
+        }
+    }
+    for c in i["dsm5"].as_array().into_iter().flatten() {
+        v.push("dsm5", c.as_str().unwrap_or(""));
+    }
+    for f in i["flags"].as_array().into_iter().flatten() {
+        v.push("flags", f.as_str().unwrap_or(""));
+    }
+    for (k, x) in i["dimensions"].as_object().into_iter().flatten() {
+        v.set(&format!("dimensions.{k}"), x.to_string());
+    }
+    for (n, name) in [(9, "phq9"), (7, "gad7")] {
+        for j in 0..n {
+            v.set(&format!("{name}[{j}]"), i[name][j].to_string());
+        }
+    }
+    v.set(
+        "suicide_followup.risk",
+        i["suicide_followup"]["risk"].as_str().unwrap_or(""),
+    );
+    v.set(
+        "suicide_followup.action",
+        i["suicide_followup"]["action"].as_str().unwrap_or(""),
+    );
+    v.set(
+        "placement.accept",
+        if i["placement"]["accept"] == Value::Bool(false) {
+            "false"
+        } else {
+            "true"
+        },
+    );
+    v.set(
+        "placement.level",
+        i["placement"]["level"].as_str().unwrap_or(""),
+    );
+    v.set(
+        "placement.reason",
+        i["placement"]["reason"].as_str().unwrap_or(""),
+    );
+    v
+}
+
+fn local(ctx: &Ctx, us: i64) -> String {
+    jiff::Timestamp::from_microsecond(us)
+        .map(|t| {
+            t.to_zoned(ctx.tz.clone())
+                .strftime("%Y-%m-%dT%H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// The amendment page of a record kind, with values and an optional error.
+async fn amend_page(
+    state: &AppState,
+    p: &Principal,
+    ctx: &Ctx,
+    rid: &str,
+    kind: &str,
+    v: &Values,
+    err: Option<&FieldError>,
+) -> Result<Response, AppError> {
+    let id = ctx.patient.id;
+    Ok(match kind {
+        "note" => note_page(state, p, id, ctx, v, err, NoteMode::amend(rid)).await?,
+        "plan" => plan_page(p, id, v, err, format!("/records/{rid}/amend"), true),
+        "cows" | "sows" => flowsheet_page_for(p, id, v, err, Some(rid)),
+        "consent" => consent_page_for(p, id, v, err, Some(rid)),
+        "assessment" => assessment_page_for(p, id, v, err, vec![], Some(rid)),
+        _ => {
+            return Err(AppError::Invalid(FieldError::new(
+                "kind",
+                "this kind of entry is corrected through the API",
+            )));
+        }
+    })
+}
+
 pub async fn amend_form(
     State(state): State<AppState>,
     p: Principal,
     Path(rid): Path<String>,
 ) -> HtmlResult<Response> {
     let r = state.store.record(&rid).await?;
-    let id = r.patient_id;
     let ctx = chart::open(
         &state,
         &p,
-        id,
+        r.patient_id,
         Permission::WriteClinical,
         "record.amend.form",
     )
     .await?;
-    let action = format!("/records/{rid}/amend");
-    match r.kind.as_str() {
+    let v = match r.kind.as_str() {
         "note" => {
             let mut v = note_values(&r.body);
-            v.set(
-                "occurred_at",
-                jiff::Timestamp::from_microsecond(r.occurred_at)
-                    .map(|t| {
-                        t.to_zoned(ctx.tz.clone())
-                            .strftime("%Y-%m-%dT%H:%M")
-                            .to_string()
-                    })
-                    .unwrap_or_default(),
-            );
-            Ok(note_page(&state, &p, id, &ctx, &v, None, NoteMode::amend(&rid)).await?)
+            v.set("occurred_at", local(&ctx, r.occurred_at));
+            v
         }
-        "plan" => Ok(plan_page(&p, id, &plan_values(&r.body), None, action, true)),
-        _ => Err(AppError::Invalid(FieldError::new(
-            "kind",
-            "amend this kind of entry through the API",
-        ))
-        .into()),
-    }
+        "plan" => plan_values(&r.body),
+        "cows" | "sows" => flowsheet_values(&r.kind, &r.body, &ctx, r.occurred_at),
+        "consent" => consent_values(&r.body),
+        "assessment" => assessment_values(&r.body, &ctx),
+        _ => Values::default(),
+    };
+    Ok(amend_page(&state, &p, &ctx, &rid, &r.kind, &v, None).await?)
 }
 
 pub async fn amend_submit(
@@ -1282,20 +1483,38 @@ pub async fn amend_submit(
     let id = r.patient_id;
     let v = Values(pairs);
     let entry = match r.kind.as_str() {
-        "note" => note_input(&v),
-        "plan" => plan_input(&v),
+        "note" => Ok(note_input(&v)),
+        "plan" => Ok(plan_input(&v)),
+        "cows" | "sows" => flowsheet_input(&v),
+        "consent" => Ok(
+            json!({"kind": v.opt("kind").unwrap_or("disclosure".into()), "recipient": v.get("recipient"),
+            "information": v.get("information"), "purpose": v.get("purpose"), "expires_on": v.opt("expires_on"),
+            "expiry_event": v.opt("expiry_event"), "signed_by": v.get("signed_by"), "signed_on": v.get("signed_on")}),
+        ),
+        "assessment" => assessment_input(&v),
         _ => return Err(AppError::NotFound.into()),
     };
-    let input = chart::AmendInput {
-        reason: v.get("reason").to_string(),
-        entry,
+    let result = match entry {
+        Ok(entry) => {
+            let input = chart::AmendInput {
+                reason: v.get("reason").to_string(),
+                entry,
+            };
+            chart::amend(&state, &p, &rid, &input).await
+        }
+        Err(e) => Err(e),
     };
-    match chart::amend(&state, &p, &rid, &input).await {
-        Ok(_) => Ok(Redirect::to(&chart_url(
-            id,
-            if r.kind == "plan" { "plan" } else { "notes" },
-        ))
-        .into_response()),
+    match result {
+        Ok(_) => {
+            let anchor = match r.kind.as_str() {
+                "plan" => "plan",
+                "cows" | "sows" => "withdrawal",
+                "consent" => "consents",
+                "assessment" => "assessment",
+                _ => "notes",
+            };
+            Ok(Redirect::to(&chart_url(id, anchor)).into_response())
+        }
         Err(e) => {
             let fe = field_error(e)?;
             let ctx = chart::open(
@@ -1306,12 +1525,7 @@ pub async fn amend_submit(
                 "record.amend.form",
             )
             .await?;
-            let action = format!("/records/{rid}/amend");
-            Ok(if r.kind == "note" {
-                note_page(&state, &p, id, &ctx, &v, Some(&fe), NoteMode::amend(&rid)).await?
-            } else {
-                plan_page(&p, id, &v, Some(&fe), action, true)
-            })
+            Ok(amend_page(&state, &p, &ctx, &rid, &r.kind, &v, Some(&fe)).await?)
         }
     }
 }
@@ -1358,7 +1572,18 @@ pub async fn revoke(
 // ---------------------------------------------------------------- consents and disclosures
 
 fn consent_page(p: &Principal, id: PatientId, v: &Values, err: Option<&FieldError>) -> Response {
+    consent_page_for(p, id, v, err, None)
+}
+
+fn consent_page_for(
+    p: &Principal,
+    id: PatientId,
+    v: &Values,
+    err: Option<&FieldError>,
+    amend: Option<&str>,
+) -> Response {
     let mut b = Builder::new(v, err);
+    amend_fields(&mut b, amend);
     b.radio(
         "kind",
         "Kind of consent",
@@ -1384,8 +1609,12 @@ fn consent_page(p: &Principal, id: PatientId, v: &Values, err: Option<&FieldErro
     patient_form(
         p,
         id,
-        "Consent",
-        format!("/patients/{id}/consents"),
+        if amend.is_some() {
+            "Correct a consent"
+        } else {
+            "Consent"
+        },
+        action_for(amend, format!("/patients/{id}/consents")),
         b,
         "Record consent",
     )
