@@ -501,6 +501,7 @@ struct ChartPage {
     emergency: bool,
     clinical: bool,
     timeline: Vec<TimelineItem>,
+    timeline_total: usize,
     id: PatientId,
     x: crate::pages::chart_view::Sections,
 }
@@ -509,7 +510,13 @@ struct ChartPage {
 pub struct ChartQuery {
     #[serde(default)]
     error: String,
+    /// `all`: the whole timeline instead of the newest entries.
+    #[serde(default)]
+    timeline: String,
 }
+
+/// Timeline entries shown before "show the whole timeline".
+const TIMELINE_FIRST: usize = 60;
 
 #[derive(Template)]
 #[template(path = "break_glass.html")]
@@ -632,6 +639,10 @@ pub async fn chart(
         ));
         timeline.sort_by_key(|t| std::cmp::Reverse(t.0));
     }
+    let timeline_total = timeline.len();
+    if q.timeline != "all" {
+        timeline.truncate(TIMELINE_FIRST);
+    }
     let page = ChartPage {
         nav: Nav::for_principal(&p),
         title: patient.display_name(),
@@ -644,6 +655,7 @@ pub async fn chart(
         emergency: basis == Basis::Emergency,
         clinical: clinical_allowed,
         timeline: timeline.into_iter().map(|t| t.1).collect(),
+        timeline_total,
         id: patient.id,
         x,
     };
