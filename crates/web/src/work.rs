@@ -421,6 +421,8 @@ pub struct WorkItem {
 
 #[derive(Debug, Clone, Serialize, Default, utoipa::ToSchema)]
 pub struct Worklist {
+    /// Admitted in the last 30 days without an intake assessment since.
+    pub assessments_due: Vec<WorkItem>,
     pub cows_due: Vec<WorkItem>,
     pub to_sign: Vec<WorkItem>,
     pub to_cosign: Vec<WorkItem>,
@@ -480,6 +482,14 @@ pub async fn worklist(state: &AppState, p: &Principal) -> Result<Worklist, AppEr
         record_id: Some(r.id.clone()),
         program: pname(r.program_id),
     };
+    // Each patient's newest assessment in any of the user's programs.
+    let mut assessed: HashMap<PatientId, i64> = HashMap::new();
+    for &g in &programs {
+        for (pid, at, _) in state.store.latest_per_patient(g, "assessment").await? {
+            let e = assessed.entry(pid).or_insert(at);
+            *e = (*e).max(at);
+        }
+    }
     for &prog in &programs {
         let open = state.store.open_episodes(prog).await?;
         let open_ids: HashSet<PatientId> = open.iter().map(|e| e.patient_id).collect();
@@ -487,6 +497,29 @@ pub async fn worklist(state: &AppState, p: &Principal) -> Result<Worklist, AppEr
         let tz = program
             .and_then(|g| parse_time_zone(&g.timezone).ok())
             .unwrap_or(jiff::tz::TimeZone::UTC);
+        // Intake assessments due: recent admissions without an assessment since
+        // (an assessment in the 30 days before admission counts, e.g. from detox).
+        for e in open.iter().filter(|e| e.admitted_at > now - 30 * DAY_US) {
+            if assessed
+                .get(&e.patient_id)
+                .is_none_or(|at| *at < e.admitted_at - 30 * DAY_US)
+            {
+                pending.push((
+                    "assess",
+                    e.patient_id,
+                    WorkItem {
+                        patient_id: e.patient_id.to_string(),
+                        patient: String::new(),
+                        what: "Intake assessment due".into(),
+                        due_at: Some(e.admitted_at),
+                        due: String::new(),
+                        overdue: e.admitted_at < now - DAY_US,
+                        record_id: None,
+                        program: pname(prog),
+                    },
+                ));
+            }
+        }
         // COWS due: patients in withdrawal management.
         let wm: Vec<(PatientId, i64)> = open
             .iter()
@@ -603,6 +636,7 @@ pub async fn worklist(state: &AppState, p: &Principal) -> Result<Worklist, AppEr
             .map(|d| crate::views::fmt_time(d, &tz))
             .unwrap_or_default();
         match list {
+            "assess" => w.assessments_due.push(it),
             "cows" => w.cows_due.push(it),
             "sign" => w.to_sign.push(it),
             "cosign" => w.to_cosign.push(it),
@@ -612,6 +646,7 @@ pub async fn worklist(state: &AppState, p: &Principal) -> Result<Worklist, AppEr
         }
     }
     w.followups.sort_by_key(|i| i.due_at);
+    w.assessments_due.sort_by_key(|i| i.due_at);
     w.plan_reviews.sort_by_key(|i| i.due_at);
     let rp = p.programs_with(Permission::ManageReferrals);
     if !rp.is_empty() {
@@ -628,6 +663,7 @@ pub async fn worklist(state: &AppState, p: &Principal) -> Result<Worklist, AppEr
         .audit(p.event("worklist.view", Outcome::Success).detail(format!(
             "items={}",
             w.cows_due.len()
+                + w.assessments_due.len()
                 + w.to_sign.len()
                 + w.to_cosign.len()
                 + w.orders_to_sign.len()

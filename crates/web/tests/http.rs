@@ -1318,6 +1318,23 @@ async fn the_patients_path_through_the_api() {
         let e: serde_json::Value = r.json().await.unwrap();
         assert_eq!(e["error"]["field"], "phone");
 
+        // A new admission waits for its intake assessment on the worklist.
+        let wl: serde_json::Value = nurse
+            .get(format!("{base}/api/v1/worklist"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            wl["assessments_due"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["patient_id"] == pid.as_str()),
+            "{wl}"
+        );
         // Assessment: engine diagnosis and placement; a positive suicide answer needs follow-up.
         let mut bad = assessment_body();
         bad["phq9"] = serde_json::json!([1, 2, 1, 2, 1, 1, 0, 0, 2]);
@@ -1344,6 +1361,22 @@ async fn the_patients_path_through_the_api() {
             (StatusCode::UNPROCESSABLE_ENTITY, Some("placement.reason"))
         );
 
+        let wl: serde_json::Value = nurse
+            .get(format!("{base}/api/v1/worklist"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            !wl["assessments_due"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["patient_id"] == pid.as_str()),
+            "assessed: {wl}"
+        );
         // Two COWS entries; the second is moderately severe → next check in an hour.
         let (st, v) = post_json(&nurse, rec("cows"), serde_json::json!({
             "items": {"sweating": 1, "restlessness": 1, "pupils": 1, "bone_joint_aches": 2, "runny_nose_tearing": 1,

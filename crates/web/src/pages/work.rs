@@ -52,6 +52,12 @@ pub async fn worklist(State(state): State<AppState>, p: Principal) -> HtmlResult
     };
     let mut sections = vec![
         (
+            "assess".into(),
+            "Intake assessments due".into(),
+            conv(w.assessments_due),
+            "assessment",
+        ),
+        (
             "cows".into(),
             "COWS checks due".into(),
             conv(w.cows_due),
@@ -100,7 +106,7 @@ pub async fn worklist(State(state): State<AppState>, p: Principal) -> HtmlResult
     } else if roles.contains(&Role::Counselor) {
         &["sign", "cosign", "plans"]
     } else {
-        &["followups"]
+        &["assess", "followups"]
     };
     sections.sort_by_key(|s| first.iter().position(|f| *f == s.0).unwrap_or(first.len()));
     Ok(render(&WorklistPage {
