@@ -6,7 +6,7 @@
 use anyhow::Result;
 use carepath_domain::audit::{NewEvent, Outcome};
 use carepath_domain::ids::{PatientId, UserId};
-use carepath_domain::program::{ProgramKind, parse_time_zone};
+use carepath_domain::program::parse_time_zone;
 use carepath_store::{Author, CalendarSession, Episode, NewRecord, NewSignature, Program, Store};
 use carepath_web::chart::{self, Ctx, DAY_US, HOUR_US};
 use rand::{Rng, SeedableRng};
@@ -603,6 +603,60 @@ pub async fn seed(store: &Store, programs: &[Program], team: &Team, seed: u64) -
             }
         }
     }
-    let _ = ProgramKind::ALL;
+    // Registration details for everyone in care: phone, language, payer, a contact;
+    // every fifth has a family-involvement consent for that contact.
+    let payers = [
+        "medicaid",
+        "medicaid",
+        "medicaid",
+        "uninsured",
+        "private",
+        "medicare",
+        "state_funded",
+        "sliding_fee",
+    ];
+    let family = [
+        "Rosa", "Denise", "Carl", "Maya", "Terrence", "Luz", "Gail", "Sam",
+    ];
+    for g in [otp, wm, res] {
+        for (k, e) in store.open_episodes(g.id).await?.iter().enumerate() {
+            let contact = format!(
+                "{} {}",
+                family[k % family.len()],
+                store.patient(e.patient_id).await?.legal_last_name
+            );
+            let spanish = k % 9 == 4;
+            let profile = json!({
+                "phone": format!("(302) 555-{:04}", 1000 + (k * 37 + g.name.len()) % 9000),
+                "language": if spanish { "Spanish" } else { "English" },
+                "interpreter_needed": spanish,
+                "payer": payers[k % payers.len()],
+                "gender_identity": "",
+                "contacts": [{"name": contact, "relationship": if k % 3 == 0 { "emergency" } else { "family" },
+                              "phone": format!("(302) 555-{:04}", 2000 + k % 7000), "emergency": true}],
+            });
+            store
+                .add_profile(e.patient_id, &profile, team.intake.id, ev("profile.update"))
+                .await?;
+            n += 1;
+            if k % 5 == 1 {
+                let c = ctx(store, g, e.patient_id, Some(e), &team.intake).await?;
+                let signed = jiff::Timestamp::from_microsecond(e.admitted_at)?
+                    .to_zoned(tz.clone())
+                    .date();
+                let i: carepath_clinical::consent::Consent = serde_json::from_value(json!({
+                    "kind": "family", "recipient": contact, "information": "attendance and appointment times; not test results",
+                    "purpose": "family involvement in treatment", "expiry_event": "end of treatment",
+                    "signed_by": c.patient.display_name(), "signed_on": signed.to_string()}))?;
+                put_at(
+                    store,
+                    chart::build_consent(&c, &i).map_err(app_err)?,
+                    e.admitted_at,
+                )
+                .await?;
+                n += 1;
+            }
+        }
+    }
     Ok(Seeded { records: n })
 }
