@@ -76,6 +76,7 @@ async fn ctx(
         episodes: store.episodes(patient).await?,
         author: who.author(),
         protocol: carepath_clinical::flowsheet::Protocol::default(),
+        followup: (7, 12),
     })
 }
 

@@ -136,10 +136,12 @@ pub enum Permission {
     ManageListing,
     /// Write and sign medication orders (a prescriber's signature).
     OrderMedication,
+    /// Set a program's protocol settings (check intervals, follow-up schedule).
+    ManagePrograms,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 16] = [
         Permission::ViewDashboard,
         Permission::ReadDemographics,
         Permission::ReadClinical,
@@ -155,6 +157,7 @@ impl Permission {
         Permission::ManageReferrals,
         Permission::ManageListing,
         Permission::OrderMedication,
+        Permission::ManagePrograms,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -174,6 +177,7 @@ impl Permission {
             Permission::ManageReferrals => "manage_referrals",
             Permission::ManageListing => "manage_listing",
             Permission::OrderMedication => "order_medication",
+            Permission::ManagePrograms => "manage_programs",
         }
     }
 
@@ -246,6 +250,7 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
         P::ManageReferrals => matches!(role, R::Intake | R::FrontDesk),
         P::ManageListing => matches!(role, R::Admin | R::Intake),
         P::OrderMedication => role == R::Prescriber,
+        P::ManagePrograms => role == R::Admin,
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::{Result, Store, parse_id};
 use carepath_domain::audit::NewEvent;
-use carepath_domain::ids::{OrgId, ProgramId};
+use carepath_domain::ids::{OrgId, ProgramId, UserId};
 use carepath_domain::program::ProgramKind;
 use serde::Serialize;
 
@@ -150,4 +150,68 @@ impl Store {
         });
         row.try_into()
     }
+
+    /// A program's protocol settings, if it has its own.
+    pub async fn program_protocol(&self, id: ProgramId) -> Result<Option<ProgramProtocol>> {
+        let row: Option<(i64, i64, i64, i64, i64)> = with_reader!(self, c => {
+            sqlx::query_as(
+                "SELECT cows_every_h, cows_severe_every_h, cows_severe_from, followup_every_days, followup_count \
+                 FROM program_protocol WHERE program_id = $1",
+            )
+            .bind(id.to_string())
+            .fetch_optional(c)
+            .await?
+        });
+        Ok(row.map(|(a, b, c, d, e)| ProgramProtocol {
+            cows_every_h: a as u32,
+            cows_severe_every_h: b as u32,
+            cows_severe_from: c as u8,
+            followup_every_days: d as u32,
+            followup_count: e as u32,
+        }))
+    }
+
+    /// Set a program's protocol settings (the database checks the ranges).
+    pub async fn set_program_protocol(
+        &self,
+        id: ProgramId,
+        p: &ProgramProtocol,
+        by: UserId,
+        ev: NewEvent,
+    ) -> Result<()> {
+        with_tx!(self, tx => {
+            sqlx::query(
+                "INSERT INTO program_protocol (program_id, cows_every_h, cows_severe_every_h, cows_severe_from, followup_every_days, followup_count, updated_at, updated_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (program_id) DO UPDATE SET cows_every_h = excluded.cows_every_h, cows_severe_every_h = excluded.cows_severe_every_h, \
+                 cows_severe_from = excluded.cows_severe_from, followup_every_days = excluded.followup_every_days, \
+                 followup_count = excluded.followup_count, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+            )
+            .bind(id.to_string())
+            .bind(p.cows_every_h as i64)
+            .bind(p.cows_severe_every_h as i64)
+            .bind(p.cows_severe_from as i64)
+            .bind(p.followup_every_days as i64)
+            .bind(p.followup_count as i64)
+            .bind(crate::now_us())
+            .bind(by.to_string())
+            .execute(&mut *tx)
+            .await?;
+            append_audit!(tx, ev.object("program_protocol", id).program(id).detail(format!(
+                "cows every {} h, every {} h from {}; follow-up every {} days x {}",
+                p.cows_every_h, p.cows_severe_every_h, p.cows_severe_from, p.followup_every_days, p.followup_count
+            )));
+        });
+        Ok(())
+    }
+}
+
+/// A program's own protocol settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProgramProtocol {
+    pub cows_every_h: u32,
+    pub cows_severe_every_h: u32,
+    pub cows_severe_from: u8,
+    pub followup_every_days: u32,
+    pub followup_count: u32,
 }

@@ -34,8 +34,34 @@ pub struct Ctx {
     pub episode: Option<Episode>,
     pub episodes: Vec<Episode>,
     pub author: Author,
-    /// The COWS check protocol in force (server configuration).
+    /// The COWS check protocol in force (the program's, else the server's).
     pub protocol: clinical::flowsheet::Protocol,
+    /// Follow-up calls after discharge: (every N days, how many).
+    pub followup: (u32, u32),
+}
+
+/// The protocol settings in force for a program: its own, else the server's.
+pub async fn program_settings(
+    state: &AppState,
+    program: ProgramId,
+) -> Result<(clinical::flowsheet::Protocol, (u32, u32)), AppError> {
+    Ok(match state.store.program_protocol(program).await? {
+        Some(p) => (
+            clinical::flowsheet::Protocol {
+                every_h: p.cows_every_h,
+                severe_every_h: p.cows_severe_every_h,
+                severe_from: p.cows_severe_from,
+            },
+            (p.followup_every_days, p.followup_count),
+        ),
+        None => (
+            state.config.cows_protocol,
+            (
+                state.config.followup_every_days,
+                state.config.followup_count,
+            ),
+        ),
+    })
 }
 
 fn map_access(e: (AppError, Option<access::Refusal>)) -> AppError {
@@ -91,6 +117,7 @@ pub async fn open(
         .unwrap_or(patient.program_id);
     let program = state.store.program(program_id).await?;
     let tz = parse_time_zone(&program.timezone)?;
+    let (protocol, followup) = program_settings(state, program_id).await?;
     let role = role_in(p, program_id)
         .or_else(|| p.roles().into_iter().next())
         .map(|r| r.as_str().to_string())
@@ -106,7 +133,8 @@ pub async fn open(
         tz,
         episode,
         episodes,
-        protocol: state.config.cows_protocol,
+        protocol,
+        followup,
     })
 }
 
@@ -1373,9 +1401,8 @@ pub async fn discharge(
     }
     let now = carepath_store::now_us();
     let mut i = i.clone();
-    i.followup_every_days
-        .get_or_insert(state.config.followup_every_days);
-    i.followup_count.get_or_insert(state.config.followup_count);
+    i.followup_every_days.get_or_insert(ctx.followup.0);
+    i.followup_count.get_or_insert(ctx.followup.1);
     let (key, records) = build_discharge(&ctx, &ep, &i, now)?;
     Ok(state
         .store

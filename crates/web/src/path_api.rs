@@ -747,3 +747,66 @@ pub async fn enrollment(
     work::enroll(&state, &p, &sid, &i.patient_id, add).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// A program's protocol settings in force (its own, else the server's).
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProtocolDto {
+    /// COWS every N hours (1–24).
+    pub cows_every_h: u32,
+    /// When severe, every N hours (1–24, not longer than the usual interval).
+    pub cows_severe_every_h: u32,
+    /// Severe from this COWS score (5–48).
+    pub cows_severe_from: u8,
+    /// Follow-up calls every N days (1–90)…
+    pub followup_every_days: u32,
+    /// …this many times (0–52).
+    pub followup_count: u32,
+}
+
+/// A program's protocol settings (administrators).
+#[utoipa::path(get, path = "/api/v1/programs/{pid}/protocol", params(("pid" = String, Path)), responses((status = 200, body = ProtocolDto)))]
+pub async fn get_protocol(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(pid): Path<String>,
+) -> ApiResult<Json<ProtocolDto>> {
+    let program: ProgramId = pid.parse().map_err(|_| AppError::NotFound)?;
+    if !chart::holds_in(&p, program, Permission::ManagePrograms) {
+        return Err(AppError::NotFound.into());
+    }
+    let (proto, follow) = chart::program_settings(&state, program).await?;
+    Ok(Json(ProtocolDto {
+        cows_every_h: proto.every_h,
+        cows_severe_every_h: proto.severe_every_h,
+        cows_severe_from: proto.severe_from,
+        followup_every_days: follow.0,
+        followup_count: follow.1,
+    }))
+}
+
+/// Set a program's protocol settings (audited).
+#[utoipa::path(put, path = "/api/v1/programs/{pid}/protocol", params(("pid" = String, Path)), request_body = ProtocolDto, responses((status = 204), (status = 422, body = ErrorBody)))]
+pub async fn put_protocol(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(pid): Path<String>,
+    b: Result<Json<ProtocolDto>, JsonRejection>,
+) -> ApiResult<StatusCode> {
+    let program: ProgramId = pid.parse().map_err(|_| AppError::NotFound)?;
+    let i = body(b)?;
+    work::set_protocol(
+        &state,
+        &p,
+        program,
+        &carepath_store::programs::ProgramProtocol {
+            cows_every_h: i.cows_every_h,
+            cows_severe_every_h: i.cows_severe_every_h,
+            cows_severe_from: i.cows_severe_from,
+            followup_every_days: i.followup_every_days,
+            followup_count: i.followup_count,
+        },
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -241,6 +241,34 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(pages::work::enroll),
         ),
         (
+            r(M::GET, "/programs", Perm(P::ManagePrograms)),
+            get(pages::work::programs),
+        ),
+        (
+            r(M::GET, "/programs/{pid}/protocol", Perm(P::ManagePrograms)),
+            get(pages::work::protocol_form),
+        ),
+        (
+            r(M::POST, "/programs/{pid}/protocol", Perm(P::ManagePrograms)),
+            post(pages::work::protocol_submit),
+        ),
+        (
+            r(
+                M::GET,
+                "/api/v1/programs/{pid}/protocol",
+                Perm(P::ManagePrograms),
+            ),
+            get(crate::path_api::get_protocol),
+        ),
+        (
+            r(
+                M::PUT,
+                "/api/v1/programs/{pid}/protocol",
+                Perm(P::ManagePrograms),
+            ),
+            axum::routing::put(crate::path_api::put_protocol),
+        ),
+        (
             r(M::GET, "/account/tokens", Perm(P::ManageOwnTokens)),
             get(pages::admin::tokens),
         ),

@@ -32,6 +32,7 @@ pub struct Nav {
     pub listing: bool,
     pub worklist: bool,
     pub calendar: bool,
+    pub programs: bool,
 }
 
 impl Nav {
@@ -58,6 +59,7 @@ impl Nav {
             listing: p.mfa_done && p.can(Permission::ManageListing),
             worklist: p.mfa_done && p.can(Permission::ReadClinical),
             calendar: p.mfa_done && p.can(Permission::ReadClinical),
+            programs: p.mfa_done && p.can(Permission::ManagePrograms),
         }
     }
 }

@@ -1377,6 +1377,28 @@ async fn the_patients_path_through_the_api() {
                 .any(|i| i["patient_id"] == pid.as_str()),
             "assessed: {wl}"
         );
+        // The program's own protocol: COWS every 2 hours (administrators; ranges checked).
+        let admin = login(&w, "u.admin", true).await;
+        let r = admin.put(format!("{base}/api/v1/programs/{}/protocol", w.a)).json(&serde_json::json!({
+            "cows_every_h": 2, "cows_severe_every_h": 3, "cows_severe_from": 25, "followup_every_days": 7, "followup_count": 12})).send().await.unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "severe checks cannot be rarer"
+        );
+        let r = admin.put(format!("{base}/api/v1/programs/{}/protocol", w.a)).json(&serde_json::json!({
+            "cows_every_h": 2, "cows_severe_every_h": 1, "cows_severe_from": 25, "followup_every_days": 7, "followup_count": 12})).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        assert_eq!(
+            nurse
+                .put(format!("{base}/api/v1/programs/{}/protocol", w.a))
+                .json(&serde_json::json!({}))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::FORBIDDEN
+        );
         // Two COWS entries; the second is moderately severe → next check in an hour.
         let (st, v) = post_json(&nurse, rec("cows"), serde_json::json!({
             "items": {"sweating": 1, "restlessness": 1, "pupils": 1, "bone_joint_aches": 2, "runny_nose_tearing": 1,
@@ -1384,6 +1406,21 @@ async fn the_patients_path_through_the_api() {
             "vitals": {"sbp": 132, "dbp": 84, "hr": 96, "temp_c": 37.1, "spo2": 98, "rr": 16}})).await;
         assert_eq!(st, StatusCode::CREATED, "{v}");
         assert_eq!(v["record"]["score"]["total"], 13);
+        let cows: serde_json::Value = nurse
+            .get(format!("{base}/api/v1/patients/{pid}/records?kind=cows"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let at: jiff::Timestamp = cows[0]["occurred_at"].as_str().unwrap().parse().unwrap();
+        let due: jiff::Timestamp = cows[0]["due_at"].as_str().unwrap().parse().unwrap();
+        assert_eq!(
+            due.duration_since(at).as_secs(),
+            2 * 3600,
+            "the program's 2-hour protocol"
+        );
         let (st, v) = post_json(&nurse, rec("cows"), serde_json::json!({
             "items": {"pulse": 4, "sweating": 4, "restlessness": 5, "pupils": 5, "bone_joint_aches": 4, "runny_nose_tearing": 2,
                       "gi_upset": 3, "tremor": 2, "yawning": 2, "anxiety_irritability": 2, "gooseflesh": 3},

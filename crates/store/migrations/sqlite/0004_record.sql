@@ -122,3 +122,17 @@ CREATE TRIGGER patient_photo_no_update BEFORE UPDATE ON patient_photo
 BEGIN SELECT RAISE(ABORT, 'photos are append-only'); END;
 CREATE TRIGGER patient_photo_no_delete BEFORE DELETE ON patient_photo
 BEGIN SELECT RAISE(ABORT, 'clinical records are never deleted'); END;
+
+-- A program's own protocol settings (COWS check intervals, follow-up calls
+-- after discharge); absent = the server's defaults. Settings, not records:
+-- every change is audited.
+CREATE TABLE program_protocol (
+    program_id           TEXT PRIMARY KEY REFERENCES program(id),
+    cows_every_h         BIGINT NOT NULL CHECK (cows_every_h BETWEEN 1 AND 24),
+    cows_severe_every_h  BIGINT NOT NULL CHECK (cows_severe_every_h BETWEEN 1 AND 24),
+    cows_severe_from     BIGINT NOT NULL CHECK (cows_severe_from BETWEEN 5 AND 48),
+    followup_every_days  BIGINT NOT NULL CHECK (followup_every_days BETWEEN 1 AND 90),
+    followup_count       BIGINT NOT NULL CHECK (followup_count BETWEEN 0 AND 52),
+    updated_at           BIGINT NOT NULL,
+    updated_by           TEXT REFERENCES staff_user(id)
+);

@@ -1888,11 +1888,8 @@ pub async fn discharge_form(
     let id = pid(&id)?;
     let ctx = chart::open(&state, &p, id, Permission::WriteClinical, "discharge.form").await?;
     let mut v = Values::default();
-    v.set(
-        "followup_every_days",
-        state.config.followup_every_days.to_string(),
-    );
-    v.set("followup_count", state.config.followup_count.to_string());
+    v.set("followup_every_days", ctx.followup.0.to_string());
+    v.set("followup_count", ctx.followup.1.to_string());
     Ok(discharge_page(&p, id, &ctx, &v, None))
 }
 

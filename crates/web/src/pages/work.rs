@@ -452,3 +452,118 @@ pub async fn enroll(
     .await?;
     Ok(Redirect::to(&format!("/sessions/{sid}")).into_response())
 }
+
+#[derive(Template)]
+#[template(path = "programs.html")]
+struct ProgramsPage {
+    nav: Nav,
+    title: String,
+    rows: Vec<(String, String, String, String, bool)>,
+}
+
+/// Programs and their protocol settings (administrators).
+pub async fn programs(State(state): State<AppState>, p: Principal) -> HtmlResult<Response> {
+    let mine = p.programs_with(Permission::ManagePrograms);
+    let mut rows = vec![];
+    for g in state.store.list_programs().await? {
+        if !mine.contains(&g.id) {
+            continue;
+        }
+        let own = state.store.program_protocol(g.id).await?;
+        let (proto, follow) = crate::chart::program_settings(&state, g.id).await?;
+        rows.push((
+            g.id.to_string(),
+            g.name,
+            format!(
+                "every {} h; every {} h from a score of {}",
+                proto.every_h, proto.severe_every_h, proto.severe_from
+            ),
+            format!("every {} days, {} calls", follow.0, follow.1),
+            own.is_some(),
+        ));
+    }
+    Ok(render(&ProgramsPage {
+        nav: Nav::for_principal(&p),
+        title: "Programs".into(),
+        rows,
+    })
+    .into_response())
+}
+
+fn protocol_page(
+    p: &Principal,
+    pid: &str,
+    name: &str,
+    v: &Values,
+    err: Option<&carepath_domain::FieldError>,
+) -> Response {
+    let mut b = Builder::new(v, err);
+    b.heading("Withdrawal flowsheet");
+    b.number("cows_every_h", "COWS every (hours)", "1")
+        .required();
+    b.number("cows_severe_every_h", "…when severe, every (hours)", "1")
+        .required();
+    b.number("cows_severe_from", "Severe from a COWS score of", "1")
+        .required()
+        .hint("25 is the start of the moderately severe band (Wesson & Ling 2003).");
+    b.heading("Follow-up calls after discharge");
+    b.number("followup_every_days", "Every (days)", "1")
+        .required();
+    b.number("followup_count", "Number of calls", "1")
+        .required();
+    let mut page = FormPage::new(
+        p,
+        format!("Protocol: {name}"),
+        format!("/programs/{pid}/protocol"),
+    );
+    page.back = Some(("/programs".into(), "Back to the programs".into()));
+    page.fields = b.fields;
+    page.submit = "Save settings".into();
+    page.with_error(err).respond()
+}
+
+pub async fn protocol_form(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(pid): Path<String>,
+) -> HtmlResult<Response> {
+    let program: ProgramId = pid.parse().map_err(|_| AppError::NotFound)?;
+    if !holds_in(&p, program, Permission::ManagePrograms) {
+        return Err(AppError::NotFound.into());
+    }
+    let g = state.store.program(program).await?;
+    let (proto, follow) = crate::chart::program_settings(&state, program).await?;
+    let mut v = Values::default();
+    v.set("cows_every_h", proto.every_h.to_string());
+    v.set("cows_severe_every_h", proto.severe_every_h.to_string());
+    v.set("cows_severe_from", proto.severe_from.to_string());
+    v.set("followup_every_days", follow.0.to_string());
+    v.set("followup_count", follow.1.to_string());
+    Ok(protocol_page(&p, &pid, &g.name, &v, None))
+}
+
+pub async fn protocol_submit(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(pid): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> HtmlResult<Response> {
+    let program: ProgramId = pid.parse().map_err(|_| AppError::NotFound)?;
+    let g = state.store.program(program).await?;
+    let v = Values(pairs);
+    let r = async {
+        let s = carepath_store::programs::ProgramProtocol {
+            cows_every_h: v.req("cows_every_h")?,
+            cows_severe_every_h: v.req("cows_severe_every_h")?,
+            cows_severe_from: v.req("cows_severe_from")?,
+            followup_every_days: v.req("followup_every_days")?,
+            followup_count: v.req("followup_count")?,
+        };
+        work::set_protocol(&state, &p, program, &s).await
+    }
+    .await;
+    match r {
+        Ok(()) => Ok(Redirect::to("/programs").into_response()),
+        Err(e) => Ok(protocol_page(&p, &pid, &g.name, &v, Some(&field_error(e)?))),
+    }
+}
