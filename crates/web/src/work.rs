@@ -702,6 +702,48 @@ pub async fn census_by_level(
     Ok(out)
 }
 
+// ---------------------------------------------------------------- program protocol settings
+
+/// Check and save a program's protocol settings (administrators of that program).
+pub async fn set_protocol(
+    state: &AppState,
+    p: &Principal,
+    program: ProgramId,
+    s: &carepath_store::programs::ProgramProtocol,
+) -> Result<(), AppError> {
+    if !holds_in(p, program, Permission::ManagePrograms) {
+        return Err(AppError::NotFound);
+    }
+    let range = |field: &'static str, v: u32, lo: u32, hi: u32| {
+        if (lo..=hi).contains(&v) {
+            Ok(())
+        } else {
+            Err(invalid(field, format!("must be {lo} to {hi}")))
+        }
+    };
+    range("cows_every_h", s.cows_every_h, 1, 24)?;
+    range("cows_severe_every_h", s.cows_severe_every_h, 1, 24)?;
+    range("cows_severe_from", s.cows_severe_from as u32, 5, 48)?;
+    range("followup_every_days", s.followup_every_days, 1, 90)?;
+    range("followup_count", s.followup_count, 0, 52)?;
+    if s.cows_severe_every_h > s.cows_every_h {
+        return Err(invalid(
+            "cows_severe_every_h",
+            "severe withdrawal is checked at least as often as the usual interval",
+        ));
+    }
+    state
+        .store
+        .set_program_protocol(
+            program,
+            s,
+            p.user_id,
+            p.event("program.protocol", Outcome::Success),
+        )
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -768,46 +810,4 @@ mod tests {
         let due = cows_due(&open, &latest, 600);
         assert_eq!(due, vec![(a, 60), (c, 500)]);
     }
-}
-
-// ---------------------------------------------------------------- program protocol settings
-
-/// Check and save a program's protocol settings (administrators of that program).
-pub async fn set_protocol(
-    state: &AppState,
-    p: &Principal,
-    program: ProgramId,
-    s: &carepath_store::programs::ProgramProtocol,
-) -> Result<(), AppError> {
-    if !holds_in(p, program, Permission::ManagePrograms) {
-        return Err(AppError::NotFound);
-    }
-    let range = |field: &'static str, v: u32, lo: u32, hi: u32| {
-        if (lo..=hi).contains(&v) {
-            Ok(())
-        } else {
-            Err(invalid(field, format!("must be {lo} to {hi}")))
-        }
-    };
-    range("cows_every_h", s.cows_every_h, 1, 24)?;
-    range("cows_severe_every_h", s.cows_severe_every_h, 1, 24)?;
-    range("cows_severe_from", s.cows_severe_from as u32, 5, 48)?;
-    range("followup_every_days", s.followup_every_days, 1, 90)?;
-    range("followup_count", s.followup_count, 0, 52)?;
-    if s.cows_severe_every_h > s.cows_every_h {
-        return Err(invalid(
-            "cows_severe_every_h",
-            "severe withdrawal is checked at least as often as the usual interval",
-        ));
-    }
-    state
-        .store
-        .set_program_protocol(
-            program,
-            s,
-            p.user_id,
-            p.event("program.protocol", Outcome::Success),
-        )
-        .await?;
-    Ok(())
 }
