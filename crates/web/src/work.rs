@@ -389,15 +389,22 @@ pub async fn attendance(
             None => new.push(r),
         }
     }
-    let n = new.len();
     // One audit event per patient: each is a write to that patient's record.
+    let mut written = amended;
     for r in &new {
-        state
+        // Someone else marked this patient a moment ago: theirs stands (the
+        // database allows one first mark per patient and session).
+        match state
             .store
             .append_record(r, p.event("attendance.record", Outcome::Success))
-            .await?;
+            .await
+        {
+            Ok(_) => written += 1,
+            Err(carepath_store::StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
-    Ok(n + amended)
+    Ok(written)
 }
 
 fn clinical_late(at: i64) -> bool {

@@ -1571,6 +1571,20 @@ async fn the_patients_path_through_the_api() {
         assert_eq!(st, StatusCode::CREATED, "{v}");
         assert!(v.as_array().unwrap().len() >= 11);
         let sid = v[0].as_str().unwrap().to_string();
+        // Two people mark the same patient for the same session at once: one mark.
+        let sid2 = v[1].as_str().unwrap().to_string();
+        let mark = serde_json::json!({"entries": [{"patient_id": pid, "status": "present"}]});
+        let url2 = format!("{base}/api/v1/sessions/{sid2}/attendance");
+        let (a, b) = tokio::join!(
+            post_json(&counselor, url2.clone(), mark.clone()),
+            post_json(&nurse, url2, mark)
+        );
+        assert_eq!((a.0, b.0), (StatusCode::OK, StatusCode::OK));
+        assert_eq!(
+            a.1["written"].as_i64().unwrap() + b.1["written"].as_i64().unwrap(),
+            1,
+            "{a:?} {b:?}"
+        );
         let (st, v) = post_json(
             &counselor,
             format!("{base}/api/v1/sessions/{sid}/attendance"),
@@ -1640,8 +1654,8 @@ async fn the_patients_path_through_the_api() {
             .unwrap();
         assert_eq!(
             marks.as_array().unwrap().len(),
-            2,
-            "both attendance versions kept"
+            3,
+            "both versions of one mark kept, and the other session's single mark"
         );
 
         // A note: signed, then amended; both versions kept.

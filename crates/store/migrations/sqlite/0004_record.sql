@@ -34,6 +34,9 @@ CREATE INDEX clinical_record_root ON clinical_record(root_id);
 -- A follow-up call has one outcome; a consent is revoked once (race-proof).
 CREATE UNIQUE INDEX clinical_record_one_answer ON clinical_record(ref_id)
     WHERE kind IN ('followup_outcome', 'consent_revocation');
+-- One attendance mark per patient and session; changes are amendments.
+CREATE UNIQUE INDEX clinical_record_one_mark ON clinical_record(ref_id, patient_id)
+    WHERE kind = 'attendance' AND amends IS NULL;
 CREATE TRIGGER clinical_record_no_update BEFORE UPDATE ON clinical_record
 BEGIN SELECT RAISE(ABORT, 'clinical records are append-only: amend instead'); END;
 CREATE TRIGGER clinical_record_no_delete BEFORE DELETE ON clinical_record
