@@ -834,6 +834,11 @@ pub struct NoteInput {
     /// A supervisor who must co-sign (trainee notes).
     #[serde(default)]
     pub cosigner_id: Option<String>,
+    /// A SUD counseling note (42 CFR § 2.11, like HIPAA's psychotherapy notes):
+    /// kept apart from the record — only its author (and named co-signer) read
+    /// it, and it is never part of a disclosure or a summary.
+    #[serde(default)]
+    pub private: bool,
 }
 
 fn individual() -> String {
@@ -881,11 +886,18 @@ pub fn build_note(ctx: &Ctx, i: &NoteInput) -> Result<NewRecord, AppError> {
     if first.chars().count() > 80 {
         excerpt.push('…');
     }
+    // A private counseling note's summary says nothing of its content: the
+    // summary appears in timelines other staff read.
+    let summary = if i.private {
+        format!("Private counseling note ({})", i.service)
+    } else {
+        format!("{} {} note: {excerpt}", i.service, i.template)
+    };
     let mut r = ctx.record(
         "note",
         json!({"template": i.template, "sections": i.sections, "service": i.service,
-               "session_id": i.session_id, "goal_refs": i.goal_refs}),
-        format!("{} {} note: {excerpt}", i.service, i.template),
+               "session_id": i.session_id, "goal_refs": i.goal_refs, "private": i.private}),
+        summary,
         at,
     );
     r.late_entry = clinical::flowsheet::is_late_entry(at, now, 24);
@@ -1739,6 +1751,29 @@ pub async fn sign(
         .sign_record(record_id, &sig, p.event("record.sign", Outcome::Success))
         .await?;
     Ok(())
+}
+
+/// Whether `p` may read the content of record `r`: everyone who may read the
+/// chart, except for private counseling notes (author and named co-signer only).
+pub fn may_read_content(p: &Principal, r: &Record) -> bool {
+    if r.kind != "note" || r.body["private"] != json!(true) {
+        return true;
+    }
+    let me = p.user_id.to_string();
+    r.author_id == me || r.cosigner_id.as_deref() == Some(&me)
+}
+
+/// Hide the content of records `p` may not read (private counseling notes).
+pub fn redact(p: &Principal, records: Vec<Record>) -> Vec<Record> {
+    records
+        .into_iter()
+        .map(|mut r| {
+            if !may_read_content(p, &r) {
+                r.body = json!({"private": true, "service": r.body["service"], "template": r.body["template"]});
+            }
+            r
+        })
+        .collect()
 }
 
 /// Rebuild a record of `kind` from its input (create and amend share this).

@@ -187,7 +187,7 @@ pub async fn list_records(
     let id = pid(&id)?;
     chart::open(&state, &p, id, Permission::ReadClinical, "record.list").await?;
     let kinds: Vec<&str> = q.kind.as_deref().into_iter().collect();
-    let rs = state.store.patient_records(id, &kinds).await?;
+    let rs = chart::redact(&p, state.store.patient_records(id, &kinds).await?);
     Ok(Json(rs.into_iter().map(record_dto).collect()))
 }
 

@@ -1937,6 +1937,58 @@ async fn the_patients_path_through_the_api() {
             "front desk sees no clinical sections"
         );
 
+        // A private counseling note: its author reads it, other clinicians see that it exists.
+        let (st, v) = post_json(&counselor, rec("note"), serde_json::json!({
+            "template": "DAP", "private": true,
+            "sections": {"data": "Talked about the loss of her brother.", "assessment": "Grieving.", "plan": "Weekly."}})).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        let private = v["id"].as_str().unwrap().to_string();
+        let seen = |c: &reqwest::Client| {
+            let c = c.clone();
+            let url = format!("{base}/api/v1/patients/{pid}/records?kind=note");
+            let private = private.clone();
+            async move {
+                let all: serde_json::Value = c.get(url).send().await.unwrap().json().await.unwrap();
+                all.as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|r| r["id"] == private.as_str())
+                    .cloned()
+                    .unwrap()
+            }
+        };
+        let mine = seen(&counselor).await;
+        assert!(
+            mine["body"]["sections"]["data"]
+                .as_str()
+                .unwrap()
+                .contains("brother")
+        );
+        let theirs = seen(&nurse).await;
+        assert!(
+            theirs["body"].get("sections").is_none()
+                && theirs["summary"] == "Private counseling note (individual)",
+            "{theirs}"
+        );
+        let chart = nurse
+            .get(format!("{base}/patients/{pid}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!chart.contains("brother") && chart.contains("Private counseling note"));
+        assert_eq!(
+            nurse
+                .get(format!("{base}/records/{private}/amend"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::FORBIDDEN
+        );
+
         // Front desk: demographics, never the clinical record; the auditor: audit only.
         assert_eq!(
             front

@@ -268,6 +268,12 @@ pub fn cows_svg(
 }
 
 fn sections_text(body: &Value) -> Vec<(String, String)> {
+    if body["private"] == Value::Bool(true) && body.get("sections").is_none() {
+        return vec![(
+            "Private counseling note".into(),
+            "Its content is visible to its author and co-signer only (42 CFR § 2.11).".into(),
+        )];
+    }
     let template = body["template"].as_str().unwrap_or("DAP");
     let (_, secs) = chart::TEMPLATES
         .iter()
@@ -391,7 +397,7 @@ pub async fn build(
     if !clinical {
         return Ok(out);
     }
-    let records = state.store.patient_records(id, &[]).await?;
+    let records = chart::redact(p, state.store.patient_records(id, &[]).await?);
     let home = episodes
         .iter()
         .find(|e| e.discharged_at.is_none())

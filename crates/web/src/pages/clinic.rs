@@ -588,7 +588,7 @@ pub async fn chart(
         x.error = Some(q.error.chars().take(300).collect());
     }
     if clinical_allowed {
-        let records = state.store.patient_records(patient.id, &[]).await?;
+        let records = crate::chart::redact(&p, state.store.patient_records(patient.id, &[]).await?);
         for (at, when, what, detail) in crate::pages::chart_view::timeline(&records, &tz) {
             timeline.push((at, TimelineItem { when, what, detail }));
         }

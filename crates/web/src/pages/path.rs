@@ -888,6 +888,10 @@ fn note_fields(
         b.checks("goal_refs", "Treatment-plan goals addressed", goals);
     }
     b.select("cosigner_id", "Co-signature (trainees)", cosign);
+    b.check(
+        "private",
+        "Private counseling note (42 CFR § 2.11): only you and the co-signer can read it; never disclosed",
+    );
 }
 
 fn note_input(v: &Values) -> Value {
@@ -901,7 +905,8 @@ fn note_input(v: &Values) -> Value {
         s.insert((*k).into(), json!(v.get(&format!("sections.{k}"))));
     }
     json!({"template": template, "service": v.opt("service").unwrap_or("individual".into()), "occurred_at": v.opt("occurred_at"),
-           "session_id": v.opt("session_id"), "goal_refs": v.all("goal_refs"), "cosigner_id": v.opt("cosigner_id"), "sections": s})
+           "session_id": v.opt("session_id"), "goal_refs": v.all("goal_refs"), "cosigner_id": v.opt("cosigner_id"), "sections": s,
+           "private": v.flag("private")})
 }
 
 /// Goals of the patient's current plan, for linking notes.
@@ -1278,6 +1283,9 @@ fn note_values(body: &Value) -> Values {
     for g in body["goal_refs"].as_array().into_iter().flatten() {
         v.push("goal_refs", g.as_str().unwrap_or(""));
     }
+    if body["private"] == Value::Bool(true) {
+        v.set("private", "true");
+    }
     v
 }
 
@@ -1458,6 +1466,12 @@ pub async fn amend_form(
         "record.amend.form",
     )
     .await?;
+    if r.kind == "note" && r.author_id != p.user_id.to_string() {
+        return Err(AppError::Forbidden(
+            "a note is amended by its author; write your own note instead".into(),
+        )
+        .into());
+    }
     let v = match r.kind.as_str() {
         "note" => {
             let mut v = note_values(&r.body);
