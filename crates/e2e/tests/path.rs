@@ -156,6 +156,7 @@ async fn a_referral_walks_the_whole_path_in_headless_chromium() {
             .prop("value")
             .await?;
         assert_eq!(first.as_deref(), Some("Robin"));
+        axe(c, &axe_js, "registration from a call-back", &mut problems).await?;
         type_in(c, "legal_last_name", "Reyes").await?;
         c.execute(
             "document.getElementById('date_of_birth').value = '1990-02-03'",

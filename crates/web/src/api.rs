@@ -298,6 +298,14 @@ pub struct NewPatientDto {
     /// The call-back request this registration comes from (closed as registered).
     #[serde(default)]
     pub referral_id: Option<String>,
+    /// Optional registration details (more on `PUT /api/v1/patients/{id}/profile`).
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub language: Option<String>,
+    /// uninsured, medicaid, medicare, private, state_funded, sliding_fee.
+    #[serde(default)]
+    pub payer: Option<String>,
 }
 
 /// Register a patient (and optionally admit).
@@ -323,6 +331,9 @@ pub async fn register_patient_api(
         } else {
             String::new()
         },
+        phone: b.phone.unwrap_or_default(),
+        language: b.language.unwrap_or_default(),
+        payer: b.payer.unwrap_or_default(),
     };
     let x = crate::pages::clinic::register_patient(&state, &p, &f).await?;
     Ok((StatusCode::CREATED, Json(patient_dto(x, None))).into_response())

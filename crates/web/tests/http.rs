@@ -1128,6 +1128,10 @@ async fn a_call_back_becomes_a_registration_without_retyping() {
         form.contains("value=\"Robin\"") && form.contains(&id),
         "the name comes across"
     );
+    assert!(
+        form.contains("value=\"410-555-0177\""),
+        "and the phone number"
+    );
     let r = intake
         .post(format!("{}/patients", w.base))
         .form(&[
@@ -1137,11 +1141,29 @@ async fn a_call_back_becomes_a_registration_without_retyping() {
             ("date_of_birth", "1992-03-04".into()),
             ("sex", "unknown".into()),
             ("referral", id.clone()),
+            ("phone", "410-555-0177".into()),
+            ("payer", "medicaid".into()),
         ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let chart = intake
+        .get(format!(
+            "{}{}",
+            w.base,
+            r.headers()["location"].to_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        chart.contains("410-555-0177") && chart.contains("Medicaid"),
+        "details saved with the registration"
+    );
     let closed = w.store.referrals(&[w.a], true).await.unwrap();
     assert_eq!(
         (closed[0].status.as_str(), closed[0].outcome.as_deref()),

@@ -182,6 +182,13 @@ pub struct RegisterForm {
     /// "yes": the registrar checked the possible duplicates and this is a different person.
     #[serde(default)]
     pub confirm_new: String,
+    /// Optional registration details taken at the same time.
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub language: String,
+    #[serde(default)]
+    pub payer: String,
 }
 
 pub struct Field {
@@ -205,6 +212,8 @@ struct RegisterPage {
     sexes: Vec<&'static str>,
     sex_error: Option<String>,
     levels: Vec<(&'static str, &'static str)>,
+    payers: Vec<(&'static str, &'static str)>,
+    payer_error: Option<String>,
 }
 
 async fn register_page(
@@ -260,6 +269,22 @@ async fn register_page(
             required: true,
             error: e("date_of_birth"),
         },
+        Field {
+            name: "phone",
+            label: "Phone (optional)",
+            kind: "tel",
+            value: form.phone.clone(),
+            required: false,
+            error: e("phone"),
+        },
+        Field {
+            name: "language",
+            label: "Preferred language (optional)",
+            kind: "text",
+            value: form.language.clone(),
+            required: false,
+            error: e("language"),
+        },
     ];
     let status = if err.is_some() {
         axum::http::StatusCode::UNPROCESSABLE_ENTITY
@@ -271,6 +296,8 @@ async fn register_page(
         title: "Register patient".into(),
         error: err.as_ref().map(|e| e.to_string()),
         sex_error: e("sex"),
+        payer_error: e("payer"),
+        payers: crate::path_api::PAYERS.to_vec(),
         form,
         programs,
         fields,
@@ -320,6 +347,13 @@ pub async fn register_form(
             .await?;
         form.legal_first_name = x.name;
         form.program_id = x.program_id.to_string();
+        form.phone = x.phone;
+        form.language = if x.language == "es" {
+            "Spanish"
+        } else {
+            "English"
+        }
+        .into();
         form.referral = x.id;
     }
     Ok(register_page(&state, &p, form, None).await?)
@@ -355,6 +389,13 @@ pub async fn register_patient(
         sex: f.sex.clone(),
     };
     let d = input.validate(today)?;
+    let details = crate::path_api::ProfileDto {
+        phone: f.phone.trim().into(),
+        language: f.language.trim().into(),
+        payer: f.payer.trim().into(),
+        ..Default::default()
+    };
+    crate::path_api::check_profile(&details)?;
     // Flag possible duplicates among the patients this user can see (same birthday, near-identical name).
     if f.confirm_new != "yes" {
         let same_day = access::search(
@@ -423,6 +464,17 @@ pub async fn register_patient(
         }
     }
     let patient = patient.ok_or_else(|| AppError::Internal("could not allocate an MRN".into()))?;
+    if !(details.phone.is_empty() && details.language.is_empty() && details.payer.is_empty()) {
+        state
+            .store
+            .add_profile(
+                patient.id,
+                &serde_json::to_value(&details).map_err(|e| AppError::Internal(e.to_string()))?,
+                p.user_id,
+                p.event("profile.update", Outcome::Success),
+            )
+            .await?;
+    }
     // A registration from a call-back request closes that request.
     if !f.referral.is_empty()
         && let Ok(program) = state.store.referral_program(&f.referral).await
