@@ -103,11 +103,9 @@ fn codes(list: &[(u8, &str)]) -> Vec<(String, String)> {
     v
 }
 
+/// Now, as a `datetime-local` value in the program's time zone.
 fn now_local(ctx: &Ctx) -> String {
-    jiff::Timestamp::now()
-        .to_zoned(ctx.tz.clone())
-        .strftime("%Y-%m-%dT%H:%M")
-        .to_string()
+    local(ctx, carepath_store::now_us())
 }
 
 // ---------------------------------------------------------------- assessment
@@ -1416,6 +1414,7 @@ fn assessment_values(body: &Value, ctx: &Ctx) -> Values {
     v
 }
 
+/// A time as a `datetime-local` value in the program's time zone.
 fn local(ctx: &Ctx, us: i64) -> String {
     jiff::Timestamp::from_microsecond(us)
         .map(|t| {
