@@ -43,7 +43,11 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
         record_attendance,
         worklist,
         get_profile,
-        put_profile
+        put_profile,
+        upload_photo,
+        enrollment,
+        get_protocol,
+        put_protocol
     ),
     components(schemas(
         RecordDto,
@@ -78,7 +82,9 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
         DisclosureDto,
         SessionDto,
         ProfileDto,
-        Contact
+        Contact,
+        EnrollmentInput,
+        ProtocolDto
     ))
 )]
 pub struct PathApiDoc;
