@@ -304,6 +304,7 @@ pub async fn build(
     episodes: &[Episode],
     tz: &jiff::tz::TimeZone,
     clinical: bool,
+    records: &[Record],
 ) -> Result<Sections, AppError> {
     let me = p.user_id.to_string();
     let now = carepath_store::now_us();
@@ -397,7 +398,6 @@ pub async fn build(
     if !clinical {
         return Ok(out);
     }
-    let records = chart::redact(p, state.store.patient_records(id, &[]).await?);
     let home = episodes
         .iter()
         .find(|e| e.discharged_at.is_none())

@@ -633,14 +633,27 @@ pub async fn chart(
         .unwrap_or(0) as i16;
     let mut timeline = vec![];
     let episodes = state.store.episodes(patient.id).await?;
-    let mut x =
-        crate::pages::chart_view::build(&state, &p, patient.id, &episodes, &tz, clinical_allowed)
-            .await?;
+    // The record is loaded once for the chart's sections and its timeline,
+    // with private counseling notes redacted for everyone but their author.
+    let records = if clinical_allowed {
+        crate::chart::redact(&p, state.store.patient_records(patient.id, &[]).await?)
+    } else {
+        vec![]
+    };
+    let mut x = crate::pages::chart_view::build(
+        &state,
+        &p,
+        patient.id,
+        &episodes,
+        &tz,
+        clinical_allowed,
+        &records,
+    )
+    .await?;
     if !q.error.is_empty() {
         x.error = Some(q.error.chars().take(300).collect());
     }
     if clinical_allowed {
-        let records = crate::chart::redact(&p, state.store.patient_records(patient.id, &[]).await?);
         for (at, when, what, detail) in crate::pages::chart_view::timeline(&records, &tz) {
             timeline.push((at, TimelineItem { when, what, detail }));
         }
