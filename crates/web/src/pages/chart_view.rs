@@ -667,7 +667,7 @@ pub async fn build(
         });
     }
     // Consents.
-    for (c, rev) in chart::consents_with_state(&records) {
+    for (c, rev) in chart::consents_with_state(records) {
         out.consents.push(ConsentView {
             id: c.id.clone(),
             summary: c.summary.clone(),
