@@ -365,6 +365,17 @@ async fn a_referral_walks_the_whole_path_in_headless_chromium() {
         );
         axe(c, &axe_js, "worklist", &mut problems).await?;
         c.goto(&chart_url).await?;
+        c.find(Locator::LinkText("Print the aftercare plan for the patient"))
+            .await?
+            .click()
+            .await?;
+        c.wait()
+            .for_element(Locator::XPath("//h1[text()='Your aftercare plan']"))
+            .await?;
+        let plan = main_text(c).await?;
+        assert!(plan.contains("1-800-662-4357") && plan.contains("We will call you"), "{plan}");
+        axe(c, &axe_js, "printed aftercare plan", &mut problems).await?;
+        c.goto(&chart_url).await?;
         axe(c, &axe_js, "full chart", &mut problems).await?;
         c.find(Locator::LinkText("Correct this assessment")).await?.click().await?;
         c.wait()

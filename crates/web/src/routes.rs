@@ -241,6 +241,10 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(pages::work::enroll),
         ),
         (
+            r(M::GET, "/patients/{id}/aftercare", Perm(P::ReadClinical)),
+            get(pages::path::aftercare_print),
+        ),
+        (
             r(M::GET, "/programs", Perm(P::ManagePrograms)),
             get(pages::work::programs),
         ),

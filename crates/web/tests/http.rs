@@ -2131,6 +2131,27 @@ async fn the_patients_path_through_the_api() {
         .await;
         assert_eq!(st, StatusCode::CREATED, "{v}");
         assert_eq!(v.as_array().unwrap().len(), 13, "summary + 12 weekly calls");
+        let plan = nurse
+            .get(format!("{base}/patients/{pid}/aftercare"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            plan.contains("naltrexone XR at Eastside clinic") && plan.contains("988"),
+            "printable aftercare plan"
+        );
+        assert_eq!(
+            front
+                .get(format!("{base}/patients/{pid}/aftercare"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::FORBIDDEN
+        );
         let (st, _) = post_json(
             &nurse,
             format!("{base}/api/v1/patients/{pid}/discharge"),

@@ -2313,3 +2313,64 @@ pub async fn save_photo(
 pub fn may_order(p: &Principal, program: ProgramId) -> bool {
     holds_in(p, program, Permission::OrderMedication)
 }
+
+#[derive(askama::Template)]
+#[template(path = "aftercare.html")]
+struct AftercarePrint {
+    id: PatientId,
+    name: String,
+    program: String,
+    when: String,
+    lines: Vec<String>,
+    calls: Vec<String>,
+}
+
+/// The aftercare plan as a page to print and hand to the patient: the plan, the
+/// follow-up call dates, overdose-risk education and naloxone steps, helplines.
+pub async fn aftercare_print(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> HtmlResult<Response> {
+    let id = pid(&id)?;
+    let ctx = chart::open(&state, &p, id, Permission::ReadClinical, "aftercare.print").await?;
+    let records = state
+        .store
+        .patient_records(id, &["discharge", "followup"])
+        .await?;
+    let Some(d) = records.iter().rev().find(|r| r.kind == "discharge") else {
+        return Err(AppError::NotFound.into());
+    };
+    let program = state.store.program(d.program_id).await?;
+    let mut lines = vec![];
+    for (k, l) in [
+        ("outpatient_therapy", "Counseling"),
+        ("medication", "Medication"),
+        ("support_groups", "Support groups"),
+        ("sober_living", "Sober living"),
+        ("housing_employment", "Housing and work"),
+    ] {
+        if let Some(v) = d.body["aftercare"][k]
+            .as_str()
+            .filter(|v| !v.trim().is_empty())
+        {
+            lines.push(format!("{l}: {v}"));
+        }
+    }
+    let calls = records
+        .iter()
+        .filter(|r| r.kind == "followup" && r.episode_id == d.episode_id)
+        .filter_map(|r| r.due_at)
+        .filter_map(|t| jiff::Timestamp::from_microsecond(t).ok())
+        .map(|t| t.to_zoned(ctx.tz.clone()).strftime("%b %-d").to_string())
+        .collect();
+    Ok(crate::views::render(&AftercarePrint {
+        id,
+        name: ctx.patient.display_name(),
+        program: program.name,
+        when: crate::views::fmt_time(d.occurred_at, &ctx.tz),
+        lines,
+        calls,
+    })
+    .into_response())
+}
