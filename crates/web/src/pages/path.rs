@@ -2327,6 +2327,8 @@ struct AftercarePrint {
 
 /// The aftercare plan as a page to print and hand to the patient: the plan, the
 /// follow-up call dates, overdose-risk education and naloxone steps, helplines.
+/// Giving patients their own record is not a disclosure (42 CFR § 2.23); copies
+/// for anyone else go through `chart::disclose` and its consent check.
 pub async fn aftercare_print(
     State(state): State<AppState>,
     p: Principal,
