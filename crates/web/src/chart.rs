@@ -1859,7 +1859,7 @@ pub async fn amend(
         // A plan keeps its episode; its review date moves with the new version.
         new.episode_id = old.episode_id.as_deref().and_then(|e| e.parse().ok());
     }
-    Ok(state
+    let id = state
         .store
         .amend_record(
             &old.id,
@@ -1867,7 +1867,13 @@ pub async fn amend(
             i.reason.trim(),
             p.event("record.amend", Outcome::Success),
         )
-        .await?)
+        .await?;
+    // A prescriber's change to an order is signed as it is written; anyone
+    // else's waits for a prescriber, like a new order.
+    if old.kind == "order" && holds_in(p, old.program_id, Permission::OrderMedication) {
+        sign(state, p, &id, &SignInput::default()).await?;
+    }
+    Ok(id)
 }
 
 /// Create a record of `kind` for a patient from JSON input.

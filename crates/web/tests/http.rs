@@ -1593,6 +1593,48 @@ async fn the_patients_path_through_the_api() {
         );
         let (st, _) = post_json(&nurse, rec("administration"), serde_json::json!({"order_id": order, "sbp": 84, "dbp": 50, "hr": 58, "given": false, "hold_reason": "SBP below 90"})).await;
         assert_eq!(st, StatusCode::CREATED);
+        // The prescriber changes the dose (signed as written); the administrations stay with the order.
+        let form = prescriber
+            .get(format!("{base}/records/{order}/amend"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            form.contains("Change a comfort-medication order") && form.contains("value=\"0.1\"")
+        );
+        let r = prescriber
+            .post(format!("{base}/records/{order}/amend"))
+            .form(&[
+                ("reason", "lower dose for low blood pressure"),
+                ("medication", "clonidine"),
+                ("dose_mg", "0.05"),
+                ("every_h", "8"),
+                ("prn", "true"),
+                ("indication", "withdrawal"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let orders: serde_json::Value = nurse
+            .get(format!("{base}/api/v1/patients/{pid}/records?kind=order"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let cur = orders
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["current"] == true && o["root_id"] == order.as_str())
+            .unwrap();
+        assert_eq!(cur["body"]["dose_mg"], 0.05);
+        assert_eq!(cur["signatures"][0]["signer_role"], "prescriber");
 
         // A group on the calendar; attendance.
         let (st, v) = post_json(&counselor, format!("{base}/api/v1/programs/{}/sessions", w.a), serde_json::json!({

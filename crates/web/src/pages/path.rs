@@ -734,7 +734,18 @@ fn askama_escape(s: &str) -> String {
 // ---------------------------------------------------------------- orders
 
 fn order_page(p: &Principal, id: PatientId, v: &Values, err: Option<&FieldError>) -> Response {
+    order_page_for(p, id, v, err, None)
+}
+
+fn order_page_for(
+    p: &Principal,
+    id: PatientId,
+    v: &Values,
+    err: Option<&FieldError>,
+    amend: Option<&str>,
+) -> Response {
     let mut b = Builder::new(v, err);
+    amend_fields(&mut b, amend);
     b.select(
         "medication",
         "Medication",
@@ -757,8 +768,12 @@ fn order_page(p: &Principal, id: PatientId, v: &Values, err: Option<&FieldError>
     patient_form(
         p,
         id,
-        "Comfort-medication order",
-        format!("/patients/{id}/orders"),
+        if amend.is_some() {
+            "Change a comfort-medication order"
+        } else {
+            "Comfort-medication order"
+        },
+        action_for(amend, format!("/patients/{id}/orders")),
         b,
         "Enter order",
     )
@@ -779,6 +794,13 @@ pub async fn order_form(
     Ok(order_page(&p, id, &v, None))
 }
 
+fn order_input(v: &Values) -> Result<Value, AppError> {
+    Ok(
+        json!({"medication": v.get("medication"), "dose_mg": v.req::<f64>("dose_mg")?, "every_h": v.req::<f64>("every_h")?,
+              "prn": v.flag("prn"), "indication": v.get("indication")}),
+    )
+}
+
 pub async fn order_submit(
     State(state): State<AppState>,
     p: Principal,
@@ -787,12 +809,7 @@ pub async fn order_submit(
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
     let v = Values(pairs);
-    let input = (|| -> Result<Value, AppError> {
-        Ok(
-            json!({"medication": v.get("medication"), "dose_mg": v.req::<f64>("dose_mg")?, "every_h": v.req::<f64>("every_h")?,
-                  "prn": v.flag("prn"), "indication": v.get("indication")}),
-        )
-    })();
+    let input = order_input(&v);
     let r = match input {
         Ok(i) => chart::create(&state, &p, id, "order", i).await,
         Err(e) => Err(e),
@@ -1442,6 +1459,7 @@ async fn amend_page(
         "cows" | "sows" => flowsheet_page_for(p, id, v, err, Some(rid)),
         "consent" => consent_page_for(p, id, v, err, Some(rid)),
         "assessment" => assessment_page_for(p, id, v, err, vec![], Some(rid)),
+        "order" => order_page_for(p, id, v, err, Some(rid)),
         _ => {
             return Err(AppError::Invalid(FieldError::new(
                 "kind",
@@ -1481,6 +1499,17 @@ pub async fn amend_form(
         "cows" | "sows" => flowsheet_values(&r.kind, &r.body, &ctx, r.occurred_at),
         "consent" => consent_values(&r.body),
         "assessment" => assessment_values(&r.body, &ctx),
+        "order" => {
+            let mut v = Values::default();
+            v.set("medication", r.body["medication"].as_str().unwrap_or(""));
+            v.set("dose_mg", r.body["dose_mg"].to_string());
+            v.set("every_h", r.body["every_h"].to_string());
+            if r.body["prn"] == Value::Bool(true) {
+                v.set("prn", "true");
+            }
+            v.set("indication", r.body["indication"].as_str().unwrap_or(""));
+            v
+        }
         _ => Values::default(),
     };
     Ok(amend_page(&state, &p, &ctx, &rid, &r.kind, &v, None).await?)
@@ -1505,6 +1534,7 @@ pub async fn amend_submit(
             "expiry_event": v.opt("expiry_event"), "signed_by": v.get("signed_by"), "signed_on": v.get("signed_on")}),
         ),
         "assessment" => assessment_input(&v),
+        "order" => order_input(&v),
         _ => return Err(AppError::NotFound.into()),
     };
     let result = match entry {
@@ -1524,6 +1554,7 @@ pub async fn amend_submit(
                 "cows" | "sows" => "withdrawal",
                 "consent" => "consents",
                 "assessment" => "assessment",
+                "order" => "orders",
                 _ => "notes",
             };
             Ok(Redirect::to(&chart_url(id, anchor)).into_response())
