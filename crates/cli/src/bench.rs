@@ -116,7 +116,7 @@ fn queries(real: &[Facility], n: usize) -> Vec<Query> {
         .collect()
 }
 
-fn pct(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn pct(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -190,10 +190,11 @@ async fn run_http(
             ),
         )
         .await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let state = carepath_web::AppState::new(store.clone(), Default::default());
-    tokio::spawn(carepath_web::serve(listener, state, std::future::pending()));
+    let base = carepath_web::spawn_loopback(carepath_web::AppState::new(
+        store.clone(),
+        Default::default(),
+    ))
+    .await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()?;

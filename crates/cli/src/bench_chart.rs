@@ -4,6 +4,7 @@
 //! patient's whole record (the chart's query), the chart page and the
 //! worklist over HTTP on loopback. Results belong in BENCHMARKS.md.
 
+use crate::bench::pct;
 use anyhow::Result;
 use carepath_domain::audit::{NewEvent, Outcome};
 use carepath_domain::authz::Role;
@@ -41,10 +42,6 @@ const HOUR: i64 = 3_600_000_000;
 
 fn ev(a: &str) -> NewEvent {
     NewEvent::new(a, Outcome::Success)
-}
-
-fn pct(v: &[Duration], p: f64) -> Duration {
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn fmt(d: Duration) -> String {
@@ -120,20 +117,19 @@ async fn seed(store: &Store, a: &ChartArgs) -> Result<(Vec<PatientId>, usize)> {
                 ev("a"),
             )
             .await?;
-        let rec = |kind: &str, body: serde_json::Value, at: i64| NewRecord {
-            patient_id: p.id,
-            program_id: prog.id,
-            episode_id: Some(e),
-            kind: kind.into(),
-            body,
-            summary: format!("{kind} entry"),
-            occurred_at: at,
-            author: author.clone(),
-            ref_id: None,
-            due_at: Some(at + 4 * HOUR),
-            sign_role: None,
-            cosigner_id: None,
-            late_entry: false,
+        let rec = |kind: &str, body: serde_json::Value, at: i64| {
+            let mut r = NewRecord::new(
+                p.id,
+                prog.id,
+                kind,
+                body,
+                format!("{kind} entry"),
+                at,
+                author.clone(),
+            );
+            r.episode_id = Some(e);
+            r.due_at = Some(at + 4 * HOUR);
+            r
         };
         let mut batch = vec![];
         for k in 0..a.checks {
@@ -176,11 +172,9 @@ async fn seed(store: &Store, a: &ChartArgs) -> Result<(Vec<PatientId>, usize)> {
     Ok((ids, n))
 }
 
-async fn one(url: &str, a: &ChartArgs, label: &str) -> Result<()> {
-    let store = Store::connect(url).await?;
-    store.migrate().await?;
+async fn one(store: &Store, a: &ChartArgs, label: &str) -> Result<()> {
     let t = Instant::now();
-    let (ids, records) = seed(&store, a).await?;
+    let (ids, records) = seed(store, a).await?;
     println!(
         "{label}: seeded {} patients, {records} records in {:.1} s",
         ids.len(),
@@ -204,10 +198,11 @@ async fn one(url: &str, a: &ChartArgs, label: &str) -> Result<()> {
         fmt(pct(&times, 0.99))
     );
     // 2. Pages over HTTP, one request at a time (a nurse's view).
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let state = carepath_web::AppState::new(store.clone(), Default::default());
-    tokio::spawn(carepath_web::serve(listener, state, std::future::pending()));
+    let base = carepath_web::spawn_loopback(carepath_web::AppState::new(
+        store.clone(),
+        Default::default(),
+    ))
+    .await?;
     let c = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -255,33 +250,17 @@ async fn one(url: &str, a: &ChartArgs, label: &str) -> Result<()> {
         fmt(pct(&wl, 0.5)),
         fmt(pct(&wl, 0.99))
     );
-    store.close().await;
     Ok(())
 }
 
 pub async fn chart(a: &ChartArgs) -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let url = format!("sqlite://{}", dir.path().join("bench.sqlite3").display());
-    one(&url, a, "SQLite").await?;
+    // Throwaway databases (dropped at the end): an SQLite file, and a fresh
+    // database on the PostgreSQL server if one is named.
+    let sqlite = carepath_store::testing::TestDb::sqlite().await;
+    one(&sqlite.store, a, "SQLite").await?;
     if let Some(pg) = &a.postgres {
-        let name = format!("carepath_bench_{}", std::process::id());
-        let admin = carepath_store::testing::replace_db_name(pg, "postgres");
-        let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut c)
-            .await?;
-        let r = one(
-            &carepath_store::testing::replace_db_name(pg, &name),
-            a,
-            "PostgreSQL",
-        )
-        .await;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut c)
-        .await?;
-        r?;
+        let db = carepath_store::testing::TestDb::postgres_at(pg).await?;
+        one(&db.store, a, "PostgreSQL").await?;
     }
     Ok(())
 }

@@ -326,28 +326,17 @@ pub async fn seed(store: &Store, programs: &[Program], team: &Team, seed: u64) -
         .create_sessions(&sessions, team.counselor.id, ev("session.create"))
         .await?;
     // The OTP's recovery group is a closed group of eight.
-    if let Some(key) = sessions
-        .iter()
-        .find(|s| s.program_id == otp.id)
-        .and_then(|s| s.series_id.clone())
-    {
+    if let Some(group) = sessions.iter().find(|s| s.program_id == otp.id) {
         for e in store.open_episodes(otp.id).await?.iter().take(8) {
-            let r = NewRecord {
-                patient_id: e.patient_id,
-                program_id: otp.id,
-                episode_id: Some(e.id),
-                kind: "enrollment".into(),
-                body: json!({"action": "add", "group": "Medication-assisted recovery group", "series_id": key}),
-                summary: "Joined group: Medication-assisted recovery group".into(),
-                occurred_at: now - 20 * DAY_US,
-                author: team.counselor.author(),
-                ref_id: Some(key.clone()),
-                due_at: None,
-                sign_role: None,
-                cosigner_id: None,
-                late_entry: false,
-            };
-            put(store, r, now - 20 * DAY_US).await?;
+            let at = now - 20 * DAY_US;
+            let r = carepath_web::work::enrollment_record(
+                group,
+                e.patient_id,
+                true,
+                team.counselor.author(),
+                at,
+            );
+            put(store, r, at).await?;
             n += 1;
         }
     }
@@ -408,26 +397,12 @@ pub async fn seed(store: &Store, programs: &[Program], team: &Team, seed: u64) -
             } else {
                 "absent"
             };
-            let r = NewRecord {
-                patient_id: e.patient_id,
-                program_id: res.id,
-                episode_id: Some(e.id),
-                kind: "attendance".into(),
-                body: json!({"session_id": s.id, "status": status, "title": s.title, "modality": s.modality, "session_kind": s.kind}),
-                summary: format!(
-                    "{}: {} ({})",
-                    carepath_web::work::label(&carepath_web::work::STATUSES, status),
-                    s.title,
-                    carepath_web::work::label(&carepath_web::work::MODALITIES, &s.modality)
-                ),
-                occurred_at: s.starts_at,
-                author: team.counselor.author(),
-                ref_id: Some(s.id.clone()),
-                due_at: None,
-                sign_role: None,
-                cosigner_id: None,
-                late_entry: false,
-            };
+            let r = carepath_web::work::attendance_record(
+                s,
+                e.patient_id,
+                status,
+                team.counselor.author(),
+            );
             put(store, r, s.starts_at + s.minutes * 60_000_000).await?;
             n += 1;
         }

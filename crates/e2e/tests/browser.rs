@@ -74,13 +74,10 @@ async fn login_dashboard_chart_and_mfa_in_headless_chromium() {
             s.set_totp(u.id, SECRET, 0, &[], ev("m")).await.unwrap();
         }
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(carepath_web::serve(
-        listener,
-        carepath_web::AppState::new(s.clone(), Default::default()),
-        std::future::pending(),
-    ));
+    let base =
+        carepath_web::spawn_loopback(carepath_web::AppState::new(s.clone(), Default::default()))
+            .await
+            .unwrap();
 
     let result = async {
         // Nurse: login page → dashboard → search → chart.

@@ -63,13 +63,12 @@ async fn server() -> (String, TestDb) {
         )
         .await
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(carepath_web::serve(
-        listener,
-        carepath_web::AppState::new(db.store.clone(), Default::default()),
-        std::future::pending(),
-    ));
+    let base = carepath_web::spawn_loopback(carepath_web::AppState::new(
+        db.store.clone(),
+        Default::default(),
+    ))
+    .await
+    .unwrap();
     (base, db)
 }
 

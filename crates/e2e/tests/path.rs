@@ -130,13 +130,10 @@ async fn a_referral_walks_the_whole_path_in_headless_chromium() {
         )
         .await
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(carepath_web::serve(
-        listener,
-        carepath_web::AppState::new(s.clone(), Default::default()),
-        std::future::pending(),
-    ));
+    let base =
+        carepath_web::spawn_loopback(carepath_web::AppState::new(s.clone(), Default::default()))
+            .await
+            .unwrap();
 
     let result = async {
         c.goto(&format!("{base}/login")).await?;

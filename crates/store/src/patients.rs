@@ -24,10 +24,19 @@ pub struct Patient {
 impl Patient {
     /// "Last, First (Preferred)".
     pub fn display_name(&self) -> String {
-        match &self.preferred_name {
-            Some(p) => format!("{}, {} ({p})", self.legal_last_name, self.legal_first_name),
-            None => format!("{}, {}", self.legal_last_name, self.legal_first_name),
-        }
+        display_name(
+            &self.legal_last_name,
+            &self.legal_first_name,
+            self.preferred_name.as_deref(),
+        )
+    }
+}
+
+/// "Last, First (Preferred)": how staff see a patient's name everywhere.
+pub(crate) fn display_name(last: &str, first: &str, preferred: Option<&str>) -> String {
+    match preferred {
+        Some(p) => format!("{last}, {first} ({p})"),
+        None => format!("{last}, {first}"),
     }
 }
 

@@ -44,6 +44,36 @@ pub struct NewRecord {
     pub late_entry: bool,
 }
 
+impl NewRecord {
+    /// A record with what every entry has; episode, reference, due time,
+    /// signing role, co-signer and late flag start empty.
+    pub fn new(
+        patient_id: PatientId,
+        program_id: ProgramId,
+        kind: &str,
+        body: serde_json::Value,
+        summary: String,
+        occurred_at: i64,
+        author: Author,
+    ) -> Self {
+        NewRecord {
+            patient_id,
+            program_id,
+            episode_id: None,
+            kind: kind.into(),
+            body,
+            summary,
+            occurred_at,
+            author,
+            ref_id: None,
+            due_at: None,
+            sign_role: None,
+            cosigner_id: None,
+            late_entry: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Signature {
     pub kind: String,
@@ -741,10 +771,7 @@ impl Store {
                 q.fetch_all(c).await?
             });
             for (id, last, first, pref) in rows {
-                let name = match pref {
-                    Some(p) => format!("{last}, {first} ({p})"),
-                    None => format!("{last}, {first}"),
-                };
+                let name = crate::patients::display_name(&last, &first, pref.as_deref());
                 out.push((parse_id(&id, "patient.id")?, name));
             }
         }
@@ -925,6 +952,20 @@ impl Store {
             append_audit!(tx, ev.object("patient_photo", &id).patient(patient));
         });
         Ok(())
+    }
+
+    /// Whether the patient has a photo (without loading it).
+    pub async fn has_photo(&self, patient: PatientId) -> Result<bool> {
+        // COUNT is BIGINT on both backends (a bare `SELECT 1` is int4 on PostgreSQL).
+        let (n,): (i64,) = with_reader!(self, c => {
+            sqlx::query_as(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM patient_photo WHERE patient_id = $1 LIMIT 1) t",
+            )
+            .bind(patient.to_string())
+            .fetch_one(c)
+            .await?
+        });
+        Ok(n > 0)
     }
 
     /// The newest photo: (content type, bytes).

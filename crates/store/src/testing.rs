@@ -48,24 +48,35 @@ impl TestDb {
     /// A fresh migrated PostgreSQL database, if `CAREPATH_TEST_POSTGRES_URL` is set.
     pub async fn postgres() -> Option<TestDb> {
         let admin_url = std::env::var(PG_ENV).ok().filter(|s| !s.is_empty())?;
+        Some(
+            TestDb::postgres_at(&admin_url).await.unwrap_or_else(|e| {
+                panic!("{PG_ENV} is set but no test database could be made: {e}")
+            }),
+        )
+    }
+
+    /// A fresh migrated database on the PostgreSQL server `admin_url` names
+    /// (tests and benchmarks), dropped with the guard.
+    pub async fn postgres_at(admin_url: &str) -> crate::Result<TestDb> {
         let name = format!("carepath_test_{}", uuid::Uuid::now_v7().simple());
         {
             use sqlx::Connection;
-            let mut c = sqlx::PgConnection::connect(&admin_url)
-                .await
-                .unwrap_or_else(|e| panic!("{PG_ENV} is set but the server is unreachable: {e}"));
+            let mut c = sqlx::PgConnection::connect(admin_url).await?;
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .execute(&mut c)
-                .await
-                .expect("create test database");
+                .await?;
         }
-        let url = replace_db_name(&admin_url, &name);
-        let store = Store::connect(&url).await.expect("open postgres");
-        store.migrate().await.expect("migrate postgres");
-        Some(TestDb {
+        let url = replace_db_name(admin_url, &name);
+        let cleanup = Cleanup::Postgres {
+            admin_url: admin_url.to_string(),
+            name,
+        };
+        let store = Store::connect(&url).await?;
+        store.migrate().await?;
+        Ok(TestDb {
             store,
             url,
-            cleanup: Cleanup::Postgres { admin_url, name },
+            cleanup,
         })
     }
 

@@ -806,25 +806,19 @@ async fn referrals_queue_and_listings() {
 }
 
 fn note(p: PatientId, program: ProgramId, by: UserId, text: &str) -> carepath_store::NewRecord {
-    carepath_store::NewRecord {
-        patient_id: p,
-        program_id: program,
-        episode_id: None,
-        kind: "note".into(),
-        body: serde_json::json!({ "text": text }),
-        summary: text.into(),
-        occurred_at: now_us(),
-        author: carepath_store::Author {
+    carepath_store::NewRecord::new(
+        p,
+        program,
+        "note",
+        serde_json::json!({ "text": text }),
+        text.into(),
+        now_us(),
+        carepath_store::Author {
             id: by,
             name: "Nurse A".into(),
             role: "nurse".into(),
         },
-        ref_id: None,
-        due_at: None,
-        sign_role: None,
-        cosigner_id: None,
-        late_entry: false,
-    }
+    )
 }
 
 #[tokio::test]

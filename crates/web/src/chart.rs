@@ -14,7 +14,7 @@ use crate::error::AppError;
 use carepath_clinical as clinical;
 use carepath_domain::FieldError;
 use carepath_domain::audit::Outcome;
-use carepath_domain::authz::{Permission, Role, role_allows};
+use carepath_domain::authz::{Permission, Role};
 use carepath_domain::ids::{EpisodeId, PatientId, ProgramId, UserId};
 use carepath_domain::program::{ProgramKind, parse_time_zone};
 use carepath_store::{Author, Episode, NewRecord, NewSignature, Patient, Program, Record};
@@ -88,9 +88,6 @@ pub fn role_in(p: &Principal, program: ProgramId) -> Option<Role> {
 /// Whether the user holds `perm` in `program`.
 pub fn holds_in(p: &Principal, program: ProgramId, perm: Permission) -> bool {
     p.programs_with(perm).contains(&program)
-        && p.grants
-            .iter()
-            .any(|g| g.program_id == program && role_allows(g.role, perm))
 }
 
 /// Open a patient for `perm` (audited as `action`).
@@ -140,21 +137,17 @@ pub async fn open(
 
 impl Ctx {
     pub fn record(&self, kind: &str, body: Value, summary: String, occurred_at: i64) -> NewRecord {
-        NewRecord {
-            patient_id: self.patient.id,
-            program_id: self.program.id,
-            episode_id: self.episode.as_ref().map(|e| e.id),
-            kind: kind.into(),
+        let mut r = NewRecord::new(
+            self.patient.id,
+            self.program.id,
+            kind,
             body,
             summary,
             occurred_at,
-            author: self.author.clone(),
-            ref_id: None,
-            due_at: None,
-            sign_role: None,
-            cosigner_id: None,
-            late_entry: false,
-        }
+            self.author.clone(),
+        );
+        r.episode_id = self.episode.as_ref().map(|e| e.id);
+        r
     }
     pub fn today(&self) -> jiff::civil::Date {
         carepath_domain::program::clinic_day(jiff::Timestamp::now(), &self.tz)
@@ -1663,12 +1656,15 @@ pub async fn sign(
                 let role: Role = role
                     .parse()
                     .map_err(|_| AppError::Internal("sign_role".into()))?;
-                let ok = p
-                    .grants
-                    .iter()
-                    .any(|g| g.program_id == r.program_id && g.role == role)
-                    && (role != Role::Prescriber
-                        || holds_in(p, r.program_id, Permission::OrderMedication));
+                // A prescriber's signature is the order permission (authz);
+                // any other signing role is a role held in the record's program.
+                let ok = match role {
+                    Role::Prescriber => holds_in(p, r.program_id, Permission::OrderMedication),
+                    other => p
+                        .grants
+                        .iter()
+                        .any(|g| g.program_id == r.program_id && g.role == other),
+                };
                 if !ok {
                     return deny(format!(
                         "only a {} of this program may sign this {}",

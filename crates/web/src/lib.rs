@@ -116,6 +116,15 @@ impl AppState {
 }
 
 /// Serve on `listener` until `shutdown` resolves. Tests pass a port-0 listener.
+/// Serve `state` on a free loopback port in the background (tests and
+/// benchmarks); returns the base URL, e.g. `http://127.0.0.1:41234`.
+pub async fn spawn_loopback(state: AppState) -> std::io::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(serve(listener, state, std::future::pending()));
+    Ok(base)
+}
+
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,

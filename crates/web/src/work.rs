@@ -10,7 +10,7 @@ use carepath_domain::audit::Outcome;
 use carepath_domain::authz::Permission;
 use carepath_domain::ids::{PatientId, ProgramId};
 use carepath_domain::program::{ProgramKind, parse_time_zone};
-use carepath_store::{CalendarSession, NewRecord, Pending, Record};
+use carepath_store::{Author, CalendarSession, NewRecord, Pending, Record};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -280,33 +280,77 @@ pub async fn enroll(
             "only patients in care in this program can join",
         ));
     }
-    let role = chart::role_in(p, s.program_id)
-        .map(|r| r.as_str().to_string())
-        .unwrap_or_default();
-    let r = NewRecord {
-        patient_id: pid,
-        program_id: s.program_id,
-        episode_id: None,
-        kind: "enrollment".into(),
-        body: json!({"action": if add { "add" } else { "remove" }, "group": s.title, "series_id": s.series_id}),
-        summary: format!("{} group: {}", if add { "Joined" } else { "Left" }, s.title),
-        occurred_at: carepath_store::now_us(),
-        author: carepath_store::Author {
-            id: p.user_id,
-            name: p.display_name.clone(),
-            role,
-        },
-        ref_id: Some(group_key(&s)),
-        due_at: None,
-        sign_role: None,
-        cosigner_id: None,
-        late_entry: false,
-    };
+    let r = enrollment_record(
+        &s,
+        pid,
+        add,
+        author(p, s.program_id),
+        carepath_store::now_us(),
+    );
     state
         .store
         .append_record(&r, p.event("group.enroll", Outcome::Success))
         .await?;
     Ok(())
+}
+
+/// The author of a program-level entry: the user, in their role there.
+fn author(p: &Principal, program: ProgramId) -> Author {
+    Author {
+        id: p.user_id,
+        name: p.display_name.clone(),
+        role: chart::role_in(p, program)
+            .map(|r| r.as_str().to_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// A patient joining (`add`) or leaving a session's group.
+pub fn enrollment_record(
+    s: &CalendarSession,
+    patient: PatientId,
+    add: bool,
+    author: Author,
+    at: i64,
+) -> NewRecord {
+    let mut r = NewRecord::new(
+        patient,
+        s.program_id,
+        "enrollment",
+        json!({"action": if add { "add" } else { "remove" }, "group": s.title, "series_id": s.series_id}),
+        format!("{} group: {}", if add { "Joined" } else { "Left" }, s.title),
+        at,
+        author,
+    );
+    r.ref_id = Some(group_key(s));
+    r
+}
+
+/// A patient's attendance mark for a session.
+pub fn attendance_record(
+    s: &CalendarSession,
+    patient: PatientId,
+    status: &str,
+    author: Author,
+) -> NewRecord {
+    let mut r = NewRecord::new(
+        patient,
+        s.program_id,
+        "attendance",
+        json!({"session_id": s.id, "status": status, "title": s.title, "modality": s.modality, "session_kind": s.kind}),
+        format!(
+            "{}: {} ({}, {})",
+            label(&STATUSES, status),
+            s.title,
+            label(&SESSION_KINDS, &s.kind),
+            label(&MODALITIES, &s.modality)
+        ),
+        s.starts_at,
+        author,
+    );
+    r.ref_id = Some(s.id.clone());
+    r.late_entry = clinical_late(s.starts_at);
+    r
 }
 
 /// Record attendance; a changed status amends the earlier entry (both kept).
@@ -323,9 +367,6 @@ pub async fn attendance(
         ));
     }
     let (roster, _) = roster(state, &s).await?;
-    let role = chart::role_in(p, s.program_id)
-        .map(|r| r.as_str().to_string())
-        .unwrap_or_default();
     let mut new = vec![];
     let mut amended = 0;
     for (k, e) in i.entries.iter().enumerate() {
@@ -347,31 +388,7 @@ pub async fn attendance(
             )
             .into());
         };
-        let r = NewRecord {
-            patient_id: pid,
-            program_id: s.program_id,
-            episode_id: None,
-            kind: "attendance".into(),
-            body: json!({"session_id": s.id, "status": e.status, "title": s.title, "modality": s.modality, "session_kind": s.kind}),
-            summary: format!(
-                "{}: {} ({}, {})",
-                label(&STATUSES, &e.status),
-                s.title,
-                label(&SESSION_KINDS, &s.kind),
-                label(&MODALITIES, &s.modality)
-            ),
-            occurred_at: s.starts_at,
-            author: carepath_store::Author {
-                id: p.user_id,
-                name: p.display_name.clone(),
-                role: role.clone(),
-            },
-            ref_id: Some(s.id.clone()),
-            due_at: None,
-            sign_role: None,
-            cosigner_id: None,
-            late_entry: clinical_late(s.starts_at),
-        };
+        let r = attendance_record(&s, pid, &e.status, author(p, s.program_id));
         match prior {
             Some(old) if old.body["status"] == json!(e.status) => {}
             Some(old) => {

@@ -93,10 +93,9 @@ async fn world_with(db: TestDb, cfg: WebConfig) -> World {
         }
         users.push((role, u.id, name));
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(s.clone(), cfg);
-    tokio::spawn(carepath_web::serve(listener, state, std::future::pending()));
+    let base = carepath_web::spawn_loopback(AppState::new(s.clone(), cfg))
+        .await
+        .unwrap();
     World {
         base,
         store: s,
@@ -294,24 +293,10 @@ async fn program_a_staff_cannot_see_program_b_patients_and_break_glass_is_audite
             "non-clinicians are not told the patient exists"
         );
         // Front desk sees demographics but not episodes.
-        let j: serde_json::Value = fd
-            .get(format!("{}/api/v1/patients/{}", w.base, w.patient_a))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let j = get_json(&fd, format!("{}/api/v1/patients/{}", w.base, w.patient_a)).await;
         assert!(j.get("episodes").is_none());
         // Search never returns program B's patient to program A's nurse.
-        let j: serde_json::Value = nurse
-            .get(format!("{}/api/v1/patients?name=testcase", w.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let j = get_json(&nurse, format!("{}/api/v1/patients?name=testcase", w.base)).await;
         assert_eq!(j.as_array().unwrap().len(), 1);
         // Break the glass: the page offers it, a short reason is refused, a real one opens read access.
         let r = nurse
@@ -686,17 +671,14 @@ async fn facility_search_api_is_public_and_picks_up_imports() {
     )
     .await;
     let api = reqwest::Client::new();
-    let j: serde_json::Value = api
-        .get(format!(
+    let j = get_json(
+        &api,
+        format!(
             "{}/api/v1/facilities?near=21201&radius_mi=25&codes=METH,MD",
             w.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     assert_eq!(j["total"], 1);
     assert_eq!(j["results"][0]["id"], "near");
     assert!(j["results"][0]["distance_mi"].as_f64().unwrap() < 2.0);
@@ -707,17 +689,11 @@ async fn facility_search_api_is_public_and_picks_up_imports() {
             .iter()
             .any(|s| s["label"] == "Methadone")
     );
-    let j: serde_json::Value = api
-        .get(format!(
-            "{}/api/v1/facilities?near=39.3,-76.6&page_size=2",
-            w.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let j = get_json(
+        &api,
+        format!("{}/api/v1/facilities?near=39.3,-76.6&page_size=2", w.base),
+    )
+    .await;
     assert_eq!(j["total"], 3);
     assert_eq!(j["results"].as_array().unwrap().len(), 2);
     let r = api
@@ -751,17 +727,11 @@ async fn facility_search_api_is_public_and_picks_up_imports() {
         .unwrap();
     let mut seen = false;
     for _ in 0..40 {
-        let j: serde_json::Value = api
-            .get(format!(
-                "{}/api/v1/facilities?near=21201&codes=METH",
-                w.base
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let j = get_json(
+            &api,
+            format!("{}/api/v1/facilities?near=21201&codes=METH", w.base),
+        )
+        .await;
         if j["total"] == 3 {
             seen = true;
             break;
@@ -827,14 +797,7 @@ async fn public_finder_pages_work_without_login_or_cookies_in_two_languages() {
             .unwrap()
             .contains("<title>Maryland</title>")
     );
-    let es = c
-        .get(format!("{}/find?lang=es&near=21201", w.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let es = get_text(&c, format!("{}/find?lang=es&near=21201", w.base)).await;
     assert!(es.contains("lang=\"es\"") && es.contains("programas encontrados"));
     let es2 = c
         .get(format!("{}/find", w.base))
@@ -853,17 +816,11 @@ async fn public_finder_pages_work_without_login_or_cookies_in_two_languages() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains("near-error"));
-    let page = c
-        .get(format!(
-            "{}/find/facility/otp?back=https://evil.example/",
-            w.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(
+        &c,
+        format!("{}/find/facility/otp?back=https://evil.example/", w.base),
+    )
+    .await;
     assert!(
         page.contains("Federally certified opioid treatment program") && page.contains("Medicaid")
     );
@@ -975,14 +932,7 @@ async fn call_backs_reach_the_program_intake_queue() {
     assert_eq!(queue[0].language, "es");
 
     // Intake of program A sees, claims and closes it; front desk of program A sees it too.
-    let html = intake
-        .get(format!("{}/referrals", w.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = get_text(&intake, format!("{}/referrals", w.base)).await;
     assert!(html.contains("Sam") && html.contains("410-555-0199"));
     let id = queue[0].id.clone();
     assert_eq!(
@@ -1055,14 +1005,7 @@ async fn call_backs_reach_the_program_intake_queue() {
 async fn self_screen_suggests_care_and_prefills_a_search() {
     let w = world(TestDb::sqlite().await).await;
     let c = client();
-    let html = c
-        .get(format!("{}/find/options", w.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = get_text(&c, format!("{}/find/options", w.base)).await;
     assert!(html.contains("Know your options") && !html.contains("What could help you"));
     let before = w.store.audit_count().await.unwrap();
     let r = c
@@ -1085,17 +1028,14 @@ async fn self_screen_suggests_care_and_prefills_a_search() {
         before,
         "nothing is stored"
     );
-    let es = c
-        .get(format!(
+    let es = get_text(
+        &c,
+        format!(
             "{}/find/options?lang=es&go=1&uses=pills&mental_health=suicidal",
             w.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     assert!(es.contains("Ayuda ahora mismo") && es.contains("988"));
 }
 
@@ -1115,23 +1055,9 @@ async fn a_call_back_becomes_a_registration_without_retyping() {
         .await
         .unwrap();
     let intake = login(&w, "u.intake", false).await;
-    let queue = intake
-        .get(format!("{}/referrals", w.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let queue = get_text(&intake, format!("{}/referrals", w.base)).await;
     assert!(queue.contains(&format!("/patients/new?referral={id}")));
-    let form = intake
-        .get(format!("{}/patients/new?referral={id}", w.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let form = get_text(&intake, format!("{}/patients/new?referral={id}", w.base)).await;
     assert!(
         form.contains("value=\"Robin\"") && form.contains(&id),
         "the name comes across"
@@ -1156,18 +1082,11 @@ async fn a_call_back_becomes_a_registration_without_retyping() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let chart = intake
-        .get(format!(
-            "{}{}",
-            w.base,
-            r.headers()["location"].to_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let chart = get_text(
+        &intake,
+        format!("{}{}", w.base, r.headers()["location"].to_str().unwrap()),
+    )
+    .await;
     assert!(
         chart.contains("410-555-0177") && chart.contains("Medicaid"),
         "details saved with the registration"
@@ -1248,6 +1167,14 @@ async fn possible_duplicates_are_flagged_before_registration() {
             .status(),
         StatusCode::CREATED
     );
+}
+
+async fn get_json(c: &reqwest::Client, url: String) -> serde_json::Value {
+    c.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+async fn get_text(c: &reqwest::Client, url: String) -> String {
+    c.get(url).send().await.unwrap().text().await.unwrap()
 }
 
 async fn post_json(
@@ -1349,14 +1276,7 @@ async fn the_patients_path_through_the_api() {
         assert_eq!(e["error"]["field"], "phone");
 
         // A new admission waits for its intake assessment on the worklist.
-        let wl: serde_json::Value = nurse
-            .get(format!("{base}/api/v1/worklist"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let wl = get_json(&nurse, format!("{base}/api/v1/worklist")).await;
         assert!(
             wl["assessments_due"]
                 .as_array()
@@ -1391,14 +1311,7 @@ async fn the_patients_path_through_the_api() {
             (StatusCode::UNPROCESSABLE_ENTITY, Some("placement.reason"))
         );
 
-        let wl: serde_json::Value = nurse
-            .get(format!("{base}/api/v1/worklist"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let wl = get_json(&nurse, format!("{base}/api/v1/worklist")).await;
         assert!(
             !wl["assessments_due"]
                 .as_array()
@@ -1436,14 +1349,11 @@ async fn the_patients_path_through_the_api() {
             "vitals": {"sbp": 132, "dbp": 84, "hr": 96, "temp_c": 37.1, "spo2": 98, "rr": 16}})).await;
         assert_eq!(st, StatusCode::CREATED, "{v}");
         assert_eq!(v["record"]["score"]["total"], 13);
-        let cows: serde_json::Value = nurse
-            .get(format!("{base}/api/v1/patients/{pid}/records?kind=cows"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let cows = get_json(
+            &nurse,
+            format!("{base}/api/v1/patients/{pid}/records?kind=cows"),
+        )
+        .await;
         let at: jiff::Timestamp = cows[0]["occurred_at"].as_str().unwrap().parse().unwrap();
         let due: jiff::Timestamp = cows[0]["due_at"].as_str().unwrap().parse().unwrap();
         assert_eq!(
@@ -1469,23 +1379,13 @@ async fn the_patients_path_through_the_api() {
         );
 
         // A COWS entry corrected through the page: both versions stay, the reason with the new one.
-        let cows: serde_json::Value = nurse
-            .get(format!("{base}/api/v1/patients/{pid}/records?kind=cows"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let cows = get_json(
+            &nurse,
+            format!("{base}/api/v1/patients/{pid}/records?kind=cows"),
+        )
+        .await;
         let first = cows[0]["id"].as_str().unwrap().to_string();
-        let form = nurse
-            .get(format!("{base}/records/{first}/amend"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let form = get_text(&nurse, format!("{base}/records/{first}/amend")).await;
         assert!(
             form.contains("Correct a COWS entry") && form.contains("selected"),
             "prefilled form"
@@ -1516,14 +1416,11 @@ async fn the_patients_path_through_the_api() {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
-        let cows: serde_json::Value = nurse
-            .get(format!("{base}/api/v1/patients/{pid}/records?kind=cows"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let cows = get_json(
+            &nurse,
+            format!("{base}/api/v1/patients/{pid}/records?kind=cows"),
+        )
+        .await;
         let versions: Vec<&serde_json::Value> = cows
             .as_array()
             .unwrap()
@@ -1594,14 +1491,7 @@ async fn the_patients_path_through_the_api() {
         let (st, _) = post_json(&nurse, rec("administration"), serde_json::json!({"order_id": order, "sbp": 84, "dbp": 50, "hr": 58, "given": false, "hold_reason": "SBP below 90"})).await;
         assert_eq!(st, StatusCode::CREATED);
         // The prescriber changes the dose (signed as written); the administrations stay with the order.
-        let form = prescriber
-            .get(format!("{base}/records/{order}/amend"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let form = get_text(&prescriber, format!("{base}/records/{order}/amend")).await;
         assert!(
             form.contains("Change a comfort-medication order") && form.contains("value=\"0.1\"")
         );
@@ -1619,14 +1509,11 @@ async fn the_patients_path_through_the_api() {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
-        let orders: serde_json::Value = nurse
-            .get(format!("{base}/api/v1/patients/{pid}/records?kind=order"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let orders = get_json(
+            &nurse,
+            format!("{base}/api/v1/patients/{pid}/records?kind=order"),
+        )
+        .await;
         let cur = orders
             .as_array()
             .unwrap()
@@ -1714,16 +1601,11 @@ async fn the_patients_path_through_the_api() {
             StatusCode::UNPROCESSABLE_ENTITY,
             "closed group without this patient"
         );
-        let marks: serde_json::Value = counselor
-            .get(format!(
-                "{base}/api/v1/patients/{pid}/records?kind=attendance"
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let marks = get_json(
+            &counselor,
+            format!("{base}/api/v1/patients/{pid}/records?kind=attendance"),
+        )
+        .await;
         assert_eq!(
             marks.as_array().unwrap().len(),
             3,
@@ -1767,14 +1649,11 @@ async fn the_patients_path_through_the_api() {
             StatusCode::CONFLICT,
             "the old version cannot be amended twice"
         );
-        let notes: serde_json::Value = counselor
-            .get(format!("{base}/api/v1/patients/{pid}/records?kind=note"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let notes = get_json(
+            &counselor,
+            format!("{base}/api/v1/patients/{pid}/records?kind=note"),
+        )
+        .await;
         let notes = notes.as_array().unwrap();
         assert_eq!(notes.len(), 2);
         assert_eq!(notes[0]["current"], false);
@@ -1819,14 +1698,7 @@ async fn the_patients_path_through_the_api() {
             StatusCode::FORBIDDEN,
             "only the named supervisor co-signs"
         );
-        let wl: serde_json::Value = prescriber
-            .get(format!("{base}/api/v1/worklist"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let wl = get_json(&prescriber, format!("{base}/api/v1/worklist")).await;
         assert!(
             wl["to_cosign"]
                 .as_array()
@@ -1842,14 +1714,11 @@ async fn the_patients_path_through_the_api() {
         )
         .await;
         assert_eq!(st, StatusCode::NO_CONTENT);
-        let r: serde_json::Value = counselor
-            .get(format!("{base}/api/v1/patients/{pid}/records?kind=note"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r = get_json(
+            &counselor,
+            format!("{base}/api/v1/patients/{pid}/records?kind=note"),
+        )
+        .await;
         let t = r
             .as_array()
             .unwrap()
@@ -1975,14 +1844,7 @@ async fn the_patients_path_through_the_api() {
         );
 
         // Family involvement: what the family contact may be told follows the consent.
-        let chart = front
-            .get(format!("{base}/patients/{pid}"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let chart = get_text(&front, format!("{base}/patients/{pid}")).await;
         assert!(
             chart.contains("no family-involvement consent"),
             "nothing without consent"
@@ -1992,14 +1854,7 @@ async fn the_patients_path_through_the_api() {
             "kind": "family", "recipient": "Pat Morgan (mother)", "information": "attendance and appointment times only",
             "purpose": "family involvement", "expiry_event": "end of treatment", "signed_by": "Casey Morgan", "signed_on": today.to_string()})).await;
         assert_eq!(st, StatusCode::CREATED);
-        let chart = front
-            .get(format!("{base}/patients/{pid}"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let chart = get_text(&front, format!("{base}/patients/{pid}")).await;
         assert!(
             chart.contains("may be told: attendance and appointment times only"),
             "{chart}"
@@ -2020,7 +1875,7 @@ async fn the_patients_path_through_the_api() {
             let url = format!("{base}/api/v1/patients/{pid}/records?kind=note");
             let private = private.clone();
             async move {
-                let all: serde_json::Value = c.get(url).send().await.unwrap().json().await.unwrap();
+                let all = get_json(&c, url).await;
                 all.as_array()
                     .unwrap()
                     .iter()
@@ -2042,14 +1897,7 @@ async fn the_patients_path_through_the_api() {
                 && theirs["summary"] == "Private counseling note (individual)",
             "{theirs}"
         );
-        let chart = nurse
-            .get(format!("{base}/patients/{pid}"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let chart = get_text(&nurse, format!("{base}/patients/{pid}")).await;
         assert!(!chart.contains("brother") && chart.contains("Private counseling note"));
         assert_eq!(
             nurse
@@ -2123,14 +1971,7 @@ async fn the_patients_path_through_the_api() {
         let (st, _) = post_json(&intake, format!("{base}/api/v1/patients/{pid}/disclosures"), serde_json::json!({
             "consent_id": consent, "recipient": "Acme Insurance", "purpose": "coordination of care"})).await;
         assert_eq!(st, StatusCode::FORBIDDEN, "another recipient");
-        let acc: serde_json::Value = intake
-            .get(format!("{base}/api/v1/patients/{pid}/disclosures"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let acc = get_json(&intake, format!("{base}/api/v1/patients/{pid}/disclosures")).await;
         assert_eq!(acc.as_array().unwrap().len(), 1);
         assert_eq!(acc[0]["recipient"], recipient);
         let (st, _) = post_json(
@@ -2173,14 +2014,7 @@ async fn the_patients_path_through_the_api() {
         .await;
         assert_eq!(st, StatusCode::CREATED, "{v}");
         assert_eq!(v.as_array().unwrap().len(), 13, "summary + 12 weekly calls");
-        let plan = nurse
-            .get(format!("{base}/patients/{pid}/aftercare"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let plan = get_text(&nurse, format!("{base}/patients/{pid}/aftercare")).await;
         assert!(
             plan.contains("naltrexone XR at Eastside clinic") && plan.contains("988"),
             "printable aftercare plan"
@@ -2201,14 +2035,7 @@ async fn the_patients_path_through_the_api() {
         )
         .await;
         assert_eq!(st, StatusCode::CONFLICT, "no open episode left");
-        let wl: serde_json::Value = nurse
-            .get(format!("{base}/api/v1/worklist"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let wl = get_json(&nurse, format!("{base}/api/v1/worklist")).await;
         let calls = wl["followups"].as_array().unwrap();
         assert!(
             calls.iter().any(|c| c["patient_id"] == pid.as_str()),
@@ -2245,14 +2072,7 @@ async fn the_patients_path_through_the_api() {
         )
         .await;
         assert_eq!(st, StatusCode::CREATED);
-        let p: serde_json::Value = nurse
-            .get(format!("{base}/api/v1/patients/{pid}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let p = get_json(&nurse, format!("{base}/api/v1/patients/{pid}")).await;
         assert_eq!(p["episodes"].as_array().unwrap().len(), 2);
         assert!(matches!(
             w.store.verify_audit_chain(|_| {}).await.unwrap(),

@@ -338,11 +338,18 @@ pub async fn build(
         }
         // What each family contact may be told follows the family-involvement
         // consents (42 CFR § 2.31): without one, nothing about treatment.
-        let consents = state
-            .store
-            .patient_records(id, &["consent", "consent_revocation"])
-            .await?;
-        let family: Vec<(String, String)> = chart::consents_with_state(&consents)
+        // Clinical users have the record loaded already; others fetch the consents alone.
+        let fetched;
+        let consents: &[Record] = if clinical {
+            records
+        } else {
+            fetched = state
+                .store
+                .patient_records(id, &["consent", "consent_revocation"])
+                .await?;
+            &fetched
+        };
+        let family: Vec<(String, String)> = chart::consents_with_state(consents)
             .into_iter()
             .filter(|(c, rev)| c.body["kind"] == "family" && rev.is_none())
             .filter(|(c, _)| {
@@ -384,7 +391,7 @@ pub async fn build(
             ));
         }
     }
-    out.has_photo = state.store.photo(id).await?.is_some();
+    out.has_photo = state.store.has_photo(id).await?;
     if let Some(e) = episodes.iter().find(|e| e.discharged_at.is_none()) {
         out.episode = format!(
             "{} since {}",

@@ -13,7 +13,7 @@ use crate::path_api;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use carepath_clinical as clinical;
 use carepath_domain::FieldError;
 use carepath_domain::authz::{Permission, Role};
@@ -71,20 +71,9 @@ fn chart_url(id: PatientId, anchor: &str) -> String {
 
 /// Redirect to the chart with a message shown at the top (inline forms).
 fn chart_with_error(id: PatientId, e: &FieldError, anchor: &str) -> Response {
-    let q: String = url_escape(&format!("{}: {}", e.field, e.message));
-    Redirect::to(&format!("/patients/{id}?error={q}#{anchor}")).into_response()
-}
-
-fn url_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    let q = serde_urlencoded::to_string([("error", format!("{}: {}", e.field, e.message))])
+        .unwrap_or_default();
+    Redirect::to(&format!("/patients/{id}?{q}#{anchor}")).into_response()
 }
 
 fn levels() -> Vec<(String, String)> {
@@ -717,18 +706,17 @@ pub async fn flowsheet_preview(Form(pairs): Pairs) -> Response {
         let band = clinical::cows::band(total.min(48) as u8).label();
         format!("COWS {total} — {band} ({scored} of 11 items scored)")
     };
-    Html(format!(
-        "<p class=\"score\"><strong>{}</strong></p>",
-        askama_escape(&text)
-    ))
-    .into_response()
+    crate::views::render(&ScorePreview { text }).into_response()
 }
 
-fn askama_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// The live score fragment swapped into the flowsheet form.
+#[derive(askama::Template)]
+#[template(
+    source = "<p class=\"score\"><strong>{{ text }}</strong></p>",
+    ext = "html"
+)]
+struct ScorePreview {
+    text: String,
 }
 
 // ---------------------------------------------------------------- orders
