@@ -6,8 +6,11 @@ use carepath_finder::import::{Directory, Format};
 use carepath_finder::{Index, Query};
 use std::path::PathBuf;
 
+/// `CAREPATH_SHARED_DATA` (set by `.ci/run`), else `shared/data` beside the repository.
 fn data_dir() -> Option<PathBuf> {
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    let d = std::env::var_os("CAREPATH_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
     d.join("sud_facilities_geocoded.csv").exists().then_some(d)
 }
 
