@@ -8,7 +8,12 @@
 
 use crate::config::Config;
 use anyhow::{Context, Result, bail};
+use carepath_app::clock::{Clock, SystemClock};
 use carepath_store::{Backend, Store};
+
+fn now_us() -> i64 {
+    SystemClock.now_us()
+}
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
@@ -69,6 +74,7 @@ pub async fn backup(store: &Store, cfg: &Config, a: &BackupArgs) -> Result<()> {
         .audit(
             crate::operator_event("backup.export")
                 .detail(format!("backup to {}", a.file.display())),
+            now_us(),
         )
         .await?;
     let kind = match store.backend() {
@@ -94,7 +100,7 @@ pub async fn backup(store: &Store, cfg: &Config, a: &BackupArgs) -> Result<()> {
     let payload = std::fs::read(&snap)?;
     let header = Header {
         kind: kind.into(),
-        created: jiff::Timestamp::now().to_string(),
+        created: SystemClock.now().to_string(),
         size: payload.len() as u64,
         sha256: hex::encode(Sha256::digest(&payload)),
     };
@@ -183,10 +189,13 @@ fn open_backup(a: &RestoreArgs) -> Result<(Header, Vec<u8>)> {
 async fn audit_restore(url: &str, header: &Header) -> Result<()> {
     let restored = Store::connect(url).await?;
     restored
-        .audit(crate::operator_event("backup.restore").detail(format!(
-            "restored backup taken {}, sha256 {}",
-            header.created, header.sha256
-        )))
+        .audit(
+            crate::operator_event("backup.restore").detail(format!(
+                "restored backup taken {}, sha256 {}",
+                header.created, header.sha256
+            )),
+            now_us(),
+        )
         .await?;
     restored.close().await;
     Ok(())
@@ -219,7 +228,7 @@ pub async fn restore(cfg: &Config, a: &RestoreArgs) -> Result<()> {
             s.sqlite_integrity_check().await?;
             let verdict = s.verify_audit_chain(|_| {}).await?;
             s.close().await;
-            if let carepath_store::audit_log::VerifyResult::Broken(e) = verdict {
+            if let carepath_store::VerifyResult::Broken(e) = verdict {
                 bail!("the backup's audit chain does not verify: {e}");
             }
             Ok::<(), anyhow::Error>(())

@@ -181,20 +181,14 @@ async fn run_http(
     ))
     .await?;
     store.migrate().await?;
-    store
-        .upsert_facilities(
-            &idx_facilities,
-            carepath_domain::audit::NewEvent::new(
-                "bench.load",
-                carepath_domain::audit::Outcome::Success,
-            ),
-        )
-        .await?;
-    let base = carepath_web::spawn_loopback(carepath_web::AppState::new(
-        store.clone(),
-        Default::default(),
-    ))
+    let app = carepath_app::App::new(store.clone(), Default::default());
+    carepath_app::finder::replace(
+        &app,
+        &carepath_app::Principal::system("bench"),
+        idx_facilities,
+    )
     .await?;
+    let base = carepath_web::spawn_loopback(carepath_web::AppState::new(app)).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()?;
@@ -277,7 +271,7 @@ async fn run_postgis(
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut admin)
         .await?;
-    let url = carepath_store::testing::replace_db_name(admin_url, &name);
+    let url = carepath_store::postgres_url_for(admin_url, &name);
     let result = async {
         let mut c = sqlx::PgConnection::connect(&url).await?;
         sqlx::raw_sql("CREATE EXTENSION postgis").execute(&mut c).await.context("CREATE EXTENSION postgis (install postgresql-15-postgis-3)")?;

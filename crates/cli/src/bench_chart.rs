@@ -1,21 +1,26 @@
 //! `carepath bench chart`: how the clinical record holds up as it grows. A
-//! seeded withdrawal unit (patients with COWS series, signed notes and plans,
-//! scheduled follow-ups) on a throwaway database; measured: loading one
-//! patient's whole record (the chart's query), the chart page and the
-//! worklist over HTTP on loopback. Results belong in BENCHMARKS.md.
+//! seeded withdrawal unit (patients with COWS series and signed notes),
+//! written through the application's services on a throwaway database;
+//! measured: loading one patient's whole record through the patient scope
+//! (the chart's read), the chart page and the worklist over HTTP on
+//! loopback. Results belong in BENCHMARKS.md.
 
 use crate::bench::pct;
+use crate::scratch::Scratch;
 use anyhow::Result;
-use carepath_domain::audit::{NewEvent, Outcome};
-use carepath_domain::authz::Role;
-use carepath_domain::ids::PatientId;
-use carepath_domain::patient::{Demographics, Sex, mrn_from_serial};
+use carepath_app::clock::{Clock, HOUR_US, ManualClock, SystemClock};
+use carepath_app::kinds::Input;
+use carepath_app::kinds::flowsheet::{FlowsheetInput, Scale};
+use carepath_app::kinds::notes::NoteInput;
+use carepath_app::{App, Principal, access, admin, chart, registration};
+use carepath_domain::authz::{Permission, Role};
+use carepath_domain::ids::{PatientId, ProgramId};
 use carepath_domain::program::ProgramKind;
-use carepath_store::programs::NewProgram;
-use carepath_store::{Author, NewRecord, NewSignature, Store};
+use carepath_store::NewProgram;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
@@ -38,11 +43,6 @@ pub struct ChartArgs {
 }
 
 const PW: &str = "bench-password-2026";
-const HOUR: i64 = 3_600_000_000;
-
-fn ev(a: &str) -> NewEvent {
-    NewEvent::new(a, Outcome::Success)
-}
 
 fn fmt(d: Duration) -> String {
     if d.as_micros() < 1000 {
@@ -52,129 +52,130 @@ fn fmt(d: Duration) -> String {
     }
 }
 
-async fn seed(store: &Store, a: &ChartArgs) -> Result<(Vec<PatientId>, usize)> {
+/// COWS item scores adding up to about `target`.
+fn items(target: u8, rng: &mut ChaCha8Rng) -> BTreeMap<String, u16> {
+    let mut out = BTreeMap::new();
+    let mut left = target as i32;
+    for (name, allowed) in carepath_clinical::cows::ITEMS.iter() {
+        let v = allowed
+            .iter()
+            .rev()
+            .find(|a| (**a as i32) <= (left / 2).max(if rng.random_bool(0.5) { 1 } else { 0 }))
+            .copied()
+            .unwrap_or(0);
+        left -= v as i32;
+        out.insert((*name).to_string(), v as u16);
+    }
+    out
+}
+
+/// The unit, its nurse, and the patients, written through the services.
+async fn seed(
+    app: &App,
+    clock: &ManualClock,
+    a: &ChartArgs,
+) -> Result<(ProgramId, Vec<PatientId>, usize)> {
     let mut rng = ChaCha8Rng::seed_from_u64(20_261_122);
-    let org = store.create_organization("Bench", ev("o")).await?;
-    let prog = store
-        .create_program(
-            org.id,
-            &NewProgram {
-                name: "Bench Detox".into(),
-                kind: ProgramKind::WithdrawalManagement,
-                address: "x".into(),
-                timezone: "America/New_York".into(),
-                hours: "x".into(),
-            },
-            ev("p"),
-        )
-        .await?;
-    let hash = carepath_web::auth::hash_password(PW.into())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let nurse = store
-        .create_user("bench.nurse", "Bench Nurse", &hash, ev("u"))
-        .await?;
-    store
-        .grant_role(nurse.id, prog.id, Role::Nurse, None, ev("g"))
-        .await?;
-    let author = Author {
-        id: nurse.id,
-        name: "Bench Nurse".into(),
-        role: "nurse".into(),
-    };
-    let now = carepath_store::now_us();
+    let sys = Principal::system("bench");
+    let now = clock.now_us();
+    let org = admin::create_organization(app, &sys, "Bench").await?;
+    let prog = admin::create_program(
+        app,
+        &sys,
+        org.id,
+        &NewProgram {
+            name: "Bench Detox".into(),
+            kind: ProgramKind::WithdrawalManagement,
+            address: "x".into(),
+            timezone: "America/New_York".into(),
+            hours: "x".into(),
+        },
+    )
+    .await?;
+    admin::create_user(
+        app,
+        &sys,
+        &admin::NewUser {
+            username: "bench.nurse".into(),
+            display_name: "Bench Nurse".into(),
+            password: PW.into(),
+            program_id: prog.id.to_string(),
+            role: Role::Nurse.as_str().into(),
+        },
+    )
+    .await?;
+    let nurse = admin::user_by_username(app, "bench.nurse")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("bench.nurse"))?;
+    let acting = Principal::system_for("bench", nurse.id, "Bench Nurse", Role::Nurse, prog.id);
     let mut ids = vec![];
     let mut n = 0;
+    let admitted = now - a.checks as i64 * 4 * HOUR_US - HOUR_US;
     for i in 0..a.patients {
-        let d = Demographics {
-            legal_first_name: format!("Pat{i}"),
-            legal_last_name: "Bench".into(),
-            preferred_name: None,
-            date_of_birth: jiff::civil::date(
-                1980 + (i % 20) as i16,
-                1 + (i % 12) as i8,
-                1 + (i % 28) as i8,
-            ),
-            sex: if i % 2 == 0 { Sex::Female } else { Sex::Male },
-        };
-        let p = store
-            .create_patient(
-                prog.id,
-                &d,
-                &mrn_from_serial(500_000 + i as u32),
-                None,
-                ev("x"),
-            )
-            .await?;
-        let admitted = now - a.checks as i64 * 4 * HOUR - HOUR;
-        let e = store
-            .admit(
-                p.id,
-                prog.id,
-                "withdrawal_management",
-                admitted,
-                None,
-                ev("a"),
-            )
-            .await?;
-        let rec = |kind: &str, body: serde_json::Value, at: i64| {
-            let mut r = NewRecord::new(
-                p.id,
-                prog.id,
-                kind,
-                body,
-                format!("{kind} entry"),
-                at,
-                author.clone(),
-            );
-            r.episode_id = Some(e);
-            r.due_at = Some(at + 4 * HOUR);
-            r
-        };
+        clock.set(admitted);
+        let p = registration::register(
+            app,
+            &acting,
+            &registration::Registration {
+                program_id: prog.id.to_string(),
+                legal_first_name: format!("Pat{i}"),
+                legal_last_name: "Bench".into(),
+                date_of_birth: format!("{}-{:02}-{:02}", 1980 + i % 20, 1 + i % 12, 1 + i % 28),
+                sex: if i % 2 == 0 { "female" } else { "male" }.into(),
+                admit_level: Some(ProgramKind::WithdrawalManagement.as_str().into()),
+                confirm_new: true,
+                ..Default::default()
+            },
+        )
+        .await?;
         let mut batch = vec![];
         for k in 0..a.checks {
             let total: u8 = rng.random_range(2..30);
-            batch.push(rec(
-                "cows",
-                json!({"scale": "cows", "score": {"total": total, "band": "moderate", "band_label": "moderate"}, "vitals": {"hr": 90}}),
-                admitted + k as i64 * 4 * HOUR,
-            ));
+            batch.push(Input::Flowsheet(FlowsheetInput {
+                scale: Some(Scale::Cows),
+                items: items(total, &mut rng),
+                sows: vec![],
+                vitals: carepath_clinical::flowsheet::Vitals {
+                    hr: Some(90),
+                    ..Default::default()
+                },
+                observed_at: Some(carepath_app::fmt::rfc3339(
+                    admitted + k as i64 * 4 * HOUR_US,
+                )),
+            }));
         }
         for k in 0..a.notes {
-            batch.push(rec(
-                "note",
-                json!({"template": "DAP", "service": "individual", "sections": {"data": "d", "assessment": "a", "plan": "p"}}),
-                admitted + k as i64 * 12 * HOUR,
-            ));
+            batch.push(Input::Note(NoteInput {
+                template: "DAP".into(),
+                sections: [("data", "d"), ("assessment", "a"), ("plan", "p")]
+                    .into_iter()
+                    .map(|(x, y)| (x.to_string(), y.to_string()))
+                    .collect(),
+                service: "individual".into(),
+                occurred_at: Some(carepath_app::fmt::rfc3339(
+                    admitted + k as i64 * 12 * HOUR_US,
+                )),
+                session_id: None,
+                goal_refs: vec![],
+                cosigner_id: None,
+                private: false,
+            }));
         }
-        let rids = store
-            .append_records_at(&batch, now, ev("bench.seed"))
-            .await?;
-        for rid in rids.iter().skip(a.checks) {
-            store
-                .sign_record(
-                    rid,
-                    &NewSignature {
-                        kind: "author",
-                        signer_id: Some(nurse.id),
-                        signer_name: "Bench Nurse".into(),
-                        signer_role: "nurse".into(),
-                        method: "credential",
-                        drawing: None,
-                    },
-                    ev("bench.sign"),
-                )
-                .await?;
-        }
-        n += batch.len();
+        clock.set(now);
+        n += chart::create_batch(app, &acting, p.id, &batch, true)
+            .await?
+            .len();
         ids.push(p.id);
     }
-    Ok((ids, n))
+    Ok((prog.id, ids, n))
 }
 
-async fn one(store: &Store, a: &ChartArgs, label: &str) -> Result<()> {
+async fn one(db: &Scratch, a: &ChartArgs, label: &str) -> Result<()> {
     let t = Instant::now();
-    let (ids, records) = seed(store, a).await?;
+    let clock = ManualClock::at(SystemClock.now_us());
+    let seeding =
+        App::new(db.store.clone(), Default::default()).with_clock(Arc::new(clock.clone()));
+    let (_, ids, records) = seed(&seeding, &clock, a).await?;
     println!(
         "{label}: seeded {} patients, {records} records in {:.1} s",
         ids.len(),
@@ -186,7 +187,7 @@ async fn one(store: &Store, a: &ChartArgs, label: &str) -> Result<()> {
     for _ in 0..a.samples {
         let p = ids[rng.random_range(0..ids.len())];
         let t = Instant::now();
-        let r = store.patient_records(p, &[]).await?;
+        let r = db.store.patient_records(p, &[]).await?;
         times.push(t.elapsed());
         assert_eq!(r.len(), a.checks + a.notes);
     }
@@ -197,12 +198,31 @@ async fn one(store: &Store, a: &ChartArgs, label: &str) -> Result<()> {
         fmt(pct(&times, 0.5)),
         fmt(pct(&times, 0.99))
     );
+    // 1b. The same through the patient scope: access check, audit event,
+    //     every body read into its kind.
+    let app = App::new(db.store.clone(), Default::default());
+    let nurse = admin::user_by_username(&app, "bench.nurse")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("bench.nurse"))?;
+    let program = carepath_app::work::programs(&app).await?[0].id;
+    let reader = Principal::system_for("bench", nurse.id, "Bench Nurse", Role::Nurse, program);
+    let mut times = vec![];
+    for _ in 0..a.samples {
+        let p = ids[rng.random_range(0..ids.len())];
+        let t = Instant::now();
+        let s = access::open(&app, &reader, p, Permission::ReadClinical, "bench.read").await?;
+        let r = s.entries(&app, &[]).await?;
+        times.push(t.elapsed());
+        assert_eq!(r.len(), a.checks + a.notes);
+    }
+    times.sort();
+    println!(
+        "{label}: open the patient and read the record through the scope: p50 {}, p99 {}",
+        fmt(pct(&times, 0.5)),
+        fmt(pct(&times, 0.99))
+    );
     // 2. Pages over HTTP, one request at a time (a nurse's view).
-    let base = carepath_web::spawn_loopback(carepath_web::AppState::new(
-        store.clone(),
-        Default::default(),
-    ))
-    .await?;
+    let base = carepath_web::spawn_loopback(carepath_web::AppState::new(app.clone())).await?;
     let c = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -256,11 +276,13 @@ async fn one(store: &Store, a: &ChartArgs, label: &str) -> Result<()> {
 pub async fn chart(a: &ChartArgs) -> Result<()> {
     // Throwaway databases (dropped at the end): an SQLite file, and a fresh
     // database on the PostgreSQL server if one is named.
-    let sqlite = carepath_store::testing::TestDb::sqlite().await;
-    one(&sqlite.store, a, "SQLite").await?;
+    let sqlite = Scratch::sqlite().await?;
+    one(&sqlite, a, "SQLite").await?;
+    sqlite.drop_now().await?;
     if let Some(pg) = &a.postgres {
-        let db = carepath_store::testing::TestDb::postgres_at(pg).await?;
-        one(&db.store, a, "PostgreSQL").await?;
+        let db = Scratch::postgres(pg).await?;
+        one(&db, a, "PostgreSQL").await?;
+        db.drop_now().await?;
     }
     Ok(())
 }

@@ -1,33 +1,27 @@
-//! The demo clinic: deterministic (fixed seed), seeded in seconds, realistic:
-//! an opioid treatment program, a withdrawal-management (detox) unit and a
-//! residential program; staff in every role; ~200 patients with ~90 days of
-//! admissions, transfers and discharges.
+//! The demo clinic: deterministic (fixed seed), realistic: an opioid
+//! treatment program, a withdrawal-management (detox) unit and a residential
+//! program; staff in every role; ~200 patients with ~90 days of admissions,
+//! step-downs and discharges. Everything is written through the application's
+//! services by a system actor (`system:demo`, writing in the name of the
+//! staff member each entry belongs to) on a clock set to when it happened.
 
 use anyhow::Result;
-use carepath_domain::audit::{NewEvent, Outcome};
+use carepath_app::clock::{Clock, DAY_US, HOUR_US, ManualClock};
+use carepath_app::{App, Principal, admin, chart, intake, registration};
 use carepath_domain::authz::Role;
-use carepath_domain::patient::{Demographics, Sex, mrn_from_serial};
+use carepath_domain::ids::{ProgramId, UserId};
 use carepath_domain::program::ProgramKind;
-use carepath_store::Store;
-use carepath_store::programs::NewProgram;
+use carepath_store::NewProgram;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 pub const SEED: u64 = 20_261_122;
 pub const PASSWORD: &str = "demo-clinic-2026";
-const DAY_US: i64 = 86_400 * 1_000_000;
 
 pub struct Login {
     pub username: String,
     pub role: Role,
     pub totp_secret: Option<String>,
-}
-
-fn ev(action: &str) -> NewEvent {
-    let mut e = NewEvent::new(action, Outcome::Success);
-    e.username = Some("demo-seed".into());
-    e.role = Some("operator".into());
-    e
 }
 
 const FIRST_F: &[&str] = &[
@@ -82,8 +76,33 @@ const LAST: &[&str] = &[
     "Baker",
 ];
 
+/// A staff member the demo writes in the name of.
+#[derive(Clone)]
+pub struct Staff {
+    pub id: UserId,
+    pub name: String,
+    pub role: Role,
+}
+
+impl Staff {
+    /// The demo's system actor writing as this staff member in `program`.
+    pub fn acting(&self, program: ProgramId) -> Principal {
+        Principal::system_for("demo", self.id, &self.name, self.role, program)
+    }
+}
+
+pub struct Team {
+    pub prescriber: Staff,
+    pub nurse_wm: Staff,
+    pub counselor: Staff,
+    pub intake: Staff,
+}
+
 /// Seed the demo organization unless it exists; return the logins to print.
-pub async fn seed(store: &Store) -> Result<Vec<Login>> {
+/// `clock` is the application's clock: the demo moves it through the last
+/// 90 days and leaves it at the present.
+pub async fn seed(app: &App, clock: &ManualClock) -> Result<Vec<Login>> {
+    let today_us = clock.now_us();
     let mut rng = ChaCha8Rng::seed_from_u64(SEED);
     let staff: Vec<(&str, &str, Role, &[usize])> = vec![
         ("admin", "Avery Admin", Role::Admin, &[0, 1, 2]),
@@ -122,18 +141,19 @@ pub async fn seed(store: &Store) -> Result<Vec<Login>> {
             totp_secret: r.mfa_required_by_default().then(|| secret_for(u)),
         })
         .collect();
-    if store.organization().await?.is_some() {
+    if admin::organization(app).await?.is_some() {
         println!("Reopened the existing demo organization.");
         return Ok(logins);
     }
+    let sys = Principal::system("demo");
     let pb = indicatif::ProgressBar::new(200 + staff.len() as u64);
     pb.set_style(
         indicatif::ProgressStyle::with_template("seeding demo clinic {bar:40} {pos}/{len} {msg}")
             .expect("template"),
     );
-    let org = store
-        .create_organization("Riverside Recovery Services", ev("org.create"))
-        .await?;
+    let start = today_us - 100 * DAY_US;
+    clock.set(start);
+    let org = admin::create_organization(app, &sys, "Riverside Recovery Services").await?;
     let specs = [
         NewProgram {
             name: "Riverside Opioid Treatment Program".into(),
@@ -159,44 +179,67 @@ pub async fn seed(store: &Store) -> Result<Vec<Login>> {
     ];
     let mut programs = vec![];
     for s in &specs {
-        programs.push(
-            store
-                .create_program(org.id, s, ev("program.create"))
-                .await?,
-        );
+        programs.push(admin::create_program(app, &sys, org.id, s).await?);
     }
-    let hash = carepath_web::auth::hash_password(PASSWORD.to_string())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let mut users = std::collections::HashMap::new();
     for (login, (username, name, role, progs)) in logins.iter().zip(&staff) {
-        let u = store
-            .create_user(username, name, &hash, ev("user.create"))
+        admin::create_user(
+            app,
+            &sys,
+            &admin::NewUser {
+                username: username.to_string(),
+                display_name: name.to_string(),
+                password: PASSWORD.into(),
+                program_id: programs[progs[0]].id.to_string(),
+                role: role.as_str().into(),
+            },
+        )
+        .await?;
+        let u = admin::user_by_username(app, username)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("{username} was not created"))?;
+        for i in progs.iter().skip(1) {
+            admin::change_role(
+                app,
+                &sys,
+                u.id,
+                &programs[*i].id.to_string(),
+                role.as_str(),
+                true,
+            )
             .await?;
-        users.insert(*username, (u.id, name.to_string()));
-        for i in progs.iter() {
-            store
-                .grant_role(u.id, programs[*i].id, *role, None, ev("user.grant"))
-                .await?;
         }
         if let Some(secret) = &login.totp_secret {
-            store
-                .set_totp(u.id, secret, 0, &[], ev("auth.mfa_enrol"))
-                .await?;
+            admin::assign_second_factor(app, &sys, u.id, secret).await?;
         }
+        users.insert(
+            *username,
+            Staff {
+                id: u.id,
+                name: name.to_string(),
+                role: *role,
+            },
+        );
         pb.inc(1);
     }
-    let now = carepath_store::now_us();
-    let today = jiff::Timestamp::now()
+    let team = Team {
+        prescriber: users["dr.okafor"].clone(),
+        nurse_wm: users["nurse.chen"].clone(),
+        counselor: users["counselor.james"].clone(),
+        intake: users["intake.patel"].clone(),
+    };
+    let (otp, wm, res) = (programs[0].id, programs[1].id, programs[2].id);
+    let today = jiff::Timestamp::from_microsecond(today_us)?
         .to_zoned(jiff::tz::TimeZone::UTC)
         .date();
+    let mut discharged = vec![];
     for i in 0..200u32 {
         let sex = if rng.random_bool(0.42) {
-            Sex::Female
+            "female"
         } else {
-            Sex::Male
+            "male"
         };
-        let first = if sex == Sex::Female {
+        let first = if sex == "female" {
             FIRST_F[rng.random_range(0..FIRST_F.len())]
         } else {
             FIRST_M[rng.random_range(0..FIRST_M.len())]
@@ -206,152 +249,156 @@ pub async fn seed(store: &Store) -> Result<Vec<Login>> {
         let dob = today
             .checked_sub(jiff::Span::new().days(age_days))
             .unwrap_or(today);
-        let d = Demographics {
-            legal_first_name: first.into(),
-            legal_last_name: last.into(),
-            preferred_name: nickname(first)
-                .filter(|_| rng.random_bool(0.3))
-                .map(str::to_string),
-            date_of_birth: dob,
-            sex,
+        // 55% start at the OTP, 45% in detox (most of those step down to
+        // residential); every 25th arrived in detox in the last three days,
+        // so the unit always has patients in withdrawal.
+        let recent_detox = i % 25 == 3;
+        let at_otp = !recent_detox && rng.random_bool(0.55);
+        let home = if at_otp { otp } else { wm };
+        let admitted = if recent_detox {
+            today_us - rng.random_range(2..72) * HOUR_US
+        } else {
+            today_us - rng.random_range(0..90) * DAY_US - rng.random_range(0..DAY_US)
         };
-        // 55% start at the OTP, 45% in detox (most of those step down to residential).
-        let at_otp = rng.random_bool(0.55);
-        let home = if at_otp { &programs[0] } else { &programs[1] };
-        let admitted = now - rng.random_range(0..90) * DAY_US - rng.random_range(0..DAY_US);
         // Registered at the intake visit, shortly before admission.
-        let registered = admitted - rng.random_range(1..4 * 3600) * 1_000_000;
-        let p = store
-            .create_patient_at(
-                home.id,
-                &d,
-                &mrn_from_serial(100_000 + i * 37),
-                None,
-                registered,
-                ev("patient.create"),
-            )
-            .await?;
+        clock.set(admitted - rng.random_range(1..4 * 3600) * 1_000_000);
+        let intake_acts = team.intake.acting(home);
+        let p = registration::register(
+            app,
+            &intake_acts,
+            &registration::Registration {
+                program_id: home.to_string(),
+                legal_first_name: first.into(),
+                legal_last_name: last.into(),
+                preferred_name: nickname(first)
+                    .filter(|_| rng.random_bool(0.3))
+                    .map(str::to_string),
+                date_of_birth: dob.to_string(),
+                sex: sex.into(),
+                confirm_new: true,
+                ..Default::default()
+            },
+        )
+        .await?;
+        clock.set(admitted);
+        let level = if at_otp {
+            ProgramKind::OpioidTreatmentProgram
+        } else {
+            ProgramKind::WithdrawalManagement
+        };
+        chart::admit(
+            app,
+            &intake_acts,
+            p.id,
+            &chart::AdmitInput {
+                program_id: home.to_string(),
+                level_of_care: level.as_str().into(),
+            },
+        )
+        .await?;
         if at_otp {
-            let e = store
-                .admit(
-                    p.id,
-                    home.id,
-                    ProgramKind::OpioidTreatmentProgram.as_str(),
-                    admitted,
-                    None,
-                    ev("episode.admit"),
-                )
-                .await?;
             if rng.random_bool(0.15) {
-                let out = (admitted + rng.random_range(14..80) * DAY_US).min(now);
-                let reason = [
-                    "completed",
-                    "left_against_advice",
-                    "transferred",
-                    "terminated_by_facility",
-                ][rng.random_range(0..4)];
-                store
-                    .discharge(e, out, reason, ev("episode.discharge"))
-                    .await?;
+                let out = (admitted + rng.random_range(14..80) * DAY_US).min(today_us - DAY_US);
+                let reason = [1u8, 2, 4, 3][rng.random_range(0..4)];
+                discharged.push((p.id, home, out, reason, false));
             }
         } else {
-            let e = store
-                .admit(
-                    p.id,
-                    home.id,
-                    ProgramKind::WithdrawalManagement.as_str(),
-                    admitted,
-                    None,
-                    ev("episode.admit"),
-                )
-                .await?;
             let out = admitted + rng.random_range(4..9) * DAY_US;
-            if out < now {
+            if out < today_us {
                 let completed = rng.random_bool(0.8);
-                store
-                    .discharge(
-                        e,
-                        out,
-                        if completed {
-                            "completed"
-                        } else {
-                            "left_against_advice"
-                        },
-                        ev("episode.discharge"),
-                    )
-                    .await?;
-                if completed && rng.random_bool(0.7) {
-                    let r = store
-                        .admit(
-                            p.id,
-                            programs[2].id,
-                            ProgramKind::Residential.as_str(),
-                            out,
-                            None,
-                            ev("episode.admit"),
-                        )
-                        .await?;
+                let step_down = completed && rng.random_bool(0.7);
+                discharged.push((p.id, wm, out, if completed { 1 } else { 2 }, step_down));
+                if step_down {
                     let stay = [30, 60, 90][rng.random_range(0..3)] * DAY_US;
-                    if out + stay < now {
-                        store
-                            .discharge(r, out + stay, "completed", ev("episode.discharge"))
-                            .await?;
+                    if out + stay < today_us {
+                        discharged.push((p.id, res, out + stay, 1, false));
                     }
                 }
             }
         }
         pb.inc(1);
     }
+    // Discharges (and step-downs to residential) in the order they happened
+    // for each patient, each with its summary, aftercare and follow-up calls.
+    let mut outcomes_due = vec![];
+    for (pid, program, at, reason, step_down) in discharged {
+        clock.set(at);
+        let ids =
+            crate::demo_path::discharge(app, &team, &mut rng, pid, program, reason, step_down)
+                .await?;
+        outcomes_due.push((pid, program, ids));
+        if step_down {
+            clock.set(at + 30 * 60_000_000);
+            chart::admit(
+                app,
+                &team.intake.acting(res),
+                pid,
+                &chart::AdmitInput {
+                    program_id: res.to_string(),
+                    level_of_care: ProgramKind::Residential.as_str().into(),
+                },
+            )
+            .await?;
+        }
+    }
+    pb.set_message("clinical records");
+    let mut n =
+        crate::demo_path::followup_outcomes(app, clock, &team, &mut rng, &outcomes_due, today_us)
+            .await?;
+    clock.set(today_us);
     // Finder listings with live information, and a few call-back requests waiting.
     let listings = [
         (
-            39.7391,
-            -75.5398,
+            "39.7391",
+            "-75.5398",
             "(302) 555-0140",
             "OTP METH BU NU OP OMB MD MC PI SS SP NOE ADLT",
             true,
-            None,
-            Some(0),
+            "",
+            "0",
             true,
         ),
         (
-            39.6621,
-            -75.5663,
+            "39.6621",
+            "-75.5663",
             "(302) 555-0160",
             "DT RD BU CLND MD PI NP SP PW NOE ADLT",
             true,
-            Some(3),
-            Some(1),
+            "3",
+            "1",
             true,
         ),
         (
-            39.6624,
-            -75.5660,
+            "39.6624",
+            "-75.5660",
             "(302) 555-0161",
             "RES RS RL MD PI SS CO PW NOE ACC ADLT",
             false,
-            Some(0),
-            Some(12),
+            "0",
+            "12",
             false,
         ),
     ];
     for (p, (lat, lon, phone, codes, accepting, beds, wait, same_day)) in
         programs.iter().zip(listings)
     {
-        let l = carepath_store::referrals::Listing {
-            latitude: lat,
-            longitude: lon,
-            phone: phone.into(),
-            codes: codes.split_whitespace().map(str::to_string).collect(),
-            accepting_new_patients: accepting,
-            open_beds: beds,
-            waitlist_days: wait,
-            same_day_medication: same_day,
-            last_verified_at: now - rng.random_range(0..3) * DAY_US,
-        };
-        store
-            .set_program_listing(p.id, &l, None, ev("listing.update"))
-            .await?;
+        let yes = |b: bool| b.then(|| "true".to_string());
+        intake::set_listing(
+            app,
+            &sys,
+            p.id,
+            &intake::ListingInput {
+                latitude: lat.into(),
+                longitude: lon.into(),
+                phone: phone.into(),
+                codes: codes.into(),
+                accepting: yes(accepting),
+                open_beds: beds.into(),
+                waitlist_days: wait.into(),
+                same_day: yes(same_day),
+            },
+        )
+        .await?;
     }
     for (k, (name, phone, when, lang)) in [
         ("Jamie", "(302) 555-0111", "mornings", "en"),
@@ -361,31 +408,23 @@ pub async fn seed(store: &Store) -> Result<Vec<Login>> {
     .into_iter()
     .enumerate()
     {
-        let r = carepath_store::referrals::NewReferral {
-            name: name.into(),
-            phone: phone.into(),
-            best_time: when.into(),
-            note: None,
-            language: lang.into(),
-        };
-        store
-            .create_referral(programs[k % 2].id, &r, ev("referral.create"))
-            .await?;
+        intake::request_callback(
+            app,
+            programs[k % 2].id,
+            &carepath_app::model::NewReferral {
+                name: name.into(),
+                phone: phone.into(),
+                best_time: when.into(),
+                note: None,
+                language: lang.into(),
+            },
+            None,
+        )
+        .await?;
     }
-    let who = |u: &str, role: &'static str| crate::demo_path::Staff {
-        id: users[u].0,
-        name: users[u].1.clone(),
-        role,
-    };
-    let team = crate::demo_path::Team {
-        prescriber: who("dr.okafor", "prescriber"),
-        nurse_wm: who("nurse.chen", "nurse"),
-        counselor: who("counselor.james", "counselor"),
-        intake: who("intake.patel", "intake"),
-    };
-    pb.set_message("clinical records");
-    let seeded = crate::demo_path::seed(store, &programs, &team, SEED).await?;
-    pb.finish_with_message(format!("done ({} clinical records)", seeded.records));
+    n += crate::demo_path::seed(app, clock, &programs, &team, SEED).await?;
+    clock.set(today_us);
+    pb.finish_with_message(format!("done ({n} clinical records)"));
     Ok(logins)
 }
 

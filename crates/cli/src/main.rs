@@ -6,8 +6,11 @@ mod bench_chart;
 mod config;
 mod demo;
 mod demo_path;
+mod scratch;
 
 use anyhow::{Context, Result, bail};
+use carepath_app::clock::Clock;
+use carepath_app::{App, Principal, admin};
 use carepath_domain::audit::{NewEvent, Outcome};
 use carepath_domain::authz::Role;
 use carepath_store::Store;
@@ -24,6 +27,14 @@ struct Cli {
     /// TOML configuration file (environment variables CAREPATH_* override it).
     #[arg(long, global = true, env = "CAREPATH_CONFIG")]
     config: Option<PathBuf>,
+    /// Data directory: the SQLite database, its lock file, and backups'
+    /// staging (overrides `data_dir` and CAREPATH_DATA_DIR).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Database URL, `sqlite://PATH` or `postgres://…` (overrides
+    /// `database_url` and CAREPATH_DATABASE_URL).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -32,14 +43,12 @@ struct Cli {
 enum Cmd {
     /// Run the server.
     Serve,
-    /// Create (or reopen) a demo organization in SQLite, print logins, and serve.
+    /// Create (or reopen) a demo organization (SQLite in ./carepath-demo
+    /// unless --data-dir or --database-url say otherwise), print logins, and serve.
     Demo {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
-        /// Directory for the demo database.
-        #[arg(long, default_value = "./carepath-demo")]
-        data_dir: PathBuf,
         /// Seed and exit without serving.
         #[arg(long)]
         no_serve: bool,
@@ -127,11 +136,13 @@ enum AuditCmd {
 }
 
 fn operator_event(action: &str) -> NewEvent {
-    let mut e = NewEvent::new(action, Outcome::Success);
+    operator().event(action, Outcome::Success)
+}
+
+/// The operator at the command line, as a system actor.
+fn operator() -> Principal {
     let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    e.username = Some(format!("cli:{who}"));
-    e.role = Some("operator".into());
-    e
+    Principal::system(&format!("cli-{who}"))
 }
 
 fn new_password(username: &str) -> Result<String> {
@@ -142,6 +153,10 @@ fn new_password(username: &str) -> Result<String> {
     };
     carepath_domain::password::check(&pw, username).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(pw)
+}
+
+fn app(store: &Store, cfg: &config::Config) -> App {
+    App::new(store.clone(), cfg.web.clone())
 }
 
 async fn open(cfg: &config::Config, migrate: bool) -> Result<Store> {
@@ -196,24 +211,32 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         return Ok(std::process::ExitCode::SUCCESS);
     }
     let mut cfg = config::Config::load(cli.config.as_deref())?;
+    let demo = matches!(cli.cmd, Cmd::Demo { .. });
+    match (&cli.data_dir, demo) {
+        (Some(d), _) => cfg.data_dir = d.clone(),
+        (None, true) => cfg.data_dir = PathBuf::from("./carepath-demo"),
+        (None, false) => {}
+    }
+    match (&cli.database_url, demo) {
+        (Some(u), _) => cfg.database_url = Some(u.clone()),
+        // The demo is SQLite in its own directory unless told otherwise.
+        (None, true) => cfg.database_url = None,
+        (None, false) => {}
+    }
     match cli.cmd {
         Cmd::Serve => {
             let _lock = cfg.lock_data_dir()?;
             let store = open(&cfg, true).await?;
             serve(store, &cfg).await?;
         }
-        Cmd::Demo {
-            listen,
-            data_dir,
-            no_serve,
-        } => {
+        Cmd::Demo { listen, no_serve } => {
             cfg.listen = listen;
-            cfg.data_dir = data_dir;
-            cfg.database_url = None;
             std::fs::create_dir_all(&cfg.data_dir)?;
             let _lock = cfg.lock_data_dir()?;
             let store = open(&cfg, true).await?;
-            let logins = demo::seed(&store).await?;
+            let clock = carepath_app::clock::ManualClock::from_system();
+            let seeding = app(&store, &cfg).with_clock(std::sync::Arc::new(clock.clone()));
+            let logins = demo::seed(&seeding, &clock).await?;
             demo::print_logins(&cfg.listen, &logins);
             if !no_serve {
                 serve(store, &cfg).await?;
@@ -226,7 +249,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Cmd::User(u) => user(&cfg, u).await?,
         Cmd::Audit(AuditCmd::Verify) => {
             let store = open(&cfg, false).await?;
-            return audit_verify(&store).await;
+            return audit_verify(&app(&store, &cfg)).await;
         }
         Cmd::Backup(a) => {
             let store = open(&cfg, false).await?;
@@ -235,7 +258,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Cmd::Calc { .. } | Cmd::Bench(_) => unreachable!("handled above"),
         Cmd::Finder(FinderCmd::Import { file, format }) => {
             let store = open(&cfg, true).await?;
-            finder_import(&store, &file, format.as_deref()).await?;
+            finder_import(&app(&store, &cfg), &file, format.as_deref()).await?;
         }
         Cmd::Restore(a) => {
             let _lock = cfg
@@ -252,7 +275,7 @@ async fn serve(store: Store, cfg: &config::Config) -> Result<()> {
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "Carepath listening");
-    let state = carepath_web::AppState::new(store.clone(), cfg.web.clone());
+    let state = carepath_web::AppState::new(app(&store, cfg));
     carepath_web::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })
@@ -261,19 +284,20 @@ async fn serve(store: Store, cfg: &config::Config) -> Result<()> {
     Ok(())
 }
 
-async fn audit_verify(store: &Store) -> Result<std::process::ExitCode> {
+async fn audit_verify(app: &App) -> Result<std::process::ExitCode> {
     let pb = indicatif::ProgressBar::new_spinner();
-    let r = store
-        .verify_audit_chain(|n| pb.set_message(format!("{n} events checked")))
-        .await?;
+    let r =
+        admin::verify_audit_chain(app, |n| pb.set_message(format!("{n} events checked"))).await?;
     pb.finish_and_clear();
     match r {
-        carepath_store::audit_log::VerifyResult::Intact { events } => {
-            let (seq, hash) = store.audit_head().await?;
-            println!("audit chain intact: {events} events verified; head #{seq} {hash}");
+        carepath_app::model::VerifyResult::Intact { events, head } => {
+            println!(
+                "audit chain intact: {events} events verified; head #{} {}",
+                head.0, head.1
+            );
             Ok(std::process::ExitCode::SUCCESS)
         }
-        carepath_store::audit_log::VerifyResult::Broken(e) => {
+        carepath_app::model::VerifyResult::Broken(e) => {
             eprintln!("AUDIT CHAIN BROKEN: {e}");
             Ok(std::process::ExitCode::from(1))
         }
@@ -282,6 +306,8 @@ async fn audit_verify(store: &Store) -> Result<std::process::ExitCode> {
 
 async fn user(cfg: &config::Config, cmd: UserCmd) -> Result<()> {
     let store = open(cfg, false).await?;
+    let app = app(&store, cfg);
+    let op = operator();
     match cmd {
         UserCmd::Add {
             username,
@@ -292,7 +318,7 @@ async fn user(cfg: &config::Config, cmd: UserCmd) -> Result<()> {
             carepath_domain::password::check_username(&username)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let role: Role = role.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
-            let programs = store.list_programs().await?;
+            let programs = carepath_app::work::programs(&app).await?;
             if programs.is_empty() {
                 bail!(
                     "no programs exist yet: run `carepath demo` or create the organization first"
@@ -320,22 +346,24 @@ async fn user(cfg: &config::Config, cmd: UserCmd) -> Result<()> {
                 }
             };
             let pw = new_password(&username)?;
-            let hash = carepath_web::auth::hash_password(pw)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            let u = store
-                .create_user(&username, &name, &hash, operator_event("user.create"))
-                .await
-                .map_err(|e| match e {
-                    carepath_store::StoreError::Conflict(_) => {
-                        anyhow::anyhow!("username: {username:?} is taken")
-                    }
-                    other => other.into(),
-                })?;
-            for g in &targets {
-                store
-                    .grant_role(u.id, g.id, role, None, operator_event("user.grant"))
-                    .await?;
+            admin::create_user(
+                &app,
+                &op,
+                &admin::NewUser {
+                    username: username.clone(),
+                    display_name: name.clone(),
+                    password: pw,
+                    program_id: targets[0].id.to_string(),
+                    role: role.as_str().into(),
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let u = admin::user_by_username(&app, &username)
+                .await?
+                .with_context(|| format!("username: no account {username:?}"))?;
+            for g in targets.iter().skip(1) {
+                admin::change_role(&app, &op, u.id, &g.id.to_string(), role.as_str(), true).await?;
             }
             println!(
                 "created {username} ({}) as {role} in {}",
@@ -348,35 +376,26 @@ async fn user(cfg: &config::Config, cmd: UserCmd) -> Result<()> {
             );
         }
         UserCmd::Passwd { username } => {
-            let u = store
-                .user_by_username(&username)
+            admin::user_by_username(&app, &username)
                 .await?
                 .with_context(|| format!("username: no account {username:?}"))?;
             let pw = new_password(&username)?;
-            let hash = carepath_web::auth::hash_password(pw)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            store
-                .set_password(u.id, &hash, operator_event("user.passwd"))
-                .await?;
+            admin::set_password(&app, &op, &username, &pw).await?;
             println!("password changed for {username}; their sessions were ended");
         }
         UserCmd::Disable { username } => {
-            let u = store
-                .user_by_username(&username)
+            let u = admin::user_by_username(&app, &username)
                 .await?
                 .with_context(|| format!("username: no account {username:?}"))?;
-            store
-                .set_disabled(u.id, true, operator_event("user.disable"))
-                .await?;
+            admin::set_disabled(&app, &op, u.id, true).await?;
             println!("{username} disabled; sessions ended and API tokens revoked");
         }
         UserCmd::List => {
-            let programs = store.list_programs().await?;
-            for u in store.list_users().await? {
-                let roles: Vec<String> = store
-                    .grants(u.id)
-                    .await?
+            let programs = carepath_app::work::programs(&app).await?;
+            for acc in admin::users(&app, &op).await? {
+                let u = acc.user;
+                let roles: Vec<String> = acc
+                    .grants
                     .into_iter()
                     .map(|g| {
                         format!(
@@ -427,7 +446,7 @@ fn calc(name: &str, input: &str) -> std::process::ExitCode {
         Err(e) => return fail("input", format!("not valid JSON: {e}")),
     };
     let ctx = carepath_clinical::calc::Context {
-        now: Some(jiff::Timestamp::now().to_string()),
+        now: Some(carepath_app::clock::SystemClock.now().to_string()),
     };
     match carepath_clinical::calc::run(name, value, &ctx) {
         Ok(v) => {
@@ -444,8 +463,8 @@ fn calc(name: &str, input: &str) -> std::process::ExitCode {
     }
 }
 
-async fn finder_import(store: &Store, file: &std::path::Path, format: Option<&str>) -> Result<()> {
-    use carepath_finder::import::{Directory, Format};
+async fn finder_import(app: &App, file: &std::path::Path, format: Option<&str>) -> Result<()> {
+    use carepath_finder::import::Format;
     let fmt = match format {
         None => None,
         Some(f) => Some(Format::parse(f).with_context(|| {
@@ -453,38 +472,19 @@ async fn finder_import(store: &Store, file: &std::path::Path, format: Option<&st
         })?),
     };
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let mut dir = Directory::new();
-    for f in store.facilities().await? {
-        dir.insert(f);
-    }
-    let before = dir.by_key.len();
-    let (fmt, report) = dir
-        .import(&bytes, fmt)
-        .map_err(|e| anyhow::anyhow!("{}: {e} (nothing was imported)", file.display()))?;
-    let all = dir.into_facilities();
-    let pb = indicatif::ProgressBar::new(all.len() as u64);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template("saving directory {bar:40} {pos}/{len}")
-            .expect("template"),
-    );
-    let mut ev = operator_event("finder.import");
-    ev.detail = Some(format!(
-        "{} {}: {} rows, {} added, {} merged, {} skipped",
-        fmt.name(),
-        file.display(),
-        report.rows,
-        report.added,
-        report.merged,
-        report.skipped.len()
-    ));
-    // One transaction, so a failure leaves the directory as it was.
-    store.upsert_facilities(&all, ev).await?;
-    pb.set_position(all.len() as u64);
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_message("importing the directory");
+    // One unit of work, so a failure leaves the directory as it was.
+    let r =
+        carepath_app::finder::import(app, &operator(), &bytes, fmt, &file.display().to_string())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     pb.finish_and_clear();
+    let report = &r.report;
     println!(
         "{} ({}): {} rows read; {} new facilities, {} merged with existing listings, {} skipped",
         file.display(),
-        fmt.name(),
+        r.format.name(),
         report.rows,
         report.added,
         report.merged,
@@ -504,6 +504,6 @@ async fn finder_import(store: &Store, file: &std::path::Path, format: Option<&st
             list.join(" ")
         );
     }
-    println!("directory: {} facilities (was {before})", all.len());
+    println!("directory: {} facilities (was {})", r.total, r.before);
     Ok(())
 }

@@ -70,7 +70,10 @@ async fn demo_verify_tamper_backup_restore() {
                 "followup_outcome",
                 "enrollment",
             ] {
-                let rs = store.program_records(g.id, kind, 0, None).await.unwrap();
+                let rs = store
+                    .program_records(g.id, kind, 0, None, carepath_store::Pending::All)
+                    .await
+                    .unwrap();
                 if !rs.is_empty() {
                     kinds.insert(kind);
                 }
@@ -109,13 +112,16 @@ async fn demo_verify_tamper_backup_restore() {
     assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
 
     // Change one byte of one stored audit event (bypassing the append-only trigger).
-    let url = format!("sqlite://{}", dir.join("carepath.sqlite3").display());
-    let store = carepath_store::Store::connect(&url).await.unwrap();
-    store
-        .execute_raw_for_tests("DROP TRIGGER audit_event_no_update; UPDATE audit_event SET action = 'patient.creatE' WHERE seq = 100")
-        .await
-        .unwrap();
-    store.close().await;
+    {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", dir.join("carepath.sqlite3").display());
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql("DROP TRIGGER audit_event_no_update; UPDATE audit_event SET action = 'patient.creatE' WHERE seq = 100")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    }
     let v = carepath(&dir).args(["audit", "verify"]).output().unwrap();
     assert_eq!(v.status.code(), Some(1));
     assert!(
@@ -200,28 +206,28 @@ async fn demo_verify_tamper_backup_restore() {
 /// the other kind is refused. Runs when `CAREPATH_TEST_POSTGRES_URL` is set.
 #[tokio::test]
 async fn postgres_backup_and_restore() {
-    use carepath_domain::audit::{NewEvent, Outcome};
-    let Some(db) = carepath_store::testing::TestDb::postgres().await else {
+    let Some(db) = carepath_testkit::TestDb::postgres().await else {
         eprintln!("SKIPPED: CAREPATH_TEST_POSTGRES_URL not set");
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
     let s = &db.store;
-    let org = s
-        .create_organization("PG Org", NewEvent::new("org.create", Outcome::Success))
+    let app = carepath_app::App::new(s.clone(), Default::default());
+    let sys = carepath_app::Principal::system("test");
+    let org = carepath_app::admin::create_organization(&app, &sys, "PG Org")
         .await
         .unwrap();
-    let program = carepath_store::programs::NewProgram {
-        name: "PG OTP".into(),
-        kind: carepath_domain::program::ProgramKind::OpioidTreatmentProgram,
-        address: "x".into(),
-        timezone: "America/Denver".into(),
-        hours: "x".into(),
-    };
-    s.create_program(
+    carepath_app::admin::create_program(
+        &app,
+        &sys,
         org.id,
-        &program,
-        NewEvent::new("program.create", Outcome::Success),
+        &carepath_store::NewProgram {
+            name: "PG OTP".into(),
+            kind: carepath_domain::program::ProgramKind::OpioidTreatmentProgram,
+            address: "x".into(),
+            timezone: "America/Denver".into(),
+            hours: "x".into(),
+        },
     )
     .await
     .unwrap();
@@ -251,7 +257,7 @@ async fn postgres_backup_and_restore() {
         .len()
             == 1
     );
-    s.execute_raw_for_tests("ALTER TABLE audit_event DISABLE TRIGGER USER; UPDATE audit_event SET detail = 'x' WHERE seq = 1; ALTER TABLE audit_event ENABLE TRIGGER USER")
+    db.exec_raw("ALTER TABLE audit_event DISABLE TRIGGER USER; UPDATE audit_event SET detail = 'x' WHERE seq = 1; ALTER TABLE audit_event ENABLE TRIGGER USER")
         .await
         .unwrap();
     assert_eq!(run(&["audit", "verify"]).status.code(), Some(1));

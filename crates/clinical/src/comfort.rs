@@ -201,6 +201,33 @@ pub struct Output {
 }
 
 pub fn check(i: &Input) -> Result<Output> {
+    check_with(i, true)
+}
+
+/// Check a proposed order rather than a dose: the formulary's single dose and
+/// daily maximum, and the hold parameters' form. Vital signs belong to each
+/// administration, where [`check`] fires the holds (same sources as above).
+pub fn check_order(
+    medication: &str,
+    dose_mg: f64,
+    hold_parameters: Option<Vec<Hold>>,
+) -> Result<Output> {
+    check_with(
+        &Input {
+            medication: medication.into(),
+            proposed_dose_mg: dose_mg,
+            given_last_24h_mg: vec![],
+            hours_since_last_dose: None,
+            vitals: None,
+            hold_parameters,
+            max_daily_mg: None,
+            override_: None,
+        },
+        false,
+    )
+}
+
+fn check_with(i: &Input, dose_now: bool) -> Result<Output> {
     let rule = FORMULARY
         .iter()
         .find(|m| m.name == i.medication)
@@ -285,7 +312,7 @@ pub fn check(i: &Input) -> Result<Output> {
             _ => {}
         }
     }
-    if rule.needs_vitals {
+    if rule.needs_vitals && dose_now {
         let vit = i.vitals.as_ref().ok_or_else(|| {
             InputError::new(
                 "vitals",
@@ -387,6 +414,27 @@ mod tests {
         assert!(!o.verdict.approved, "16 mg/day is a hard maximum");
         i.medication = "unknownium".into();
         assert_eq!(check(&i).unwrap_err().field, "medication");
+    }
+
+    #[test]
+    fn an_order_is_checked_without_vital_signs() {
+        // Clonidine needs vital signs at each dose, not to be ordered (VA table:
+        // 0.1–0.2 mg; the single-dose ceiling still applies to the order).
+        let o = check_order("clonidine", 0.1, None).unwrap();
+        assert!(o.verdict.approved);
+        assert!(o.held.is_empty());
+        let big = check_order("clonidine", 5.0, None).unwrap();
+        assert!(!big.verdict.approved);
+        assert!(
+            big.verdict
+                .violations
+                .iter()
+                .any(|v| v.rule == "comfort.max_single")
+        );
+        assert_eq!(
+            check_order("unknownium", 1.0, None).unwrap_err().field,
+            "medication"
+        );
     }
 
     proptest! {

@@ -28,7 +28,7 @@ pub struct Situation {
     pub continuing_agonist: bool,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct NaloxoneRule {
     pub required: bool,
     pub why: String,

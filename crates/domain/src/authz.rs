@@ -102,6 +102,14 @@ impl FromStr for Role {
     }
 }
 
+/// Stored role names decode with this (`#[sqlx(try_from = "String")]`).
+impl TryFrom<String> for Role {
+    type Error = crate::FieldError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 /// Something a user may be allowed to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -38,6 +38,15 @@ macro_rules! id_type {
                 Uuid::parse_str(s).map(Self)
             }
         }
+
+        /// Stored identifiers are canonical text on both databases; the store
+        /// decodes them with this (`#[sqlx(try_from = "String")]`).
+        impl TryFrom<String> for $name {
+            type Error = uuid::Error;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
     };
 }
 

@@ -65,6 +65,14 @@ impl FromStr for ProgramKind {
     }
 }
 
+/// Stored program kinds decode with this (`#[sqlx(try_from = "String")]`).
+impl TryFrom<String> for ProgramKind {
+    type Error = FieldError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 /// Parse an IANA time-zone name (e.g. `America/New_York`) from the bundled database.
 pub fn parse_time_zone(name: &str) -> Result<TimeZone, FieldError> {
     TimeZone::get(name)

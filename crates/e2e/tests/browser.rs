@@ -3,21 +3,11 @@
 //! without a code. Skips (loudly) when chromedriver is absent, except under CI,
 //! where its absence fails the test.
 
-use carepath_domain::audit::{NewEvent, Outcome};
 use carepath_domain::authz::Role;
-use carepath_domain::patient::{Demographics, Sex, mrn_from_serial};
 use carepath_domain::program::ProgramKind;
 use carepath_e2e::{browser, skip_or_fail};
-use carepath_store::programs::NewProgram;
-use carepath_store::testing::TestDb;
+use carepath_testkit::{Clinic, PW, SECRET, TestDb};
 use fantoccini::Locator;
-
-const PW: &str = "correct horse battery staple";
-const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
-
-fn ev(a: &str) -> NewEvent {
-    NewEvent::new(a, Outcome::Success)
-}
 
 #[tokio::test]
 async fn login_dashboard_chart_and_mfa_in_headless_chromium() {
@@ -26,58 +16,24 @@ async fn login_dashboard_chart_and_mfa_in_headless_chromium() {
     };
     let c = &b.client;
     // Server with a small clinic.
-    let db = TestDb::sqlite().await;
-    let s = db.store.clone();
-    let org = s.create_organization("E2E", ev("o")).await.unwrap();
-    let prog = s
-        .create_program(
-            org.id,
-            &NewProgram {
-                name: "E2E OTP".into(),
-                kind: ProgramKind::OpioidTreatmentProgram,
-                address: "x".into(),
-                timezone: "America/New_York".into(),
-                hours: "x".into(),
-            },
-            ev("p"),
-        )
-        .await
-        .unwrap();
-    let d = Demographics {
-        legal_first_name: "Maria".into(),
-        legal_last_name: "Browsertest".into(),
-        preferred_name: None,
-        date_of_birth: jiff::civil::date(1985, 6, 1),
-        sex: Sex::Female,
-    };
-    let patient = s
-        .create_patient(prog.id, &d, &mrn_from_serial(42), None, ev("x"))
-        .await
-        .unwrap();
-    s.admit(
-        patient.id,
-        prog.id,
-        "opioid_treatment_program",
-        carepath_store::now_us(),
-        None,
-        ev("a"),
+    let clinic = Clinic::new(
+        TestDb::sqlite().await,
+        "E2E OTP",
+        ProgramKind::OpioidTreatmentProgram,
+        "America/New_York",
     )
-    .await
-    .unwrap();
-    let hash = carepath_web::auth::hash_password(PW.into()).await.unwrap();
-    for (name, role) in [("nurse.e2e", Role::Nurse), ("dr.e2e", Role::Prescriber)] {
-        let u = s.create_user(name, name, &hash, ev("u")).await.unwrap();
-        s.grant_role(u.id, prog.id, role, None, ev("g"))
-            .await
-            .unwrap();
-        if role == Role::Prescriber {
-            s.set_totp(u.id, SECRET, 0, &[], ev("m")).await.unwrap();
-        }
-    }
-    let base =
-        carepath_web::spawn_loopback(carepath_web::AppState::new(s.clone(), Default::default()))
-            .await
-            .unwrap();
+    .await;
+    let patient = clinic
+        .patient(
+            "Maria",
+            "Browsertest",
+            "1985-06-01",
+            Some(ProgramKind::OpioidTreatmentProgram),
+        )
+        .await;
+    clinic.staff("nurse.e2e", "nurse.e2e", &[Role::Nurse]).await;
+    clinic.staff("dr.e2e", "dr.e2e", &[Role::Prescriber]).await;
+    let base = clinic.serve().await;
 
     let result = async {
         // Nurse: login page → dashboard → search → chart.

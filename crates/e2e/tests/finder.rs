@@ -3,9 +3,8 @@
 //! everything works with JavaScript disabled, and axe-core reports no serious
 //! or critical accessibility violation on the search, results and facility pages.
 
-use carepath_domain::audit::{NewEvent, Outcome};
 use carepath_e2e::{browser, skip_or_fail};
-use carepath_store::testing::TestDb;
+use carepath_testkit::{TestDb, system};
 use fantoccini::Locator;
 
 async fn server() -> (String, TestDb) {
@@ -26,49 +25,47 @@ async fn server() -> (String, TestDb) {
             sources: vec![],
             live: None,
         };
-    db.store
-        .upsert_facilities(
-            &[
-                fac(
-                    "m1",
-                    "Harbor Methadone Clinic",
-                    39.300,
-                    -76.620,
-                    &["METH", "OTP", "MD", "SP"],
-                ),
-                fac(
-                    "m2",
-                    "Eastside Recovery OTP",
-                    39.305,
-                    -76.590,
-                    &["OTP", "MD", "PI"],
-                ),
-                fac(
-                    "b1",
-                    "Midtown Buprenorphine Practice",
-                    39.310,
-                    -76.615,
-                    &["BU", "PI"],
-                ),
-                fac("far", "Far Away Methadone", 40.5, -80.0, &["METH", "MD"]),
-                fac(
-                    "pay",
-                    "Private Pay Methadone",
-                    39.302,
-                    -76.610,
-                    &["METH", "PI"],
-                ),
-            ],
-            NewEvent::new("finder.import", Outcome::Success),
-        )
-        .await
-        .unwrap();
-    let base = carepath_web::spawn_loopback(carepath_web::AppState::new(
-        db.store.clone(),
-        Default::default(),
-    ))
+    let app = carepath_app::App::new(db.store.clone(), carepath_testkit::settings());
+    carepath_app::finder::replace(
+        &app,
+        &system(),
+        vec![
+            fac(
+                "m1",
+                "Harbor Methadone Clinic",
+                39.300,
+                -76.620,
+                &["METH", "OTP", "MD", "SP"],
+            ),
+            fac(
+                "m2",
+                "Eastside Recovery OTP",
+                39.305,
+                -76.590,
+                &["OTP", "MD", "PI"],
+            ),
+            fac(
+                "b1",
+                "Midtown Buprenorphine Practice",
+                39.310,
+                -76.615,
+                &["BU", "PI"],
+            ),
+            fac("far", "Far Away Methadone", 40.5, -80.0, &["METH", "MD"]),
+            fac(
+                "pay",
+                "Private Pay Methadone",
+                39.302,
+                -76.610,
+                &["METH", "PI"],
+            ),
+        ],
+    )
     .await
     .unwrap();
+    let base = carepath_web::spawn_loopback(carepath_web::AppState::new(app))
+        .await
+        .unwrap();
     (base, db)
 }
 

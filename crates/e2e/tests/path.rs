@@ -4,20 +4,12 @@
 //! session records attendance; a note is signed and amended (both versions
 //! kept); discharge schedules follow-up calls that show on the worklist.
 
-use carepath_domain::audit::{NewEvent, Outcome};
 use carepath_domain::authz::Role;
 use carepath_domain::program::ProgramKind;
 use carepath_e2e::{browser, skip_or_fail};
-use carepath_store::programs::NewProgram;
-use carepath_store::testing::TestDb;
+use carepath_testkit::{Clinic, PW, TestDb};
 use fantoccini::error::CmdError;
 use fantoccini::{Client, Locator};
-
-const PW: &str = "correct horse battery staple";
-
-fn ev(a: &str) -> NewEvent {
-    NewEvent::new(a, Outcome::Success)
-}
 
 async fn click(c: &Client, css: &str) -> Result<(), CmdError> {
     c.find(Locator::Css(css)).await?.click().await
@@ -89,51 +81,35 @@ async fn a_referral_walks_the_whole_path_in_headless_chromium() {
         skip_or_fail("axe-core (AXE_CORE_JS): the accessibility checks of this journey");
     }
     let mut problems: Vec<String> = vec![];
-    let db = TestDb::sqlite().await;
-    let s = db.store.clone();
-    let org = s.create_organization("E2E", ev("o")).await.unwrap();
-    let prog = s
-        .create_program(
-            org.id,
-            &NewProgram {
-                name: "E2E Detox".into(),
-                kind: ProgramKind::WithdrawalManagement,
-                address: "x".into(),
-                timezone: "America/New_York".into(),
-                hours: "x".into(),
-            },
-            ev("p"),
+    let clinic = Clinic::new(
+        TestDb::sqlite().await,
+        "E2E Detox",
+        ProgramKind::WithdrawalManagement,
+        "America/New_York",
+    )
+    .await;
+    clinic
+        .staff(
+            "clin.e2e",
+            "Casey Clinician",
+            &[Role::Intake, Role::Nurse, Role::Counselor],
         )
-        .await
-        .unwrap();
-    let hash = carepath_web::auth::hash_password(PW.into()).await.unwrap();
-    let u = s
-        .create_user("clin.e2e", "Casey Clinician", &hash, ev("u"))
-        .await
-        .unwrap();
-    for role in [Role::Intake, Role::Nurse, Role::Counselor] {
-        s.grant_role(u.id, prog.id, role, None, ev("g"))
-            .await
-            .unwrap();
-    }
-    let referral = s
-        .create_referral(
-            prog.id,
-            &carepath_store::referrals::NewReferral {
-                name: "Robin".into(),
-                phone: "(302) 555-0190".into(),
-                best_time: "evenings".into(),
-                note: None,
-                language: "en".into(),
-            },
-            ev("referral.create"),
-        )
-        .await
-        .unwrap();
-    let base =
-        carepath_web::spawn_loopback(carepath_web::AppState::new(s.clone(), Default::default()))
-            .await
-            .unwrap();
+        .await;
+    let referral = carepath_app::intake::request_callback(
+        &clinic.app,
+        clinic.program,
+        &carepath_app::model::NewReferral {
+            name: "Robin".into(),
+            phone: "(302) 555-0190".into(),
+            best_time: "evenings".into(),
+            note: None,
+            language: "en".into(),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let base = clinic.serve().await;
 
     let result = async {
         c.goto(&format!("{base}/login")).await?;
@@ -410,7 +386,7 @@ async fn a_referral_walks_the_whole_path_in_headless_chromium() {
         problems.join("\n")
     );
     assert!(matches!(
-        s.verify_audit_chain(|_| {}).await.unwrap(),
-        carepath_store::audit_log::VerifyResult::Intact { .. }
+        clinic.db.store.verify_audit_chain(|_| {}).await.unwrap(),
+        carepath_store::VerifyResult::Intact { .. }
     ));
 }

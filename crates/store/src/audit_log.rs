@@ -1,5 +1,5 @@
-//! Reading and verifying the audit log. Appends happen only through the
-//! `append_audit!` macro inside the store's write transactions.
+//! Reading and verifying the audit log. Appends happen only when a unit of
+//! work commits ([`crate::Tx::commit`]).
 
 use crate::{Result, Store, StoreError};
 use carepath_domain::audit::{ChainError, ChainVerifier, NewEvent, Outcome, StoredEvent};
@@ -80,7 +80,12 @@ const EVENT_COLS: &str = "seq, id, at_us, user_id, username, role, program_id, p
 /// Outcome of walking the chain.
 #[derive(Debug)]
 pub enum VerifyResult {
-    Intact { events: u64 },
+    /// Every link and the head check out: how many events, and the head
+    /// (sequence number, hash).
+    Intact {
+        events: u64,
+        head: (i64, String),
+    },
     Broken(ChainError),
 }
 
@@ -157,7 +162,10 @@ impl Store {
             progress(v.checked);
         }
         match v.finish(Some((head.0, &head.1))) {
-            Ok(()) => Ok(VerifyResult::Intact { events: v.checked }),
+            Ok(()) => Ok(VerifyResult::Intact {
+                events: v.checked,
+                head,
+            }),
             Err(e) => Ok(VerifyResult::Broken(e)),
         }
     }
@@ -167,24 +175,6 @@ impl Store {
         let (n,): (i64,) = with_reader!(self, c => {
             sqlx::query_as("SELECT COUNT(*) FROM audit_event").fetch_one(c).await?
         });
-        Ok(n)
-    }
-
-    /// Execute raw SQL on the writer, bypassing the store's rules. **Tests and
-    /// tamper drills only** (e.g. proving that `audit verify` catches an edit).
-    #[doc(hidden)]
-    pub async fn execute_raw_for_tests(&self, sql: &str) -> Result<u64> {
-        let sql = sql.to_string();
-        let n = match &self.db {
-            crate::Db::Sqlite { writer, .. } => sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                .execute(writer)
-                .await?
-                .rows_affected(),
-            crate::Db::Postgres(p) => sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                .execute(p)
-                .await?
-                .rows_affected(),
-        };
         Ok(n)
     }
 }

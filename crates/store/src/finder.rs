@@ -1,7 +1,6 @@
 //! The facility directory behind the treatment finder.
 
-use crate::{Result, Store, now_us};
-use carepath_domain::audit::NewEvent;
+use crate::{Result, Store, Tx};
 use carepath_finder::Facility;
 
 #[derive(sqlx::FromRow)]
@@ -61,11 +60,13 @@ impl Store {
         });
         Ok((v.0, v.1.unwrap_or(0)))
     }
+}
 
-    /// Insert or update facilities in one transaction, with one audit event.
-    pub async fn upsert_facilities(&self, fs: &[Facility], ev: NewEvent) -> Result<u64> {
-        let now = now_us();
-        let n = with_tx!(self, tx => {
+impl Tx {
+    /// Insert or update facilities.
+    pub async fn upsert_facilities(&mut self, fs: &[Facility]) -> Result<u64> {
+        let now = self.now();
+        let n = on_tx!(self, c => {
             for f in fs {
                 sqlx::query(
                     "INSERT INTO facility (id, name, name2, street, city, state, zip, phone, latitude, longitude, codes, sources, updated_at) \
@@ -88,10 +89,9 @@ impl Store {
                 .bind(f.codes.join(" "))
                 .bind(f.sources.join(" "))
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut *c)
                 .await?;
             }
-            append_audit!(tx, ev);
             fs.len() as u64
         });
         Ok(n)

@@ -1,20 +1,29 @@
 //! Carepath storage: one schema on SQLite (embedded, the default) and PostgreSQL.
 //!
 //! Every query is written once, with `$1`-style placeholders that both backends
-//! accept, and expanded for each backend by the [`with_reader!`] and [`with_tx!`]
-//! macros below. What differs per backend is confined to this file: how
-//! connections are opened, how a write transaction begins, and backups.
+//! accept, and expanded for each backend by the macros below. What differs per
+//! backend is confined to this file: how connections are opened, how a write
+//! transaction begins, the one dialect escape hatch ([`Tx::lock`]), and backups.
+//!
+//! **Reads** run on [`Store`] (SQLite: a pool of read-only connections).
+//! **Writes** run in a unit of work: [`Store::begin`] opens a [`Tx`], the
+//! caller runs as many statements as the change needs, queues the audit
+//! event(s) describing it with [`Tx::audit`], and [`Tx::commit`] appends them
+//! to the hash chain *last* and commits everything together — so the chain
+//! head's lock (PostgreSQL) is held only for the end of the transaction.
+//! Dropping a `Tx` without committing rolls it back.
+//!
+//! The store never reads the clock: the caller passes the time in
+//! ([`Store::begin`] takes `now`, the transaction's recorded time).
 //!
 //! SQLite: WAL, `synchronous=FULL` (a committed dose survives power loss), one
 //! writer connection whose transactions all start `BEGIN IMMEDIATE` (so writers
 //! queue instead of failing with SQLITE_BUSY), plus a pool of read-only readers.
-//! PostgreSQL: one pool; races are closed with unique constraints and by locking
-//! the audit-chain head row.
-//!
-//! Every write that touches patient or security data takes the audit event that
-//! describes it and appends it to the hash chain *in the same transaction*.
+//! PostgreSQL: one pool; races are closed with unique constraints, advisory
+//! locks ([`Tx::lock`]) and by locking the audit-chain head row.
 
-use carepath_domain::audit::{self, NewEvent};
+use carepath_domain::audit::NewEvent;
+use carepath_domain::ids::PatientId;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -24,6 +33,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// Run `$body` with `$c` bound to a read pool of whichever backend is in use.
+/// `$c` is a shared pool reference (use it as the executor directly).
 macro_rules! with_reader {
     ($store:expr, $c:ident => $body:expr) => {
         match &$store.db {
@@ -39,76 +49,45 @@ macro_rules! with_reader {
     };
 }
 
-/// Run `$body` inside a write transaction bound to `$tx`, committing when it
-/// completes. An early return (`?`) rolls back. On SQLite the transaction begins
-/// `BEGIN IMMEDIATE` on the single writer connection.
-macro_rules! with_tx {
-    ($store:expr, $tx:ident => $body:expr) => {
-        match &$store.db {
-            $crate::Db::Sqlite { writer, .. } => {
+/// Run `$body` with `$c` bound to the open transaction's connection
+/// (`&mut …Connection`: pass `&mut *$c` to each statement).
+macro_rules! on_tx {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match &mut $tx.conn {
+            $crate::TxConn::Sqlite(t) => {
                 #[allow(unused_mut)]
-                let mut $tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-                let out = $body;
-                $tx.commit().await?;
-                out
+                let mut $c: &mut sqlx::SqliteConnection = &mut *t;
+                $body
             }
-            $crate::Db::Postgres(pool) => {
+            $crate::TxConn::Postgres(t) => {
                 #[allow(unused_mut)]
-                let mut $tx = pool.begin().await?;
-                let out = $body;
-                $tx.commit().await?;
-                out
+                let mut $c: &mut sqlx::PgConnection = &mut *t;
+                $body
             }
         }
     };
 }
 
-/// Append an audit event inside the open transaction `$tx`; yields its sequence number.
-/// The head row is advanced first, which locks it on PostgreSQL until commit, so
-/// concurrent appends form one linear chain on both backends.
-macro_rules! append_audit {
-    ($tx:ident, $ev:expr) => {{
-        let ev: carepath_domain::audit::NewEvent = $ev;
-        let (seq, prev): (i64, String) =
-            sqlx::query_as("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-                .fetch_one(&mut *$tx)
-                .await?;
-        let sealed = carepath_domain::audit::seal(
-            seq - 1,
-            &prev,
-            uuid::Uuid::now_v7().to_string(),
-            $crate::now_us(),
-            ev,
-        );
-        sqlx::query(
-            "INSERT INTO audit_event (seq, id, at_us, user_id, username, role, program_id, patient_id, \
-             action, object_type, object_id, client_addr, outcome, detail, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-        )
-        .bind(sealed.seq)
-        .bind(&sealed.id)
-        .bind(sealed.at_us)
-        .bind(&sealed.event.user_id)
-        .bind(&sealed.event.username)
-        .bind(&sealed.event.role)
-        .bind(&sealed.event.program_id)
-        .bind(&sealed.event.patient_id)
-        .bind(&sealed.event.action)
-        .bind(&sealed.event.object_type)
-        .bind(&sealed.event.object_id)
-        .bind(&sealed.event.client_addr)
-        .bind(sealed.event.outcome.as_str())
-        .bind(&sealed.event.detail)
-        .bind(&sealed.prev_hash)
-        .bind(&sealed.hash)
-        .execute(&mut *$tx)
-        .await?;
-        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-            .bind(&sealed.hash)
-            .execute(&mut *$tx)
-            .await?;
-        sealed.seq
-    }};
+/// Run a read `$body` either on the store's read pool or inside an open
+/// transaction ([`Src`]), so a query needed in both places is written once.
+/// `$c` must be used exactly once in `$body` (it is a pool reference or a
+/// mutable connection borrow).
+macro_rules! with_src {
+    ($src:expr, $c:ident => $body:expr) => {
+        match $src {
+            $crate::Src::Store(s) => with_reader!(s, $c => $body),
+            $crate::Src::Tx(t) => match &mut t.conn {
+                $crate::TxConn::Sqlite(x) => {
+                    let $c: &mut sqlx::SqliteConnection = &mut *x;
+                    $body
+                }
+                $crate::TxConn::Postgres(x) => {
+                    let $c: &mut sqlx::PgConnection = &mut *x;
+                    $body
+                }
+            },
+        }
+    };
 }
 
 pub mod audit_log;
@@ -119,26 +98,37 @@ pub mod programs;
 pub mod records;
 pub mod referrals;
 pub mod sessions;
-pub mod testing;
 pub mod users;
 
-pub use audit_log::{AuditFilter, AuditPage};
+pub use audit_log::{AuditFilter, AuditPage, VerifyResult};
 pub use patients::{CensusRow, Episode, Patient, PatientSearch};
-pub use programs::{Organization, Program};
+pub use programs::{NewProgram, Organization, Program, ProgramProtocol};
 pub use records::{
     Author, CalendarSession, Disclosure, NewRecord, NewSignature, Pending, Record, Signature,
 };
+pub use referrals::{Listing, NewReferral, Referral};
 pub use sessions::{ApiToken, Session};
-pub use users::{BreakGlassGrant, User};
+pub use users::{BreakGlassGrant, FailureOutcome, Grant, User};
 
-/// Errors from the store. `NotFound` and `Conflict` are for callers to map to
-/// 404 and 409; everything else is an internal error (logged, never shown).
+/// The SQLSTATE our PostgreSQL triggers raise when they refuse a change
+/// (append-only tables, an episode discharged twice). SQLite's triggers raise
+/// `SQLITE_CONSTRAINT_TRIGGER` (extended code 1811).
+pub const REFUSED_SQLSTATE: &str = "ZR001";
+const SQLITE_CONSTRAINT_TRIGGER: &str = "1811";
+
+/// Errors from the store. `NotFound`, `Conflict` and `Refused` are for the
+/// application to turn into what they mean; everything else is internal
+/// (logged, never shown).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,
+    /// A unique constraint (named as in the schema, on both backends) or a
+    /// compare-and-set that found the row already changed.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A database rule refused the change (a trigger: append-only tables, an
+    /// episode discharged twice) or a CHECK constraint.
     #[error("refused by the database: {0}")]
     Refused(String),
     #[error("corrupt stored value in {0}")]
@@ -151,22 +141,46 @@ pub enum StoreError {
     Config(String),
 }
 
+impl StoreError {
+    /// Whether this is a conflict on the named constraint.
+    pub fn is_conflict(&self, constraint: &str) -> bool {
+        matches!(self, StoreError::Conflict(c) if c == constraint)
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
+    /// Classify by error code and constraint name, never by message text.
     fn from(e: sqlx::Error) -> Self {
+        use sqlx::error::ErrorKind;
         match &e {
             sqlx::Error::RowNotFound => StoreError::NotFound,
-            sqlx::Error::Database(d) if d.is_unique_violation() => {
-                StoreError::Conflict(d.constraint().unwrap_or("unique").to_string())
-            }
-            sqlx::Error::Database(d)
-                if d.message().contains("append-only")
-                    || d.message().contains("never deleted")
-                    || d.message().contains("only change") =>
-            {
-                StoreError::Refused(d.message().to_string())
-            }
+            sqlx::Error::ColumnDecode { .. } => StoreError::Corrupt("a stored column"),
+            sqlx::Error::Database(d) => match d.kind() {
+                ErrorKind::UniqueViolation => {
+                    StoreError::Conflict(d.constraint().unwrap_or("unique").to_string())
+                }
+                ErrorKind::CheckViolation => {
+                    StoreError::Refused(d.constraint().unwrap_or("check").to_string())
+                }
+                _ => match d.code().as_deref() {
+                    Some(REFUSED_SQLSTATE) | Some(SQLITE_CONSTRAINT_TRIGGER) => {
+                        StoreError::Refused(d.message().to_string())
+                    }
+                    _ => StoreError::Db(e),
+                },
+            },
             _ => StoreError::Db(e),
         }
+    }
+}
+
+/// A unique violation from a statement that can hit only one constraint,
+/// named `constraint` (PostgreSQL names it itself; SQLite does not, so the
+/// statement's author names it).
+pub(crate) fn conflict_on(constraint: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match StoreError::from(e) {
+        StoreError::Conflict(c) if c == "unique" => StoreError::Conflict(constraint.into()),
+        other => other,
     }
 }
 
@@ -204,9 +218,53 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// Current time as UTC microseconds since the epoch.
-pub fn now_us() -> i64 {
-    jiff::Timestamp::now().as_microsecond()
+pub(crate) enum TxConn {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// A unit of work: one database transaction, the time it records, and the
+/// audit events to append when it commits. Dropped without [`Tx::commit`], it
+/// rolls back and nothing is written (nor audited).
+pub struct Tx {
+    pub(crate) conn: TxConn,
+    now: i64,
+    events: Vec<NewEvent>,
+}
+
+/// Where a read runs: the read pool, or inside an open transaction.
+pub(crate) enum Src<'a> {
+    Store(&'a Store),
+    Tx(&'a mut Tx),
+}
+
+/// Proof that the application's patient access path opened this patient for
+/// writing. Every statement that writes into a patient's record takes one and
+/// refuses a row of any other patient. Only the application crate's access
+/// module constructs it (`carepath-app` checks that with a source test).
+#[derive(Debug, Clone, Copy)]
+pub struct PatientWrite {
+    patient: PatientId,
+}
+
+impl PatientWrite {
+    /// For the access path only (see the type's documentation).
+    #[doc(hidden)]
+    pub fn granted_by_access_path(patient: PatientId) -> Self {
+        PatientWrite { patient }
+    }
+    pub fn patient(&self) -> PatientId {
+        self.patient
+    }
+    pub(crate) fn check(&self, patient: PatientId) -> Result<()> {
+        if patient == self.patient {
+            Ok(())
+        } else {
+            Err(StoreError::Refused(
+                "a write into another patient's record than the one opened".into(),
+            ))
+        }
+    }
 }
 
 fn redact(url: &str) -> String {
@@ -221,6 +279,34 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// The URL of database `name` on the PostgreSQL server `url` names (the
+/// path replaced; query parameters kept). For tools that make scratch
+/// databases (tests, benchmarks).
+pub fn postgres_url_for(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// `$from, $from+1, …` for an `IN` list of `n` values (both backends accept
+/// numbered placeholders).
+pub(crate) fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Store {
@@ -318,16 +404,156 @@ impl Store {
         }
     }
 
+    /// Begin a unit of work recorded at `now` (UTC microseconds). On SQLite
+    /// the transaction begins `BEGIN IMMEDIATE` on the single writer, so it
+    /// holds the write lock from its first statement.
+    pub async fn begin(&self, now: i64) -> Result<Tx> {
+        let conn = match &self.db {
+            Db::Sqlite { writer, .. } => {
+                TxConn::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?)
+            }
+            Db::Postgres(pool) => TxConn::Postgres(pool.begin().await?),
+        };
+        Ok(Tx {
+            conn,
+            now,
+            events: vec![],
+        })
+    }
+
     /// Append one audit event in its own transaction (reads, logins, denials).
-    pub async fn audit(&self, ev: NewEvent) -> Result<i64> {
-        let seq = with_tx!(self, tx => append_audit!(tx, ev));
-        Ok(seq)
+    pub async fn audit(&self, ev: NewEvent, now: i64) -> Result<()> {
+        let mut tx = self.begin(now).await?;
+        tx.audit(ev);
+        tx.commit().await
     }
 }
 
-/// Parse a stored identifier, treating failure as corruption.
-pub(crate) fn parse_id<T: FromStr>(s: &str, what: &'static str) -> Result<T> {
-    s.parse().map_err(|_| StoreError::Corrupt(what))
+impl Tx {
+    /// The time this unit of work records (UTC microseconds).
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// Queue an audit event; it is appended to the chain at commit.
+    pub fn audit(&mut self, ev: NewEvent) {
+        self.events.push(ev);
+    }
+
+    /// Serialize units of work that check-then-write the same thing (e.g. the
+    /// doses given against one order today) until this transaction ends.
+    /// PostgreSQL: a transaction-scoped advisory lock on the key's hash.
+    /// SQLite: nothing to do — every write transaction holds the database's
+    /// write lock from `BEGIN IMMEDIATE`. The dialect escape hatch.
+    pub async fn lock(&mut self, key: &str) -> Result<()> {
+        if let TxConn::Postgres(t) = &mut self.conn {
+            use sha2::{Digest, Sha256};
+            let h = Sha256::digest(key.as_bytes());
+            let k = i64::from_be_bytes(h[..8].try_into().expect("8 bytes"));
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(k)
+                .execute(&mut **t)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Append the queued audit events (last, so the chain head is locked only
+    /// briefly) and commit. Returns the last sequence number appended.
+    pub async fn commit(mut self) -> Result<()> {
+        let events = std::mem::take(&mut self.events);
+        for ev in events {
+            self.append_audit(ev).await?;
+        }
+        match self.conn {
+            TxConn::Sqlite(t) => t.commit().await?,
+            TxConn::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// Seal one event onto the chain. The head row is advanced first, which
+    /// locks it on PostgreSQL until commit, so concurrent appends form one
+    /// linear chain on both backends.
+    async fn append_audit(&mut self, ev: NewEvent) -> Result<i64> {
+        let now = self.now;
+        on_tx!(self, c => {
+            let (seq, prev): (i64, String) = sqlx::query_as(
+                "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash",
+            )
+            .fetch_one(&mut *c)
+            .await?;
+            let sealed = carepath_domain::audit::seal(
+                seq - 1,
+                &prev,
+                uuid::Uuid::now_v7().to_string(),
+                now,
+                ev,
+            );
+            sqlx::query(
+                "INSERT INTO audit_event (seq, id, at_us, user_id, username, role, program_id, patient_id, \
+                 action, object_type, object_id, client_addr, outcome, detail, prev_hash, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            )
+            .bind(sealed.seq)
+            .bind(&sealed.id)
+            .bind(sealed.at_us)
+            .bind(&sealed.event.user_id)
+            .bind(&sealed.event.username)
+            .bind(&sealed.event.role)
+            .bind(&sealed.event.program_id)
+            .bind(&sealed.event.patient_id)
+            .bind(&sealed.event.action)
+            .bind(&sealed.event.object_type)
+            .bind(&sealed.event.object_id)
+            .bind(&sealed.event.client_addr)
+            .bind(sealed.event.outcome.as_str())
+            .bind(&sealed.event.detail)
+            .bind(&sealed.prev_hash)
+            .bind(&sealed.hash)
+            .execute(&mut *c)
+            .await?;
+            sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+                .bind(&sealed.hash)
+                .execute(&mut *c)
+                .await?;
+            Ok(sealed.seq)
+        })
+    }
 }
 
-pub use audit::Outcome;
+pub use carepath_domain::audit::Outcome;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_number_from_the_given_position() {
+        assert_eq!(placeholders(1, 3), "$1, $2, $3");
+        assert_eq!(placeholders(4, 2), "$4, $5");
+        assert_eq!(placeholders(1, 0), "");
+    }
+
+    #[test]
+    fn replaces_database_name() {
+        assert_eq!(
+            postgres_url_for("postgres://u@h:5432/test", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            postgres_url_for("postgres://u@h/test?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+        assert_eq!(
+            postgres_url_for("postgres://u@h:5432", "x"),
+            "postgres://u@h:5432/x"
+        );
+    }
+
+    #[test]
+    fn urls_hide_passwords() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("sqlite:///x"), "sqlite:///x");
+    }
+}

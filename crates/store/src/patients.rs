@@ -1,15 +1,16 @@
 //! Patients and episodes of care. Both are clinical records: never deleted
 //! (database triggers refuse it); an episode changes only by being discharged.
 
-use crate::{Result, Store, StoreError, now_us, parse_id};
-use carepath_domain::audit::NewEvent;
+use crate::{PatientWrite, Result, Src, Store, StoreError, Tx, conflict_on, placeholders};
 use carepath_domain::ids::{EpisodeId, PatientId, ProgramId, UserId};
 use carepath_domain::patient::Demographics;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Patient {
+    #[sqlx(try_from = "String")]
     pub id: PatientId,
+    #[sqlx(try_from = "String")]
     pub program_id: ProgramId,
     pub mrn: String,
     pub legal_first_name: String,
@@ -40,40 +41,13 @@ pub(crate) fn display_name(last: &str, first: &str, preferred: Option<&str>) -> 
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct PatientRow {
-    id: String,
-    program_id: String,
-    mrn: String,
-    legal_first_name: String,
-    legal_last_name: String,
-    preferred_name: Option<String>,
-    date_of_birth: String,
-    sex: String,
-    created_at: i64,
-}
-
-impl TryFrom<PatientRow> for Patient {
-    type Error = StoreError;
-    fn try_from(r: PatientRow) -> Result<Self> {
-        Ok(Patient {
-            id: parse_id(&r.id, "patient.id")?,
-            program_id: parse_id(&r.program_id, "patient.program_id")?,
-            mrn: r.mrn,
-            legal_first_name: r.legal_first_name,
-            legal_last_name: r.legal_last_name,
-            preferred_name: r.preferred_name,
-            date_of_birth: r.date_of_birth,
-            sex: r.sex,
-            created_at: r.created_at,
-        })
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Episode {
+    #[sqlx(try_from = "String")]
     pub id: EpisodeId,
+    #[sqlx(try_from = "String")]
     pub patient_id: PatientId,
+    #[sqlx(try_from = "String")]
     pub program_id: ProgramId,
     pub level_of_care: String,
     pub admitted_at: i64,
@@ -81,34 +55,8 @@ pub struct Episode {
     pub discharge_reason: Option<String>,
 }
 
-#[derive(sqlx::FromRow)]
-struct EpisodeRow {
-    id: String,
-    patient_id: String,
-    program_id: String,
-    level_of_care: String,
-    admitted_at: i64,
-    discharged_at: Option<i64>,
-    discharge_reason: Option<String>,
-}
-
-impl TryFrom<EpisodeRow> for Episode {
-    type Error = StoreError;
-    fn try_from(r: EpisodeRow) -> Result<Self> {
-        Ok(Episode {
-            id: parse_id(&r.id, "episode.id")?,
-            patient_id: parse_id(&r.patient_id, "episode.patient_id")?,
-            program_id: parse_id(&r.program_id, "episode.program_id")?,
-            level_of_care: r.level_of_care,
-            admitted_at: r.admitted_at,
-            discharged_at: r.discharged_at,
-            discharge_reason: r.discharge_reason,
-        })
-    }
-}
-
-/// A patient search. Only patients in programs where `user` holds one of
-/// `roles` (or who have an episode there) are returned.
+/// A patient search. Only patients whose home program is one of `programs`
+/// (or who have an episode in one) are returned.
 #[derive(Debug, Clone, Default)]
 pub struct PatientSearch {
     /// Up to three words matched against last, first and preferred names.
@@ -121,8 +69,9 @@ pub struct PatientSearch {
 }
 
 /// Census for one program.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct CensusRow {
+    #[sqlx(try_from = "String")]
     pub program_id: ProgramId,
     pub program_name: String,
     pub kind: String,
@@ -141,45 +90,23 @@ fn search_name(d: &Demographics) -> String {
 }
 
 const PATIENT_COLS: &str = "p.id, p.program_id, p.mrn, p.legal_first_name, p.legal_last_name, p.preferred_name, p.date_of_birth, p.sex, p.created_at";
+const EPISODE_COLS: &str =
+    "id, patient_id, program_id, level_of_care, admitted_at, discharged_at, discharge_reason";
 
-/// SQL fragment: patient `p` is visible to user `$1` holding one of the roles in
-/// the comma-separated list `$2` — in the patient's home program or in a program
-/// where the patient has an episode.
-const VISIBLE: &str = "(p.program_id IN (SELECT r.program_id FROM user_role r WHERE r.user_id = $1 \
-      AND (',' || $2 || ',') LIKE ('%,' || r.role || ',%')) \
-   OR EXISTS (SELECT 1 FROM episode e JOIN user_role r ON r.program_id = e.program_id \
-      WHERE e.patient_id = p.id AND r.user_id = $1 AND (',' || $2 || ',') LIKE ('%,' || r.role || ',%')))";
-
-impl Store {
-    /// Register a patient with medical record number `mrn`. If the MRN is taken,
-    /// returns `Conflict("mrn")` and writes nothing (the caller picks another).
+impl Tx {
+    /// Register a patient with medical record number `mrn`. If the MRN is
+    /// taken, `Conflict("patient_mrn_key")` (the caller picks another).
     pub async fn create_patient(
-        &self,
+        &mut self,
         program: ProgramId,
         d: &Demographics,
         mrn: &str,
         by: Option<UserId>,
-        ev: NewEvent,
-    ) -> Result<Patient> {
-        self.create_patient_at(program, d, mrn, by, now_us(), ev)
-            .await
-    }
-
-    /// As [`Store::create_patient`], with the registration time given (imports,
-    /// the demo clinic's history).
-    pub async fn create_patient_at(
-        &self,
-        program: ProgramId,
-        d: &Demographics,
-        mrn: &str,
-        by: Option<UserId>,
-        registered_at: i64,
-        ev: NewEvent,
     ) -> Result<Patient> {
         let id = PatientId::new();
-        let now = registered_at;
-        with_tx!(self, tx => {
-            let inserted: Option<(String,)> = sqlx::query_as(
+        let now = self.now();
+        let inserted: Option<(String,)> = on_tx!(self, c => {
+            sqlx::query_as(
                 "INSERT INTO patient (id, program_id, mrn, legal_first_name, legal_last_name, preferred_name, date_of_birth, sex, search_name, created_at, created_by) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (mrn) DO NOTHING RETURNING id",
             )
@@ -194,13 +121,12 @@ impl Store {
             .bind(search_name(d))
             .bind(now)
             .bind(by.map(|b| b.to_string()))
-            .fetch_optional(&mut *tx)
-            .await?;
-            if inserted.is_none() {
-                return Err(StoreError::Conflict("mrn".into()));
-            }
-            append_audit!(tx, ev.object("patient", id).patient(id).program(program));
+            .fetch_optional(&mut *c)
+            .await?
         });
+        if inserted.is_none() {
+            return Err(StoreError::Conflict("patient_mrn_key".into()));
+        }
         Ok(Patient {
             id,
             program_id: program,
@@ -214,18 +140,103 @@ impl Store {
         })
     }
 
-    /// A patient by id, with no access check: callers go through the web
-    /// layer's access path, which checks and audits.
+    /// Admit the patient to a program at a level of care.
+    /// `Conflict("episode_one_open")` when an episode there is already open.
+    pub async fn admit(
+        &mut self,
+        w: &PatientWrite,
+        program: ProgramId,
+        level_of_care: &str,
+        admitted_at: i64,
+        by: Option<UserId>,
+    ) -> Result<EpisodeId> {
+        let id = EpisodeId::new();
+        let now = self.now();
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO episode (id, patient_id, program_id, level_of_care, admitted_at, created_at, created_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id.to_string())
+            .bind(w.patient().to_string())
+            .bind(program.to_string())
+            .bind(level_of_care)
+            .bind(admitted_at)
+            .bind(now)
+            .bind(by.map(|b| b.to_string()))
+            .execute(&mut *c)
+            .await
+            .map_err(conflict_on("episode_one_open"))?;
+        });
+        Ok(id)
+    }
+
+    /// Discharge an open episode of the patient (once).
+    /// `Conflict("episode_discharged")` when it is not open.
+    pub async fn discharge(
+        &mut self,
+        w: &PatientWrite,
+        episode: EpisodeId,
+        discharged_at: i64,
+        reason: &str,
+    ) -> Result<()> {
+        let row: Option<(String,)> = on_tx!(self, c => {
+            sqlx::query_as(
+                "UPDATE episode SET discharged_at = $3, discharge_reason = $4 \
+                 WHERE id = $1 AND patient_id = $2 AND discharged_at IS NULL RETURNING id",
+            )
+            .bind(episode.to_string())
+            .bind(w.patient().to_string())
+            .bind(discharged_at)
+            .bind(reason)
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        match row {
+            Some(_) => Ok(()),
+            None => Err(StoreError::Conflict("episode_discharged".into())),
+        }
+    }
+
+    /// The patient's episodes, read inside the transaction.
+    pub async fn episodes(&mut self, patient: PatientId) -> Result<Vec<Episode>> {
+        episodes(Src::Tx(self), patient).await
+    }
+}
+
+async fn episodes(src: Src<'_>, patient: PatientId) -> Result<Vec<Episode>> {
+    let sql = format!(
+        "SELECT {EPISODE_COLS} FROM episode WHERE patient_id = $1 ORDER BY admitted_at DESC"
+    );
+    Ok(with_src!(src, c => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(patient.to_string())
+            .fetch_all(c)
+            .await?
+    }))
+}
+
+/// `p.program_id IN (…) OR an episode in one of them`: patient `p` belongs to
+/// one of the programs bound from placeholder `$from` on.
+fn in_programs(from: usize, n: usize) -> String {
+    let ph = placeholders(from, n);
+    format!(
+        "(p.program_id IN ({ph}) OR EXISTS (SELECT 1 FROM episode e WHERE e.patient_id = p.id AND e.program_id IN ({ph})))"
+    )
+}
+
+impl Store {
+    /// A patient by id, with no access check: the application's access path
+    /// is the only caller that hands patient data on.
     pub async fn patient(&self, id: PatientId) -> Result<Patient> {
         let sql = format!("SELECT {PATIENT_COLS} FROM patient p WHERE p.id = $1");
-        let row: PatientRow = with_reader!(self, c => {
+        Ok(with_reader!(self, c => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).fetch_one(c).await?
-        });
-        row.try_into()
+        }))
     }
 
     /// The programs a patient belongs to: the home program and every program
-    /// with an episode.
+    /// with an episode. Empty for an unknown id.
     pub async fn patient_programs(&self, id: PatientId) -> Result<Vec<ProgramId>> {
         let rows: Vec<(String,)> = with_reader!(self, c => {
             sqlx::query_as(
@@ -235,18 +246,20 @@ impl Store {
             .fetch_all(c)
             .await?
         });
-        rows.iter()
-            .map(|(p,)| parse_id(p, "patient.program_id"))
+        rows.into_iter()
+            .map(|(p,)| p.parse().map_err(|_| StoreError::Corrupt("program_id")))
             .collect()
     }
 
-    /// Search patients visible to `user` through any of `roles` (comma-separated names).
+    /// Search patients of `programs` (home program or an episode there).
     pub async fn search_patients(
         &self,
-        user: UserId,
-        roles: &str,
+        programs: &[ProgramId],
         q: &PatientSearch,
     ) -> Result<Vec<Patient>> {
+        if programs.is_empty() {
+            return Ok(vec![]);
+        }
         let words: Vec<String> = q
             .name
             .as_deref()
@@ -258,127 +271,66 @@ impl Store {
             .collect();
         let w = |i: usize| words.get(i).cloned();
         let sql = format!(
-            "SELECT {PATIENT_COLS} FROM patient p WHERE {VISIBLE} \
-             AND ($3 IS NULL OR p.search_name LIKE $3) AND ($4 IS NULL OR p.search_name LIKE $4) \
-             AND ($5 IS NULL OR p.search_name LIKE $5) AND ($6 IS NULL OR p.date_of_birth = $6) \
-             AND ($7 IS NULL OR p.mrn = $7) \
-             ORDER BY p.search_name, p.date_of_birth LIMIT $8"
+            "SELECT {PATIENT_COLS} FROM patient p WHERE \
+             ($1 IS NULL OR p.search_name LIKE $1) AND ($2 IS NULL OR p.search_name LIKE $2) \
+             AND ($3 IS NULL OR p.search_name LIKE $3) AND ($4 IS NULL OR p.date_of_birth = $4) \
+             AND ($5 IS NULL OR p.mrn = $5) AND {} \
+             ORDER BY p.search_name, p.date_of_birth LIMIT $6",
+            in_programs(7, programs.len())
         );
-        let rows: Vec<PatientRow> = with_reader!(self, c => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(user.to_string())
-                .bind(roles)
+        Ok(with_reader!(self, c => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(w(0))
                 .bind(w(1))
                 .bind(w(2))
                 .bind(q.date_of_birth.clone())
                 .bind(q.mrn.clone())
-                .bind(q.limit.clamp(1, 200))
-                .fetch_all(c)
-                .await?
-        });
-        rows.into_iter().map(Patient::try_from).collect()
-    }
-
-    /// Admit a patient to a program at a level of care.
-    pub async fn admit(
-        &self,
-        patient: PatientId,
-        program: ProgramId,
-        level_of_care: &str,
-        admitted_at: i64,
-        by: Option<UserId>,
-        ev: NewEvent,
-    ) -> Result<EpisodeId> {
-        let id = EpisodeId::new();
-        with_tx!(self, tx => {
-            sqlx::query(
-                "INSERT INTO episode (id, patient_id, program_id, level_of_care, admitted_at, created_at, created_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(id.to_string())
-            .bind(patient.to_string())
-            .bind(program.to_string())
-            .bind(level_of_care)
-            .bind(admitted_at)
-            .bind(now_us())
-            .bind(by.map(|b| b.to_string()))
-            .execute(&mut *tx)
-            .await?;
-            append_audit!(tx, ev.object("episode", id).patient(patient).program(program));
-        });
-        Ok(id)
-    }
-
-    /// Discharge an open episode (once).
-    pub async fn discharge(
-        &self,
-        episode: EpisodeId,
-        discharged_at: i64,
-        reason: &str,
-        ev: NewEvent,
-    ) -> Result<()> {
-        with_tx!(self, tx => {
-            let row: Option<(String, String)> = sqlx::query_as(
-                "UPDATE episode SET discharged_at = $2, discharge_reason = $3 WHERE id = $1 AND discharged_at IS NULL \
-                 RETURNING patient_id, program_id",
-            )
-            .bind(episode.to_string())
-            .bind(discharged_at)
-            .bind(reason)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some((patient, program)) = row else {
-                return Err(StoreError::NotFound);
-            };
-            append_audit!(tx, ev.object("episode", episode).patient(patient).program(program));
-        });
-        Ok(())
+                .bind(q.limit.clamp(1, 200));
+            for p in programs {
+                q = q.bind(p.to_string());
+            }
+            q.fetch_all(c).await?
+        }))
     }
 
     pub async fn episodes(&self, patient: PatientId) -> Result<Vec<Episode>> {
-        let rows: Vec<EpisodeRow> = with_reader!(self, c => {
-            sqlx::query_as(
-                "SELECT id, patient_id, program_id, level_of_care, admitted_at, discharged_at, discharge_reason \
-                 FROM episode WHERE patient_id = $1 ORDER BY admitted_at DESC",
-            )
-            .bind(patient.to_string())
-            .fetch_all(c)
-            .await?
-        });
-        rows.into_iter().map(Episode::try_from).collect()
+        episodes(Src::Store(self), patient).await
     }
 
-    /// Census per program the user may see the dashboard of (`roles`, comma-separated):
-    /// active episodes now, admissions and discharges since `since`.
-    pub async fn census(&self, user: UserId, roles: &str, since: i64) -> Result<Vec<CensusRow>> {
-        let rows: Vec<(String, String, String, i64, i64, i64)> = with_reader!(self, c => {
-            sqlx::query_as(
-                "SELECT g.id, g.name, g.kind, \
-                   (SELECT COUNT(*) FROM episode e WHERE e.program_id = g.id AND e.discharged_at IS NULL), \
-                   (SELECT COUNT(*) FROM episode e WHERE e.program_id = g.id AND e.admitted_at >= $3), \
-                   (SELECT COUNT(*) FROM episode e WHERE e.program_id = g.id AND e.discharged_at >= $3) \
-                 FROM program g WHERE g.id IN (SELECT r.program_id FROM user_role r WHERE r.user_id = $1 \
-                   AND (',' || $2 || ',') LIKE ('%,' || r.role || ',%')) ORDER BY g.name",
-            )
-            .bind(user.to_string())
-            .bind(roles)
-            .bind(since)
-            .fetch_all(c)
-            .await?
-        });
-        rows.into_iter()
-            .map(|(id, name, kind, active, admissions, discharges)| {
-                Ok(CensusRow {
-                    program_id: parse_id(&id, "program.id")?,
-                    program_name: name,
-                    kind,
-                    active,
-                    admissions,
-                    discharges,
-                })
-            })
-            .collect()
+    /// Open episodes in a program, oldest admission first.
+    pub async fn open_episodes(&self, program: ProgramId) -> Result<Vec<Episode>> {
+        let sql = format!(
+            "SELECT {EPISODE_COLS} FROM episode WHERE program_id = $1 AND discharged_at IS NULL ORDER BY admitted_at"
+        );
+        Ok(with_reader!(self, c => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(program.to_string())
+                .fetch_all(c)
+                .await?
+        }))
+    }
+
+    /// Census of `programs`: active episodes now, admissions and discharges
+    /// since `since`.
+    pub async fn census(&self, programs: &[ProgramId], since: i64) -> Result<Vec<CensusRow>> {
+        if programs.is_empty() {
+            return Ok(vec![]);
+        }
+        let sql = format!(
+            "SELECT g.id AS program_id, g.name AS program_name, g.kind, \
+               (SELECT COUNT(*) FROM episode e WHERE e.program_id = g.id AND e.discharged_at IS NULL) AS active, \
+               (SELECT COUNT(*) FROM episode e WHERE e.program_id = g.id AND e.admitted_at >= $1) AS admissions, \
+               (SELECT COUNT(*) FROM episode e WHERE e.program_id = g.id AND e.discharged_at >= $1) AS discharges \
+             FROM program g WHERE g.id IN ({}) ORDER BY g.name",
+            placeholders(2, programs.len())
+        );
+        Ok(with_reader!(self, c => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(since);
+            for p in programs {
+                q = q.bind(p.to_string());
+            }
+            q.fetch_all(c).await?
+        }))
     }
 
     /// Number of patients (all programs), for status output.
@@ -387,5 +339,60 @@ impl Store {
             sqlx::query_as("SELECT COUNT(*) FROM patient").fetch_one(c).await?
         });
         Ok(n)
+    }
+
+    /// Patients discharged from a program since `since` (newest first).
+    pub async fn patient_ids_discharged_since(
+        &self,
+        program: ProgramId,
+        since: i64,
+    ) -> Result<Vec<PatientId>> {
+        let rows: Vec<(String,)> = with_reader!(self, c => {
+            sqlx::query_as(
+                "SELECT patient_id FROM episode WHERE program_id = $1 AND discharged_at >= $2 ORDER BY discharged_at DESC",
+            )
+            .bind(program.to_string())
+            .bind(since)
+            .fetch_all(c)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(p,)| p.parse().map_err(|_| StoreError::Corrupt("patient_id")))
+            .collect()
+    }
+
+    /// Names of patients by id (for lists the caller is already allowed to see).
+    pub async fn patient_names(&self, ids: &[PatientId]) -> Result<Vec<(PatientId, String)>> {
+        #[derive(sqlx::FromRow)]
+        struct NameRow {
+            #[sqlx(try_from = "String")]
+            id: PatientId,
+            legal_last_name: String,
+            legal_first_name: String,
+            preferred_name: Option<String>,
+        }
+        let mut out = vec![];
+        for chunk in ids.chunks(200) {
+            let sql = format!(
+                "SELECT id, legal_last_name, legal_first_name, preferred_name FROM patient p WHERE p.id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let rows: Vec<NameRow> = with_reader!(self, c => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                for k in chunk {
+                    q = q.bind(k.to_string());
+                }
+                q.fetch_all(c).await?
+            });
+            for r in rows {
+                let name = display_name(
+                    &r.legal_last_name,
+                    &r.legal_first_name,
+                    r.preferred_name.as_deref(),
+                );
+                out.push((r.id, name));
+            }
+        }
+        Ok(out)
     }
 }

@@ -1,56 +1,30 @@
 //! Organization and programs (sites).
 
-use crate::{Result, Store, parse_id};
-use carepath_domain::audit::NewEvent;
+use crate::{Result, Store, Tx};
 use carepath_domain::ids::{OrgId, ProgramId, UserId};
 use carepath_domain::program::ProgramKind;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Organization {
+    #[sqlx(try_from = "String")]
     pub id: OrgId,
     pub name: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Program {
+    #[sqlx(try_from = "String")]
     pub id: ProgramId,
+    #[sqlx(try_from = "String")]
     pub org_id: OrgId,
     pub name: String,
+    #[sqlx(try_from = "String")]
     pub kind: ProgramKind,
     pub address: String,
     /// IANA time zone name; the clinic day is computed in it.
     pub timezone: String,
     pub hours: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct ProgramRow {
-    id: String,
-    org_id: String,
-    name: String,
-    kind: String,
-    address: String,
-    timezone: String,
-    hours: String,
-}
-
-impl TryFrom<ProgramRow> for Program {
-    type Error = crate::StoreError;
-    fn try_from(r: ProgramRow) -> Result<Self> {
-        Ok(Program {
-            id: parse_id(&r.id, "program.id")?,
-            org_id: parse_id(&r.org_id, "program.org_id")?,
-            kind: r
-                .kind
-                .parse()
-                .map_err(|_| crate::StoreError::Corrupt("program.kind"))?,
-            name: r.name,
-            address: r.address,
-            timezone: r.timezone,
-            hours: r.hours,
-        })
-    }
 }
 
 /// A new program; validated by the caller (time zone via `program::parse_time_zone`).
@@ -63,33 +37,19 @@ pub struct NewProgram {
     pub hours: String,
 }
 
-impl Store {
-    /// The organization, if one has been created.
-    pub async fn organization(&self) -> Result<Option<Organization>> {
-        let row: Option<(String, String)> = with_reader!(self, c => {
-            sqlx::query_as("SELECT id, name FROM organization ORDER BY created_at LIMIT 1")
-                .fetch_optional(c)
-                .await?
-        });
-        row.map(|(id, name)| {
-            Ok(Organization {
-                id: parse_id(&id, "organization.id")?,
-                name,
-            })
-        })
-        .transpose()
-    }
+const PROGRAM_COLS: &str = "id, org_id, name, kind, address, timezone, hours";
 
-    pub async fn create_organization(&self, name: &str, ev: NewEvent) -> Result<Organization> {
+impl Tx {
+    pub async fn create_organization(&mut self, name: &str) -> Result<Organization> {
         let id = OrgId::new();
-        with_tx!(self, tx => {
+        let now = self.now();
+        on_tx!(self, c => {
             sqlx::query("INSERT INTO organization (id, name, created_at) VALUES ($1, $2, $3)")
                 .bind(id.to_string())
                 .bind(name)
-                .bind(crate::now_us())
-                .execute(&mut *tx)
+                .bind(now)
+                .execute(&mut *c)
                 .await?;
-            append_audit!(tx, ev.object("organization", id));
         });
         Ok(Organization {
             id,
@@ -97,14 +57,10 @@ impl Store {
         })
     }
 
-    pub async fn create_program(
-        &self,
-        org: OrgId,
-        p: &NewProgram,
-        ev: NewEvent,
-    ) -> Result<Program> {
+    pub async fn create_program(&mut self, org: OrgId, p: &NewProgram) -> Result<Program> {
         let id = ProgramId::new();
-        with_tx!(self, tx => {
+        let now = self.now();
+        on_tx!(self, c => {
             sqlx::query(
                 "INSERT INTO program (id, org_id, name, kind, address, timezone, hours, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -116,10 +72,9 @@ impl Store {
             .bind(&p.address)
             .bind(&p.timezone)
             .bind(&p.hours)
-            .bind(crate::now_us())
-            .execute(&mut *tx)
+            .bind(now)
+            .execute(&mut *c)
             .await?;
-            append_audit!(tx, ev.object("program", id).program(id));
         });
         Ok(Program {
             id,
@@ -132,23 +87,59 @@ impl Store {
         })
     }
 
-    pub async fn list_programs(&self) -> Result<Vec<Program>> {
-        let rows: Vec<ProgramRow> = with_reader!(self, c => {
-            sqlx::query_as("SELECT id, org_id, name, kind, address, timezone, hours FROM program ORDER BY name")
-                .fetch_all(c)
-                .await?
+    /// Set a program's protocol settings (the database checks the ranges).
+    pub async fn set_program_protocol(
+        &mut self,
+        id: ProgramId,
+        p: &ProgramProtocol,
+        by: UserId,
+    ) -> Result<()> {
+        let now = self.now();
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO program_protocol (program_id, cows_every_h, cows_severe_every_h, cows_severe_from, followup_every_days, followup_count, updated_at, updated_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (program_id) DO UPDATE SET cows_every_h = excluded.cows_every_h, cows_severe_every_h = excluded.cows_severe_every_h, \
+                 cows_severe_from = excluded.cows_severe_from, followup_every_days = excluded.followup_every_days, \
+                 followup_count = excluded.followup_count, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+            )
+            .bind(id.to_string())
+            .bind(p.cows_every_h as i64)
+            .bind(p.cows_severe_every_h as i64)
+            .bind(p.cows_severe_from as i64)
+            .bind(p.followup_every_days as i64)
+            .bind(p.followup_count as i64)
+            .bind(now)
+            .bind(by.to_string())
+            .execute(&mut *c)
+            .await?;
         });
-        rows.into_iter().map(Program::try_from).collect()
+        Ok(())
+    }
+}
+
+impl Store {
+    /// The organization, if one has been created.
+    pub async fn organization(&self) -> Result<Option<Organization>> {
+        Ok(with_reader!(self, c => {
+            sqlx::query_as("SELECT id, name FROM organization ORDER BY created_at LIMIT 1")
+                .fetch_optional(c)
+                .await?
+        }))
+    }
+
+    pub async fn list_programs(&self) -> Result<Vec<Program>> {
+        let sql = format!("SELECT {PROGRAM_COLS} FROM program ORDER BY name");
+        Ok(with_reader!(self, c => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(c).await?
+        }))
     }
 
     pub async fn program(&self, id: ProgramId) -> Result<Program> {
-        let row: ProgramRow = with_reader!(self, c => {
-            sqlx::query_as("SELECT id, org_id, name, kind, address, timezone, hours FROM program WHERE id = $1")
-                .bind(id.to_string())
-                .fetch_one(c)
-                .await?
-        });
-        row.try_into()
+        let sql = format!("SELECT {PROGRAM_COLS} FROM program WHERE id = $1");
+        Ok(with_reader!(self, c => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).fetch_one(c).await?
+        }))
     }
 
     /// A program's protocol settings, if it has its own.
@@ -169,40 +160,6 @@ impl Store {
             followup_every_days: d as u32,
             followup_count: e as u32,
         }))
-    }
-
-    /// Set a program's protocol settings (the database checks the ranges).
-    pub async fn set_program_protocol(
-        &self,
-        id: ProgramId,
-        p: &ProgramProtocol,
-        by: UserId,
-        ev: NewEvent,
-    ) -> Result<()> {
-        with_tx!(self, tx => {
-            sqlx::query(
-                "INSERT INTO program_protocol (program_id, cows_every_h, cows_severe_every_h, cows_severe_from, followup_every_days, followup_count, updated_at, updated_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (program_id) DO UPDATE SET cows_every_h = excluded.cows_every_h, cows_severe_every_h = excluded.cows_severe_every_h, \
-                 cows_severe_from = excluded.cows_severe_from, followup_every_days = excluded.followup_every_days, \
-                 followup_count = excluded.followup_count, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-            )
-            .bind(id.to_string())
-            .bind(p.cows_every_h as i64)
-            .bind(p.cows_severe_every_h as i64)
-            .bind(p.cows_severe_from as i64)
-            .bind(p.followup_every_days as i64)
-            .bind(p.followup_count as i64)
-            .bind(crate::now_us())
-            .bind(by.to_string())
-            .execute(&mut *tx)
-            .await?;
-            append_audit!(tx, ev.object("program_protocol", id).program(id).detail(format!(
-                "cows every {} h, every {} h from {}; follow-up every {} days x {}",
-                p.cows_every_h, p.cows_severe_every_h, p.cows_severe_from, p.followup_every_days, p.followup_count
-            )));
-        });
-        Ok(())
     }
 }
 

@@ -1,15 +1,21 @@
-//! The storage conformance suite: every test runs on SQLite and, when
-//! `CAREPATH_TEST_POSTGRES_URL` is set, on a fresh PostgreSQL database.
+//! The storage conformance suite: every test runs as two tests, on SQLite
+//! (`…::sqlite`) and, when `CAREPATH_TEST_POSTGRES_URL` is set, on a fresh
+//! PostgreSQL database (`…::postgres`).
 
 use carepath_domain::audit::{NewEvent, Outcome};
 use carepath_domain::authz::Role;
 use carepath_domain::ids::{PatientId, ProgramId, UserId};
 use carepath_domain::patient::{Demographics, Sex, mrn_from_serial};
 use carepath_domain::program::ProgramKind;
-use carepath_store::audit_log::VerifyResult;
-use carepath_store::programs::NewProgram;
-use carepath_store::testing::TestDb;
-use carepath_store::{Backend, PatientSearch, Store, StoreError, now_us};
+use carepath_store::{
+    Backend, NewProgram, PatientSearch, PatientWrite, Store, StoreError, Tx, VerifyResult,
+};
+use carepath_testkit::{TestDb, both};
+
+/// Now, for the store (which never reads the clock itself).
+fn now_us() -> i64 {
+    jiff::Timestamp::now().as_microsecond()
+}
 
 fn ev(action: &str) -> NewEvent {
     NewEvent::new(action, Outcome::Success)
@@ -25,6 +31,15 @@ fn demo(first: &str, last: &str) -> Demographics {
     }
 }
 
+/// The access path's permit, made directly (this suite tests the store below it).
+fn w(p: PatientId) -> PatientWrite {
+    PatientWrite::granted_by_access_path(p)
+}
+
+async fn tx(s: &Store) -> Tx {
+    s.begin(now_us()).await.unwrap()
+}
+
 struct Fixture {
     a: ProgramId,
     b: ProgramId,
@@ -33,10 +48,8 @@ struct Fixture {
 }
 
 async fn fixture(s: &Store) -> Fixture {
-    let org = s
-        .create_organization("Test Org", ev("org.create"))
-        .await
-        .unwrap();
+    let mut t = tx(s).await;
+    let org = t.create_organization("Test Org").await.unwrap();
     let mk = |name: &str, kind| NewProgram {
         name: name.into(),
         kind,
@@ -44,625 +57,638 @@ async fn fixture(s: &Store) -> Fixture {
         timezone: "America/New_York".into(),
         hours: "Mon-Fri 06:00-14:00".into(),
     };
-    let a = s
+    let a = t
         .create_program(
             org.id,
             &mk("Alpha OTP", ProgramKind::OpioidTreatmentProgram),
-            ev("program.create"),
         )
         .await
         .unwrap();
-    let b = s
-        .create_program(
-            org.id,
-            &mk("Beta Detox", ProgramKind::WithdrawalManagement),
-            ev("program.create"),
-        )
+    let b = t
+        .create_program(org.id, &mk("Beta Detox", ProgramKind::WithdrawalManagement))
         .await
         .unwrap();
-    let nurse_a = s
-        .create_user("nurse.a", "Nurse A", "$argon2id$fake", ev("user.create"))
+    let nurse_a = t
+        .create_user("nurse.a", "Nurse A", "$argon2id$fake")
         .await
         .unwrap();
-    let nurse_b = s
-        .create_user("nurse.b", "Nurse B", "$argon2id$fake", ev("user.create"))
+    let nurse_b = t
+        .create_user("nurse.b", "Nurse B", "$argon2id$fake")
         .await
         .unwrap();
-    s.grant_role(nurse_a.id, a.id, Role::Nurse, None, ev("user.grant"))
+    t.grant_role(nurse_a, a.id, Role::Nurse, None)
         .await
         .unwrap();
-    s.grant_role(nurse_b.id, b.id, Role::Nurse, None, ev("user.grant"))
+    t.grant_role(nurse_b, b.id, Role::Nurse, None)
         .await
         .unwrap();
+    for action in [
+        "org.create",
+        "program.create",
+        "program.create",
+        "user.create",
+        "user.create",
+        "user.grant",
+        "user.grant",
+    ] {
+        t.audit(ev(action));
+    }
+    t.commit().await.unwrap();
     Fixture {
         a: a.id,
         b: b.id,
-        nurse_a: nurse_a.id,
-        nurse_b: nurse_b.id,
+        nurse_a,
+        nurse_b,
     }
+}
+
+async fn patient(
+    s: &Store,
+    program: ProgramId,
+    first: &str,
+    serial: u32,
+) -> carepath_store::Patient {
+    let mut t = tx(s).await;
+    let p = t
+        .create_patient(
+            program,
+            &demo(first, "Diaz"),
+            &mrn_from_serial(serial),
+            None,
+        )
+        .await
+        .unwrap();
+    t.audit(ev("patient.create").patient(p.id));
+    t.commit().await.unwrap();
+    p
 }
 
 async fn assert_intact(s: &Store) -> u64 {
     match s.verify_audit_chain(|_| {}).await.unwrap() {
-        VerifyResult::Intact { events } => events,
+        VerifyResult::Intact { events, .. } => events,
         VerifyResult::Broken(e) => panic!("chain broken: {e}"),
     }
 }
 
-#[tokio::test]
-async fn tenancy_patients_are_visible_only_in_their_programs() {
-    for db in TestDb::all().await {
-        let s = &db.store;
-        let f = fixture(s).await;
-        let p = s
-            .create_patient(
-                f.a,
-                &demo("Ana", "Diaz"),
-                &mrn_from_serial(1),
-                None,
-                ev("patient.create"),
-            )
-            .await
-            .unwrap();
-        let q = PatientSearch {
-            name: Some("diaz".into()),
-            limit: 20,
-            ..Default::default()
-        };
-        let seen_a = s.search_patients(f.nurse_a, "nurse", &q).await.unwrap();
-        assert_eq!(seen_a.len(), 1, "{:?}", db.backend());
-        assert_eq!(seen_a[0].id, p.id);
-        let seen_b = s.search_patients(f.nurse_b, "nurse", &q).await.unwrap();
-        assert!(
-            seen_b.is_empty(),
-            "program B must not see program A's patient"
-        );
-        // Role filter: a nurse role does not count when only counselors may look.
-        assert!(
-            s.search_patients(f.nurse_a, "counselor", &q)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        // An episode in program B makes the patient visible there too.
-        s.admit(
-            p.id,
-            f.b,
-            "withdrawal_management",
-            now_us(),
-            None,
-            ev("episode.admit"),
-        )
-        .await
-        .unwrap();
-        assert_eq!(
-            s.search_patients(f.nurse_b, "nurse", &q)
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
-        let mut progs = s.patient_programs(p.id).await.unwrap();
-        progs.sort();
-        let mut want = vec![f.a, f.b];
-        want.sort();
-        assert_eq!(progs, want);
-        // Search by DOB and by MRN.
-        let by_mrn = PatientSearch {
-            mrn: Some(p.mrn.clone()),
-            limit: 5,
-            ..Default::default()
-        };
-        assert_eq!(
-            s.search_patients(f.nurse_a, "nurse", &by_mrn)
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
-        let by_dob = PatientSearch {
-            date_of_birth: Some("1988-04-12".into()),
-            limit: 5,
-            ..Default::default()
-        };
-        assert_eq!(
-            s.search_patients(f.nurse_a, "nurse", &by_dob)
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
-        assert_intact(s).await;
-    }
+/// Run raw SQL past the store and classify the database's answer the way the
+/// store does (by error code and constraint name).
+async fn raw(db: &TestDb, sql: &str) -> Result<u64, StoreError> {
+    db.exec_raw(sql).await.map_err(StoreError::from)
 }
 
-#[tokio::test]
-async fn mrn_conflict_writes_nothing() {
-    for db in TestDb::all().await {
-        let s = &db.store;
-        let f = fixture(s).await;
-        let before = s.audit_count().await.unwrap();
-        s.create_patient(
+both!(tenancy_patients_are_visible_only_in_their_programs, |db| {
+    let s = &db.store;
+    let f = fixture(s).await;
+    let p = patient(s, f.a, "Ana", 1).await;
+    let q = PatientSearch {
+        name: Some("diaz".into()),
+        limit: 20,
+        ..Default::default()
+    };
+    let seen_a = s.search_patients(&[f.a], &q).await.unwrap();
+    assert_eq!(seen_a.len(), 1);
+    assert_eq!(seen_a[0].id, p.id);
+    assert!(
+        s.search_patients(&[f.b], &q).await.unwrap().is_empty(),
+        "program B must not see program A's patient"
+    );
+    assert!(s.search_patients(&[], &q).await.unwrap().is_empty());
+    // An episode in program B makes the patient visible there too.
+    let mut t = tx(s).await;
+    t.admit(&w(p.id), f.b, "withdrawal_management", now_us(), None)
+        .await
+        .unwrap();
+    t.commit().await.unwrap();
+    assert_eq!(s.search_patients(&[f.b], &q).await.unwrap().len(), 1);
+    let mut progs = s.patient_programs(p.id).await.unwrap();
+    progs.sort();
+    let mut want = vec![f.a, f.b];
+    want.sort();
+    assert_eq!(progs, want);
+    // Search by MRN and by date of birth.
+    let by_mrn = PatientSearch {
+        mrn: Some(p.mrn.clone()),
+        limit: 5,
+        ..Default::default()
+    };
+    assert_eq!(s.search_patients(&[f.a], &by_mrn).await.unwrap().len(), 1);
+    let by_dob = PatientSearch {
+        date_of_birth: Some("1988-04-12".into()),
+        limit: 5,
+        ..Default::default()
+    };
+    assert_eq!(s.search_patients(&[f.a], &by_dob).await.unwrap().len(), 1);
+    assert_intact(s).await;
+});
+
+both!(mrn_conflict_writes_nothing, |db| {
+    let s = &db.store;
+    let f = fixture(s).await;
+    let before = s.audit_count().await.unwrap();
+    let mut t = tx(s).await;
+    t.create_patient(f.a, &demo("A", "One"), "CP00000010", None)
+        .await
+        .unwrap();
+    t.audit(ev("patient.create"));
+    t.commit().await.unwrap();
+    let mut t = tx(s).await;
+    let err = t
+        .create_patient(f.a, &demo("B", "Two"), "CP00000010", None)
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict("patient_mrn_key"), "{err:?}");
+    drop(t);
+    assert_eq!(s.patient_count().await.unwrap(), 1);
+    assert_eq!(
+        s.audit_count().await.unwrap(),
+        before + 1,
+        "the refused insert leaves no audit event"
+    );
+});
+
+both!(a_unit_of_work_commits_whole_or_not_at_all, |db| {
+    let s = &db.store;
+    let f = fixture(s).await;
+    let before = (
+        s.patient_count().await.unwrap(),
+        s.audit_count().await.unwrap(),
+    );
+    // Dropped without commit: nothing of it remains, not even its audit event.
+    let mut t = tx(s).await;
+    t.create_patient(f.a, &demo("Gone", "Away"), &mrn_from_serial(40), None)
+        .await
+        .unwrap();
+    t.audit(ev("patient.create"));
+    drop(t);
+    assert_eq!(
+        (
+            s.patient_count().await.unwrap(),
+            s.audit_count().await.unwrap()
+        ),
+        before
+    );
+    // Several statements and their events commit together.
+    let mut t = tx(s).await;
+    let p = t
+        .create_patient(f.a, &demo("Kept", "Here"), &mrn_from_serial(41), None)
+        .await
+        .unwrap();
+    t.admit(&w(p.id), f.a, "outpatient", now_us(), None)
+        .await
+        .unwrap();
+    t.audit(ev("patient.create"));
+    t.audit(ev("episode.admit"));
+    t.commit().await.unwrap();
+    assert_eq!(s.patient_count().await.unwrap(), before.0 + 1);
+    assert_eq!(s.audit_count().await.unwrap(), before.1 + 2);
+    assert_eq!(s.episodes(p.id).await.unwrap().len(), 1);
+    // A write permit is for one patient only.
+    let other = patient(s, f.a, "Other", 42).await;
+    let mut t = tx(s).await;
+    let r = t
+        .append_record(&w(p.id), &note(other.id, f.a, f.nurse_a, "wrong patient"))
+        .await;
+    assert!(matches!(r, Err(StoreError::Refused(_))), "{r:?}");
+    assert_intact(s).await;
+});
+
+both!(clinical_records_are_append_only, |db| {
+    let s = &db.store;
+    let f = fixture(s).await;
+    let p = patient(s, f.a, "Ana", 2).await;
+    let mut t = tx(s).await;
+    let e = t
+        .admit(
+            &w(p.id),
             f.a,
-            &demo("A", "One"),
-            "CP00000010",
+            "opioid_treatment_program",
+            now_us() - 1000,
             None,
-            ev("patient.create"),
         )
         .await
         .unwrap();
-        let err = s
-            .create_patient(
-                f.a,
-                &demo("B", "Two"),
-                "CP00000010",
-                None,
-                ev("patient.create"),
-            )
-            .await
-            .unwrap_err();
-        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-        assert_eq!(s.patient_count().await.unwrap(), 1);
-        assert_eq!(
-            s.audit_count().await.unwrap(),
-            before + 1,
-            "the refused insert leaves no audit event"
-        );
-    }
-}
-
-#[tokio::test]
-async fn clinical_records_are_append_only() {
-    for db in TestDb::all().await {
-        let s = &db.store;
-        let f = fixture(s).await;
-        let p = s
-            .create_patient(
-                f.a,
-                &demo("Ana", "Diaz"),
-                &mrn_from_serial(2),
-                None,
-                ev("patient.create"),
-            )
-            .await
-            .unwrap();
-        let e = s
-            .admit(
-                p.id,
-                f.a,
-                "opioid_treatment_program",
-                now_us() - 1000,
-                None,
-                ev("episode.admit"),
-            )
-            .await
-            .unwrap();
-        // One open episode per patient and program.
-        let dup = s
-            .admit(
-                p.id,
-                f.a,
-                "opioid_treatment_program",
-                now_us(),
-                None,
-                ev("episode.admit"),
-            )
-            .await;
-        assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
-        s.discharge(e, now_us(), "completed", ev("episode.discharge"))
-            .await
-            .unwrap();
-        // Discharge happens once.
-        assert!(matches!(
-            s.discharge(e, now_us(), "other", ev("episode.discharge"))
-                .await,
-            Err(StoreError::NotFound)
-        ));
-        // The database itself refuses deletes and edits.
-        let del = s
-            .execute_raw_for_tests(&format!("DELETE FROM patient WHERE id = '{}'", p.id))
-            .await;
-        assert!(matches!(del, Err(StoreError::Refused(_))), "{del:?}");
-        let upd = s
-            .execute_raw_for_tests(&format!(
-                "UPDATE episode SET discharge_reason = 'x' WHERE id = '{e}'"
-            ))
-            .await;
-        assert!(matches!(upd, Err(StoreError::Refused(_))), "{upd:?}");
-        let aud = s
-            .execute_raw_for_tests("UPDATE audit_event SET action = 'x' WHERE seq = 1")
-            .await;
-        assert!(matches!(aud, Err(StoreError::Refused(_))), "{aud:?}");
-        let aud = s
-            .execute_raw_for_tests("DELETE FROM audit_event WHERE seq = 1")
-            .await;
-        assert!(matches!(aud, Err(StoreError::Refused(_))), "{aud:?}");
-        assert_eq!(s.episodes(p.id).await.unwrap().len(), 1);
-        assert_intact(s).await;
-    }
-}
+    t.commit().await.unwrap();
+    // One open episode per patient and program.
+    let mut t = tx(s).await;
+    let dup = t
+        .admit(&w(p.id), f.a, "opioid_treatment_program", now_us(), None)
+        .await;
+    assert!(
+        matches!(&dup, Err(e) if e.is_conflict("episode_one_open")),
+        "{dup:?}"
+    );
+    drop(t);
+    let mut t = tx(s).await;
+    t.discharge(&w(p.id), e, now_us(), "completed")
+        .await
+        .unwrap();
+    t.commit().await.unwrap();
+    // Discharge happens once.
+    let mut t = tx(s).await;
+    let again = t.discharge(&w(p.id), e, now_us(), "other").await;
+    assert!(
+        matches!(&again, Err(e) if e.is_conflict("episode_discharged")),
+        "{again:?}"
+    );
+    drop(t);
+    // The database itself refuses deletes and edits (classified by code).
+    let del = raw(&db, &format!("DELETE FROM patient WHERE id = '{}'", p.id)).await;
+    assert!(matches!(del, Err(StoreError::Refused(_))), "{del:?}");
+    let upd = raw(
+        &db,
+        &format!("UPDATE episode SET discharge_reason = 'x' WHERE id = '{e}'"),
+    )
+    .await;
+    assert!(matches!(upd, Err(StoreError::Refused(_))), "{upd:?}");
+    let aud = raw(&db, "UPDATE audit_event SET action = 'x' WHERE seq = 1").await;
+    assert!(matches!(aud, Err(StoreError::Refused(_))), "{aud:?}");
+    let aud = raw(&db, "DELETE FROM audit_event WHERE seq = 1").await;
+    assert!(matches!(aud, Err(StoreError::Refused(_))), "{aud:?}");
+    assert_eq!(s.episodes(p.id).await.unwrap().len(), 1);
+    assert_intact(s).await;
+});
 
 /// Bypass the append-only triggers (as an attacker with file or superuser
 /// access could) and check that verification names the altered event.
-async fn tamper(s: &Store, sql: &str) {
-    match s.backend() {
+async fn tamper(db: &TestDb, sql: &str) {
+    let sql = match db.backend() {
         Backend::Sqlite => {
-            s.execute_raw_for_tests(&format!(
-                "DROP TRIGGER audit_event_no_update; DROP TRIGGER audit_event_no_delete; {sql}"
-            ))
-            .await
-            .unwrap();
+            format!("DROP TRIGGER audit_event_no_update; DROP TRIGGER audit_event_no_delete; {sql}")
         }
-        Backend::Postgres => {
-            s.execute_raw_for_tests(&format!(
-                "ALTER TABLE audit_event DISABLE TRIGGER USER; {sql}; ALTER TABLE audit_event ENABLE TRIGGER USER"
-            ))
-            .await
-            .unwrap();
-        }
-    }
+        Backend::Postgres => format!(
+            "ALTER TABLE audit_event DISABLE TRIGGER USER; {sql}; ALTER TABLE audit_event ENABLE TRIGGER USER"
+        ),
+    };
+    db.exec_raw(&sql).await.unwrap();
 }
 
-#[tokio::test]
-async fn audit_chain_detects_alteration_deletion_and_truncation() {
-    for case in ["alter", "delete", "truncate", "reorder"] {
-        for db in TestDb::all().await {
-            let s = &db.store;
-            fixture(s).await;
-            let n = assert_intact(s).await;
-            assert!(n >= 7);
-            match case {
-                "alter" => {
-                    tamper(
-                        s,
-                        "UPDATE audit_event SET detail = 'grant admin' WHERE seq = 5",
-                    )
-                    .await
-                }
-                "delete" => tamper(s, "DELETE FROM audit_event WHERE seq = 3").await,
-                "truncate" => tamper(s, &format!("DELETE FROM audit_event WHERE seq = {n}")).await,
-                _ => tamper(s, "UPDATE audit_event SET at_us = at_us + 1 WHERE seq = 2").await,
-            }
-            let VerifyResult::Broken(e) = s.verify_audit_chain(|_| {}).await.unwrap() else {
-                panic!("{case} not detected on {:?}", s.backend());
+both!(
+    audit_chain_detects_alteration_deletion_and_truncation,
+    |db| {
+        let s = &db.store;
+        fixture(s).await;
+        let n = assert_intact(s).await;
+        assert!(n >= 7);
+        // Each kind of tampering on a copy of the chain: the same events,
+        // appended again after the first check, are what is changed.
+        for (case, sql, want) in [
+            (
+                "alter",
+                "UPDATE audit_event SET detail = 'grant admin' WHERE seq = 5".to_string(),
+                "#5",
+            ),
+            (
+                "reorder",
+                "UPDATE audit_event SET at_us = at_us + 1 WHERE seq = 2".to_string(),
+                "#2",
+            ),
+        ] {
+            let fresh = TestDb::of(db.backend()).await.unwrap();
+            fixture(&fresh.store).await;
+            tamper(&fresh, &sql).await;
+            let VerifyResult::Broken(e) = fresh.store.verify_audit_chain(|_| {}).await.unwrap()
+            else {
+                panic!("{case} not detected");
             };
-            let msg = e.to_string();
-            match case {
-                "alter" => assert!(msg.contains("#5"), "{msg}"),
-                "delete" => assert!(msg.contains("#4"), "{msg}"),
-                "truncate" => assert!(msg.contains("removed from the end"), "{msg}"),
-                _ => assert!(msg.contains("#2"), "{msg}"),
-            }
+            assert!(e.to_string().contains(want), "{case}: {e}");
         }
+        let fresh = TestDb::of(db.backend()).await.unwrap();
+        fixture(&fresh.store).await;
+        tamper(&fresh, "DELETE FROM audit_event WHERE seq = 3").await;
+        let VerifyResult::Broken(e) = fresh.store.verify_audit_chain(|_| {}).await.unwrap() else {
+            panic!("deletion not detected");
+        };
+        assert!(e.to_string().contains("#4"), "{e}");
+        tamper(&db, &format!("DELETE FROM audit_event WHERE seq = {n}")).await;
+        let VerifyResult::Broken(e) = s.verify_audit_chain(|_| {}).await.unwrap() else {
+            panic!("truncation not detected");
+        };
+        assert!(e.to_string().contains("removed from the end"), "{e}");
     }
-}
+);
 
-#[tokio::test]
-async fn concurrent_writers_never_fail_and_chain_stays_linear() {
-    for db in TestDb::all().await {
-        let s = db.store.clone();
-        let f = fixture(&s).await;
-        let before = s.audit_count().await.unwrap();
-        let mut tasks = Vec::new();
-        for i in 0..64u32 {
-            let s = s.clone();
-            let prog = if i % 2 == 0 { f.a } else { f.b };
-            tasks.push(tokio::spawn(async move {
-                let p = s
-                    .create_patient(
-                        prog,
-                        &demo("Con", &format!("Current{i}")),
-                        &mrn_from_serial(1000 + i),
-                        None,
-                        ev("patient.create"),
-                    )
-                    .await?;
-                s.audit(ev("patient.read").patient(p.id)).await?;
-                s.admit(
-                    p.id,
+both!(concurrent_writers_never_fail_and_chain_stays_linear, |db| {
+    let s = db.store.clone();
+    let f = fixture(&s).await;
+    let before = s.audit_count().await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..64u32 {
+        let s = s.clone();
+        let prog = if i % 2 == 0 { f.a } else { f.b };
+        tasks.push(tokio::spawn(async move {
+            let mut t = s.begin(now_us()).await?;
+            let p = t
+                .create_patient(
                     prog,
-                    "outpatient",
-                    now_us(),
+                    &demo("Con", &format!("Current{i}")),
+                    &mrn_from_serial(1000 + i),
                     None,
-                    ev("episode.admit"),
                 )
                 .await?;
-                Ok::<PatientId, StoreError>(p.id)
-            }));
-        }
-        for t in tasks {
-            t.await
-                .unwrap()
-                .expect("no writer may fail (no SQLITE_BUSY, no serialization error)");
-        }
-        assert_eq!(s.patient_count().await.unwrap(), 64);
-        assert_eq!(s.audit_count().await.unwrap(), before + 64 * 3);
-        let n = assert_intact(&s).await;
-        assert_eq!(n as i64, before + 192);
+            t.audit(ev("patient.create").patient(p.id));
+            t.commit().await?;
+            s.audit(ev("patient.read").patient(p.id), now_us()).await?;
+            let mut t = s.begin(now_us()).await?;
+            t.admit(
+                &PatientWrite::granted_by_access_path(p.id),
+                prog,
+                "outpatient",
+                now_us(),
+                None,
+            )
+            .await?;
+            t.audit(ev("episode.admit").patient(p.id));
+            t.commit().await?;
+            Ok::<PatientId, StoreError>(p.id)
+        }));
     }
-}
+    for t in tasks {
+        t.await
+            .unwrap()
+            .expect("no writer may fail (no SQLITE_BUSY, no serialization error)");
+    }
+    assert_eq!(s.patient_count().await.unwrap(), 64);
+    assert_eq!(s.audit_count().await.unwrap(), before + 64 * 3);
+    let n = assert_intact(&s).await;
+    assert_eq!(n as i64, before + 192);
+});
 
-#[tokio::test]
-async fn second_factor_steps_and_recovery_codes_are_single_use() {
-    for db in TestDb::all().await {
+both!(a_lock_serializes_check_then_write, |db| {
+    // Two units of work read a count and write count+1 under the same lock:
+    // the second waits for the first, so the counts never repeat.
+    let s = db.store.clone();
+    let f = fixture(&s).await;
+    let p = patient(&s, f.a, "Lock", 50).await;
+    let mut tasks = vec![];
+    for _ in 0..8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut t = s.begin(now_us()).await?;
+            t.lock("counter").await?;
+            let n = t.records_referring("counter").await?.len();
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            let mut r = note(p.id, f.a, f.nurse_a, &format!("n={n}"));
+            r.ref_id = Some("counter".into());
+            t.append_record(&PatientWrite::granted_by_access_path(p.id), &r)
+                .await?;
+            t.commit().await?;
+            Ok::<usize, StoreError>(n)
+        }));
+    }
+    let mut seen = vec![];
+    for t in tasks {
+        seen.push(t.await.unwrap().unwrap());
+    }
+    seen.sort();
+    assert_eq!(seen, (0..8).collect::<Vec<_>>());
+});
+
+both!(
+    second_factor_steps_and_recovery_codes_are_single_use,
+    |db| {
         let s = &db.store;
         let f = fixture(s).await;
-        s.set_totp(
-            f.nurse_a,
-            "SECRETBASE32",
-            100,
-            &["h1".into(), "h2".into()],
-            ev("mfa.enrol"),
-        )
-        .await
-        .unwrap();
+        let mut t = tx(s).await;
+        t.set_totp(f.nurse_a, "SECRETBASE32", 100, &["h1".into(), "h2".into()])
+            .await
+            .unwrap();
+        t.commit().await.unwrap();
         assert!(s.user(f.nurse_a).await.unwrap().mfa_enrolled());
-        assert!(
-            !s.accept_totp_step(f.nurse_a, 100).await.unwrap(),
-            "the enrolment step may not be reused"
-        );
-        assert!(s.accept_totp_step(f.nurse_a, 101).await.unwrap());
-        assert!(
-            !s.accept_totp_step(f.nurse_a, 101).await.unwrap(),
-            "replay refused"
-        );
-        assert!(
-            !s.accept_totp_step(f.nurse_a, 99).await.unwrap(),
-            "older step refused"
-        );
-        assert!(s.use_recovery_code(f.nurse_a, "h1").await.unwrap());
-        assert!(!s.use_recovery_code(f.nurse_a, "h1").await.unwrap());
-        assert!(!s.use_recovery_code(f.nurse_a, "nope").await.unwrap());
+        let step = |n: i64| async move {
+            let mut t = tx(s).await;
+            let ok = t.accept_totp_step(f.nurse_a, n).await.unwrap();
+            t.commit().await.unwrap();
+            ok
+        };
+        assert!(!step(100).await, "the enrolment step may not be reused");
+        assert!(step(101).await);
+        assert!(!step(101).await, "replay refused");
+        assert!(!step(99).await, "older step refused");
+        let code = |h: &'static str| async move {
+            let mut t = tx(s).await;
+            let ok = t.use_recovery_code(f.nurse_a, h).await.unwrap();
+            t.commit().await.unwrap();
+            ok
+        };
+        assert!(code("h1").await);
+        assert!(!code("h1").await);
+        assert!(!code("nope").await);
         assert_eq!(s.unused_recovery_codes(f.nurse_a).await.unwrap(), 1);
     }
-}
+);
 
-#[tokio::test]
-async fn lockout_sessions_and_tokens() {
-    for db in TestDb::all().await {
-        let s = &db.store;
-        let f = fixture(s).await;
-        for i in 1..=4 {
-            let o = s
-                .record_login_failure(f.nurse_a, 5, 60_000_000, ev("auth.login"))
-                .await
-                .unwrap();
-            assert_eq!(o.failed_logins, i);
-            assert!(o.locked_until.is_none());
-        }
-        let o = s
-            .record_login_failure(f.nurse_a, 5, 60_000_000, ev("auth.login"))
+both!(lockout_sessions_and_tokens, |db| {
+    let s = &db.store;
+    let f = fixture(s).await;
+    for i in 1..=5 {
+        let mut t = tx(s).await;
+        let o = t
+            .record_login_failure(f.nurse_a, 5, 60_000_000)
             .await
             .unwrap();
-        assert!(o.locked_until.unwrap() > now_us());
-        s.clear_login_failures(f.nurse_a).await.unwrap();
-        assert_eq!(s.user(f.nurse_a).await.unwrap().failed_logins, 0);
+        t.audit(ev("auth.login"));
+        t.commit().await.unwrap();
+        assert_eq!(o.failed_logins, i);
+        assert_eq!(o.locked_until.is_some(), i == 5);
+    }
+    let mut t = tx(s).await;
+    t.clear_login_failures(f.nurse_a).await.unwrap();
+    // Sessions end on password change.
+    t.create_session(
+        "hash1",
+        f.nurse_a,
+        now_us() + 1_000_000,
+        false,
+        Some("127.0.0.1"),
+    )
+    .await
+    .unwrap();
+    t.commit().await.unwrap();
+    assert_eq!(s.user(f.nurse_a).await.unwrap().failed_logins, 0);
+    assert!(
+        s.session("hash1")
+            .await
+            .unwrap()
+            .unwrap()
+            .ended_at
+            .is_none()
+    );
+    let mut t = tx(s).await;
+    t.set_password(f.nurse_a, "$argon2id$new").await.unwrap();
+    t.commit().await.unwrap();
+    assert!(
+        s.session("hash1")
+            .await
+            .unwrap()
+            .unwrap()
+            .ended_at
+            .is_some()
+    );
 
-        // Sessions end on password change.
-        s.create_session(
-            "hash1",
+    // Tokens: usable until revoked or expired; disabled users lose them.
+    let mut t = tx(s).await;
+    let tok = t
+        .create_api_token(
             f.nurse_a,
-            now_us() + 1_000_000,
-            false,
-            Some("127.0.0.1"),
-        )
-        .await
-        .unwrap();
-        assert!(
-            s.session("hash1")
-                .await
-                .unwrap()
-                .unwrap()
-                .ended_at
-                .is_none()
-        );
-        s.set_password(f.nurse_a, "$argon2id$new", ev("user.passwd"))
-            .await
-            .unwrap();
-        assert!(
-            s.session("hash1")
-                .await
-                .unwrap()
-                .unwrap()
-                .ended_at
-                .is_some()
-        );
-
-        // Tokens: usable until revoked or expired; disabled users lose them.
-        let t = s
-            .create_api_token(
-                f.nurse_a,
-                "laptop",
-                "th",
-                &["read_demographics".into()],
-                now_us() + 10_000_000,
-                ev("token.create"),
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            s.use_api_token("th", now_us())
-                .await
-                .unwrap()
-                .unwrap()
-                .scopes,
-            vec!["read_demographics"]
-        );
-        assert!(
-            s.use_api_token("th", now_us() + 20_000_000)
-                .await
-                .unwrap()
-                .is_none(),
-            "expired"
-        );
-        s.revoke_api_token(f.nurse_a, t, ev("token.revoke"))
-            .await
-            .unwrap();
-        assert!(
-            s.use_api_token("th", now_us()).await.unwrap().is_none(),
-            "revoked"
-        );
-        assert!(matches!(
-            s.revoke_api_token(f.nurse_b, t, ev("token.revoke")).await,
-            Err(StoreError::NotFound)
-        ));
-        s.create_api_token(
-            f.nurse_b,
-            "cli",
-            "th2",
-            &[],
+            "laptop",
+            "th",
+            &["read_demographics".into()],
             now_us() + 10_000_000,
-            ev("token.create"),
         )
         .await
         .unwrap();
-        s.set_disabled(f.nurse_b, true, ev("user.disable"))
-            .await
-            .unwrap();
-        assert!(s.use_api_token("th2", now_us()).await.unwrap().is_none());
-        assert_intact(s).await;
-    }
-}
+    t.commit().await.unwrap();
+    let use_at = |hash: &'static str, at: i64| async move {
+        let mut t = s.begin(at).await.unwrap();
+        let r = t.use_api_token(hash).await.unwrap();
+        t.commit().await.unwrap();
+        r
+    };
+    assert_eq!(
+        use_at("th", now_us()).await.unwrap().scopes.0,
+        vec!["read_demographics"]
+    );
+    assert!(
+        use_at("th", now_us() + 20_000_000).await.is_none(),
+        "expired"
+    );
+    let mut t = tx(s).await;
+    t.revoke_api_token(f.nurse_a, tok).await.unwrap();
+    t.commit().await.unwrap();
+    assert!(use_at("th", now_us()).await.is_none(), "revoked");
+    let mut t = tx(s).await;
+    assert!(matches!(
+        t.revoke_api_token(f.nurse_b, tok).await,
+        Err(StoreError::NotFound)
+    ));
+    drop(t);
+    let mut t = tx(s).await;
+    t.create_api_token(f.nurse_b, "cli", "th2", &[], now_us() + 10_000_000)
+        .await
+        .unwrap();
+    t.set_disabled(f.nurse_b, true).await.unwrap();
+    t.commit().await.unwrap();
+    assert!(use_at("th2", now_us()).await.is_none());
+    assert_intact(s).await;
+});
 
-#[tokio::test]
-async fn break_glass_and_census() {
-    for db in TestDb::all().await {
-        let s = &db.store;
-        let f = fixture(s).await;
-        let p = s
-            .create_patient(
-                f.a,
-                &demo("Ana", "Diaz"),
-                &mrn_from_serial(3),
-                None,
-                ev("patient.create"),
-            )
+both!(break_glass_and_census, |db| {
+    let s = &db.store;
+    let f = fixture(s).await;
+    let p = patient(s, f.a, "Ana", 3).await;
+    let now = now_us();
+    assert!(
+        s.active_break_glass(f.nurse_b, p.id, now)
             .await
-            .unwrap();
-        let now = now_us();
-        assert!(
-            s.active_break_glass(f.nurse_b, p.id, now)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        let short = s
-            .create_break_glass(f.nurse_b, p.id, "too short", 1, ev("x"))
-            .await;
-        assert!(short.is_err(), "a reason needs at least 10 characters");
-        let g = s
-            .create_break_glass(
-                f.nurse_b,
-                p.id,
-                "unresponsive in lobby, need med list",
-                3_600_000_000,
-                ev("break_glass.open"),
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            s.active_break_glass(f.nurse_b, p.id, now_us())
-                .await
-                .unwrap(),
-            Some(g)
-        );
-        assert!(
-            s.active_break_glass(f.nurse_b, p.id, now_us() + 4_000_000_000)
-                .await
-                .unwrap()
-                .is_none(),
-            "expires"
-        );
-        let list = s.list_break_glass(10).await.unwrap();
-        assert_eq!(list.len(), 1);
-        assert_eq!(list[0].username, "nurse.b");
-        s.review_break_glass(g, "auditor", "appropriate", ev("break_glass.review"))
-            .await
-            .unwrap();
-        assert!(
-            s.review_break_glass(g, "auditor", "again", ev("break_glass.review"))
-                .await
-                .is_err()
-        );
-
-        s.admit(
+            .unwrap()
+            .is_none()
+    );
+    let mut t = tx(s).await;
+    let short = t.create_break_glass(f.nurse_b, p.id, "too short", 1).await;
+    assert!(
+        matches!(short, Err(StoreError::Refused(_))),
+        "a reason needs at least 10 characters (CHECK): {short:?}"
+    );
+    drop(t);
+    let mut t = tx(s).await;
+    let g = t
+        .create_break_glass(
+            f.nurse_b,
             p.id,
-            f.a,
-            "opioid_treatment_program",
-            now - 5_000_000,
-            None,
-            ev("episode.admit"),
+            "unresponsive in lobby, need med list",
+            3_600_000_000,
         )
         .await
         .unwrap();
-        let c = s
-            .census(f.nurse_a, "nurse", now - 10_000_000)
+    t.commit().await.unwrap();
+    assert_eq!(
+        s.active_break_glass(f.nurse_b, p.id, now_us())
             .await
-            .unwrap();
-        assert_eq!(c.len(), 1, "nurse A sees only program A");
-        assert_eq!((c[0].active, c[0].admissions, c[0].discharges), (1, 1, 0));
-    }
-}
+            .unwrap(),
+        Some(g)
+    );
+    assert!(
+        s.active_break_glass(f.nurse_b, p.id, now_us() + 4_000_000_000)
+            .await
+            .unwrap()
+            .is_none(),
+        "expires"
+    );
+    let list = s.list_break_glass(10).await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].username, "nurse.b");
+    let mut t = tx(s).await;
+    t.review_break_glass(g, "auditor", "appropriate")
+        .await
+        .unwrap();
+    t.commit().await.unwrap();
+    let mut t = tx(s).await;
+    assert!(t.review_break_glass(g, "auditor", "again").await.is_err());
+    drop(t);
+    let mut t = tx(s).await;
+    t.admit(
+        &w(p.id),
+        f.a,
+        "opioid_treatment_program",
+        now - 5_000_000,
+        None,
+    )
+    .await
+    .unwrap();
+    t.commit().await.unwrap();
+    let c = s.census(&[f.a], now - 10_000_000).await.unwrap();
+    assert_eq!(c.len(), 1, "only the programs asked for");
+    assert_eq!((c[0].active, c[0].admissions, c[0].discharges), (1, 1, 0));
+    assert!(s.census(&[], now).await.unwrap().is_empty());
+});
 
-#[tokio::test]
-async fn audit_filters() {
-    for db in TestDb::all().await {
-        let s = &db.store;
-        let f = fixture(s).await;
-        let p = s
-            .create_patient(
-                f.a,
-                &demo("Ana", "Diaz"),
-                &mrn_from_serial(4),
-                None,
-                ev("patient.create"),
-            )
-            .await
-            .unwrap();
-        let mut e = ev("patient.read").patient(p.id);
-        e.username = Some("nurse.a".into());
-        e.user_id = Some(f.nurse_a.to_string());
-        s.audit(e).await.unwrap();
-        let page = s
-            .audit_events(&carepath_store::AuditFilter {
-                user: Some("nurse.a".into()),
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(page.events.len(), 1);
-        let page = s
-            .audit_events(&carepath_store::AuditFilter {
-                patient_id: Some(p.id.to_string()),
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(page.events.len(), 2);
-        let page = s
-            .audit_events(&carepath_store::AuditFilter {
-                action: Some("user.".into()),
-                limit: 2,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(page.events.len(), 2);
-        assert!(page.next_before.is_some());
-        let older = s
-            .audit_events(&carepath_store::AuditFilter {
-                action: Some("user.".into()),
-                limit: 10,
-                before_seq: page.next_before,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(older.events.len(), 2, "4 user.* events in all");
-    }
-}
+both!(audit_filters, |db| {
+    let s = &db.store;
+    let f = fixture(s).await;
+    let p = patient(s, f.a, "Ana", 4).await;
+    let mut e = ev("patient.read").patient(p.id);
+    e.username = Some("nurse.a".into());
+    e.user_id = Some(f.nurse_a.to_string());
+    s.audit(e, now_us()).await.unwrap();
+    let page = s
+        .audit_events(&carepath_store::AuditFilter {
+            user: Some("nurse.a".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.events.len(), 1);
+    let page = s
+        .audit_events(&carepath_store::AuditFilter {
+            patient_id: Some(p.id.to_string()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.events.len(), 2);
+    let page = s
+        .audit_events(&carepath_store::AuditFilter {
+            action: Some("user.".into()),
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.events.len(), 2);
+    assert!(page.next_before.is_some());
+    let older = s
+        .audit_events(&carepath_store::AuditFilter {
+            action: Some("user.".into()),
+            limit: 10,
+            before_seq: page.next_before,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(older.events.len(), 2, "4 user.* events in all");
+});
 
 #[tokio::test]
 async fn sqlite_snapshot_is_consistent() {
@@ -684,229 +710,263 @@ async fn sqlite_snapshot_is_consistent() {
     let _ = std::fs::remove_file(&dest);
 }
 
-#[tokio::test]
-async fn facility_directory_round_trips_and_versions() {
-    for db in TestDb::all().await {
-        let s = &db.store;
-        let f = |id: &str, codes: &[&str]| carepath_finder::Facility {
-            id: id.into(),
-            name: format!("Clinic {id}"),
-            name2: None,
-            street: "1 Main St".into(),
-            city: "Dover".into(),
-            state: "DE".into(),
-            zip: "19901".into(),
-            phone: Some("(302) 555-0100".into()),
-            latitude: 39.158168,
-            longitude: -75.524368,
-            codes: codes.iter().map(|c| c.to_string()).collect(),
-            sources: vec!["samhsa-csv".into()],
-            live: None,
-        };
-        assert_eq!(s.facilities_version().await.unwrap().0, 0);
-        s.upsert_facilities(&[f("a", &["METH", "MD"]), f("b", &[])], ev("finder.import"))
-            .await
-            .unwrap();
-        let v1 = s.facilities_version().await.unwrap();
-        assert_eq!(v1.0, 2);
-        let all = s.facilities().await.unwrap();
-        assert_eq!(all[0], f("a", &["METH", "MD"]));
-        assert!(all[1].codes.is_empty());
-        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-        s.upsert_facilities(&[f("a", &["METH", "MD", "SP"])], ev("finder.import"))
-            .await
-            .unwrap();
-        let v2 = s.facilities_version().await.unwrap();
-        assert_eq!(v2.0, 2);
-        assert!(v2.1 > v1.1);
-        assert_eq!(s.facilities().await.unwrap()[0].codes.len(), 3);
-    }
-}
-
-#[tokio::test]
-async fn referrals_queue_and_listings() {
-    use carepath_store::referrals::{Listing, NewReferral};
-    for db in TestDb::all().await {
-        let s = &db.store;
-        let f = fixture(s).await;
-        let l = Listing {
-            latitude: 39.74,
-            longitude: -75.55,
-            phone: "(302) 555-0142".into(),
-            codes: vec!["OTP".into(), "MD".into()],
-            accepting_new_patients: true,
-            open_beds: None,
-            waitlist_days: Some(0),
-            same_day_medication: true,
-            last_verified_at: now_us(),
-        };
-        s.set_program_listing(f.a, &l, None, ev("listing.update"))
-            .await
-            .unwrap();
-        let v1 = s.listings_version().await.unwrap();
-        s.set_program_listing(
-            f.a,
-            &Listing {
-                accepting_new_patients: false,
-                last_verified_at: now_us() + 1,
-                ..l.clone()
-            },
-            None,
-            ev("listing.update"),
-        )
+both!(facility_directory_round_trips_and_versions, |db| {
+    let s = &db.store;
+    let f = |id: &str, codes: &[&str]| carepath_finder::Facility {
+        id: id.into(),
+        name: format!("Clinic {id}"),
+        name2: None,
+        street: "1 Main St".into(),
+        city: "Dover".into(),
+        state: "DE".into(),
+        zip: "19901".into(),
+        phone: Some("(302) 555-0100".into()),
+        latitude: 39.158168,
+        longitude: -75.524368,
+        codes: codes.iter().map(|c| c.to_string()).collect(),
+        sources: vec!["samhsa-csv".into()],
+        live: None,
+    };
+    assert_eq!(s.facilities_version().await.unwrap().0, 0);
+    let t0 = now_us();
+    let mut t = s.begin(t0).await.unwrap();
+    t.upsert_facilities(&[f("a", &["METH", "MD"]), f("b", &[])])
         .await
         .unwrap();
-        let all = s.program_listings().await.unwrap();
-        assert_eq!(all.len(), 1);
-        assert!(!all[0].1.accepting_new_patients);
-        assert_ne!(s.listings_version().await.unwrap(), v1);
+    t.commit().await.unwrap();
+    let v1 = s.facilities_version().await.unwrap();
+    assert_eq!(v1.0, 2);
+    let all = s.facilities().await.unwrap();
+    assert_eq!(all[0], f("a", &["METH", "MD"]));
+    assert!(all[1].codes.is_empty());
+    let mut t = s.begin(t0 + 1000).await.unwrap();
+    t.upsert_facilities(&[f("a", &["METH", "MD", "SP"])])
+        .await
+        .unwrap();
+    t.commit().await.unwrap();
+    let v2 = s.facilities_version().await.unwrap();
+    assert_eq!(v2.0, 2);
+    assert!(v2.1 > v1.1);
+    assert_eq!(s.facilities().await.unwrap()[0].codes.len(), 3);
+});
 
-        let r = NewReferral {
-            name: "Sam".into(),
-            phone: "302-555-0100".into(),
-            best_time: "evenings".into(),
-            note: None,
-            language: "en".into(),
-        };
-        let id = s
-            .create_referral(f.a, &r, ev("referral.create"))
-            .await
-            .unwrap();
-        assert_eq!(
-            s.referrals(&[f.b], false).await.unwrap().len(),
-            0,
-            "program B sees none"
-        );
-        assert_eq!(s.referrals(&[f.a], false).await.unwrap()[0].status, "new");
-        s.claim_referral(&id, "intake.a", ev("referral.claim"))
-            .await
-            .unwrap();
-        assert!(
-            matches!(
-                s.claim_referral(&id, "intake.b", ev("referral.claim"))
-                    .await,
-                Err(StoreError::Conflict(_))
-            ),
-            "first claimer wins"
-        );
-        s.close_referral(&id, "registered", ev("referral.close"))
-            .await
-            .unwrap();
-        assert!(s.referrals(&[f.a], false).await.unwrap().is_empty());
-        assert_eq!(
-            s.referrals(&[f.a], true).await.unwrap()[0]
-                .outcome
-                .as_deref(),
-            Some("registered")
-        );
-        let del = s.execute_raw_for_tests("DELETE FROM referral").await;
-        assert!(matches!(del, Err(StoreError::Refused(_))), "{del:?}");
-        assert_intact(s).await;
-    }
-}
+both!(referrals_queue_and_listings, |db| {
+    use carepath_store::{Listing, NewReferral};
+    let s = &db.store;
+    let f = fixture(s).await;
+    let l = Listing {
+        latitude: 39.74,
+        longitude: -75.55,
+        phone: "(302) 555-0142".into(),
+        codes: carepath_store::referrals::Codes(vec!["OTP".into(), "MD".into()]),
+        accepting_new_patients: true,
+        open_beds: None,
+        waitlist_days: Some(0),
+        same_day_medication: true,
+        last_verified_at: now_us(),
+    };
+    let mut t = tx(s).await;
+    t.set_program_listing(f.a, &l, None).await.unwrap();
+    t.commit().await.unwrap();
+    let v1 = s.listings_version().await.unwrap();
+    let mut t = tx(s).await;
+    t.set_program_listing(
+        f.a,
+        &Listing {
+            accepting_new_patients: false,
+            last_verified_at: now_us() + 1,
+            ..l.clone()
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    t.commit().await.unwrap();
+    let all = s.program_listings().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert!(!all[0].1.accepting_new_patients);
+    assert_eq!(all[0].1.codes.0, vec!["OTP", "MD"]);
+    assert_ne!(s.listings_version().await.unwrap(), v1);
+
+    let r = NewReferral {
+        name: "Sam".into(),
+        phone: "302-555-0100".into(),
+        best_time: "evenings".into(),
+        note: None,
+        language: "en".into(),
+    };
+    let mut t = tx(s).await;
+    let id = t.create_referral(f.a, &r).await.unwrap();
+    t.commit().await.unwrap();
+    assert!(
+        s.referrals(&[f.b], false).await.unwrap().is_empty(),
+        "program B sees none"
+    );
+    assert_eq!(s.referrals(&[f.a], false).await.unwrap()[0].status, "new");
+    let mut t = tx(s).await;
+    t.claim_referral(&id, "intake.a").await.unwrap();
+    t.commit().await.unwrap();
+    let mut t = tx(s).await;
+    let second = t.claim_referral(&id, "intake.b").await;
+    assert!(
+        matches!(&second, Err(e) if e.is_conflict("referral_not_new")),
+        "first claimer wins: {second:?}"
+    );
+    drop(t);
+    let mut t = tx(s).await;
+    t.close_referral(&id, "registered").await.unwrap();
+    t.commit().await.unwrap();
+    assert!(s.referrals(&[f.a], false).await.unwrap().is_empty());
+    assert_eq!(
+        s.referrals(&[f.a], true).await.unwrap()[0]
+            .outcome
+            .as_deref(),
+        Some("registered")
+    );
+    let del = raw(&db, "DELETE FROM referral").await;
+    assert!(matches!(del, Err(StoreError::Refused(_))), "{del:?}");
+    assert_intact(s).await;
+});
 
 fn note(p: PatientId, program: ProgramId, by: UserId, text: &str) -> carepath_store::NewRecord {
-    carepath_store::NewRecord::new(
-        p,
-        program,
-        "note",
-        serde_json::json!({ "text": text }),
-        text.into(),
-        now_us(),
-        carepath_store::Author {
+    carepath_store::NewRecord {
+        patient_id: p,
+        program_id: program,
+        episode_id: None,
+        kind: "note".into(),
+        body: serde_json::json!({ "text": text }).to_string(),
+        summary: text.into(),
+        occurred_at: now_us(),
+        author: carepath_store::Author {
             id: by,
             name: "Nurse A".into(),
             role: "nurse".into(),
         },
-    )
-}
-
-#[tokio::test]
-async fn records_amend_in_one_line_and_are_never_changed() {
-    for db in TestDb::all().await {
-        let s = &db.store;
-        let f = fixture(s).await;
-        let p = s
-            .create_patient(
-                f.a,
-                &demo("Rae", "Lin"),
-                &mrn_from_serial(7),
-                None,
-                ev("patient.create"),
-            )
-            .await
-            .unwrap();
-        let v1 = s
-            .append_record(&note(p.id, f.a, f.nurse_a, "first"), ev("record.create"))
-            .await
-            .unwrap();
-        let sig = carepath_store::NewSignature {
-            kind: "author",
-            signer_id: Some(f.nurse_a),
-            signer_name: "Nurse A".into(),
-            signer_role: "nurse".into(),
-            method: "credential",
-            drawing: None,
-        };
-        s.sign_record(&v1, &sig, ev("record.sign")).await.unwrap();
-        assert!(matches!(
-            s.sign_record(&v1, &sig, ev("record.sign")).await,
-            Err(StoreError::Conflict(_))
-        ));
-        // Two amendments of the same version race: exactly one wins.
-        let n2 = note(p.id, f.a, f.nurse_a, "second");
-        let n3 = note(p.id, f.a, f.nurse_a, "third");
-        let (a, b) = tokio::join!(
-            s.amend_record(&v1, &n2, "dose was misread", ev("record.amend")),
-            s.amend_record(&v1, &n3, "another correction", ev("record.amend"))
-        );
-        assert!(a.is_ok() != b.is_ok(), "{:?} / {:?}", a, b);
-        let all = s.patient_records(p.id, &["note"]).await.unwrap();
-        assert_eq!(all.len(), 2, "both versions kept, the loser wrote nothing");
-        let old = all.iter().find(|r| r.id == v1).unwrap();
-        assert!(!old.is_current() && old.is_signed());
-        let new = all.iter().find(|r| r.id != v1).unwrap();
-        assert_eq!(new.root_id, v1);
-        assert!(new.is_current() && !new.is_signed());
-        // A reason is required by the database too.
-        assert!(
-            s.amend_record(&new.id, &n2, "", ev("record.amend"))
-                .await
-                .is_err()
-        );
-        // A follow-up call gets one outcome, even when two people save at once.
-        let mut call = note(p.id, f.a, f.nurse_a, "call");
-        call.kind = "followup".into();
-        let call_id = s.append_record(&call, ev("record.create")).await.unwrap();
-        let mut outcome = note(p.id, f.a, f.nurse_a, "reached");
-        outcome.kind = "followup_outcome".into();
-        outcome.ref_id = Some(call_id.clone());
-        let (x, y) = tokio::join!(
-            s.append_record(&outcome, ev("record.create")),
-            s.append_record(&outcome, ev("record.create"))
-        );
-        assert!(x.is_ok() != y.is_ok(), "{x:?} / {y:?}");
-        assert!(matches!(x.err().or(y.err()), Some(StoreError::Conflict(_))));
-        // Neither updates nor deletes are possible.
-        assert!(matches!(
-            s.execute_raw_for_tests(&format!(
-                "UPDATE clinical_record SET summary = 'x' WHERE id = '{v1}'"
-            ))
-            .await,
-            Err(StoreError::Refused(_))
-        ));
-        assert!(matches!(
-            s.execute_raw_for_tests(&format!("DELETE FROM clinical_record WHERE id = '{v1}'"))
-                .await,
-            Err(StoreError::Refused(_))
-        ));
-        assert!(matches!(
-            s.execute_raw_for_tests(&format!(
-                "DELETE FROM record_signature WHERE record_id = '{v1}'"
-            ))
-            .await,
-            Err(StoreError::Refused(_))
-        ));
-        assert_intact(s).await;
+        ref_id: None,
+        due_at: None,
+        sign_role: None,
+        cosigner_id: None,
+        late_entry: false,
     }
 }
+
+both!(records_amend_in_one_line_and_are_never_changed, |db| {
+    let s = &db.store;
+    let f = fixture(s).await;
+    let p = patient(s, f.a, "Rae", 7).await;
+    let wp = w(p.id);
+    let mut t = tx(s).await;
+    let v1 = t
+        .append_record(&wp, &note(p.id, f.a, f.nurse_a, "first"))
+        .await
+        .unwrap();
+    t.audit(ev("record.create"));
+    t.commit().await.unwrap();
+    let sig = carepath_store::NewSignature {
+        kind: "author",
+        signer_id: Some(f.nurse_a),
+        signer_name: "Nurse A".into(),
+        signer_role: "nurse".into(),
+        method: "credential",
+        drawing: None,
+    };
+    let mut t = tx(s).await;
+    t.sign_record(&wp, &v1, &sig).await.unwrap();
+    t.commit().await.unwrap();
+    let mut t = tx(s).await;
+    let again = t.sign_record(&wp, &v1, &sig).await;
+    assert!(
+        matches!(&again, Err(e) if e.is_conflict("record_signature_pkey")),
+        "{again:?}"
+    );
+    drop(t);
+    // A signature is only for a record of the permitted patient.
+    let other = patient(s, f.a, "Other", 8).await;
+    let mut t = tx(s).await;
+    assert!(matches!(
+        t.sign_record(&w(other.id), &v1, &sig).await,
+        Err(StoreError::NotFound)
+    ));
+    drop(t);
+    // Two amendments of the same version race: exactly one wins.
+    let amend = |text: &'static str, reason: &'static str| {
+        let s = s.clone();
+        let v1 = v1.clone();
+        async move {
+            let mut t = s.begin(now_us()).await?;
+            let id = t
+                .amend_record(&w(p.id), &v1, &note(p.id, f.a, f.nurse_a, text), reason)
+                .await?;
+            t.commit().await?;
+            Ok::<String, StoreError>(id)
+        }
+    };
+    let (a, b) = tokio::join!(
+        amend("second", "dose was misread"),
+        amend("third", "another correction")
+    );
+    assert!(a.is_ok() != b.is_ok(), "{a:?} / {b:?}");
+    assert!(
+        a.as_ref()
+            .err()
+            .or(b.as_ref().err())
+            .unwrap()
+            .is_conflict("clinical_record_one_amendment"),
+        "{a:?} / {b:?}"
+    );
+    let all = s.patient_records(p.id, &["note"]).await.unwrap();
+    assert_eq!(all.len(), 2, "both versions kept, the loser wrote nothing");
+    let old = all.iter().find(|r| r.id == v1).unwrap();
+    assert!(!old.is_current() && old.is_signed());
+    let new = all.iter().find(|r| r.id != v1).unwrap();
+    assert_eq!(new.root_id, v1);
+    assert!(new.is_current() && !new.is_signed());
+    // A reason is required by the database too (CHECK).
+    let mut t = tx(s).await;
+    let no_reason = t
+        .amend_record(&wp, &new.id, &note(p.id, f.a, f.nurse_a, "x"), "")
+        .await;
+    assert!(
+        matches!(no_reason, Err(StoreError::Refused(_))),
+        "{no_reason:?}"
+    );
+    drop(t);
+    // A follow-up call gets one outcome, even when two people save at once.
+    let mut call = note(p.id, f.a, f.nurse_a, "call");
+    call.kind = "followup".into();
+    let mut t = tx(s).await;
+    let call_id = t.append_record(&wp, &call).await.unwrap();
+    t.commit().await.unwrap();
+    let mut outcome = note(p.id, f.a, f.nurse_a, "reached");
+    outcome.kind = "followup_outcome".into();
+    outcome.ref_id = Some(call_id.clone());
+    let save = |o: carepath_store::NewRecord| {
+        let s = s.clone();
+        async move {
+            let mut t = s.begin(now_us()).await?;
+            let id = t.append_record(&w(p.id), &o).await?;
+            t.commit().await?;
+            Ok::<String, StoreError>(id)
+        }
+    };
+    let (x, y) = tokio::join!(save(outcome.clone()), save(outcome.clone()));
+    assert!(x.is_ok() != y.is_ok(), "{x:?} / {y:?}");
+    assert!(
+        x.err()
+            .or(y.err())
+            .unwrap()
+            .is_conflict("clinical_record_one_answer")
+    );
+    // Neither updates nor deletes are possible.
+    for sql in [
+        format!("UPDATE clinical_record SET summary = 'x' WHERE id = '{v1}'"),
+        format!("DELETE FROM clinical_record WHERE id = '{v1}'"),
+        format!("DELETE FROM record_signature WHERE record_id = '{v1}'"),
+    ] {
+        assert!(
+            matches!(raw(&db, &sql).await, Err(StoreError::Refused(_))),
+            "{sql}"
+        );
+    }
+    assert_intact(s).await;
+});

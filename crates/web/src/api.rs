@@ -2,19 +2,18 @@
 //! generated from these handlers' annotations and types (utoipa).
 
 use crate::AppState;
-use crate::access;
 use crate::auth::Principal;
 use crate::error::{ApiResult, AppError, ErrorBody};
 use crate::pages::admin::{AuditQuery, audit_filter};
-use crate::pages::clinic::{RegisterForm, SearchQuery};
+use crate::pages::clinic::SearchQuery;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use carepath_domain::audit::Outcome;
+use carepath_app::model::{Episode, Patient, PatientSearch};
+use carepath_app::{access, admin, registration, work};
 use carepath_domain::authz::Permission;
 use carepath_domain::ids::PatientId;
-use carepath_store::PatientSearch;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -22,7 +21,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 #[openapi(
     info(title = "Carepath API", version = "1", description = "Carepath's JSON API. Authenticate with a personal API token (`Authorization: Bearer cp_…`) or a browser session. Every access to patient data is audited."),
     paths(me, programs, dashboard, search_patients, register_patient_api, get_patient, audit_events, calc, crate::finder::search, crate::finder::export, crate::finder::get, healthz, readyz),
-    components(schemas(crate::finder::SearchDto, crate::finder::FacilityDto, crate::finder::ServiceDto, crate::finder::NearDto, ErrorBody, crate::error::ErrorDetail, MeDto, GrantDto, ProgramDto, CensusDto, PatientDto, NewPatientDto, EpisodeDto, AuditEventDto, AuditPageDto)),
+    components(schemas(crate::finder::SearchDto, crate::finder::FacilityDto, crate::finder::ServiceDto, crate::finder::NearDto, ErrorBody, crate::error::ErrorDetail, crate::error::FieldProblem, MeDto, GrantDto, ProgramDto, CensusDto, PatientDto, EpisodeDto, AuditEventDto, AuditPageDto)),
     modifiers(&Security),
     security(("bearer" = []))
 )]
@@ -55,7 +54,7 @@ pub async fn healthz() -> &'static str {
 /// Database reachable.
 #[utoipa::path(get, path = "/readyz", security(()), responses((status = 200, description = "ready"), (status = 503, description = "database unreachable")))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
+    match state.app.ping().await {
         Ok(()) => "ready".into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
@@ -116,9 +115,7 @@ pub struct ProgramDto {
 /// Programs of the organization.
 #[utoipa::path(get, path = "/api/v1/programs", responses((status = 200, body = [ProgramDto])))]
 pub async fn programs(State(state): State<AppState>) -> ApiResult<Json<Vec<ProgramDto>>> {
-    let v = state
-        .store
-        .list_programs()
+    let v = work::programs(&state.app)
         .await?
         .into_iter()
         .map(|g| ProgramDto {
@@ -149,15 +146,7 @@ pub async fn dashboard(
     State(state): State<AppState>,
     p: Principal,
 ) -> ApiResult<Json<Vec<CensusDto>>> {
-    let since = carepath_store::now_us() - 7 * 86_400 * 1_000_000;
-    let rows = state
-        .store
-        .census(p.user_id, &p.roles_csv(Permission::ViewDashboard), since)
-        .await?;
-    state
-        .store
-        .audit(p.event("dashboard.view", Outcome::Success))
-        .await?;
+    let rows = work::census(&state.app, &p).await?;
     Ok(Json(
         rows.into_iter()
             .map(|r| CensusDto {
@@ -199,16 +188,9 @@ pub struct EpisodeDto {
     pub discharge_reason: Option<String>,
 }
 
-fn rfc3339(us: i64) -> String {
-    jiff::Timestamp::from_microsecond(us)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
-}
+use carepath_app::fmt::rfc3339;
 
-fn patient_dto(
-    p: carepath_store::Patient,
-    episodes: Option<Vec<carepath_store::Episode>>,
-) -> PatientDto {
+fn patient_dto(p: Patient, episodes: Option<Vec<Episode>>) -> PatientDto {
     PatientDto {
         id: p.id.to_string(),
         program_id: p.program_id.to_string(),
@@ -261,81 +243,28 @@ pub async fn search_patients(
         limit: 100,
     };
     if s.name.is_none() && s.date_of_birth.is_none() && s.mrn.is_none() {
-        return Err(AppError::Invalid(carepath_domain::FieldError::new(
-            "name",
-            "give a name, dob or mrn to search by",
-        ))
-        .into());
+        return Err(AppError::invalid("name", "give a name, dob or mrn to search by").into());
     }
     if let Some(d) = &s.date_of_birth {
         d.parse::<jiff::civil::Date>().map_err(|_| {
             carepath_domain::FieldError::new("dob", "must be a date written YYYY-MM-DD")
         })?;
     }
-    let found = access::search(&state, &p, &s).await?;
+    let found = access::search(&state.app, &p, &s).await?;
     Ok(Json(
         found.into_iter().map(|x| patient_dto(x, None)).collect(),
     ))
 }
 
-#[derive(Deserialize, ToSchema)]
-pub struct NewPatientDto {
-    pub program_id: String,
-    pub legal_first_name: String,
-    pub legal_last_name: String,
-    #[serde(default)]
-    pub preferred_name: Option<String>,
-    /// `YYYY-MM-DD`
-    pub date_of_birth: String,
-    /// female, male, intersex or unknown
-    pub sex: String,
-    /// Admit now at this level of care (a program type), optional.
-    #[serde(default)]
-    pub admit_level: Option<String>,
-    /// Register even though a patient with the same birthday and a near-identical name exists (answered 409 otherwise).
-    #[serde(default)]
-    pub confirm_new: bool,
-    /// The call-back request this registration comes from (closed as registered).
-    #[serde(default)]
-    pub referral_id: Option<String>,
-    /// Optional registration details (more on `PUT /api/v1/patients/{id}/profile`).
-    #[serde(default)]
-    pub phone: Option<String>,
-    #[serde(default)]
-    pub language: Option<String>,
-    /// uninsured, medicaid, medicare, private, state_funded, sliding_fee.
-    #[serde(default)]
-    pub payer: Option<String>,
-}
-
 /// Register a patient (and optionally admit).
-#[utoipa::path(post, path = "/api/v1/patients", request_body = NewPatientDto, responses((status = 201, body = PatientDto), (status = 409, description = "possible duplicate", body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/patients", request_body = registration::Registration, responses((status = 201, body = PatientDto), (status = 409, description = "possible duplicate", body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn register_patient_api(
     State(state): State<AppState>,
     p: Principal,
-    body: Result<Json<NewPatientDto>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<registration::Registration>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
-    let Json(b) = body
-        .map_err(|e| AppError::Invalid(carepath_domain::FieldError::new("body", e.body_text())))?;
-    let f = RegisterForm {
-        program_id: b.program_id,
-        legal_first_name: b.legal_first_name,
-        legal_last_name: b.legal_last_name,
-        preferred_name: b.preferred_name.unwrap_or_default(),
-        date_of_birth: b.date_of_birth,
-        sex: b.sex,
-        admit_level: b.admit_level.unwrap_or_default(),
-        referral: b.referral_id.unwrap_or_default(),
-        confirm_new: if b.confirm_new {
-            "yes".into()
-        } else {
-            String::new()
-        },
-        phone: b.phone.unwrap_or_default(),
-        language: b.language.unwrap_or_default(),
-        payer: b.payer.unwrap_or_default(),
-    };
-    let x = crate::pages::clinic::register_patient(&state, &p, &f).await?;
+    let Json(b) = body.map_err(|e| AppError::invalid("body", e.body_text()))?;
+    let x = registration::register(&state.app, &p, &b).await?;
     Ok((StatusCode::CREATED, Json(patient_dto(x, None))).into_response())
 }
 
@@ -353,15 +282,9 @@ pub async fn get_patient(
     } else {
         Permission::ReadDemographics
     };
-    let (x, _) = access::patient(&state, &p, id, perm, "patient.read")
-        .await
-        .map_err(|(e, _)| e)?;
-    let episodes = if clinical {
-        Some(state.store.episodes(id).await?)
-    } else {
-        None
-    };
-    Ok(Json(patient_dto(x, episodes)))
+    let s = access::open(&state.app, &p, id, perm, "patient.read").await?;
+    let episodes = clinical.then(|| s.episodes.clone());
+    Ok(Json(patient_dto(s.patient, episodes)))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -413,11 +336,7 @@ pub async fn audit_events(
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<AuditPageDto>> {
     let f = audit_filter(&q, 200)?;
-    let page = state.store.audit_events(&f).await?;
-    state
-        .store
-        .audit(p.event("audit.view", Outcome::Success).detail("api"))
-        .await?;
+    let (page, _) = admin::audit_events(&state.app, &p, &f, "api").await?;
     Ok(Json(AuditPageDto {
         next_before: page.next_before,
         events: page
@@ -457,12 +376,12 @@ pub async fn audit_events(
     request_body(content = Object, description = "the calculator's input", content_type = "application/json"),
     responses((status = 200, description = "the result", body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn calc(
+    State(state): State<AppState>,
     p: Principal,
     Path(name): Path<String>,
     body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
-    let Json(mut input) = body
-        .map_err(|e| AppError::Invalid(carepath_domain::FieldError::new("body", e.body_text())))?;
+    let Json(mut input) = body.map_err(|e| AppError::invalid("body", e.body_text()))?;
     if let Some(o) = input.get_mut("override").and_then(|o| o.as_object_mut()) {
         if !p
             .roles()
@@ -477,7 +396,7 @@ pub async fn calc(
         o.insert("by".into(), p.username.clone().into());
     }
     let ctx = carepath_clinical::calc::Context {
-        now: Some(jiff::Timestamp::now().to_string()),
+        now: Some(state.app.now().to_string()),
     };
     match carepath_clinical::calc::run(&name, input, &ctx) {
         Ok(v) => Ok(Json(v).into_response()),

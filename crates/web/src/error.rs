@@ -1,56 +1,25 @@
-//! One error type for handlers. JSON routes answer `{"error": {"code", "message", "field"}}`;
-//! HTML routes answer a page. Internal causes are logged without patient data and
-//! never shown.
+//! The application's errors, as HTTP. JSON routes answer
+//! `{"error": {"code", "message", "field", "fields"}}` (every invalid field
+//! in `fields`); HTML routes answer a page. Internal causes are logged without
+//! patient data and never shown.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use carepath_domain::FieldError;
-use carepath_store::StoreError;
 use serde::Serialize;
 
-#[derive(Debug)]
-pub enum AppError {
-    /// Not signed in (HTML: redirect to the login page).
-    Unauthenticated,
-    /// The session ended for inactivity or reached its lifetime.
-    SessionExpired,
-    /// Signed in with a password but the second factor is still due.
-    MfaPending,
-    Forbidden(String),
-    NotFound,
-    Invalid(FieldError),
-    Conflict(String),
-    TooManyRequests(String),
-    /// Registration stopped: these patients (id, name, DOB, MRN) may be the same person.
-    PossibleDuplicates(Vec<(String, String, String, String)>),
-    Internal(String),
-}
-
-impl From<StoreError> for AppError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound => AppError::NotFound,
-            StoreError::Conflict(c) => AppError::Conflict(c),
-            other => AppError::Internal(other.to_string()),
-        }
-    }
-}
-
-impl From<carepath_clinical::InputError> for AppError {
-    fn from(e: carepath_clinical::InputError) -> Self {
-        AppError::Invalid(FieldError::new(e.field, e.message))
-    }
-}
-
-impl From<FieldError> for AppError {
-    fn from(e: FieldError) -> Self {
-        AppError::Invalid(e)
-    }
-}
+/// The services' error (no HTTP in it); mapped here.
+pub use carepath_app::Error as AppError;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -59,91 +28,114 @@ pub struct ErrorDetail {
     pub code: String,
     /// A message for people.
     pub message: String,
-    /// The request field at fault, when there is one.
+    /// The request field at fault, when there is one (the first of `fields`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Every field at fault, each with why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldProblem>,
 }
 
-impl AppError {
-    pub fn status(&self) -> StatusCode {
-        match self {
-            AppError::Unauthenticated | AppError::SessionExpired | AppError::MfaPending => {
-                StatusCode::UNAUTHORIZED
-            }
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            AppError::PossibleDuplicates(_) => StatusCode::CONFLICT,
-            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+pub fn status(e: &AppError) -> StatusCode {
+    match e {
+        AppError::Unauthenticated | AppError::SessionExpired | AppError::MfaPending => {
+            StatusCode::UNAUTHORIZED
         }
+        AppError::Forbidden(_) | AppError::OutsideYourPrograms => StatusCode::FORBIDDEN,
+        AppError::NotFound => StatusCode::NOT_FOUND,
+        AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::Conflict(_) | AppError::PossibleDuplicates(_) => StatusCode::CONFLICT,
+        AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
+}
 
-    fn parts(&self) -> (&'static str, String, Option<String>) {
-        match self {
-            AppError::Unauthenticated => (
-                "unauthenticated",
-                "sign in first (session cookie or bearer token)".into(),
-                None,
+fn detail(e: &AppError) -> ErrorDetail {
+    let (code, message, field, fields) = match e {
+        AppError::Unauthenticated => (
+            "unauthenticated",
+            "sign in first (session cookie or bearer token)".to_string(),
+            None,
+            vec![],
+        ),
+        AppError::SessionExpired => (
+            "session_expired",
+            "the session ended after inactivity or reached its lifetime; sign in again".into(),
+            None,
+            vec![],
+        ),
+        AppError::MfaPending => (
+            "mfa_required",
+            "complete the second sign-in step first".into(),
+            None,
+            vec![],
+        ),
+        AppError::Forbidden(m) => ("forbidden", m.clone(), None, vec![]),
+        AppError::OutsideYourPrograms => ("forbidden", e.to_string(), None, vec![]),
+        AppError::NotFound => ("not_found", e.to_string(), None, vec![]),
+        AppError::Invalid(v) => (
+            "invalid",
+            v.iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            v.first().map(|f| f.field.to_string()),
+            v.iter()
+                .map(|f| FieldProblem {
+                    field: f.field.to_string(),
+                    message: f.message.clone(),
+                })
+                .collect(),
+        ),
+        AppError::Conflict(c) => ("conflict", c.clone(), None, vec![]),
+        AppError::TooManyRequests(m) => ("rate_limited", m.clone(), None, vec![]),
+        AppError::PossibleDuplicates(v) => (
+            "possible_duplicate",
+            format!(
+                "may already be registered as MRN {}; to register a different person anyway, confirm_new",
+                v.iter()
+                    .map(|x| x.mrn.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
-            AppError::SessionExpired => (
-                "session_expired",
-                "the session ended after inactivity or reached its lifetime; sign in again".into(),
-                None,
-            ),
-            AppError::MfaPending => (
-                "mfa_required",
-                "complete the second sign-in step first".into(),
-                None,
-            ),
-            AppError::Forbidden(m) => ("forbidden", m.clone(), None),
-            AppError::NotFound => (
-                "not_found",
-                "no such record, or it is not yours to see".into(),
-                None,
-            ),
-            AppError::Invalid(f) => (
-                "invalid",
-                format!("{}: {}", f.field, f.message),
-                Some(f.field.to_string()),
-            ),
-            AppError::Conflict(c) => ("conflict", format!("already exists ({c})"), None),
-            AppError::TooManyRequests(m) => ("rate_limited", m.clone(), None),
-            AppError::PossibleDuplicates(v) => (
-                "possible_duplicate",
-                format!(
-                    "may already be registered as MRN {}; to register a different person anyway, confirm_new",
-                    v.iter().map(|x| x.3.clone()).collect::<Vec<_>>().join(", ")
-                ),
-                Some("confirm_new".into()),
-            ),
-            AppError::Internal(_) => (
-                "internal",
-                "something went wrong; the error was logged".into(),
-                None,
-            ),
-        }
+            Some("confirm_new".into()),
+            vec![],
+        ),
+        AppError::Internal(_) => (
+            "internal",
+            "something went wrong; the error was logged".into(),
+            None,
+            vec![],
+        ),
+    };
+    ErrorDetail {
+        code: code.into(),
+        message,
+        field,
+        fields,
     }
+}
 
+/// How an error answers.
+pub trait Respond {
     /// The JSON form (API routes).
-    pub fn json(self) -> Response {
+    fn json(self) -> Response;
+    /// The HTML form (pages).
+    fn html(self) -> Response;
+}
+
+impl Respond for AppError {
+    fn json(self) -> Response {
         if let AppError::Internal(cause) = &self {
             tracing::error!(%cause, "internal error");
         }
-        let (code, message, field) = self.parts();
         let body = ErrorBody {
-            error: ErrorDetail {
-                code: code.into(),
-                message,
-                field,
-            },
+            error: detail(&self),
         };
-        (self.status(), axum::Json(body)).into_response()
+        (status(&self), axum::Json(body)).into_response()
     }
 
-    /// The HTML form (pages).
-    pub fn html(self) -> Response {
+    fn html(self) -> Response {
         match self {
             AppError::Unauthenticated => Redirect::to("/login").into_response(),
             AppError::SessionExpired => Redirect::to("/login?m=idle").into_response(),
@@ -152,12 +144,11 @@ impl AppError {
                 if let AppError::Internal(cause) = &other {
                     tracing::error!(%cause, "internal error");
                 }
-                let status = other.status();
-                let (_, message, _) = other.parts();
+                let status = status(&other);
                 let page = crate::views::ErrorPage {
                     nav: crate::views::Nav::anonymous(),
                     title: status.canonical_reason().unwrap_or("Error").to_string(),
-                    message,
+                    message: detail(&other).message,
                 };
                 (status, crate::views::render(&page)).into_response()
             }
@@ -197,3 +188,11 @@ impl IntoResponse for ApiError {
 
 pub type HtmlResult<T> = Result<T, HtmlError>;
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A form's field errors re-render the form; any other error propagates.
+pub fn field_errors(e: AppError) -> Result<Vec<FieldError>, AppError> {
+    match e {
+        AppError::Invalid(v) => Ok(v),
+        other => Err(other),
+    }
+}

@@ -8,119 +8,9 @@ use axum::extract::{Path, Query, State};
 use carepath_domain::FieldError;
 use carepath_finder::{Facility, Index, Query as FQuery};
 use serde::{Deserialize, Serialize};
-use std::sync::{Arc, RwLock};
 use utoipa::{IntoParams, ToSchema};
 
-/// The directory version (facility count, last change; listing count, last
-/// verification) an index was built from.
-type Version = ((i64, i64), (i64, i64));
-
-/// The current index and the directory version it was built from.
-#[derive(Default)]
-pub struct FinderIndex {
-    current: RwLock<Option<(Arc<Index>, Version)>>,
-}
-
-impl FinderIndex {
-    /// The index in use (an empty one before the first load).
-    pub fn get(&self) -> Arc<Index> {
-        self.current
-            .read()
-            .ok()
-            .and_then(|g| g.as_ref().map(|c| c.0.clone()))
-            .unwrap_or_else(|| Arc::new(Index::new(vec![])))
-    }
-
-    /// Rebuild if the stored directory changed; the old index serves until the
-    /// new one is ready, then is swapped in whole.
-    pub async fn refresh(
-        &self,
-        store: &carepath_store::Store,
-    ) -> Result<bool, carepath_store::StoreError> {
-        let version = (
-            store.facilities_version().await?,
-            store.listings_version().await?,
-        );
-        let unchanged = self
-            .current
-            .read()
-            .ok()
-            .is_some_and(|g| g.as_ref().is_some_and(|c| c.1 == version));
-        if unchanged {
-            return Ok(false);
-        }
-        let mut facilities = store.facilities().await?;
-        facilities.extend(program_facilities(store).await?);
-        let idx = tokio::task::spawn_blocking(move || Index::new(facilities))
-            .await
-            .map_err(|e| carepath_store::StoreError::Config(e.to_string()))?;
-        tracing::info!(facilities = idx.len(), "finder index built");
-        if let Ok(mut g) = self.current.write() {
-            *g = Some((Arc::new(idx), version));
-        }
-        Ok(true)
-    }
-}
-
-/// The id under which a Carepath program appears in the finder.
-pub fn program_facility_id(p: carepath_domain::ids::ProgramId) -> String {
-    format!("cp-{p}")
-}
-
-/// Programs of this instance with a listing, as finder facilities with live information.
-pub async fn program_facilities(
-    store: &carepath_store::Store,
-) -> Result<Vec<Facility>, carepath_store::StoreError> {
-    let programs = store.list_programs().await?;
-    let mut out = vec![];
-    for (pid, l) in store.program_listings().await? {
-        let Some(p) = programs.iter().find(|g| g.id == pid) else {
-            continue;
-        };
-        // Address "street, city, ST ZIP".
-        let parts: Vec<&str> = p.address.split(',').map(str::trim).collect();
-        let (street, city, st_zip) = match parts.as_slice() {
-            [street, city, st_zip, ..] => {
-                (street.to_string(), city.to_string(), st_zip.to_string())
-            }
-            _ => (p.address.clone(), String::new(), String::new()),
-        };
-        let mut sz = st_zip.split_whitespace();
-        let (state, zip) = (
-            sz.next().unwrap_or("").to_string(),
-            sz.next().unwrap_or("").to_string(),
-        );
-        let mut codes = l.codes.clone();
-        codes.sort();
-        codes.dedup();
-        let verified = jiff::Timestamp::from_microsecond(l.last_verified_at)
-            .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string())
-            .unwrap_or_default();
-        out.push(Facility {
-            id: program_facility_id(pid),
-            name: p.name.clone(),
-            name2: None,
-            street,
-            city,
-            state,
-            zip,
-            phone: Some(l.phone.clone()),
-            latitude: l.latitude,
-            longitude: l.longitude,
-            codes,
-            sources: vec!["carepath".into()],
-            live: Some(carepath_finder::model::Live {
-                program_id: pid.to_string(),
-                accepting_new_patients: l.accepting_new_patients,
-                open_beds: l.open_beds,
-                waitlist_days: l.waitlist_days,
-                same_day_medication: l.same_day_medication,
-                last_verified: verified,
-            }),
-        });
-    }
-    Ok(out)
-}
+pub use carepath_app::finder::{FinderIndex, program_facility_id};
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct SearchParams {
@@ -277,7 +167,7 @@ pub async fn search(
     State(state): State<AppState>,
     Query(p): Query<SearchParams>,
 ) -> ApiResult<Json<SearchDto>> {
-    let idx = state.finder.get();
+    let idx = state.app.finder.get();
     let (q, near) = parse_query(&idx, &p)?;
     let r = idx.search(&q);
     Ok(Json(SearchDto {
@@ -305,7 +195,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<FacilityDto>> {
-    let idx = state.finder.get();
+    let idx = state.app.finder.get();
     let f = idx.get(&id).ok_or(AppError::NotFound)?;
     Ok(Json(dto(f, None)))
 }
@@ -334,7 +224,7 @@ pub async fn export(
     State(state): State<AppState>,
     Query(p): Query<SearchParams>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let idx = state.finder.get();
+    let idx = state.app.finder.get();
     let (q, _) = parse_query(&idx, &p)?;
     let r = idx.search(&q);
     let rows: Vec<serde_json::Value> = r

@@ -7,19 +7,18 @@
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::chart;
 use crate::error::{ApiResult, AppError, ErrorBody};
-use crate::work;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use carepath_domain::FieldError;
-use carepath_domain::audit::Outcome;
+use carepath_app::kinds::{Entry, Kind, assessment, discharge, flowsheet, medication, notes};
+use carepath_app::model::ProgramProtocol;
+use carepath_app::registration::{self, Contact, Profile};
+use carepath_app::{access, chart, work};
 use carepath_domain::authz::Permission;
 use carepath_domain::ids::{PatientId, ProgramId};
-use carepath_store::Record;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -52,36 +51,37 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
     components(schemas(
         RecordDto,
         SignatureDto,
-        chart::AssessmentInput,
-        chart::SubstanceUse,
-        chart::Placement,
-        chart::FlowsheetInput,
-        chart::OrderInput,
-        chart::AdministrationInput,
-        chart::NoteInput,
-        chart::PlanInput,
-        chart::Problem,
-        chart::Objective,
-        chart::Intervention,
+        assessment::AssessmentInput,
+        assessment::SubstanceUse,
+        assessment::Placement,
+        flowsheet::FlowsheetInput,
+        flowsheet::Scale,
+        medication::OrderInput,
+        medication::AdministrationInput,
+        notes::NoteInput,
+        notes::PlanInput,
+        notes::Problem,
+        notes::Objective,
+        notes::Intervention,
         chart::SignInput,
         chart::AmendInput,
         chart::DisclosureInput,
         chart::DisclosedDocument,
-        chart::DischargeInput,
-        chart::Aftercare,
-        chart::Naloxone,
+        discharge::DischargeInput,
+        discharge::Aftercare,
+        discharge::Naloxone,
         chart::TransferInput,
-        chart::FollowUpOutcome,
+        discharge::FollowUpOutcome,
         work::SeriesInput,
         work::AttendanceInput,
         work::AttendanceEntry,
         work::Worklist,
         work::WorkItem,
-        AdmitInput,
+        chart::AdmitInput,
         CreatedDto,
         DisclosureDto,
         SessionDto,
-        ProfileDto,
+        Profile,
         Contact,
         EnrollmentInput,
         ProtocolDto
@@ -91,7 +91,7 @@ pub struct PathApiDoc;
 
 fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
     b.map(|Json(x)| x)
-        .map_err(|e| AppError::Invalid(FieldError::new("body", e.body_text())))
+        .map_err(|e| AppError::invalid("body", e.body_text()))
 }
 
 fn pid(s: &str) -> Result<PatientId, AppError> {
@@ -134,13 +134,11 @@ pub struct RecordDto {
     pub signatures: Vec<SignatureDto>,
 }
 
-fn ts(us: i64) -> String {
-    jiff::Timestamp::from_microsecond(us)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
-}
+use carepath_app::fmt::rfc3339 as ts;
 
-pub fn record_dto(r: Record) -> RecordDto {
+pub fn record_dto(e: Entry) -> RecordDto {
+    let body = e.body.to_json();
+    let r = e.rec;
     RecordDto {
         current: r.is_current(),
         awaits_cosign: r.awaits_cosign(),
@@ -148,7 +146,7 @@ pub fn record_dto(r: Record) -> RecordDto {
         root_id: r.root_id,
         kind: r.kind,
         summary: r.summary,
-        body: r.body,
+        body,
         occurred_at: ts(r.occurred_at),
         recorded_at: ts(r.recorded_at),
         author: r.author_name,
@@ -191,9 +189,12 @@ pub async fn list_records(
     Query(q): Query<KindQuery>,
 ) -> ApiResult<Json<Vec<RecordDto>>> {
     let id = pid(&id)?;
-    chart::open(&state, &p, id, Permission::ReadClinical, "record.list").await?;
-    let kinds: Vec<&str> = q.kind.as_deref().into_iter().collect();
-    let rs = chart::redact(&p, state.store.patient_records(id, &kinds).await?);
+    let kinds: Vec<Kind> = match q.kind.as_deref() {
+        Some(k) => vec![k.parse()?],
+        None => vec![],
+    };
+    let s = access::open(&state.app, &p, id, Permission::ReadClinical, "record.list").await?;
+    let rs = s.entries(&state.app, &kinds).await?;
     Ok(Json(rs.into_iter().map(record_dto).collect()))
 }
 
@@ -216,9 +217,16 @@ pub async fn create_record(
     b: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult<Response> {
     let id = pid(&id)?;
-    let input = body(b)?;
-    let (rid, record) = chart::create(&state, &p, id, &kind, input).await?;
-    Ok((StatusCode::CREATED, Json(CreatedDto { id: rid, record })).into_response())
+    let input = chart::input_from_json(&kind, body(b)?)?;
+    let (rid, record) = chart::create(&state.app, &p, id, &input).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedDto {
+            id: rid,
+            record: record.to_json(),
+        }),
+    )
+        .into_response())
 }
 
 /// Sign a record: as its author (orders: only a prescriber of the program), as the named
@@ -230,7 +238,7 @@ pub async fn sign_record(
     Path(rid): Path<String>,
     b: Result<Json<chart::SignInput>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
-    chart::sign(&state, &p, &rid, &body(b)?).await?;
+    chart::sign(&state.app, &p, &rid, &body(b)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -243,9 +251,15 @@ pub async fn amend_record(
     b: Result<Json<chart::AmendInput>, JsonRejection>,
 ) -> ApiResult<Response> {
     let i = body(b)?;
-    let id = chart::amend(&state, &p, &rid, &i).await?;
-    let r = state.store.record(&id).await?;
-    Ok((StatusCode::CREATED, Json(CreatedDto { id, record: r.body })).into_response())
+    let (id, record) = chart::amend_json(&state.app, &p, &rid, &i).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedDto {
+            id,
+            record: record.to_json(),
+        }),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -266,7 +280,7 @@ pub async fn revoke_consent(
         .ok()
         .and_then(|Json(v)| v["note"].as_str().map(str::to_string))
         .unwrap_or_default();
-    let id = chart::revoke(&state, &p, &rid, &note).await?;
+    let id = chart::revoke(&state.app, &p, &rid, &note).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedDto {
@@ -286,7 +300,7 @@ pub async fn make_disclosure(
     Path(id): Path<String>,
     b: Result<Json<chart::DisclosureInput>, JsonRejection>,
 ) -> ApiResult<Response> {
-    let doc = chart::disclose(&state, &p, pid(&id)?, &body(b)?).await?;
+    let doc = chart::disclose(&state.app, &p, pid(&id)?, &body(b)?).await?;
     Ok((StatusCode::CREATED, Json(doc)).into_response())
 }
 
@@ -310,11 +324,16 @@ pub async fn list_disclosures(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<DisclosureDto>>> {
     let id = pid(&id)?;
-    chart::open(&state, &p, id, Permission::ReadClinical, "disclosure.list").await?;
+    let s = access::open(
+        &state.app,
+        &p,
+        id,
+        Permission::ReadClinical,
+        "disclosure.list",
+    )
+    .await?;
     Ok(Json(
-        state
-            .store
-            .disclosures(id)
+        s.disclosures(&state.app)
             .await?
             .into_iter()
             .map(|d| DisclosureDto {
@@ -331,79 +350,25 @@ pub async fn list_disclosures(
     ))
 }
 
-#[derive(Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AdmitInput {
-    pub program_id: String,
-    /// A program kind (withdrawal_management, residential, …).
-    pub level_of_care: String,
-}
-
 /// Admit (or readmit: a new episode, the earlier ones stay in the history).
-#[utoipa::path(post, path = "/api/v1/patients/{id}/admit", params(("id" = String, Path)), request_body = AdmitInput, responses((status = 201, body = CreatedDto), (status = 409, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/patients/{id}/admit", params(("id" = String, Path)), request_body = chart::AdmitInput, responses((status = 201, body = CreatedDto), (status = 409, body = ErrorBody)))]
 pub async fn admit(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    b: Result<Json<AdmitInput>, JsonRejection>,
+    b: Result<Json<chart::AdmitInput>, JsonRejection>,
 ) -> ApiResult<Response> {
     let id = pid(&id)?;
     let i = body(b)?;
-    let eid = admit_patient(&state, &p, id, &i).await?;
+    let eid = chart::admit(&state.app, &p, id, &i).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedDto {
-            id: eid,
+            id: eid.to_string(),
             record: Value::Null,
         }),
     )
         .into_response())
-}
-
-/// Shared with the admit form.
-pub async fn admit_patient(
-    state: &AppState,
-    p: &Principal,
-    id: PatientId,
-    i: &AdmitInput,
-) -> Result<String, AppError> {
-    chart::open(
-        state,
-        p,
-        id,
-        Permission::WriteClinical,
-        "episode.admit.open",
-    )
-    .await?;
-    let program: ProgramId = i
-        .program_id
-        .parse()
-        .map_err(|_| FieldError::new("program_id", "choose a program"))?;
-    if !chart::holds_in(p, program, Permission::WriteClinical) {
-        return Err(FieldError::new("program_id", "you do not work in that program").into());
-    }
-    let level = i
-        .level_of_care
-        .parse::<carepath_domain::program::ProgramKind>()
-        .map_err(|_| FieldError::new("level_of_care", "unknown level of care"))?;
-    let eid = state
-        .store
-        .admit(
-            id,
-            program,
-            level.as_str(),
-            carepath_store::now_us(),
-            Some(p.user_id),
-            p.event("episode.admit", Outcome::Success),
-        )
-        .await
-        .map_err(|e| match e {
-            carepath_store::StoreError::Conflict(_) => {
-                AppError::Conflict("the patient already has an open episode in that program".into())
-            }
-            e => e.into(),
-        })?;
-    Ok(eid.to_string())
 }
 
 /// Transfer to another level of care or program (closes the episode as transferred, opens the next).
@@ -414,7 +379,7 @@ pub async fn transfer(
     Path(id): Path<String>,
     b: Result<Json<chart::TransferInput>, JsonRejection>,
 ) -> ApiResult<Response> {
-    let e = chart::transfer(&state, &p, pid(&id)?, &body(b)?).await?;
+    let e = chart::transfer(&state.app, &p, pid(&id)?, &body(b)?).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedDto {
@@ -427,26 +392,26 @@ pub async fn transfer(
 
 /// Discharge with a TEDS reason, summary, aftercare plan and naloxone documentation;
 /// schedules the follow-up calls. Returns the ids of the records written.
-#[utoipa::path(post, path = "/api/v1/patients/{id}/discharge", params(("id" = String, Path)), request_body = chart::DischargeInput, responses((status = 201, body = Vec<String>), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/patients/{id}/discharge", params(("id" = String, Path)), request_body = discharge::DischargeInput, responses((status = 201, body = Vec<String>), (status = 422, body = ErrorBody)))]
 pub async fn discharge(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    b: Result<Json<chart::DischargeInput>, JsonRejection>,
+    b: Result<Json<discharge::DischargeInput>, JsonRejection>,
 ) -> ApiResult<Response> {
-    let ids = chart::discharge(&state, &p, pid(&id)?, &body(b)?).await?;
+    let ids = chart::discharge(&state.app, &p, pid(&id)?, &body(b)?).await?;
     Ok((StatusCode::CREATED, Json(ids)).into_response())
 }
 
 /// Record the outcome of a follow-up call; `needs_reengagement` opens a referral.
-#[utoipa::path(post, path = "/api/v1/followups/{rid}/outcome", params(("rid" = String, Path)), request_body = chart::FollowUpOutcome, responses((status = 201, body = CreatedDto)))]
+#[utoipa::path(post, path = "/api/v1/followups/{rid}/outcome", params(("rid" = String, Path)), request_body = discharge::FollowUpOutcome, responses((status = 201, body = CreatedDto)))]
 pub async fn followup_outcome(
     State(state): State<AppState>,
     p: Principal,
     Path(rid): Path<String>,
-    b: Result<Json<chart::FollowUpOutcome>, JsonRejection>,
+    b: Result<Json<discharge::FollowUpOutcome>, JsonRejection>,
 ) -> ApiResult<Response> {
-    let referral = chart::followup_outcome(&state, &p, &rid, &body(b)?).await?;
+    let referral = chart::followup_outcome(&state.app, &p, &rid, &body(b)?).await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({ "referral_id": referral })),
@@ -475,7 +440,7 @@ pub async fn schedule_sessions(
     b: Result<Json<work::SeriesInput>, JsonRejection>,
 ) -> ApiResult<Response> {
     let program: ProgramId = program.parse().map_err(|_| AppError::NotFound)?;
-    let ids = work::schedule(&state, &p, program, &body(b)?).await?;
+    let ids = work::schedule(&state.app, &p, program, &body(b)?).await?;
     Ok((StatusCode::CREATED, Json(ids)).into_response())
 }
 
@@ -498,11 +463,9 @@ pub async fn list_sessions(
     Query(q): Query<RangeQuery>,
 ) -> ApiResult<Json<Vec<SessionDto>>> {
     let program: ProgramId = program.parse().map_err(|_| AppError::NotFound)?;
-    if !chart::holds_in(&p, program, Permission::ReadClinical) {
-        return Err(AppError::NotFound.into());
-    }
-    let (from, to) = range(&state, program, q.from.as_deref(), q.days.unwrap_or(7)).await?;
-    let s = state.store.sessions(program, from, to).await?;
+    let (from, to) =
+        work::range(&state.app, program, q.from.as_deref(), q.days.unwrap_or(7)).await?;
+    let s = work::sessions(&state.app, &p, program, from, to).await?;
     Ok(Json(
         s.into_iter()
             .map(|s| SessionDto {
@@ -519,34 +482,6 @@ pub async fn list_sessions(
     ))
 }
 
-/// The µs range of `days` program-local days from `from` (default today).
-pub async fn range(
-    state: &AppState,
-    program: ProgramId,
-    from: Option<&str>,
-    days: i64,
-) -> Result<(i64, i64), AppError> {
-    let prog = state.store.program(program).await?;
-    let tz = carepath_domain::program::parse_time_zone(&prog.timezone)?;
-    let day = match from.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(s) => s
-            .parse::<jiff::civil::Date>()
-            .map_err(|_| FieldError::new("from", "must be a date, YYYY-MM-DD"))?,
-        None => carepath_domain::program::clinic_day(jiff::Timestamp::now(), &tz),
-    };
-    let days = days.clamp(1, 62);
-    let start = day
-        .to_zoned(tz.clone())
-        .map_err(|_| FieldError::new("from", "out of range"))?;
-    let end = start
-        .checked_add(jiff::Span::new().days(days))
-        .map_err(|_| FieldError::new("days", "out of range"))?;
-    Ok((
-        start.timestamp().as_microsecond(),
-        end.timestamp().as_microsecond(),
-    ))
-}
-
 /// Record attendance for a session (changes amend the earlier entry).
 #[utoipa::path(post, path = "/api/v1/sessions/{sid}/attendance", params(("sid" = String, Path)), request_body = work::AttendanceInput, responses((status = 200, description = "number of entries written")))]
 pub async fn record_attendance(
@@ -555,7 +490,7 @@ pub async fn record_attendance(
     Path(sid): Path<String>,
     b: Result<Json<work::AttendanceInput>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
-    let n = work::attendance(&state, &p, &sid, &body(b)?).await?;
+    let n = work::attendance(&state.app, &p, &sid, &body(b)?).await?;
     Ok(Json(serde_json::json!({ "written": n })))
 }
 
@@ -566,147 +501,31 @@ pub async fn worklist(
     State(state): State<AppState>,
     p: Principal,
 ) -> ApiResult<Json<work::Worklist>> {
-    Ok(Json(work::worklist(&state, &p).await?))
-}
-
-#[derive(Deserialize, Serialize, ToSchema, Default, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct Contact {
-    pub name: String,
-    /// emergency, family, other.
-    pub relationship: String,
-    pub phone: String,
-    /// May be contacted in an emergency.
-    #[serde(default)]
-    pub emergency: bool,
-}
-
-/// Registration details beyond name, birth date and sex (versioned: every change kept).
-#[derive(Deserialize, Serialize, ToSchema, Default, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct ProfileDto {
-    #[serde(default)]
-    pub gender_identity: String,
-    #[serde(default)]
-    pub pronouns: String,
-    #[serde(default)]
-    pub phone: String,
-    #[serde(default)]
-    pub email: String,
-    #[serde(default)]
-    pub address: String,
-    /// Preferred language (e.g. English, Spanish, ASL).
-    #[serde(default)]
-    pub language: String,
-    #[serde(default)]
-    pub interpreter_needed: bool,
-    /// uninsured, medicaid, medicare, private, state_funded, sliding_fee.
-    #[serde(default)]
-    pub payer: String,
-    #[serde(default)]
-    pub payer_member_id: String,
-    #[serde(default)]
-    pub contacts: Vec<Contact>,
-}
-
-pub const PAYERS: [(&str, &str); 6] = [
-    ("uninsured", "Uninsured / self-pay"),
-    ("medicaid", "Medicaid"),
-    ("medicare", "Medicare"),
-    ("private", "Private insurance"),
-    ("state_funded", "State-funded"),
-    ("sliding_fee", "Sliding fee"),
-];
-
-/// Validate registration details (phone digits, payer, contacts).
-pub fn check_profile(d: &ProfileDto) -> Result<(), AppError> {
-    let phone_ok = |s: &str| {
-        let digits = s.chars().filter(|c| c.is_ascii_digit()).count();
-        s.trim().is_empty()
-            || ((7..=15).contains(&digits)
-                && s.chars()
-                    .all(|c| c.is_ascii_digit() || " +-().".contains(c)))
-    };
-    if !phone_ok(&d.phone) {
-        return Err(FieldError::new("phone", "enter a phone number (7–15 digits)").into());
-    }
-    if !d.email.trim().is_empty() && !d.email.contains('@') {
-        return Err(FieldError::new("email", "enter an email address or leave it empty").into());
-    }
-    if !d.payer.is_empty() && !PAYERS.iter().any(|(k, _)| *k == d.payer) {
-        return Err(FieldError::new("payer", "choose a payer category").into());
-    }
-    for (k, c) in d.contacts.iter().enumerate() {
-        if c.name.trim().is_empty() {
-            return Err(FieldError::new(format!("contacts[{k}].name"), "is required").into());
-        }
-        if !["emergency", "family", "other"].contains(&c.relationship.as_str()) {
-            return Err(FieldError::new(
-                format!("contacts[{k}].relationship"),
-                "must be emergency, family or other",
-            )
-            .into());
-        }
-        if c.phone.trim().is_empty() || !phone_ok(&c.phone) {
-            return Err(
-                FieldError::new(format!("contacts[{k}].phone"), "enter a phone number").into(),
-            );
-        }
-    }
-    Ok(())
+    Ok(Json(work::worklist(&state.app, &p).await?))
 }
 
 /// Current registration details.
-#[utoipa::path(get, path = "/api/v1/patients/{id}/profile", params(("id" = String, Path)), responses((status = 200, body = ProfileDto)))]
+#[utoipa::path(get, path = "/api/v1/patients/{id}/profile", params(("id" = String, Path)), responses((status = 200, body = Profile)))]
 pub async fn get_profile(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-) -> ApiResult<Json<ProfileDto>> {
+) -> ApiResult<Json<Profile>> {
     let id = pid(&id)?;
-    crate::access::patient(&state, &p, id, Permission::ReadDemographics, "profile.read")
-        .await
-        .map_err(|(e, _)| e)?;
-    let (v, _) = state.store.profile(id).await?;
-    Ok(Json(
-        v.and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_default(),
-    ))
+    Ok(Json(registration::profile(&state.app, &p, id).await?))
 }
 
 /// Replace the registration details (a new version; earlier ones are kept).
-#[utoipa::path(put, path = "/api/v1/patients/{id}/profile", params(("id" = String, Path)), request_body = ProfileDto, responses((status = 204), (status = 422, body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/v1/patients/{id}/profile", params(("id" = String, Path)), request_body = Profile, responses((status = 204), (status = 422, body = ErrorBody)))]
 pub async fn put_profile(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    b: Result<Json<ProfileDto>, JsonRejection>,
+    b: Result<Json<Profile>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
     let id = pid(&id)?;
-    save_profile(&state, &p, id, &body(b)?).await?;
+    registration::save_profile(&state.app, &p, id, &body(b)?.tidy()).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-pub async fn save_profile(
-    state: &AppState,
-    p: &Principal,
-    id: PatientId,
-    d: &ProfileDto,
-) -> Result<(), AppError> {
-    crate::access::patient(state, p, id, Permission::RegisterPatient, "profile.open")
-        .await
-        .map_err(|(e, _)| e)?;
-    check_profile(d)?;
-    state
-        .store
-        .add_profile(
-            id,
-            &serde_json::to_value(d).map_err(|e| AppError::Internal(e.to_string()))?,
-            p.user_id,
-            p.event("profile.update", Outcome::Success),
-        )
-        .await?;
-    Ok(())
 }
 
 /// Upload an identification photo (multipart field `photo`, JPEG or PNG, up to 900 kB).
@@ -718,8 +537,20 @@ pub async fn upload_photo(
     Path(id): Path<String>,
     mp: axum::extract::Multipart,
 ) -> ApiResult<StatusCode> {
-    crate::pages::path::save_photo(&state, &p, pid(&id)?, mp).await?;
+    let bytes = photo_part(mp).await?;
+    registration::save_photo(&state.app, &p, pid(&id)?, &bytes).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The `photo` part of a multipart upload (empty when missing).
+pub async fn photo_part(mut mp: axum::extract::Multipart) -> Result<Vec<u8>, AppError> {
+    let mut data = None;
+    while let Ok(Some(field)) = mp.next_field().await {
+        if field.name() == Some("photo") {
+            data = field.bytes().await.ok();
+        }
+    }
+    Ok(data.map(|b| b.to_vec()).unwrap_or_default())
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]
@@ -745,12 +576,10 @@ pub async fn enrollment(
         None | Some("add") => true,
         Some("remove") => false,
         Some(_) => {
-            return Err(
-                AppError::Invalid(FieldError::new("action", "must be add or remove")).into(),
-            );
+            return Err(AppError::invalid("action", "must be add or remove").into());
         }
     };
-    work::enroll(&state, &p, &sid, &i.patient_id, add).await?;
+    work::enroll(&state.app, &p, &sid, &i.patient_id, add).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -778,10 +607,7 @@ pub async fn get_protocol(
     Path(pid): Path<String>,
 ) -> ApiResult<Json<ProtocolDto>> {
     let program: ProgramId = pid.parse().map_err(|_| AppError::NotFound)?;
-    if !chart::holds_in(&p, program, Permission::ManagePrograms) {
-        return Err(AppError::NotFound.into());
-    }
-    let (proto, follow) = chart::program_settings(&state, program).await?;
+    let (proto, follow) = work::protocol(&state.app, &p, program).await?;
     Ok(Json(ProtocolDto {
         cows_every_h: proto.every_h,
         cows_severe_every_h: proto.severe_every_h,
@@ -802,10 +628,10 @@ pub async fn put_protocol(
     let program: ProgramId = pid.parse().map_err(|_| AppError::NotFound)?;
     let i = body(b)?;
     work::set_protocol(
-        &state,
+        &state.app,
         &p,
         program,
-        &carepath_store::programs::ProgramProtocol {
+        &ProgramProtocol {
             cows_every_h: i.cows_every_h,
             cows_severe_every_h: i.cows_severe_every_h,
             cows_severe_from: i.cows_severe_from,

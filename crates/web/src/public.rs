@@ -424,7 +424,7 @@ pub async fn find(
     };
     let mut status = StatusCode::OK;
     if !near.trim().is_empty() {
-        let idx = state.finder.get();
+        let idx = state.app.finder.get();
         let sp = SearchParams {
             near: Some(near.clone()),
             radius_mi: radius.parse().ok(),
@@ -500,7 +500,7 @@ pub async fn find(
                 }
             }
             Err(crate::error::AppError::Invalid(e)) => {
-                page.error = Some(e.message);
+                page.error = e.first().map(|f| f.message.clone());
                 status = StatusCode::UNPROCESSABLE_ENTITY;
             }
             Err(_) => status = StatusCode::INTERNAL_SERVER_ERROR,
@@ -639,9 +639,9 @@ pub async fn facility(
     Query(q): Query<LangParam>,
 ) -> Response {
     let t = text_for(q.lang.as_deref(), &headers);
-    let idx = state.finder.get();
+    let idx = state.app.finder.get();
     let Some(f) = idx.get(&id) else {
-        return crate::error::AppError::NotFound.html();
+        return crate::error::Respond::html(crate::error::AppError::NotFound);
     };
     let es = t.lang == "es";
     let mut groups: Vec<ServiceGroup> = vec![];
@@ -715,12 +715,12 @@ pub async fn callback(
     axum::Form(form): axum::Form<CallbackForm>,
 ) -> Response {
     let t = text_for(Some(form.lang.as_str()).filter(|l| !l.is_empty()), &headers);
-    let idx = state.finder.get();
+    let idx = state.app.finder.get();
     let Some(f) = idx.get(&id) else {
-        return crate::error::AppError::NotFound.html();
+        return crate::error::Respond::html(crate::error::AppError::NotFound);
     };
     let Some(live) = f.live.clone() else {
-        return crate::error::AppError::NotFound.html();
+        return crate::error::Respond::html(crate::error::AppError::NotFound);
     };
     let page = |message: Option<&'static str>, form_error: Option<String>| FacilityPage {
         message,
@@ -757,24 +757,25 @@ pub async fn callback(
             .into_response();
     }
     let Ok(program) = live.program_id.parse::<carepath_domain::ids::ProgramId>() else {
-        return crate::error::AppError::NotFound.html();
+        return crate::error::Respond::html(crate::error::AppError::NotFound);
     };
-    let r = carepath_store::referrals::NewReferral {
+    let r = carepath_app::model::NewReferral {
         name: name.to_string(),
         phone: form.phone.trim().chars().take(30).collect(),
         best_time: form.best_time.trim().chars().take(80).collect(),
         note: None,
         language: t.lang.to_string(),
     };
-    let mut ev = carepath_domain::audit::NewEvent::new(
-        "referral.create",
-        carepath_domain::audit::Outcome::Success,
+    match carepath_app::intake::request_callback(
+        &state.app,
+        program,
+        &r,
+        Some(addr.ip().to_string()),
     )
-    .detail("public call-back request");
-    ev.client_addr = Some(addr.ip().to_string());
-    match state.store.create_referral(program, &r, ev).await {
+    .await
+    {
         Ok(_) => render(&page(Some(t.callback_thanks), None)).into_response(),
-        Err(e) => crate::error::AppError::from(e).html(),
+        Err(e) => crate::error::Respond::html(e),
     }
 }
 

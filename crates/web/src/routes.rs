@@ -5,7 +5,7 @@
 //! every role and checks allow/deny against `carepath_domain::authz`.
 
 use crate::auth::{self, Principal};
-use crate::error::AppError;
+use crate::error::{AppError, Respond};
 use crate::{AppState, api, pages};
 use axum::Router;
 use axum::extract::Request;
@@ -13,7 +13,6 @@ use axum::http::{HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
-use carepath_domain::audit::Outcome;
 use carepath_domain::authz::Permission;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -586,12 +585,11 @@ async fn guard(state: AppState, g: Guard, api: bool, mut req: Request, next: Nex
                 .get::<axum::extract::MatchedPath>()
                 .map(|m| m.as_str().to_string())
                 .unwrap_or_default();
-            let ev = principal
-                .event("access.denied", Outcome::Denied)
-                .object("route", format!("{} {path}", parts.method))
-                .detail(format!("lacks {p}"));
-            if let Err(e) = state.store.audit(ev).await {
-                return fail(e.into());
+            let route = format!("{} {path}", parts.method);
+            if let Err(e) =
+                carepath_app::auth::refuse_route(&state.app, &principal, &route, p).await
+            {
+                return fail(e);
             }
             return fail(AppError::Forbidden(format!(
                 "your role does not allow this ({p})"

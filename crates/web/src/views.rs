@@ -1,6 +1,5 @@
 //! Page models (askama templates in `templates/`).
 
-use crate::auth::Principal;
 use askama::Template;
 use axum::response::Html;
 use carepath_domain::authz::Permission;
@@ -39,7 +38,7 @@ impl Nav {
     pub fn anonymous() -> Nav {
         Nav::default()
     }
-    pub fn for_principal(p: &Principal) -> Nav {
+    pub fn for_principal(p: &carepath_app::Principal) -> Nav {
         Nav {
             signed_in: true,
             user: p.display_name.clone(),
@@ -73,17 +72,6 @@ pub struct ErrorPage {
 }
 
 /// Format UTC microseconds for people, in the given time zone.
-pub fn fmt_time(us: i64, tz: &jiff::tz::TimeZone) -> String {
-    match jiff::Timestamp::from_microsecond(us) {
-        Ok(t) => t
-            .to_zoned(tz.clone())
-            .strftime("%Y-%m-%d %H:%M %Z")
-            .to_string(),
-        Err(_) => "—".into(),
-    }
-}
-
+pub use carepath_app::fmt::time as fmt_time;
 /// Format UTC microseconds as UTC.
-pub fn fmt_utc(us: i64) -> String {
-    fmt_time(us, &jiff::tz::TimeZone::UTC)
-}
+pub use carepath_app::fmt::utc as fmt_utc;

@@ -1,19 +1,18 @@
 //! User administration, personal API tokens, the audit viewer, emergency-access review.
 
 use crate::AppState;
-use crate::auth::{self as a, Principal};
+use crate::auth::Principal;
 use crate::error::{AppError, HtmlResult};
 use crate::views::{Nav, fmt_utc, render};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use carepath_app::model::AuditFilter;
+use carepath_app::{admin, auth as app_auth};
 use carepath_domain::FieldError;
-use carepath_domain::audit::Outcome;
 use carepath_domain::authz::{Permission, Role};
-use carepath_domain::ids::{GrantId, ProgramId, TokenId, UserId};
-use carepath_domain::password;
-use carepath_store::AuditFilter;
+use carepath_domain::ids::{GrantId, TokenId, UserId};
 use serde::Deserialize;
 
 pub struct UserRow {
@@ -45,14 +44,13 @@ async fn users_page(
     message: Option<String>,
     error: Option<String>,
 ) -> Result<Response, AppError> {
-    let programs = state.store.list_programs().await?;
-    let now = carepath_store::now_us();
+    let programs = carepath_app::work::programs(&state.app).await?;
+    let now = state.app.now_us();
     let mut users = vec![];
-    for u in state.store.list_users().await? {
-        let grants = state
-            .store
-            .grants(u.id)
-            .await?
+    for acc in admin::users(&state.app, p).await? {
+        let u = acc.user;
+        let grants = acc
+            .grants
             .into_iter()
             .map(|g| {
                 let name = programs
@@ -85,10 +83,6 @@ async fn users_page(
             status,
         });
     }
-    state
-        .store
-        .audit(p.event("user.list", Outcome::Success))
-        .await?;
     let page = UsersPage {
         nav: Nav::for_principal(p),
         title: "Users".into(),
@@ -108,74 +102,16 @@ pub async fn users(State(state): State<AppState>, p: Principal) -> HtmlResult<Re
     Ok(users_page(&state, &p, None, None).await?)
 }
 
-#[derive(Deserialize)]
-pub struct NewUserForm {
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    display_name: String,
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    program_id: String,
-    #[serde(default)]
-    role: String,
-}
-
-/// Create an account with one role (shared with the CLI's rules).
-async fn create_user_inner(
-    state: &AppState,
-    p: &Principal,
-    f: &NewUserForm,
-) -> Result<String, AppError> {
-    let username = f.username.trim().to_lowercase();
-    password::check_username(&username)?;
-    if f.display_name.trim().is_empty() {
-        return Err(FieldError::new("display_name", "is required").into());
-    }
-    password::check(&f.password, &username)?;
-    let program: ProgramId = f
-        .program_id
-        .parse()
-        .map_err(|_| FieldError::new("program_id", "choose a program"))?;
-    let role: Role = f.role.parse()?;
-    let hash = a::hash_password(f.password.clone()).await?;
-    let user = state
-        .store
-        .create_user(
-            &username,
-            f.display_name.trim(),
-            &hash,
-            p.event("user.create", Outcome::Success),
-        )
-        .await
-        .map_err(|e| match e {
-            carepath_store::StoreError::Conflict(_) => {
-                AppError::Invalid(FieldError::new("username", "is taken"))
-            }
-            other => other.into(),
-        })?;
-    state
-        .store
-        .grant_role(
-            user.id,
-            program,
-            role,
-            Some(p.user_id),
-            p.event("user.grant", Outcome::Success),
-        )
-        .await?;
-    Ok(username)
-}
-
 pub async fn create_user(
     State(state): State<AppState>,
     p: Principal,
-    Form(f): Form<NewUserForm>,
+    Form(f): Form<admin::NewUser>,
 ) -> HtmlResult<Response> {
-    match create_user_inner(&state, &p, &f).await {
+    match admin::create_user(&state.app, &p, &f).await {
         Ok(u) => Ok(users_page(&state, &p, Some(format!("Account {u} created.")), None).await?),
-        Err(AppError::Invalid(e)) => Ok(users_page(&state, &p, None, Some(e.to_string())).await?),
+        Err(e @ AppError::Invalid(_)) => {
+            Ok(users_page(&state, &p, None, Some(e.to_string())).await?)
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -194,43 +130,17 @@ pub async fn change_role(
     Form(f): Form<RoleForm>,
 ) -> HtmlResult<Response> {
     let id: UserId = id.parse().map_err(|_| AppError::NotFound)?;
-    state.store.user(id).await?;
-    let program: ProgramId = f
-        .program_id
-        .parse()
-        .map_err(|_| FieldError::new("program_id", "unknown program"))?;
-    let role: Role = f.role.parse()?;
-    match f.op.as_str() {
-        "grant" => {
-            state
-                .store
-                .grant_role(
-                    id,
-                    program,
-                    role,
-                    Some(p.user_id),
-                    p.event("user.grant", Outcome::Success),
-                )
-                .await?
+    let grant = match f.op.as_str() {
+        "grant" => true,
+        "revoke" => false,
+        _ => return Err(AppError::invalid("op", "must be grant or revoke").into()),
+    };
+    match admin::change_role(&state.app, &p, id, &f.program_id, &f.role, grant).await {
+        Ok(()) => {}
+        Err(e @ (AppError::Forbidden(_) | AppError::Invalid(_))) => {
+            return Ok(users_page(&state, &p, None, Some(e.to_string())).await?);
         }
-        "revoke" => {
-            if id == p.user_id && role == Role::Admin {
-                return Ok(users_page(
-                    &state,
-                    &p,
-                    None,
-                    Some("You cannot remove your own administrator role.".into()),
-                )
-                .await?);
-            }
-            state
-                .store
-                .revoke_role(id, program, role, p.event("user.revoke", Outcome::Success))
-                .await?
-        }
-        _ => {
-            return Err(AppError::Invalid(FieldError::new("op", "must be grant or revoke")).into());
-        }
+        Err(e) => return Err(e.into()),
     }
     Ok(Redirect::to("/admin/users").into_response())
 }
@@ -248,24 +158,13 @@ pub async fn set_status(
 ) -> HtmlResult<Response> {
     let id: UserId = id.parse().map_err(|_| AppError::NotFound)?;
     let disabled = f.disabled == "true";
-    if id == p.user_id && disabled {
-        return Ok(users_page(
-            &state,
-            &p,
-            None,
-            Some("You cannot disable your own account.".into()),
-        )
-        .await?);
+    match admin::set_disabled(&state.app, &p, id, disabled).await {
+        Ok(()) => {}
+        Err(e @ AppError::Forbidden(_)) => {
+            return Ok(users_page(&state, &p, None, Some(e.to_string())).await?);
+        }
+        Err(e) => return Err(e.into()),
     }
-    let action = if disabled {
-        "user.disable"
-    } else {
-        "user.enable"
-    };
-    state
-        .store
-        .set_disabled(id, disabled, p.event(action, Outcome::Success))
-        .await?;
     Ok(Redirect::to("/admin/users").into_response())
 }
 
@@ -298,10 +197,8 @@ async fn tokens_page(
     new_token: Option<String>,
     error: Option<String>,
 ) -> Result<Response, AppError> {
-    let now = carepath_store::now_us();
-    let tokens = state
-        .store
-        .list_api_tokens(p.user_id)
+    let now = state.app.now_us();
+    let tokens = app_auth::tokens(&state.app, p)
         .await?
         .into_iter()
         .map(|t| {
@@ -315,7 +212,7 @@ async fn tokens_page(
             TokenRow {
                 id: t.id,
                 name: t.name,
-                scopes: t.scopes.join(", "),
+                scopes: t.scopes.0.join(", "),
                 expires: fmt_utc(t.expires_at),
                 last_used: t
                     .last_used_at
@@ -339,59 +236,13 @@ async fn tokens_page(
         tokens,
         scopes,
         mfa_enrolled: p.mfa_enrolled,
-        max_days: state.config.max_token_days,
+        max_days: state.settings().max_token_days,
     };
     Ok(render(&page).into_response())
 }
 
 pub async fn tokens(State(state): State<AppState>, p: Principal) -> HtmlResult<Response> {
     Ok(tokens_page(&state, &p, None, None).await?)
-}
-
-/// Create a personal token; returns the secret (shown once).
-pub async fn issue_token(
-    state: &AppState,
-    p: &Principal,
-    name: &str,
-    scopes: &[String],
-    days: i64,
-) -> Result<String, AppError> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 80 {
-        return Err(FieldError::new("name", "is required (at most 80 characters)").into());
-    }
-    if !(1..=state.config.max_token_days).contains(&days) {
-        return Err(FieldError::new(
-            "days",
-            format!("must be between 1 and {}", state.config.max_token_days),
-        )
-        .into());
-    }
-    if scopes.is_empty() {
-        return Err(FieldError::new("scopes", "choose at least one scope").into());
-    }
-    for s in scopes {
-        let perm: Permission = s.parse()?;
-        if !p.can(perm) {
-            return Err(
-                FieldError::new("scopes", format!("your roles do not include {perm}")).into(),
-            );
-        }
-    }
-    let secret = a::random_token("cp_");
-    let expires = carepath_store::now_us() + days * 86_400 * 1_000_000;
-    state
-        .store
-        .create_api_token(
-            p.user_id,
-            name,
-            &a::sha256_hex(&secret),
-            scopes,
-            expires,
-            p.event("token.create", Outcome::Success),
-        )
-        .await?;
-    Ok(secret)
 }
 
 pub async fn create_token(
@@ -414,9 +265,11 @@ pub async fn create_token(
         .map(|(_, v)| v.clone())
         .collect();
     let days: i64 = get("days").trim().parse().unwrap_or(0);
-    match issue_token(&state, &p, &get("name"), &scopes, days).await {
+    match app_auth::issue_token(&state.app, &p, &get("name"), &scopes, days).await {
         Ok(t) => Ok(tokens_page(&state, &p, Some(t), None).await?),
-        Err(AppError::Invalid(e)) => Ok(tokens_page(&state, &p, None, Some(e.to_string())).await?),
+        Err(e @ AppError::Invalid(_)) => {
+            Ok(tokens_page(&state, &p, None, Some(e.to_string())).await?)
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -436,10 +289,7 @@ pub async fn revoke_token(
     Path(id): Path<String>,
 ) -> HtmlResult<Response> {
     let id: TokenId = id.parse().map_err(|_| AppError::NotFound)?;
-    state
-        .store
-        .revoke_api_token(p.user_id, id, p.event("token.revoke", Outcome::Success))
-        .await?;
+    app_auth::revoke_token(&state.app, &p, id).await?;
     Ok(Redirect::to("/account/tokens").into_response())
 }
 
@@ -489,7 +339,7 @@ struct AuditPage {
 
 /// Turn the query into a store filter; dates are UTC days, `to` inclusive.
 pub fn audit_filter(q: &AuditQuery, limit: i64) -> Result<AuditFilter, AppError> {
-    let day = |field: &'static str, s: &str, plus: i64| -> Result<Option<i64>, AppError> {
+    let day = |field: &'static str, s: &str, plus: i64| -> Result<Option<i64>, FieldError> {
         let t = s.trim();
         if t.is_empty() {
             return Ok(None);
@@ -524,12 +374,7 @@ pub async fn audit(
     Query(q): Query<AuditQuery>,
 ) -> HtmlResult<Response> {
     let f = audit_filter(&q, 100)?;
-    let page = state.store.audit_events(&f).await?;
-    let head = state.store.audit_head().await?;
-    state
-        .store
-        .audit(p.event("audit.view", Outcome::Success))
-        .await?;
+    let (page, head) = admin::audit_events(&state.app, &p, &f, "").await?;
     let events = page
         .events
         .into_iter()
@@ -602,9 +447,7 @@ struct BreakGlassListPage {
 }
 
 pub async fn break_glass_list(State(state): State<AppState>, p: Principal) -> HtmlResult<Response> {
-    let grants = state
-        .store
-        .list_break_glass(200)
+    let grants = admin::break_glass_grants(&state.app, &p)
         .await?
         .into_iter()
         .map(|g| GrantView {
@@ -624,10 +467,6 @@ pub async fn break_glass_list(State(state): State<AppState>, p: Principal) -> Ht
             }),
         })
         .collect();
-    state
-        .store
-        .audit(p.event("break_glass.list", Outcome::Success))
-        .await?;
     Ok(render(&BreakGlassListPage {
         nav: Nav::for_principal(&p),
         title: "Emergency access review".into(),
@@ -649,17 +488,6 @@ pub async fn break_glass_review(
     Form(f): Form<ReviewForm>,
 ) -> HtmlResult<Response> {
     let id: GrantId = id.parse().map_err(|_| AppError::NotFound)?;
-    if f.note.trim().is_empty() {
-        return Err(AppError::Invalid(FieldError::new("note", "is required")).into());
-    }
-    state
-        .store
-        .review_break_glass(
-            id,
-            &p.username,
-            f.note.trim(),
-            p.event("break_glass.review", Outcome::Success),
-        )
-        .await?;
+    admin::review_break_glass(&state.app, &p, id, &f.note).await?;
     Ok(Redirect::to("/audit/break-glass").into_response())
 }

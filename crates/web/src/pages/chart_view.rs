@@ -7,14 +7,17 @@
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::chart::{self, holds_in};
 use crate::error::AppError;
 use crate::pages::forms::Panel;
 use crate::views::fmt_time;
+use carepath_app::access::{PatientScope, current};
+use carepath_app::chart;
+use carepath_app::clock::{DAY_US, HOUR_US};
+use carepath_app::kinds::flowsheet::vitals_text;
+use carepath_app::kinds::notes::{INTERVENTIONS, NoteBody};
+use carepath_app::kinds::{Body, Entry, Kind, assessment};
+use carepath_app::registration::{self, Telling};
 use carepath_domain::authz::Permission;
-use carepath_domain::ids::PatientId;
-use carepath_store::{Episode, Record};
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 pub struct Svg {
@@ -152,10 +155,6 @@ pub struct Sections {
     pub show_withdrawal: bool,
 }
 
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or("").to_string()
-}
-
 fn ts(s: &str) -> Option<i64> {
     s.parse::<jiff::Timestamp>()
         .ok()
@@ -166,7 +165,7 @@ fn ts(s: &str) -> Option<i64> {
 /// expected course (onset and peak windows from the engine) overlaid.
 pub fn cows_svg(
     points: &[(i64, u8)],
-    course: Option<&Value>,
+    course: Option<&carepath_clinical::course::Output>,
     now: i64,
     tz: &jiff::tz::TimeZone,
 ) -> Option<Svg> {
@@ -178,25 +177,25 @@ pub fn cows_svg(
     let ph = (h - top - bottom) as f64;
     let mut windows_t = vec![];
     if let Some(c) = course {
-        for (key, label, class) in [
-            ("onset", "expected onset", "onset"),
-            ("peak", "expected peak", "peak"),
+        for (w, label, class) in [
+            (&c.onset, "expected onset", "onset"),
+            (&c.peak, "expected peak", "peak"),
         ] {
-            if let (Some(a), Some(b)) = (ts(&s(&c[key][0])), ts(&s(&c[key][1]))) {
+            if let (Some(a), Some(b)) = (ts(&w[0]), ts(&w[1])) {
                 windows_t.push((a, b, label.to_string(), class));
             }
         }
     }
     let first = points.iter().map(|p| p.0).min()?;
     let last = points.iter().map(|p| p.0).max()?;
-    let mut t0 = first - chart::HOUR_US;
-    let mut t1 = (last + 4 * chart::HOUR_US).max(now.min(last + 48 * chart::HOUR_US));
+    let mut t0 = first - HOUR_US;
+    let mut t1 = (last + 4 * HOUR_US).max(now.min(last + 48 * HOUR_US));
     for (a, b, _, _) in &windows_t {
         t0 = t0.min(*a);
         t1 = t1.max(*b);
     }
     // Keep the span readable: at most 5 days, ending at the newest point or window.
-    t0 = t0.max(t1 - 5 * chart::DAY_US);
+    t0 = t0.max(t1 - 5 * DAY_US);
     let span = (t1 - t0).max(1) as f64;
     let x = |t: i64| left + (((t - t0) as f64 / span) * pw).round() as i32;
     let y = |v: f64| top + (((48.0 - v) / 48.0) * ph).round() as i32;
@@ -267,24 +266,17 @@ pub fn cows_svg(
     })
 }
 
-fn sections_text(body: &Value) -> Vec<(String, String)> {
-    if body["private"] == Value::Bool(true) && body.get("sections").is_none() {
+fn sections_text(e: &Entry, n: &NoteBody) -> Vec<(String, String)> {
+    if e.withheld {
         return vec![(
             "Private counseling note".into(),
             "Its content is visible to its author and co-signer only (42 CFR § 2.11).".into(),
         )];
     }
-    let template = body["template"].as_str().unwrap_or("DAP");
-    let (_, secs) = chart::TEMPLATES
-        .iter()
-        .find(|(t, _)| *t == template)
-        .unwrap_or(&chart::TEMPLATES[0]);
-    secs.iter()
-        .map(|(k, l)| (l.to_string(), s(&body["sections"][*k])))
-        .collect()
+    n.labelled()
 }
 
-fn sig_text(r: &Record, kind: &str, tz: &jiff::tz::TimeZone) -> String {
+fn sig_text(r: &Entry, kind: &str, tz: &jiff::tz::TimeZone) -> String {
     r.signature(kind)
         .map(|g| {
             format!(
@@ -297,101 +289,66 @@ fn sig_text(r: &Record, kind: &str, tz: &jiff::tz::TimeZone) -> String {
         .unwrap_or_default()
 }
 
+fn payer_label(k: &str) -> String {
+    registration::PAYERS
+        .iter()
+        .find(|(x, _)| *x == k)
+        .map(|(_, l)| l.to_string())
+        .unwrap_or(k.to_string())
+}
+
 pub async fn build(
     state: &AppState,
     p: &Principal,
-    id: PatientId,
-    episodes: &[Episode],
+    scope: &PatientScope,
     tz: &jiff::tz::TimeZone,
     clinical: bool,
-    records: &[Record],
+    records: &[Entry],
 ) -> Result<Sections, AppError> {
     let me = p.user_id.to_string();
-    let now = carepath_store::now_us();
+    let now = state.app.now_us();
+    let episodes = &scope.episodes;
     let mut out = Sections {
         can_register: p.can(Permission::RegisterPatient),
         ..Default::default()
     };
-    let (profile, _) = state.store.profile(id).await?;
-    if let Some(d) = profile {
-        for (k, l) in [
-            ("gender_identity", "Gender identity"),
-            ("pronouns", "Pronouns"),
-            ("phone", "Phone"),
-            ("language", "Language"),
-            ("payer", "Payer"),
+    if let Some((d, contacts)) = registration::contacts(scope, &state.app).await? {
+        let language = if d.interpreter_needed && !d.language.is_empty() {
+            format!("{} (interpreter needed)", d.language)
+        } else {
+            d.language.clone()
+        };
+        for (l, val) in [
+            ("Gender identity", d.gender_identity.clone()),
+            ("Pronouns", d.pronouns.clone()),
+            ("Phone", d.phone.clone()),
+            ("Language", language),
+            ("Payer", payer_label(&d.payer)),
         ] {
-            let mut val = s(&d[k]);
-            if k == "payer" {
-                val = crate::path_api::PAYERS
-                    .iter()
-                    .find(|(x, _)| *x == val)
-                    .map(|(_, l)| l.to_string())
-                    .unwrap_or(val);
-            }
-            if k == "language" && d["interpreter_needed"] == Value::Bool(true) {
-                val.push_str(" (interpreter needed)");
-            }
             if !val.is_empty() {
                 out.profile.push((l.into(), val));
             }
         }
         // What each family contact may be told follows the family-involvement
         // consents (42 CFR § 2.31): without one, nothing about treatment.
-        // Clinical users have the record loaded already; others fetch the consents alone.
-        let fetched;
-        let consents: &[Record] = if clinical {
-            records
-        } else {
-            fetched = state
-                .store
-                .patient_records(id, &["consent", "consent_revocation"])
-                .await?;
-            &fetched
-        };
-        let family: Vec<(String, String)> = chart::consents_with_state(consents)
-            .into_iter()
-            .filter(|(c, rev)| c.body["kind"] == "family" && rev.is_none())
-            .filter(|(c, _)| {
-                c.body["expires_on"]
-                    .as_str()
-                    .and_then(|d| d.parse::<jiff::civil::Date>().ok())
-                    .is_none_or(|d| d >= jiff::Timestamp::now().to_zoned(tz.clone()).date())
-            })
-            .map(|(c, _)| {
-                (
-                    s(&c.body["recipient"]).to_lowercase(),
-                    s(&c.body["information"]),
-                )
-            })
-            .collect();
-        for c in d["contacts"].as_array().into_iter().flatten() {
-            let name = s(&c["name"]);
-            let told = if s(&c["relationship"]) == "family" {
-                match family
-                    .iter()
-                    .find(|(r, _)| r.contains(&name.to_lowercase()))
-                {
-                    Some((_, info)) => format!("; may be told: {info}"),
-                    None => "; no family-involvement consent: share nothing about treatment".into(),
+        for (c, telling) in contacts {
+            let told = match telling {
+                Telling::NotFamily => String::new(),
+                Telling::Consent(info) => format!("; may be told: {info}"),
+                Telling::NoConsent => {
+                    "; no family-involvement consent: share nothing about treatment".into()
                 }
-            } else {
-                String::new()
             };
             out.contacts.push(format!(
                 "{} — {} — {}{}{told}",
-                name,
-                s(&c["relationship"]),
-                s(&c["phone"]),
-                if c["emergency"] == Value::Bool(true) {
-                    " (emergency)"
-                } else {
-                    ""
-                }
+                c.name,
+                c.relationship,
+                c.phone,
+                if c.emergency { " (emergency)" } else { "" }
             ));
         }
     }
-    out.has_photo = state.store.has_photo(id).await?;
+    out.has_photo = scope.has_photo(&state.app).await?;
     if let Some(e) = episodes.iter().find(|e| e.discharged_at.is_none()) {
         out.episode = format!(
             "{} since {}",
@@ -410,75 +367,66 @@ pub async fn build(
         .find(|e| e.discharged_at.is_none())
         .map(|e| e.program_id);
     out.can_write = p.can(Permission::WriteClinical)
-        && home.is_none_or(|g| holds_in(p, g, Permission::WriteClinical));
+        && home.is_none_or(|g| p.holds_in(g, Permission::WriteClinical));
     // Assessment: the newest current one.
-    if let Some(a) = records
-        .iter()
-        .rev()
-        .find(|r| r.kind == "assessment" && r.is_current())
-    {
-        out.assessment_when = fmt_time(a.occurred_at, tz);
-        out.assessment_id = a.id.clone();
-        out.assessment = crate::pages::path::assessment_panels(&a.body);
+    let latest_assessment = current(records, Kind::Assessment)
+        .last()
+        .and_then(|e| match &e.body {
+            Body::Assessment(a) => Some((e, a)),
+            _ => None,
+        });
+    if let Some((e, a)) = latest_assessment {
+        out.assessment_when = fmt_time(e.occurred_at, tz);
+        out.assessment_id = e.id.clone();
+        out.assessment = crate::pages::path::assessment_panels(a);
         out.placement = format!(
             "Placed: {}{}",
-            s(&a.body["placement"]["level_label"]),
-            a.body["placement"]["reason"]
-                .as_str()
+            a.placement.level_label,
+            a.placement
+                .reason
+                .as_ref()
                 .map(|r| format!(" — different from the recommendation because: {r}"))
                 .unwrap_or_else(|| " (recommendation accepted)".into())
         );
-        for f in a.body["flags"].as_array().into_iter().flatten() {
-            if let Some((_, l)) = chart::FLAGS.iter().find(|(k, _)| Some(*k) == f.as_str()) {
+        for f in &a.flags {
+            if let Some((_, l)) = assessment::FLAGS.iter().find(|(k, _)| k == f) {
                 out.flags.push(l.to_string());
             }
         }
-        if let Some(d) = a.body["due_date"].as_str() {
+        if let Some(d) = &a.due_date {
             out.flags.push(format!("Due date {d}"));
         }
     }
     // Flowsheet.
     let mut points = vec![];
     let mut last_due = None;
-    for r in records
-        .iter()
-        .filter(|r| r.kind == "cows" || r.kind == "sows")
-    {
-        let total = r.body["score"]["total"].as_u64().unwrap_or(0) as u8;
-        if r.kind == "cows" && r.is_current() {
+    for r in records {
+        let (total, band, vitals) = match &r.body {
+            Body::Cows(b) => (b.score.total, b.score.band_label.clone(), &b.vitals),
+            Body::Sows(b) => (
+                b.score.total,
+                b.score.band.clone().unwrap_or_default(),
+                &b.vitals,
+            ),
+            _ => continue,
+        };
+        if r.kind == Kind::Cows && r.is_current() {
             points.push((r.occurred_at, total));
             last_due = r.due_at;
         }
         out.flowsheet.push(FlowRow {
             id: r.id.clone(),
             when: fmt_time(r.occurred_at, tz),
-            scale: r.kind.to_uppercase(),
+            scale: r.kind.as_str().to_uppercase(),
             total: total.to_string(),
-            band: {
-                let l = s(&r.body["score"]["band_label"]);
-                if l.is_empty() {
-                    s(&r.body["score"]["band"])
-                } else {
-                    l
-                }
-            },
-            vitals: r
-                .body
-                .get("vitals")
-                .and_then(|v| serde_json::from_value(v.clone()).ok())
-                .map(|v| chart::vitals_text(&v))
-                .unwrap_or_default(),
+            band,
+            vitals: vitals_text(vitals),
             author: r.author_name.clone(),
             late: r.late_entry,
             amended: !r.is_current(),
         });
     }
-    let course = records
-        .iter()
-        .rev()
-        .find(|r| r.kind == "assessment" && r.is_current())
-        .map(|a| &a.body["course"])
-        .filter(|c| !c.is_null());
+    let course = latest_assessment.and_then(|(_, a)| a.course.as_ref());
     out.svg = cows_svg(&points, course, now, tz);
     out.flowsheet.reverse();
     let open_wm = episodes
@@ -497,13 +445,10 @@ pub async fn build(
     }
     out.show_withdrawal = open_wm || !out.flowsheet.is_empty();
     // Orders with their administrations.
-    for o in records
-        .iter()
-        .filter(|r| r.kind == "order" && r.is_current())
-    {
+    for o in current(records, Kind::Order) {
         let admins = records
             .iter()
-            .filter(|r| r.kind == "administration" && r.ref_id.as_deref() == Some(&o.root_id))
+            .filter(|r| r.kind == Kind::Administration && r.ref_id.as_deref() == Some(&o.root_id))
             .map(|r| {
                 format!(
                     "{} — {} ({})",
@@ -525,22 +470,19 @@ pub async fn build(
                 )
             },
             signed: o.is_signed(),
-            can_sign: !o.is_signed() && crate::pages::path::may_order(p, o.program_id),
+            can_sign: !o.is_signed() && p.holds_in(o.program_id, Permission::OrderMedication),
             can_give: o.is_signed() && out.can_write,
             admins,
         });
     }
     out.show_withdrawal |= !out.orders.is_empty();
     // Notes grouped by record, newest first.
-    let mut by_root: BTreeMap<String, Vec<&Record>> = BTreeMap::new();
-    for r in records.iter().filter(|r| r.kind == "note") {
+    let mut by_root: BTreeMap<String, Vec<&Entry>> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.kind == Kind::Note) {
         by_root.entry(r.root_id.clone()).or_default().push(r);
     }
-    let goal_names = |refs: &Value| -> Vec<String> {
-        refs.as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|g| g.as_str())
+    let goal_names = |refs: &[String]| -> Vec<String> {
+        refs.iter()
             .map(|g| {
                 format!(
                     "Plan goal {}",
@@ -558,13 +500,17 @@ pub async fn build(
         let Some(cur) = versions.iter().find(|r| r.is_current()).copied() else {
             continue;
         };
+        let Some(cn) = cur.note() else {
+            continue;
+        };
         let earlier = versions
             .iter()
             .filter(|r| !r.is_current())
-            .map(|r| Version {
+            .filter_map(|r| r.note().map(|n| (r, n)))
+            .map(|(r, n)| Version {
                 when: fmt_time(r.recorded_at, tz),
                 author: r.author_name.clone(),
-                text: sections_text(&r.body),
+                text: sections_text(r, n),
                 signed: sig_text(r, "author", tz),
                 replaced_because: versions
                     .iter()
@@ -575,14 +521,10 @@ pub async fn build(
             .collect();
         out.notes.push(NoteView {
             id: cur.id.clone(),
-            heading: format!(
-                "{} {} note",
-                s(&cur.body["service"]),
-                s(&cur.body["template"])
-            ),
+            heading: format!("{} {} note", cn.service, cn.template),
             when: fmt_time(cur.occurred_at, tz),
             author: format!("{} ({})", cur.author_name, cur.author_role),
-            sections: sections_text(&cur.body),
+            sections: sections_text(cur, cn),
             signed: sig_text(cur, "author", tz),
             cosign: if cur.cosigner_id.is_some() {
                 let t = sig_text(cur, "cosign", tz);
@@ -602,53 +544,52 @@ pub async fn build(
                 && cur.awaits_cosign(),
             can_amend: cur.author_id == me,
             earlier,
-            goals: goal_names(&cur.body["goal_refs"]),
+            goals: goal_names(&cn.goal_refs),
         });
     }
     out.notes.sort_by(|a, b| b.when.cmp(&a.when));
     // Plan.
-    if let Some(pl) = records
-        .iter()
-        .rev()
-        .find(|r| r.kind == "plan" && r.is_current())
+    if let Some((pl, b)) = current(records, Kind::Plan)
+        .last()
+        .and_then(|e| match &e.body {
+            Body::Plan(b) => Some((e, b)),
+            _ => None,
+        })
     {
         let versions = records.iter().filter(|r| r.root_id == pl.root_id).count();
-        let problems = pl.body["problems"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        let problems = b
+            .problems
+            .iter()
             .map(|x| ProblemView {
-                problem: s(&x["problem"]),
-                goal: s(&x["goal"]),
-                measure: s(&x["measure"]),
-                objectives: x["objectives"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|o| format!("{} (by {})", s(&o["text"]), s(&o["target_date"])))
+                problem: x.problem.clone(),
+                goal: x.goal.clone(),
+                measure: x.measure.clone(),
+                objectives: x
+                    .objectives
+                    .iter()
+                    .map(|o| format!("{} (by {})", o.text, o.target_date))
                     .collect(),
-                interventions: x["interventions"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
+                interventions: x
+                    .interventions
+                    .iter()
                     .map(|i| {
                         format!(
                             "{} — {}",
-                            chart::INTERVENTIONS
+                            INTERVENTIONS
                                 .iter()
-                                .find(|(k, _)| Some(*k) == i["kind"].as_str())
+                                .find(|(k, _)| *k == i.kind)
                                 .map(|(_, l)| *l)
                                 .unwrap_or(""),
-                            s(&i["responsible"])
+                            i.responsible
                         )
                     })
                     .collect(),
-                progress: s(&x["progress"]),
+                progress: x.progress.clone(),
             })
             .collect();
         out.plan = Some(PlanView {
             id: pl.id.clone(),
-            review_due: s(&pl.body["review_due"]),
+            review_due: b.review_due.clone(),
             review_overdue: pl.due_at.is_some_and(|d| d < now),
             problems,
             author: pl.author_name.clone(),
@@ -670,7 +611,7 @@ pub async fn build(
                 .unwrap_or_default(),
             can_sign: pl.author_id == me && !pl.is_signed(),
             versions,
-            participated: pl.body["patient_participated"] == Value::Bool(true),
+            participated: b.patient_participated,
         });
     }
     // Consents.
@@ -687,53 +628,54 @@ pub async fn build(
                     )
                 })
                 .unwrap_or_default(),
-            kind: s(&c.body["kind"]),
+            kind: match &c.body {
+                Body::Consent(b) => b.consent.kind.as_str().to_string(),
+                _ => String::new(),
+            },
         });
     }
     // Discharge and follow-ups.
-    if let Some(d) = records.iter().rev().find(|r| r.kind == "discharge") {
-        let mut lines = vec![];
-        for (k, l) in [
-            ("outpatient_therapy", "Outpatient therapy"),
-            ("medication", "Medication"),
-            ("support_groups", "Support groups"),
-            ("sober_living", "Sober living"),
-            ("housing_employment", "Housing and employment"),
-        ] {
-            let v = s(&d.body["aftercare"][k]);
-            if !v.is_empty() {
-                lines.push(format!("{l}: {v}"));
-            }
-        }
-        let n = &d.body["naloxone"];
+    if let Some((d, b)) = records.iter().rev().find_map(|r| match &r.body {
+        Body::Discharge(b) => Some((r, b)),
+        _ => None,
+    }) {
+        let a = &b.aftercare;
+        let mut lines: Vec<String> = [
+            ("Outpatient therapy", &a.outpatient_therapy),
+            ("Medication", &a.medication),
+            ("Support groups", &a.support_groups),
+            ("Sober living", &a.sober_living),
+            ("Housing and employment", &a.housing_employment),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(l, v)| format!("{l}: {v}"))
+        .collect();
+        let n = &b.naloxone;
         lines.push(format!(
             "Naloxone: {}{}{}",
-            if n["kit_given"] == Value::Bool(true) {
-                "kit given"
-            } else {
-                "no kit"
-            },
-            if n["education_given"] == Value::Bool(true) {
+            if n.kit_given { "kit given" } else { "no kit" },
+            if n.education_given {
                 ", overdose education given"
             } else {
                 ""
             },
-            if s(&n["not_given_reason"]).is_empty() {
+            if n.not_given_reason.is_empty() {
                 String::new()
             } else {
-                format!(" — {}", s(&n["not_given_reason"]))
+                format!(" — {}", n.not_given_reason)
             }
         ));
         out.discharge = Some(DischargeView {
             when: fmt_time(d.occurred_at, tz),
-            summary: format!("{} — {}", d.summary, s(&d.body["summary"])),
+            summary: format!("{} — {}", d.summary, b.summary),
             lines,
         });
     }
-    for f in records.iter().filter(|r| r.kind == "followup") {
+    for f in records.iter().filter(|r| r.kind == Kind::Followup) {
         let outcome = records
             .iter()
-            .find(|r| r.kind == "followup_outcome" && r.ref_id.as_deref() == Some(&f.id))
+            .find(|r| r.kind == Kind::FollowupOutcome && r.ref_id.as_deref() == Some(&f.id))
             .map(|r| format!("{} ({})", r.summary, r.author_name))
             .unwrap_or_default();
         out.followups.push(FollowView {
@@ -751,34 +693,23 @@ pub async fn build(
     out.attendance = records
         .iter()
         .rev()
-        .filter(|r| r.kind == "attendance" && r.is_current())
+        .filter(|r| r.kind == Kind::Attendance && r.is_current())
         .take(10)
         .map(|r| format!("{} — {}", fmt_time(r.occurred_at, tz), r.summary))
         .collect();
     Ok(out)
 }
 
-/// Timeline entries from the record (current versions; amendments marked).
-pub fn timeline(records: &[Record], tz: &jiff::tz::TimeZone) -> Vec<(i64, String, String, String)> {
+/// Timeline entries from the record (every version; amendments marked).
+pub fn timeline(records: &[Entry], tz: &jiff::tz::TimeZone) -> Vec<(i64, String, String, String)> {
     records
         .iter()
-        .filter(|r| r.kind != "followup")
+        .filter(|r| r.kind != Kind::Followup)
         .map(|r| {
-            let what = match r.kind.as_str() {
-                "assessment" => "Assessment",
-                "cows" => "COWS",
-                "sows" => "SOWS",
-                "order" => "Order",
-                "administration" => "Medication",
-                "plan" => "Treatment plan",
-                "note" => "Note",
-                "consent" => "Consent",
-                "consent_revocation" => "Consent revoked",
-                "attendance" => "Attendance",
-                "discharge" => "Discharge summary",
-                "followup_outcome" => "Follow-up call",
-                "enrollment" => "Group membership",
-                _ => "Entry",
+            let what = match r.kind {
+                Kind::Discharge => "Discharge summary",
+                Kind::Enrollment => "Group membership",
+                k => k.label(),
             };
             let mut detail = r.summary.clone();
             if r.amends.is_some() {

@@ -1,7 +1,6 @@
 //! Dashboard, patient search, registration, the chart shell, emergency access.
 
 use crate::AppState;
-use crate::access::{self, Basis, Refusal};
 use crate::auth::Principal;
 use crate::error::{AppError, HtmlResult};
 use crate::views::{Nav, fmt_time, render};
@@ -9,13 +8,15 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use carepath_app::access::{self, Basis};
+use carepath_app::model::{CensusRow, PatientSearch};
+use carepath_app::registration::{self, Registration};
+use carepath_app::{intake, work};
 use carepath_domain::FieldError;
-use carepath_domain::audit::Outcome;
 use carepath_domain::authz::Permission;
 use carepath_domain::ids::{PatientId, ProgramId};
-use carepath_domain::patient::{PatientInput, Sex};
+use carepath_domain::patient::Sex;
 use carepath_domain::program::{ProgramKind, clinic_day, parse_time_zone};
-use carepath_store::{CensusRow, PatientSearch};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -57,27 +58,19 @@ pub fn by_kind(rows: &[CensusRow]) -> Vec<KindTotal> {
 }
 
 pub async fn dashboard(State(state): State<AppState>, p: Principal) -> HtmlResult<Response> {
-    let since = carepath_store::now_us() - 7 * 86_400 * 1_000_000;
-    let mut rows = state
-        .store
-        .census(p.user_id, &p.roles_csv(Permission::ViewDashboard), since)
-        .await?;
+    let mut rows = work::census(&state.app, &p).await?;
     let totals = by_kind(&rows);
     for r in &mut rows {
         if let Ok(k) = r.kind.parse::<ProgramKind>() {
             r.kind = k.label().to_string();
         }
     }
-    state
-        .store
-        .audit(p.event("dashboard.view", Outcome::Success))
-        .await?;
     Ok(render(&DashboardPage {
         nav: Nav::for_principal(&p),
         title: "Dashboard".into(),
         by_kind: totals,
         rows,
-        by_level: crate::work::census_by_level(&state, &p).await?,
+        by_level: work::census_by_level(&state.app, &p).await?,
     })
     .into_response())
 }
@@ -131,8 +124,8 @@ pub async fn patient_search(
             mrn: opt(&q.mrn).map(|m| m.to_uppercase()),
             limit: 50,
         };
-        let found = access::search(&state, &p, &s).await?;
-        let programs = state.store.list_programs().await?;
+        let found = access::search(&state.app, &p, &s).await?;
+        let programs = work::programs(&state.app).await?;
         patients = found
             .into_iter()
             .map(|x| Row {
@@ -160,37 +153,6 @@ pub async fn patient_search(
     Ok(render(&page).into_response())
 }
 
-#[derive(Deserialize, Default, Clone)]
-pub struct RegisterForm {
-    #[serde(default)]
-    pub program_id: String,
-    #[serde(default)]
-    pub legal_first_name: String,
-    #[serde(default)]
-    pub legal_last_name: String,
-    #[serde(default)]
-    pub preferred_name: String,
-    #[serde(default)]
-    pub date_of_birth: String,
-    #[serde(default)]
-    pub sex: String,
-    #[serde(default)]
-    pub admit_level: String,
-    /// The call-back request this registration comes from (closed as registered).
-    #[serde(default)]
-    pub referral: String,
-    /// "yes": the registrar checked the possible duplicates and this is a different person.
-    #[serde(default)]
-    pub confirm_new: String,
-    /// Optional registration details taken at the same time.
-    #[serde(default)]
-    pub phone: String,
-    #[serde(default)]
-    pub language: String,
-    #[serde(default)]
-    pub payer: String,
-}
-
 pub struct Field {
     pub name: &'static str,
     pub label: &'static str,
@@ -206,7 +168,10 @@ struct RegisterPage {
     nav: Nav,
     title: String,
     error: Option<String>,
-    form: RegisterForm,
+    form: Registration,
+    referral: String,
+    payer: String,
+    admit_level: String,
     programs: Vec<(String, String)>,
     fields: Vec<Field>,
     sexes: Vec<&'static str>,
@@ -219,23 +184,23 @@ struct RegisterPage {
 async fn register_page(
     state: &AppState,
     p: &Principal,
-    form: RegisterForm,
-    err: Option<FieldError>,
+    form: Registration,
+    errs: Vec<FieldError>,
 ) -> Result<Response, AppError> {
     let allowed = p.programs_with(Permission::RegisterPatient);
-    let programs = state
-        .store
-        .list_programs()
+    let programs = work::programs(&state.app)
         .await?
         .into_iter()
         .filter(|g| allowed.contains(&g.id))
         .map(|g| (g.id.to_string(), g.name))
         .collect();
     let e = |name: &str| {
-        err.as_ref()
+        errs.iter()
             .filter(|e| e.field == name)
             .map(|e| e.message.clone())
+            .reduce(|a, b| format!("{a}; {b}"))
     };
+    let opt = |s: &Option<String>| s.clone().unwrap_or_default();
     let fields = vec![
         Field {
             name: "legal_first_name",
@@ -257,7 +222,7 @@ async fn register_page(
             name: "preferred_name",
             label: "Preferred name (optional)",
             kind: "text",
-            value: form.preferred_name.clone(),
+            value: opt(&form.preferred_name),
             required: false,
             error: e("preferred_name"),
         },
@@ -273,7 +238,7 @@ async fn register_page(
             name: "phone",
             label: "Phone (optional)",
             kind: "tel",
-            value: form.phone.clone(),
+            value: opt(&form.phone),
             required: false,
             error: e("phone"),
         },
@@ -281,12 +246,12 @@ async fn register_page(
             name: "language",
             label: "Preferred language (optional)",
             kind: "text",
-            value: form.language.clone(),
+            value: opt(&form.language),
             required: false,
             error: e("language"),
         },
     ];
-    let status = if err.is_some() {
+    let status = if !errs.is_empty() {
         axum::http::StatusCode::UNPROCESSABLE_ENTITY
     } else {
         axum::http::StatusCode::OK
@@ -294,10 +259,17 @@ async fn register_page(
     let page = RegisterPage {
         nav: Nav::for_principal(p),
         title: "Register patient".into(),
-        error: err.as_ref().map(|e| e.to_string()),
+        error: errs
+            .iter()
+            .find(|x| x.field == "confirm_new")
+            .map(|x| x.to_string())
+            .or_else(|| errs.first().map(|x| x.to_string())),
         sex_error: e("sex"),
         payer_error: e("payer"),
-        payers: crate::path_api::PAYERS.to_vec(),
+        payers: registration::PAYERS.to_vec(),
+        referral: opt(&form.referral_id),
+        payer: opt(&form.payer),
+        admit_level: opt(&form.admit_level),
         form,
         programs,
         fields,
@@ -321,204 +293,41 @@ pub async fn register_form(
     p: Principal,
     Query(r): Query<FromReferral>,
 ) -> HtmlResult<Response> {
-    let mut form = RegisterForm {
+    let mut form = Registration {
         sex: "unknown".into(),
         ..Default::default()
     };
     // Start from a call-back request: the name and program come across without retyping.
     if !r.referral.is_empty() {
-        let mine = p.programs_with(Permission::ManageReferrals);
-        let found = state
-            .store
-            .referrals(&mine, false)
-            .await?
-            .into_iter()
-            .find(|x| x.id == r.referral);
-        let Some(x) = found else {
-            return Err(AppError::NotFound.into());
-        };
-        state
-            .store
-            .audit(
-                p.event("referral.read", Outcome::Success)
-                    .object("referral", &x.id)
-                    .program(x.program_id),
-            )
-            .await?;
+        let x = intake::referral(&state.app, &p, &r.referral).await?;
         form.legal_first_name = x.name;
         form.program_id = x.program_id.to_string();
-        form.phone = x.phone;
-        form.language = if x.language == "es" {
-            "Spanish"
-        } else {
-            "English"
-        }
-        .into();
-        form.referral = x.id;
-    }
-    Ok(register_page(&state, &p, form, None).await?)
-}
-
-/// Register (and optionally admit) a patient: shared by the page and the API.
-pub async fn register_patient(
-    state: &AppState,
-    p: &Principal,
-    f: &RegisterForm,
-) -> Result<carepath_store::Patient, AppError> {
-    let program: ProgramId = f
-        .program_id
-        .parse()
-        .map_err(|_| FieldError::new("program_id", "choose a program"))?;
-    if !p
-        .programs_with(Permission::RegisterPatient)
-        .contains(&program)
-    {
-        return Err(AppError::Invalid(FieldError::new(
-            "program_id",
-            "you cannot register patients in that program",
-        )));
-    }
-    let prog = state.store.program(program).await?;
-    let tz = parse_time_zone(&prog.timezone)?;
-    let today = clinic_day(jiff::Timestamp::now(), &tz);
-    let input = PatientInput {
-        legal_first_name: f.legal_first_name.clone(),
-        legal_last_name: f.legal_last_name.clone(),
-        preferred_name: Some(f.preferred_name.clone()),
-        date_of_birth: f.date_of_birth.clone(),
-        sex: f.sex.clone(),
-    };
-    let d = input.validate(today)?;
-    let details = crate::path_api::ProfileDto {
-        phone: f.phone.trim().into(),
-        language: f.language.trim().into(),
-        payer: f.payer.trim().into(),
-        ..Default::default()
-    };
-    crate::path_api::check_profile(&details)?;
-    // Flag possible duplicates among the patients this user can see (same birthday, near-identical name).
-    if f.confirm_new != "yes" {
-        let same_day = access::search(
-            state,
-            p,
-            &PatientSearch {
-                date_of_birth: Some(d.date_of_birth.to_string()),
-                limit: 200,
-                ..Default::default()
-            },
-        )
-        .await?;
-        let dups: Vec<(String, String, String, String)> = same_day
-            .into_iter()
-            .filter(|x| {
-                carepath_domain::patient::possible_duplicate(
-                    &d,
-                    &x.legal_first_name,
-                    &x.legal_last_name,
-                    &x.date_of_birth,
-                )
-            })
-            .map(|x| {
-                (
-                    x.id.to_string(),
-                    x.display_name(),
-                    x.date_of_birth.clone(),
-                    x.mrn.clone(),
-                )
-            })
-            .collect();
-        if !dups.is_empty() {
-            return Err(AppError::PossibleDuplicates(dups));
-        }
-    }
-    let level = if f.admit_level.trim().is_empty() {
-        None
-    } else {
-        Some(
-            f.admit_level
-                .parse::<ProgramKind>()
-                .map_err(|_| FieldError::new("admit_level", "unknown level of care"))?,
-        )
-    };
-    let mut patient = None;
-    for _ in 0..8 {
-        let serial: u32 = rand::random_range(0..10_000_000);
-        let mrn = carepath_domain::patient::mrn_from_serial(serial);
-        match state
-            .store
-            .create_patient(
-                program,
-                &d,
-                &mrn,
-                Some(p.user_id),
-                p.event("patient.create", Outcome::Success),
-            )
-            .await
-        {
-            Ok(x) => {
-                patient = Some(x);
-                break;
+        form.phone = Some(x.phone);
+        form.language = Some(
+            if x.language == "es" {
+                "Spanish"
+            } else {
+                "English"
             }
-            Err(carepath_store::StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
+            .into(),
+        );
+        form.referral_id = Some(x.id);
     }
-    let patient = patient.ok_or_else(|| AppError::Internal("could not allocate an MRN".into()))?;
-    if !(details.phone.is_empty() && details.language.is_empty() && details.payer.is_empty()) {
-        state
-            .store
-            .add_profile(
-                patient.id,
-                &serde_json::to_value(&details).map_err(|e| AppError::Internal(e.to_string()))?,
-                p.user_id,
-                p.event("profile.update", Outcome::Success),
-            )
-            .await?;
-    }
-    // A registration from a call-back request closes that request.
-    if !f.referral.is_empty()
-        && let Ok(program) = state.store.referral_program(&f.referral).await
-        && p.programs_with(Permission::ManageReferrals)
-            .contains(&program)
-    {
-        let ev = p
-            .event("referral.close", Outcome::Success)
-            .program(program)
-            .patient(patient.id);
-        // Already closed by someone else: the registration still stands.
-        let _ = state
-            .store
-            .close_referral(&f.referral, "registered", ev)
-            .await;
-    }
-    if let Some(level) = level {
-        state
-            .store
-            .admit(
-                patient.id,
-                program,
-                level.as_str(),
-                carepath_store::now_us(),
-                Some(p.user_id),
-                p.event("episode.admit", Outcome::Success),
-            )
-            .await?;
-    }
-    Ok(patient)
+    Ok(register_page(&state, &p, form, vec![]).await?)
 }
 
 pub async fn register(
     State(state): State<AppState>,
     p: Principal,
-    Form(f): Form<RegisterForm>,
+    Form(f): Form<Registration>,
 ) -> HtmlResult<Response> {
-    match register_patient(&state, &p, &f).await {
+    match registration::register(&state.app, &p, &f).await {
         Ok(x) => Ok(Redirect::to(&format!("/patients/{}", x.id)).into_response()),
-        Err(AppError::Invalid(e)) => Ok(register_page(&state, &p, f, Some(e)).await?),
+        Err(AppError::Invalid(e)) => Ok(register_page(&state, &p, f, e).await?),
         Err(AppError::PossibleDuplicates(v)) => {
             let list = v
                 .iter()
-                .map(|x| format!("{} (born {}, MRN {})", x.1, x.2, x.3))
+                .map(|x| format!("{} (born {}, MRN {})", x.name, x.date_of_birth, x.mrn))
                 .collect::<Vec<_>>()
                 .join("; ");
             let e = FieldError::new(
@@ -527,7 +336,7 @@ pub async fn register(
                     "this may be someone already registered: {list}. Open their chart instead, or tick the box to register a different person."
                 ),
             );
-            Ok(register_page(&state, &p, f, Some(e)).await?)
+            Ok(register_page(&state, &p, f, vec![e]).await?)
         }
         Err(e) => Err(e.into()),
     }
@@ -597,23 +406,25 @@ pub async fn chart(
     } else {
         Permission::ReadDemographics
     };
-    let (patient, basis) = match access::patient(&state, &p, id, perm, "patient.read").await {
+    let scope = match access::open(&state.app, &p, id, perm, "patient.read").await {
         Ok(x) => x,
-        Err((_, Some(Refusal::OutsideButBreakable))) => {
+        Err(AppError::OutsideYourPrograms) => {
             let page = BreakGlassPage {
                 nav: Nav::for_principal(&p),
                 title: "Emergency access".into(),
                 patient_id: id,
-                minutes: state.config.break_glass_minutes,
+                minutes: state.settings().break_glass_minutes,
                 error: None,
             };
             return Ok((axum::http::StatusCode::FORBIDDEN, render(&page)).into_response());
         }
-        Err((e, _)) => return Err(e.into()),
+        Err(e) => return Err(e.into()),
     };
-    let program = state.store.program(patient.program_id).await?;
+    let patient = scope.patient.clone();
+    let basis = scope.basis;
+    let program = work::program(&state.app, patient.program_id).await?;
     let tz = parse_time_zone(&program.timezone)?;
-    let today = clinic_day(jiff::Timestamp::now(), &tz);
+    let today = clinic_day(state.app.now(), &tz);
     let dob: jiff::civil::Date = patient
         .date_of_birth
         .parse()
@@ -632,24 +443,17 @@ pub async fn chart(
         .map(|s| s.get_years())
         .unwrap_or(0) as i16;
     let mut timeline = vec![];
-    let episodes = state.store.episodes(patient.id).await?;
-    // The record is loaded once for the chart's sections and its timeline,
-    // with private counseling notes redacted for everyone but their author.
+    let episodes = scope.episodes.clone();
+    // The record is loaded once for the chart's sections and its timeline;
+    // the scope withholds private counseling notes from all but their author.
     let records = if clinical_allowed {
-        crate::chart::redact(&p, state.store.patient_records(patient.id, &[]).await?)
+        scope.entries(&state.app, &[]).await?
     } else {
         vec![]
     };
-    let mut x = crate::pages::chart_view::build(
-        &state,
-        &p,
-        patient.id,
-        &episodes,
-        &tz,
-        clinical_allowed,
-        &records,
-    )
-    .await?;
+    let mut x =
+        crate::pages::chart_view::build(&state, &p, &scope, &tz, clinical_allowed, &records)
+            .await?;
     if !q.error.is_empty() {
         x.error = Some(q.error.chars().take(300).collect());
     }
@@ -657,7 +461,7 @@ pub async fn chart(
         for (at, when, what, detail) in crate::pages::chart_view::timeline(&records, &tz) {
             timeline.push((at, TimelineItem { when, what, detail }));
         }
-        let programs = state.store.list_programs().await?;
+        let programs = work::programs(&state.app).await?;
         let pname = |pid: ProgramId| {
             programs
                 .iter()
@@ -740,30 +544,21 @@ pub async fn break_glass(
     Form(f): Form<BreakGlassForm>,
 ) -> HtmlResult<Response> {
     let id: PatientId = id.parse().map_err(|_| bad_id())?;
-    if state.store.patient_programs(id).await?.is_empty() {
-        return Err(AppError::NotFound.into());
+    match access::break_glass(&state.app, &p, id, &f.reason).await {
+        Ok(()) => {}
+        Err(AppError::Invalid(_)) => {
+            let page = BreakGlassPage {
+                nav: Nav::for_principal(&p),
+                title: "Emergency access".into(),
+                patient_id: id,
+                minutes: state.settings().break_glass_minutes,
+                error: Some("reason: describe the emergency in at least 10 characters".into()),
+            };
+            return Ok(
+                (axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response(),
+            );
+        }
+        Err(e) => return Err(e.into()),
     }
-    let reason = f.reason.trim();
-    if reason.chars().count() < 10 {
-        let page = BreakGlassPage {
-            nav: Nav::for_principal(&p),
-            title: "Emergency access".into(),
-            patient_id: id,
-            minutes: state.config.break_glass_minutes,
-            error: Some("reason: describe the emergency in at least 10 characters".into()),
-        };
-        return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response());
-    }
-    let ttl = state.config.break_glass_minutes * 60 * 1_000_000;
-    state
-        .store
-        .create_break_glass(
-            p.user_id,
-            id,
-            reason,
-            ttl,
-            p.event("break_glass.open", Outcome::Success),
-        )
-        .await?;
     Ok(Redirect::to(&format!("/patients/{id}")).into_response())
 }

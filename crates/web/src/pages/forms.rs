@@ -2,10 +2,10 @@
 //! label, kind, options) and rendered by `form.html` with labels, hints, the
 //! error next to the field it names, and values kept after a failed submit.
 //! Field names follow the API's JSON paths (`vitals.hr`, `substances[0].code`)
-//! so an error from the shared services lands on the right input.
+//! so an error from the services lands on the right input; [`crate::form`]
+//! reads a submitted form straight into the typed input. Every invalid field
+//! is shown at once, each next to its input and in the summary.
 
-use crate::auth::Principal;
-use crate::error::AppError;
 use crate::views::{Nav, render};
 use askama::Template;
 use axum::http::StatusCode;
@@ -25,10 +25,18 @@ impl Values {
             .map(|(_, v)| v.as_str())
             .unwrap_or("")
     }
+    /// Every value of a repeated name (`name`, or `name[0]`, `name[1]`…).
     pub fn all(&self, name: &str) -> Vec<String> {
         self.0
             .iter()
-            .filter(|(k, _)| k == name)
+            .filter(|(k, _)| {
+                k == name
+                    || k.strip_prefix(name).is_some_and(|r| {
+                        r.starts_with('[')
+                            && r.ends_with(']')
+                            && r[1..r.len() - 1].chars().all(|c| c.is_ascii_digit())
+                    })
+            })
             .map(|(_, v)| v.clone())
             .collect()
     }
@@ -50,19 +58,10 @@ impl Values {
     pub fn flag(&self, name: &str) -> bool {
         matches!(self.get(name), "true" | "on" | "yes" | "1")
     }
-    /// A number, or `None` when empty; a clear error naming the field otherwise.
-    pub fn num<T: FromStr>(&self, name: &str) -> Result<Option<T>, AppError> {
-        let v = self.get(name).trim();
-        if v.is_empty() {
-            return Ok(None);
-        }
-        v.parse()
-            .map(Some)
-            .map_err(|_| AppError::Invalid(FieldError::new(name.to_string(), "must be a number")))
-    }
-    pub fn req<T: FromStr>(&self, name: &str) -> Result<T, AppError> {
-        self.num(name)?
-            .ok_or_else(|| AppError::Invalid(FieldError::new(name.to_string(), "is required")))
+    /// A number, or `None` when empty or not a number (live previews only:
+    /// submitted forms are read with [`crate::form::parse`]).
+    pub fn num<T: FromStr>(&self, name: &str) -> Option<T> {
+        self.get(name).trim().parse().ok()
     }
 }
 
@@ -89,26 +88,35 @@ impl Field {
     }
 }
 
-/// Builds the list of fields, taking each value from `values`.
+/// Builds the list of fields, taking each value from `values` and each
+/// field's error from `errs`.
 pub struct Builder<'a> {
     pub fields: Vec<Field>,
     values: &'a Values,
-    err: Option<&'a FieldError>,
+    errs: &'a [FieldError],
+}
+
+/// Whether an error about `field` belongs to the input named `name` of `kind`.
+fn names(field: &str, name: &str, kind: &str) -> bool {
+    !name.is_empty()
+        && (field == name || ((kind == "checks" || kind == "radio") && field.starts_with(name)))
 }
 
 impl<'a> Builder<'a> {
-    pub fn new(values: &'a Values, err: Option<&'a FieldError>) -> Self {
+    pub fn new(values: &'a Values, errs: &'a [FieldError]) -> Self {
         Builder {
             fields: vec![],
             values,
-            err,
+            errs,
         }
     }
     fn add(&mut self, name: &str, label: &str, kind: &'static str) -> &mut Field {
         let error = self
-            .err
-            .filter(|e| e.field == name || (kind == "checks" && e.field.starts_with(name)))
-            .map(|e| e.message.clone());
+            .errs
+            .iter()
+            .filter(|e| names(&e.field, name, kind))
+            .map(|e| e.message.clone())
+            .reduce(|a, b| format!("{a}; {b}"));
         self.fields.push(Field {
             name: name.into(),
             label: label.into(),
@@ -237,8 +245,8 @@ pub struct FormPage {
     pub intro: String,
     /// Related links shown under the intro: (href, label).
     pub links: Vec<(String, String)>,
-    pub error: Option<String>,
-    pub error_id: String,
+    /// The summary of every error: (message, id of the input it belongs to).
+    pub errors: Vec<(String, String)>,
     pub panels: Vec<Panel>,
     pub action: String,
     pub fields: Vec<Field>,
@@ -251,15 +259,18 @@ pub struct FormPage {
 }
 
 impl FormPage {
-    pub fn new(p: &Principal, title: impl Into<String>, action: impl Into<String>) -> Self {
+    pub fn new(
+        p: &carepath_app::Principal,
+        title: impl Into<String>,
+        action: impl Into<String>,
+    ) -> Self {
         FormPage {
             nav: Nav::for_principal(p),
             title: title.into(),
             back: None,
             intro: String::new(),
             links: vec![],
-            error: None,
-            error_id: String::new(),
+            errors: vec![],
             panels: vec![],
             action: action.into(),
             fields: vec![],
@@ -269,41 +280,31 @@ impl FormPage {
             multipart: false,
         }
     }
-    pub fn with_error(mut self, err: Option<&FieldError>) -> Self {
-        if let Some(e) = err {
-            self.error = Some(e.message.clone());
-            self.error_id = self
+    /// Every error: next to its input (done by the builder) and in the summary.
+    pub fn with_errors(mut self, errs: &[FieldError]) -> Self {
+        for e in errs {
+            let id = self
                 .fields
                 .iter()
-                .find(|f| {
-                    f.name == e.field
-                        || (f.kind == "checks"
-                            && e.field.starts_with(f.name.as_str())
-                            && !f.name.is_empty())
-                })
+                .find(|f| names(&e.field, &f.name, f.kind))
                 .map(|f| f.id())
                 .unwrap_or_default();
-            if self.error_id.is_empty() {
+            let message = if id.is_empty() {
                 // No input carries this name: show the field path in the summary.
-                self.error = Some(format!("{}: {}", e.field, e.message));
-            }
+                format!("{}: {}", e.field, e.message)
+            } else {
+                e.message.clone()
+            };
+            self.errors.push((message, id));
         }
         self
     }
     pub fn respond(self) -> Response {
-        let status = if self.error.is_some() {
+        let status = if !self.errors.is_empty() {
             StatusCode::UNPROCESSABLE_ENTITY
         } else {
             StatusCode::OK
         };
         (status, render(&self)).into_response()
-    }
-}
-
-/// Split an error from a service: field errors re-render the form; others propagate.
-pub fn field_error(e: AppError) -> Result<FieldError, AppError> {
-    match e {
-        AppError::Invalid(f) => Ok(f),
-        other => Err(other),
     }
 }

@@ -8,11 +8,8 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use carepath_domain::FieldError;
-use carepath_domain::audit::Outcome;
-use carepath_domain::authz::Permission;
+use carepath_app::intake::{self, ListingInput};
 use carepath_domain::ids::ProgramId;
-use carepath_store::referrals::Listing;
 use serde::Deserialize;
 
 pub struct ReferralView {
@@ -42,16 +39,8 @@ async fn referrals_page(
     p: &Principal,
     error: Option<String>,
 ) -> Result<Response, AppError> {
-    let programs = state.store.list_programs().await?;
-    let mine = p.programs_with(Permission::ManageReferrals);
-    let list = state.store.referrals(&mine, true).await?;
-    state
-        .store
-        .audit(
-            p.event("referral.list", Outcome::Success)
-                .detail(format!("results={}", list.len())),
-        )
-        .await?;
+    let programs = carepath_app::work::programs(&state.app).await?;
+    let list = intake::referrals(&state.app, p, true).await?;
     let tz = jiff::tz::TimeZone::get("America/New_York").unwrap_or(jiff::tz::TimeZone::UTC);
     let referrals = list
         .into_iter()
@@ -91,48 +80,24 @@ pub async fn referrals(State(state): State<AppState>, p: Principal) -> HtmlResul
     Ok(referrals_page(&state, &p, None).await?)
 }
 
-/// The referral's program must be one where the user works the queue.
-async fn check_program(state: &AppState, p: &Principal, id: &str) -> Result<ProgramId, AppError> {
-    let program = state.store.referral_program(id).await?;
-    if !p
-        .programs_with(Permission::ManageReferrals)
-        .contains(&program)
-    {
-        state
-            .store
-            .audit(
-                p.event("referral.access", Outcome::Denied)
-                    .object("referral", id),
-            )
-            .await?;
-        return Err(AppError::NotFound);
-    }
-    Ok(program)
-}
-
 pub async fn claim(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
 ) -> HtmlResult<Response> {
-    let program = check_program(&state, &p, &id).await?;
-    match state
-        .store
-        .claim_referral(
-            &id,
-            &p.username,
-            p.event("referral.claim", Outcome::Success).program(program),
-        )
-        .await
-    {
+    match intake::claim(&state.app, &p, &id).await {
         Ok(()) => Ok(Redirect::to("/referrals").into_response()),
-        Err(carepath_store::StoreError::Conflict(_)) => Ok(referrals_page(
-            &state,
-            &p,
-            Some("Someone else already claimed that request.".into()),
-        )
-        .await?),
+        Err(AppError::Conflict(m)) => Ok(referrals_page(&state, &p, Some(capital(&m))).await?),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// A message as a sentence.
+fn capital(m: &str) -> String {
+    let mut c = m.chars();
+    match c.next() {
+        Some(f) => format!("{}{}.", f.to_uppercase(), c.as_str()),
+        None => String::new(),
     }
 }
 
@@ -142,42 +107,15 @@ pub struct CloseForm {
     outcome: String,
 }
 
-/// Closing outcomes.
-pub const OUTCOMES: [&str; 5] = [
-    "registered",
-    "scheduled_intake",
-    "referred_elsewhere",
-    "no_answer",
-    "declined",
-];
-
 pub async fn close(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
     Form(f): Form<CloseForm>,
 ) -> HtmlResult<Response> {
-    let program = check_program(&state, &p, &id).await?;
-    if !OUTCOMES.contains(&f.outcome.as_str()) {
-        return Err(AppError::Invalid(FieldError::new(
-            "outcome",
-            format!("choose one of {}", OUTCOMES.join(", ")),
-        ))
-        .into());
-    }
-    match state
-        .store
-        .close_referral(
-            &id,
-            &f.outcome,
-            p.event("referral.close", Outcome::Success).program(program),
-        )
-        .await
-    {
+    match intake::close(&state.app, &p, &id, &f.outcome).await {
         Ok(()) => Ok(Redirect::to("/referrals").into_response()),
-        Err(carepath_store::StoreError::Conflict(_)) => {
-            Ok(referrals_page(&state, &p, Some("That request is already closed.".into())).await?)
-        }
+        Err(AppError::Conflict(m)) => Ok(referrals_page(&state, &p, Some(capital(&m))).await?),
         Err(e) => Err(e.into()),
     }
 }
@@ -212,49 +150,38 @@ async fn listing_page(
     message: Option<String>,
     error: Option<String>,
 ) -> Result<Response, AppError> {
-    let mine = p.programs_with(Permission::ManageListing);
-    let existing = state.store.program_listings().await?;
-    let listings = state
-        .store
-        .list_programs()
+    let listings = intake::listings(&state.app, p)
         .await?
         .into_iter()
-        .filter(|g| mine.contains(&g.id))
-        .map(|g| {
-            let l = existing
-                .iter()
-                .find(|(id, _)| *id == g.id)
-                .map(|x| x.1.clone());
-            ListingView {
-                program_id: g.id.to_string(),
-                name: g.name.clone(),
-                latitude: l
-                    .as_ref()
-                    .map(|l| l.latitude.to_string())
-                    .unwrap_or_default(),
-                longitude: l
-                    .as_ref()
-                    .map(|l| l.longitude.to_string())
-                    .unwrap_or_default(),
-                phone: l.as_ref().map(|l| l.phone.clone()).unwrap_or_default(),
-                codes: l.as_ref().map(|l| l.codes.join(" ")).unwrap_or_default(),
-                accepting: l.as_ref().is_some_and(|l| l.accepting_new_patients),
-                open_beds: l
-                    .as_ref()
-                    .and_then(|l| l.open_beds)
-                    .map(|b| b.to_string())
-                    .unwrap_or_default(),
-                waitlist_days: l
-                    .as_ref()
-                    .and_then(|l| l.waitlist_days)
-                    .map(|b| b.to_string())
-                    .unwrap_or_default(),
-                same_day: l.as_ref().is_some_and(|l| l.same_day_medication),
-                verified: l
-                    .as_ref()
-                    .map(|l| crate::views::fmt_utc(l.last_verified_at))
-                    .unwrap_or_else(|| "never".into()),
-            }
+        .map(|(g, l)| ListingView {
+            program_id: g.id.to_string(),
+            name: g.name.clone(),
+            latitude: l
+                .as_ref()
+                .map(|l| l.latitude.to_string())
+                .unwrap_or_default(),
+            longitude: l
+                .as_ref()
+                .map(|l| l.longitude.to_string())
+                .unwrap_or_default(),
+            phone: l.as_ref().map(|l| l.phone.clone()).unwrap_or_default(),
+            codes: l.as_ref().map(|l| l.codes.0.join(" ")).unwrap_or_default(),
+            accepting: l.as_ref().is_some_and(|l| l.accepting_new_patients),
+            open_beds: l
+                .as_ref()
+                .and_then(|l| l.open_beds)
+                .map(|b| b.to_string())
+                .unwrap_or_default(),
+            waitlist_days: l
+                .as_ref()
+                .and_then(|l| l.waitlist_days)
+                .map(|b| b.to_string())
+                .unwrap_or_default(),
+            same_day: l.as_ref().is_some_and(|l| l.same_day_medication),
+            verified: l
+                .as_ref()
+                .map(|l| crate::views::fmt_utc(l.last_verified_at))
+                .unwrap_or_else(|| "never".into()),
         })
         .collect();
     Ok(render(&ListingPage {
@@ -271,121 +198,26 @@ pub async fn listing(State(state): State<AppState>, p: Principal) -> HtmlResult<
     Ok(listing_page(&state, &p, None, None).await?)
 }
 
-#[derive(Deserialize)]
-pub struct ListingForm {
-    #[serde(default)]
-    latitude: String,
-    #[serde(default)]
-    longitude: String,
-    #[serde(default)]
-    phone: String,
-    #[serde(default)]
-    codes: String,
-    #[serde(default)]
-    accepting: Option<String>,
-    #[serde(default)]
-    open_beds: String,
-    #[serde(default)]
-    waitlist_days: String,
-    #[serde(default)]
-    same_day: Option<String>,
-}
-
-fn parse_listing(f: &ListingForm) -> Result<Listing, FieldError> {
-    let num = |field: &'static str, v: &str| {
-        v.trim()
-            .parse::<f64>()
-            .map_err(|_| FieldError::new(field, "must be a number"))
-    };
-    let (lat, lon) = (
-        num("latitude", &f.latitude)?,
-        num("longitude", &f.longitude)?,
-    );
-    if !carepath_finder::geo::valid(lat, lon) {
-        return Err(FieldError::new(
-            "latitude",
-            "latitude and longitude must be a real position",
-        ));
-    }
-    let opt = |field: &'static str, v: &str| -> Result<Option<i64>, FieldError> {
-        let t = v.trim();
-        if t.is_empty() {
-            return Ok(None);
-        }
-        t.parse::<i64>()
-            .ok()
-            .filter(|n| (0..=10_000).contains(n))
-            .map(Some)
-            .ok_or_else(|| FieldError::new(field, "must be a whole number 0 or more"))
-    };
-    let mut codes = vec![];
-    for c in f
-        .codes
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|c| !c.is_empty())
-    {
-        codes.push(
-            carepath_finder::codes::normalize(c)
-                .ok_or_else(|| FieldError::new("codes", format!("{c:?} is not a service code")))?,
-        );
-    }
-    if f.phone.chars().filter(|c| c.is_ascii_digit()).count() < 10 {
-        return Err(FieldError::new(
-            "phone",
-            "give a phone number with area code",
-        ));
-    }
-    Ok(Listing {
-        latitude: lat,
-        longitude: lon,
-        phone: f.phone.trim().to_string(),
-        codes,
-        accepting_new_patients: f.accepting.is_some(),
-        open_beds: opt("open_beds", &f.open_beds)?,
-        waitlist_days: opt("waitlist_days", &f.waitlist_days)?,
-        same_day_medication: f.same_day.is_some(),
-        last_verified_at: carepath_store::now_us(),
-    })
-}
-
 pub async fn save_listing(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    Form(f): Form<ListingForm>,
+    Form(f): Form<ListingInput>,
 ) -> HtmlResult<Response> {
     let program: ProgramId = id.parse().map_err(|_| AppError::NotFound)?;
-    if !p
-        .programs_with(Permission::ManageListing)
-        .contains(&program)
-    {
-        return Err(AppError::NotFound.into());
-    }
-    match parse_listing(&f) {
-        Ok(l) => {
-            state
-                .store
-                .set_program_listing(
-                    program,
-                    &l,
-                    Some(p.user_id),
-                    p.event("listing.update", Outcome::Success),
-                )
-                .await?;
-            // Show the change in the public finder at once.
-            let _ = state.finder.refresh(&state.store).await;
-            Ok(listing_page(
-                &state,
-                &p,
-                Some("Saved. The public finder shows it now.".into()),
-                None,
-            )
-            .await?)
-        }
-        Err(e) => Ok((
+    match intake::set_listing(&state.app, &p, program, &f).await {
+        Ok(()) => Ok(listing_page(
+            &state,
+            &p,
+            Some("Saved. The public finder shows it now.".into()),
+            None,
+        )
+        .await?),
+        Err(e @ AppError::Invalid(_)) => Ok((
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
             listing_page(&state, &p, None, Some(e.to_string())).await?,
         )
             .into_response()),
+        Err(e) => Err(e.into()),
     }
 }

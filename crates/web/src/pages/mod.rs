@@ -10,7 +10,7 @@ pub mod path;
 pub mod work;
 
 use crate::AppState;
-use crate::auth::{Principal, resolve};
+use crate::auth::resolve;
 use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -26,7 +26,7 @@ pub async fn home(State(state): State<AppState>, req: Request) -> Response {
 }
 
 /// The first page for a principal.
-pub fn landing(p: &Principal) -> &'static str {
+pub fn landing(p: &carepath_app::Principal) -> &'static str {
     if !p.mfa_done {
         "/mfa"
     } else if p.can(Permission::ViewDashboard) {

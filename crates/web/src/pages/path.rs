@@ -1,26 +1,34 @@
 //! Staff pages for the patient's path: the forms (assessment, flowsheet,
 //! orders, notes, plans, consents, disclosures, discharge, episodes,
 //! registration details, photo) and the actions on records (sign, co-sign,
-//! amend, revoke, administer, follow-up outcome). Each form converts its
-//! fields into the same input the JSON API takes and calls [`crate::chart`].
+//! amend, revoke, administer, follow-up outcome). Each form is read straight
+//! into the service's typed input ([`crate::form`]) and handed to
+//! `carepath_app`; a correction's form is prefilled from the stored input.
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::chart::{self, Ctx, holds_in};
-use crate::error::{AppError, HtmlResult};
-use crate::pages::forms::{Builder, FormPage, Panel, Values, field_error};
-use crate::path_api;
+use crate::error::{AppError, HtmlResult, field_errors};
+use crate::form;
+use crate::pages::forms::{Builder, FormPage, Panel, Values};
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
+use carepath_app::access::{self, PatientScope};
+use carepath_app::kinds::assessment::{self, AssessmentBody, AssessmentInput};
+use carepath_app::kinds::discharge::{DischargeInput, FollowUpOutcome};
+use carepath_app::kinds::flowsheet::FlowsheetInput;
+use carepath_app::kinds::medication::{AdministrationInput, OrderInput};
+use carepath_app::kinds::notes::{self, NoteInput, PlanInput};
+use carepath_app::kinds::{Body, Input, Kind, local_input};
+use carepath_app::registration::{self, Profile};
+use carepath_app::{admin, chart, work};
 use carepath_clinical as clinical;
 use carepath_domain::FieldError;
-use carepath_domain::authz::{Permission, Role};
+use carepath_domain::authz::Permission;
 use carepath_domain::ids::{PatientId, ProgramId};
 use carepath_domain::program::ProgramKind;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 type Pairs = Form<Vec<(String, String)>>;
 
@@ -48,8 +56,8 @@ fn patient_form(
     page
 }
 
-/// When a form amends a record: the reason field first, and the form posts to
-/// the record's amend action.
+/// When a form corrects a record: the reason field first, and the form posts
+/// to the record's amend action.
 fn amend_fields(b: &mut Builder, amend: Option<&str>) {
     if amend.is_some() {
         b.area("reason", "Reason for the correction")
@@ -69,10 +77,14 @@ fn chart_url(id: PatientId, anchor: &str) -> String {
     format!("/patients/{id}#{anchor}")
 }
 
-/// Redirect to the chart with a message shown at the top (inline forms).
-fn chart_with_error(id: PatientId, e: &FieldError, anchor: &str) -> Response {
-    let q = serde_urlencoded::to_string([("error", format!("{}: {}", e.field, e.message))])
-        .unwrap_or_default();
+/// Redirect to the chart with the problems shown at the top (inline forms).
+fn chart_with_errors(id: PatientId, errs: &[FieldError], anchor: &str) -> Response {
+    let text = errs
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let q = serde_urlencoded::to_string([("error", text)]).unwrap_or_default();
     Redirect::to(&format!("/patients/{id}?{q}#{anchor}")).into_response()
 }
 
@@ -92,9 +104,52 @@ fn codes(list: &[(u8, &str)]) -> Vec<(String, String)> {
     v
 }
 
-/// Now, as a `datetime-local` value in the program's time zone.
-fn now_local(ctx: &Ctx) -> String {
-    local(ctx, carepath_store::now_us())
+/// Where each kind's section is on the chart.
+fn anchor(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Assessment => "assessment",
+        Kind::Cows | Kind::Sows => "withdrawal",
+        Kind::Order | Kind::Administration => "orders",
+        Kind::Plan => "plan",
+        Kind::Consent | Kind::ConsentRevocation => "consents",
+        Kind::Discharge | Kind::Followup | Kind::FollowupOutcome => "aftercare",
+        Kind::Attendance | Kind::Enrollment => "timeline",
+        Kind::Note => "notes",
+    }
+}
+
+/// Open the patient for writing (audited as `action`).
+async fn open_write(
+    state: &AppState,
+    p: &Principal,
+    id: PatientId,
+    action: &str,
+) -> Result<PatientScope, AppError> {
+    access::open(&state.app, p, id, Permission::WriteClinical, action).await
+}
+
+/// Read a form into the input of a writable kind.
+fn parse_input(kind: Kind, pairs: &[(String, String)], skip: &[&str]) -> Result<Input, AppError> {
+    Ok(match kind {
+        Kind::Assessment => Input::Assessment(Box::new(form::parse(pairs, skip)?)),
+        Kind::Cows | Kind::Sows => Input::Flowsheet(form::parse(pairs, skip)?),
+        Kind::Order => Input::Order(form::parse(pairs, skip)?),
+        Kind::Administration => Input::Administration(form::parse(pairs, skip)?),
+        Kind::Note => Input::Note(form::parse(pairs, skip)?),
+        Kind::Plan => Input::Plan(form::parse(pairs, skip)?),
+        Kind::Consent => Input::Consent(form::parse(pairs, skip)?),
+        Kind::ConsentRevocation
+        | Kind::Attendance
+        | Kind::Enrollment
+        | Kind::Discharge
+        | Kind::Followup
+        | Kind::FollowupOutcome => {
+            return Err(AppError::invalid(
+                "kind",
+                "this kind of entry is corrected by its own action",
+            ));
+        }
+    })
 }
 
 // ---------------------------------------------------------------- assessment
@@ -126,18 +181,9 @@ fn assessment_fields(b: &mut Builder) {
         );
         b.end_row();
     }
-    b.select(
-        "last_opioid",
-        "Last opioid used",
-        [
-            ("", "—"),
-            ("heroin", "Heroin"),
-            ("fentanyl", "Fentanyl"),
-            ("short_acting", "Other short-acting opioid"),
-            ("methadone", "Methadone"),
-            ("buprenorphine", "Buprenorphine"),
-        ],
-    );
+    let mut opioids = vec![("", "—")];
+    opioids.extend(assessment::LAST_OPIOIDS);
+    b.select("last_opioid", "Last opioid used", opioids);
     b.datetime("last_use_at", "Time of last opioid use");
     b.number("prior_treatment_episodes", "Prior treatment episodes", "1");
     b.number("overdoses_lifetime", "Overdoses (lifetime)", "1");
@@ -227,9 +273,9 @@ fn assessment_fields(b: &mut Builder) {
         "Action taken (safety plan, 988, evaluation…)",
     );
     b.heading("Pregnancy and special populations");
-    b.select("pregnancy", "Pregnancy status", chart::PREGNANCY);
+    b.select("pregnancy", "Pregnancy status", assessment::PREGNANCY);
     b.date("due_date", "Due date (if pregnant)");
-    b.checks("flags", "Special populations", chart::FLAGS);
+    b.checks("flags", "Special populations", assessment::FLAGS);
     b.heading("Placement");
     b.radio(
         "placement.accept",
@@ -249,132 +295,41 @@ fn assessment_fields(b: &mut Builder) {
     b.area("placement.reason", "Reason for a different placement");
 }
 
-fn arr_u8(v: &Values, name: &str, n: usize) -> Result<Vec<u8>, AppError> {
-    (0..n)
-        .map(|i| {
-            let f = format!("{name}[{i}]");
-            v.num::<u8>(&f)?
-                .ok_or_else(|| AppError::Invalid(FieldError::new(f, "answer every question")))
-        })
-        .collect()
-}
-
-fn assessment_input(v: &Values) -> Result<Value, AppError> {
-    let mut subs = vec![];
-    for k in 0..3 {
-        let f = |n: &str| format!("substances[{k}].{n}");
-        if v.get(&f("code")).is_empty() {
-            continue;
-        }
-        subs.push(json!({
-            "code": v.req::<u8>(&f("code"))?,
-            "route": v.req::<u8>(&f("route"))?,
-            "frequency": v.req::<u8>(&f("frequency"))?,
-            "age_first_use": v.req::<u8>(&f("age_first_use"))?,
-        }));
-    }
-    let mut dims = serde_json::Map::new();
-    for k in [
-        "withdrawal",
-        "biomedical",
-        "emotional_behavioral",
-        "readiness",
-        "relapse",
-        "recovery_environment",
-    ] {
-        let f = format!("dimensions.{k}");
-        dims.insert(
-            k.into(),
-            json!(
-                v.num::<u8>(&f)?
-                    .ok_or_else(|| AppError::Invalid(FieldError::new(f, "rate every dimension")))?
-            ),
-        );
-    }
-    Ok(json!({
-        "substances": subs,
-        "last_opioid": v.opt("last_opioid"),
-        "last_use_at": v.opt("last_use_at"),
-        "prior_treatment_episodes": v.num::<u8>("prior_treatment_episodes")?.unwrap_or(0),
-        "overdoses_lifetime": v.num::<u8>("overdoses_lifetime")?.unwrap_or(0),
-        "overdose_past_year": v.flag("overdose_past_year"),
-        "dsm5": v.all("dsm5"),
-        "medically_supervised": v.flag("medically_supervised"),
-        "dimensions": dims,
-        "cows": v.num::<u8>("cows")?,
-        "complicated_withdrawal": v.flag("complicated_withdrawal"),
-        "medical_instability": v.flag("medical_instability"),
-        "psychiatric_instability": v.flag("psychiatric_instability"),
-        "imminent_danger": v.flag("imminent_danger"),
-        "on_medication": v.flag("on_medication"),
-        "phq9": arr_u8(v, "phq9", 9)?,
-        "gad7": arr_u8(v, "gad7", 7)?,
-        "suicide_question": v.flag("suicide_question"),
-        "suicide_followup": {"risk": v.get("suicide_followup.risk"), "action": v.get("suicide_followup.action")},
-        "pregnancy": v.opt("pregnancy").unwrap_or("not_applicable".into()),
-        "due_date": v.opt("due_date"),
-        "flags": v.all("flags"),
-        "placement": {"accept": v.get("placement.accept") != "false", "level": v.opt("placement.level"), "reason": v.get("placement.reason")},
-    }))
-}
-
-/// Panels describing the engine's results in an assessment body.
-pub fn assessment_panels(body: &Value) -> Vec<Panel> {
-    let dx = &body["diagnosis"];
-    let rec = &body["recommendation"];
+/// Panels describing the engine's results in an assessment.
+pub fn assessment_panels(a: &AssessmentBody) -> Vec<Panel> {
+    let dx = &a.diagnosis;
+    let rec = &a.recommendation;
     let mut d = vec![format!(
         "{} criteria counted → severity: {}",
-        dx["count"],
-        dx["severity"].as_str().unwrap_or("")
+        dx.count,
+        serde_json::to_value(dx.severity)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
     )];
-    for c in dx["codes"].as_array().into_iter().flatten() {
-        d.push(format!(
-            "{} — {}",
-            c["code"].as_str().unwrap_or(""),
-            c["title"].as_str().unwrap_or("")
-        ));
+    for c in &dx.codes {
+        d.push(format!("{} — {}", c.code, c.title));
     }
     let mut r = vec![format!(
         "Recommended now: {} ({})",
-        body["recommended_kind"]
-            .as_str()
-            .and_then(|k| k.parse::<ProgramKind>().ok())
+        a.recommended_program_kind()
             .map(|k| k.label())
             .unwrap_or(""),
-        rec["recommended_label"].as_str().unwrap_or("")
+        rec.recommended_label
     )];
-    r.push(format!(
-        "Treatment setting: {}",
-        rec["setting_label"].as_str().unwrap_or("")
-    ));
-    for x in rec["dimensions"].as_array().into_iter().flatten() {
+    r.push(format!("Treatment setting: {}", rec.setting_label));
+    for x in &rec.dimensions {
         r.push(format!(
             "Dimension {} {} (rated {}): {}",
-            x["dimension"],
-            x["name"].as_str().unwrap_or(""),
-            x["rating"],
-            x["rule"].as_str().unwrap_or("")
+            x.dimension, x.name, x.rating, x.rule
         ));
     }
-    r.push(format!(
-        "Medication: {}",
-        rec["medication"]["rule"].as_str().unwrap_or("")
-    ));
-    for n in rec["notes"].as_array().into_iter().flatten() {
-        r.push(n.as_str().unwrap_or("").to_string());
-    }
-    r.push(rec["disclaimer"].as_str().unwrap_or("").to_string());
+    r.push(format!("Medication: {}", rec.medication.rule));
+    r.extend(rec.notes.iter().cloned());
+    r.push(rec.disclaimer.clone());
     let s = vec![
-        format!(
-            "PHQ-9 {} ({})",
-            body["phq9"]["total"],
-            body["phq9"]["severity"].as_str().unwrap_or("")
-        ),
-        format!(
-            "GAD-7 {} ({})",
-            body["gad7"]["total"],
-            body["gad7"]["severity"].as_str().unwrap_or("")
-        ),
+        format!("PHQ-9 {} ({})", a.phq9.total, a.phq9.severity),
+        format!("GAD-7 {} ({})", a.gad7.total, a.gad7.severity),
     ];
     vec![
         Panel {
@@ -399,21 +354,11 @@ fn assessment_page(
     p: &Principal,
     id: PatientId,
     v: &Values,
-    err: Option<&FieldError>,
-    panels: Vec<Panel>,
-) -> Response {
-    assessment_page_for(p, id, v, err, panels, None)
-}
-
-fn assessment_page_for(
-    p: &Principal,
-    id: PatientId,
-    v: &Values,
-    err: Option<&FieldError>,
+    errs: &[FieldError],
     panels: Vec<Panel>,
     amend: Option<&str>,
 ) -> Response {
-    let mut b = Builder::new(v, err);
+    let mut b = Builder::new(v, errs);
     amend_fields(&mut b, amend);
     assessment_fields(&mut b);
     let mut page = FormPage::new(
@@ -435,7 +380,7 @@ fn assessment_page_for(
         "Show recommendation".into(),
     )];
     page.submit = "Save assessment".into();
-    page.with_error(err).respond()
+    page.with_errors(errs).respond()
 }
 
 pub async fn assessment_form(
@@ -444,7 +389,7 @@ pub async fn assessment_form(
     Path(id): Path<String>,
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
-    chart::open(&state, &p, id, Permission::WriteClinical, "assessment.form").await?;
+    open_write(&state, &p, id, "assessment.form").await?;
     let mut v = Values::default();
     v.set("placement.accept", "true");
     v.set("pregnancy", "not_applicable");
@@ -454,7 +399,7 @@ pub async fn assessment_form(
     for i in 0..7 {
         v.set(&format!("gad7[{i}]"), "0");
     }
-    Ok(assessment_page(&p, id, &v, None, vec![]))
+    Ok(assessment_page(&p, id, &v, &[], vec![], None))
 }
 
 pub async fn assessment_submit(
@@ -465,34 +410,31 @@ pub async fn assessment_submit(
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
     let v = Values(pairs);
-    let input = match assessment_input(&v) {
-        Ok(x) => x,
-        Err(e) => return Ok(assessment_page(&p, id, &v, Some(&field_error(e)?), vec![])),
-    };
-    if v.get("action") == "review" {
-        let ctx = chart::open(
-            &state,
+    let review = v.get("action") == "review";
+    let r = async {
+        let mut input: AssessmentInput = form::parse(&v.0, &["action"])?;
+        if review {
+            // The recommendation alone: computed, nothing stored.
+            input.placement.accept = true;
+            let s = open_write(&state, &p, id, "assessment.preview").await?;
+            let (body, _) = assessment::compute(&s, &input)?;
+            return Ok(Some(body));
+        }
+        chart::create(&state.app, &p, id, &Input::Assessment(Box::new(input))).await?;
+        Ok::<_, AppError>(None)
+    }
+    .await;
+    match r {
+        Ok(Some(body)) => Ok(assessment_page(
             &p,
             id,
-            Permission::WriteClinical,
-            "assessment.preview",
-        )
-        .await?;
-        let mut preview = input.clone();
-        preview["placement"] = json!({"accept": true});
-        let parsed: Result<chart::AssessmentInput, _> = serde_json::from_value(preview);
-        let r = match parsed {
-            Ok(i) => chart::build_assessment(&ctx, &i),
-            Err(e) => Err(AppError::Invalid(FieldError::new("body", e.to_string()))),
-        };
-        return Ok(match r {
-            Ok(rec) => assessment_page(&p, id, &v, None, assessment_panels(&rec.body)),
-            Err(e) => assessment_page(&p, id, &v, Some(&field_error(e)?), vec![]),
-        });
-    }
-    match chart::create(&state, &p, id, "assessment", input).await {
-        Ok(_) => Ok(Redirect::to(&chart_url(id, "assessment")).into_response()),
-        Err(e) => Ok(assessment_page(&p, id, &v, Some(&field_error(e)?), vec![])),
+            &v,
+            &[],
+            assessment_panels(&body),
+            None,
+        )),
+        Ok(None) => Ok(Redirect::to(&chart_url(id, "assessment")).into_response()),
+        Err(e) => Ok(assessment_page(&p, id, &v, &field_errors(e)?, vec![], None)),
     }
 }
 
@@ -552,45 +494,11 @@ fn flowsheet_fields(b: &mut Builder, scale: &str) {
     b.end_row();
 }
 
-fn flowsheet_input(v: &Values) -> Result<Value, AppError> {
-    let scale = v.opt("scale").unwrap_or("cows".into());
-    let mut items = serde_json::Map::new();
-    let mut sows = vec![];
-    if scale == "sows" {
-        sows = arr_u8(v, "sows", 16)?;
-    } else {
-        for (name, _) in clinical::cows::ITEMS.iter() {
-            let f = format!("items.{name}");
-            match v.num::<u8>(&f)? {
-                Some(x) => {
-                    items.insert((*name).into(), json!(x));
-                }
-                None if *name == "pulse" => {}
-                None => return Err(AppError::Invalid(FieldError::new(f, "score every item"))),
-            }
-        }
-    }
-    Ok(json!({
-        "scale": scale,
-        "items": items,
-        "sows": sows,
-        "observed_at": v.opt("observed_at"),
-        "vitals": {
-            "sbp": v.num::<u32>("vitals.sbp")?, "dbp": v.num::<u32>("vitals.dbp")?, "hr": v.num::<u32>("vitals.hr")?,
-            "temp_c": v.num::<f64>("vitals.temp_c")?, "spo2": v.num::<u32>("vitals.spo2")?, "rr": v.num::<u32>("vitals.rr")?,
-        },
-    }))
-}
-
-fn flowsheet_page(p: &Principal, id: PatientId, v: &Values, err: Option<&FieldError>) -> Response {
-    flowsheet_page_for(p, id, v, err, None)
-}
-
-fn flowsheet_page_for(
+fn flowsheet_page(
     p: &Principal,
     id: PatientId,
     v: &Values,
-    err: Option<&FieldError>,
+    errs: &[FieldError],
     amend: Option<&str>,
 ) -> Response {
     let scale = if v.get("scale") == "sows" {
@@ -598,7 +506,7 @@ fn flowsheet_page_for(
     } else {
         "cows"
     };
-    let mut b = Builder::new(v, err);
+    let mut b = Builder::new(v, errs);
     amend_fields(&mut b, amend);
     flowsheet_fields(&mut b, scale);
     let mut page = FormPage::new(
@@ -620,7 +528,7 @@ fn flowsheet_page_for(
     page.fields = b.fields;
     page.preview = Some(format!("/patients/{id}/flowsheet/preview"));
     page.submit = "Save entry".into();
-    page.with_error(err).respond()
+    page.with_errors(errs).respond()
 }
 
 #[derive(Deserialize, Default)]
@@ -636,11 +544,11 @@ pub async fn flowsheet_form(
     Query(q): Query<ScaleQuery>,
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
-    let ctx = chart::open(&state, &p, id, Permission::WriteClinical, "flowsheet.form").await?;
+    let s = open_write(&state, &p, id, "flowsheet.form").await?;
     let mut v = Values::default();
     v.set("scale", if q.scale == "sows" { "sows" } else { "cows" });
-    v.set("observed_at", now_local(&ctx));
-    Ok(flowsheet_page(&p, id, &v, None))
+    v.set("observed_at", local_input(s.now, &s.tz));
+    Ok(flowsheet_page(&p, id, &v, &[], None))
 }
 
 pub async fn flowsheet_submit(
@@ -651,26 +559,14 @@ pub async fn flowsheet_submit(
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
     let v = Values(pairs);
-    let r = match flowsheet_input(&v) {
-        Ok(input) => {
-            chart::create(
-                &state,
-                &p,
-                id,
-                if v.get("scale") == "sows" {
-                    "sows"
-                } else {
-                    "cows"
-                },
-                input,
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    };
+    let r = async {
+        let input: FlowsheetInput = form::parse(&v.0, &[])?;
+        chart::create(&state.app, &p, id, &Input::Flowsheet(input)).await
+    }
+    .await;
     match r {
         Ok(_) => Ok(Redirect::to(&chart_url(id, "withdrawal")).into_response()),
-        Err(e) => Ok(flowsheet_page(&p, id, &v, Some(&field_error(e)?))),
+        Err(e) => Ok(flowsheet_page(&p, id, &v, &field_errors(e)?, None)),
     }
 }
 
@@ -679,7 +575,7 @@ pub async fn flowsheet_preview(Form(pairs): Pairs) -> Response {
     let v = Values(pairs);
     let text = if v.get("scale") == "sows" {
         let items: Vec<u8> = (0..16)
-            .filter_map(|i| v.num::<u8>(&format!("sows[{i}]")).ok().flatten())
+            .filter_map(|i| v.num::<u8>(&format!("sows[{i}]")))
             .collect();
         format!(
             "SOWS so far: {}",
@@ -688,21 +584,17 @@ pub async fn flowsheet_preview(Form(pairs): Pairs) -> Response {
     } else {
         let mut items = std::collections::BTreeMap::new();
         for (name, _) in clinical::cows::ITEMS.iter() {
-            if let Ok(Some(x)) = v.num::<u8>(&format!("items.{name}")) {
-                items.insert((*name).to_string(), json!(x));
+            if let Some(x) = v.num::<u8>(&format!("items.{name}")) {
+                items.insert((*name).to_string(), x as u32);
             }
         }
         if !items.contains_key("pulse")
-            && let Ok(Some(hr)) = v.num::<u16>("vitals.hr")
+            && let Some(hr) = v.num::<u16>("vitals.hr")
         {
-            items.insert("pulse".into(), json!(clinical::cows::pulse_score(hr)));
+            items.insert("pulse".into(), clinical::cows::pulse_score(hr) as u32);
         }
         let scored = items.len();
-        let total: u32 = items
-            .values()
-            .filter_map(|x| x.as_u64())
-            .map(|x| x as u32)
-            .sum();
+        let total: u32 = items.values().sum();
         let band = clinical::cows::band(total.min(48) as u8).label();
         format!("COWS {total} — {band} ({scored} of 11 items scored)")
     };
@@ -721,18 +613,14 @@ struct ScorePreview {
 
 // ---------------------------------------------------------------- orders
 
-fn order_page(p: &Principal, id: PatientId, v: &Values, err: Option<&FieldError>) -> Response {
-    order_page_for(p, id, v, err, None)
-}
-
-fn order_page_for(
+fn order_page(
     p: &Principal,
     id: PatientId,
     v: &Values,
-    err: Option<&FieldError>,
+    errs: &[FieldError],
     amend: Option<&str>,
 ) -> Response {
-    let mut b = Builder::new(v, err);
+    let mut b = Builder::new(v, errs);
     amend_fields(&mut b, amend);
     b.select(
         "medication",
@@ -765,7 +653,7 @@ fn order_page_for(
         b,
         "Enter order",
     )
-    .with_error(err)
+    .with_errors(errs)
     .respond()
 }
 
@@ -775,18 +663,11 @@ pub async fn order_form(
     Path(id): Path<String>,
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
-    chart::open(&state, &p, id, Permission::WriteClinical, "order.form").await?;
+    open_write(&state, &p, id, "order.form").await?;
     let mut v = Values::default();
     v.set("every_h", "6");
     v.set("prn", "true");
-    Ok(order_page(&p, id, &v, None))
-}
-
-fn order_input(v: &Values) -> Result<Value, AppError> {
-    Ok(
-        json!({"medication": v.get("medication"), "dose_mg": v.req::<f64>("dose_mg")?, "every_h": v.req::<f64>("every_h")?,
-              "prn": v.flag("prn"), "indication": v.get("indication")}),
-    )
+    Ok(order_page(&p, id, &v, &[], None))
 }
 
 pub async fn order_submit(
@@ -797,14 +678,14 @@ pub async fn order_submit(
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
     let v = Values(pairs);
-    let input = order_input(&v);
-    let r = match input {
-        Ok(i) => chart::create(&state, &p, id, "order", i).await,
-        Err(e) => Err(e),
-    };
+    let r = async {
+        let input: OrderInput = form::parse(&v.0, &[])?;
+        chart::create(&state.app, &p, id, &Input::Order(input)).await
+    }
+    .await;
     match r {
         Ok(_) => Ok(Redirect::to(&chart_url(id, "orders")).into_response()),
-        Err(e) => Ok(order_page(&p, id, &v, Some(&field_error(e)?))),
+        Err(e) => Ok(order_page(&p, id, &v, &field_errors(e)?, None)),
     }
 }
 
@@ -813,24 +694,27 @@ pub async fn administer(
     State(state): State<AppState>,
     p: Principal,
     Path(rid): Path<String>,
-    Form(pairs): Pairs,
+    Form(mut pairs): Pairs,
 ) -> HtmlResult<Response> {
-    let v = Values(pairs);
-    let order = state.store.record(&rid).await?;
-    let id = order.patient_id;
-    let input = (|| -> Result<Value, AppError> {
-        Ok(
-            json!({"order_id": rid, "sbp": v.req::<u32>("sbp")?, "dbp": v.req::<u32>("dbp")?, "hr": v.req::<u32>("hr")?,
-                  "given": v.get("given") == "true", "hold_reason": v.get("hold_reason")}),
-        )
-    })();
-    let r = match input {
-        Ok(i) => chart::create(&state, &p, id, "administration", i).await,
-        Err(e) => Err(e),
-    };
+    let (s, _) = access::open_for_record(
+        &state.app,
+        &p,
+        &rid,
+        Permission::WriteClinical,
+        "order.open",
+    )
+    .await?;
+    let id = s.patient.id;
+    pairs.retain(|(k, _)| k != "order_id");
+    pairs.push(("order_id".into(), rid));
+    let r = async {
+        let input: AdministrationInput = form::parse(&pairs, &[])?;
+        chart::create(&state.app, &p, id, &Input::Administration(input)).await
+    }
+    .await;
     match r {
         Ok(_) => Ok(Redirect::to(&chart_url(id, "orders")).into_response()),
-        Err(e) => Ok(chart_with_error(id, &field_error(e)?, "orders")),
+        Err(e) => Ok(chart_with_errors(id, &field_errors(e)?, "orders")),
     }
 }
 
@@ -842,17 +726,8 @@ async fn cosigners(
     program: ProgramId,
 ) -> Result<Vec<(String, String)>, AppError> {
     let mut out = vec![(String::new(), "No co-signature needed".to_string())];
-    for u in state.store.list_users().await? {
-        if u.disabled || u.id == p.user_id {
-            continue;
-        }
-        let g = state.store.grants(u.id).await?;
-        if g.iter().any(|g| {
-            g.program_id == program
-                && matches!(g.role, Role::Prescriber | Role::Counselor | Role::Nurse)
-        }) {
-            out.push((u.id.to_string(), format!("{} (supervisor)", u.display_name)));
-        }
+    for (id, name) in admin::cosigners(&state.app, p, program).await? {
+        out.push((id.to_string(), format!("{name} (supervisor)")));
     }
     Ok(out)
 }
@@ -865,26 +740,13 @@ fn note_fields(
     sessions: Vec<(String, String)>,
 ) {
     b.hidden("template");
-    b.radio(
-        "service",
-        "Service",
-        [
-            ("individual", "Individual"),
-            ("group", "Group"),
-            ("family", "Family"),
-            ("other", "Other"),
-        ],
-    );
+    b.radio("service", "Service", notes::SERVICES);
     b.datetime("occurred_at", "Session time")
         .hint("More than 24 hours ago: the note is flagged as a late entry.");
     if sessions.len() > 1 {
         b.select("session_id", "Calendar session (optional)", sessions);
     }
-    let (_, sections) = chart::TEMPLATES
-        .iter()
-        .find(|(t, _)| *t == template)
-        .unwrap_or(&chart::TEMPLATES[0]);
-    for (k, l) in sections.iter() {
+    for (k, l) in notes::sections_of(template).iter() {
         b.area(&format!("sections.{k}"), l).required();
     }
     if !goals.is_empty() {
@@ -897,36 +759,22 @@ fn note_fields(
     );
 }
 
-fn note_input(v: &Values) -> Value {
-    let template = v.opt("template").unwrap_or("DAP".into());
-    let (_, sections) = chart::TEMPLATES
-        .iter()
-        .find(|(t, _)| *t == template)
-        .unwrap_or(&chart::TEMPLATES[0]);
-    let mut s = serde_json::Map::new();
-    for (k, _) in sections.iter() {
-        s.insert((*k).into(), json!(v.get(&format!("sections.{k}"))));
-    }
-    json!({"template": template, "service": v.opt("service").unwrap_or("individual".into()), "occurred_at": v.opt("occurred_at"),
-           "session_id": v.opt("session_id"), "goal_refs": v.all("goal_refs"), "cosigner_id": v.opt("cosigner_id"), "sections": s,
-           "private": v.flag("private")})
-}
-
 /// Goals of the patient's current plan, for linking notes.
-async fn plan_goals(state: &AppState, id: PatientId) -> Result<Vec<(String, String)>, AppError> {
-    let plans = state.store.patient_records(id, &["plan"]).await?;
+async fn plan_goals(state: &AppState, s: &PatientScope) -> Result<Vec<(String, String)>, AppError> {
+    let plans = s.entries(&state.app, &[Kind::Plan]).await?;
     let Some(plan) = plans.iter().rev().find(|r| r.is_current()) else {
         return Ok(vec![]);
     };
-    Ok(plan.body["problems"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let Body::Plan(b) = &plan.body else {
+        return Ok(vec![]);
+    };
+    Ok(b.problems
+        .iter()
         .enumerate()
         .map(|(i, x)| {
             (
                 format!("{}#{i}", plan.root_id),
-                format!("Goal {}: {}", i + 1, x["goal"].as_str().unwrap_or("")),
+                format!("Goal {}: {}", i + 1, x.goal),
             )
         })
         .collect())
@@ -934,66 +782,40 @@ async fn plan_goals(state: &AppState, id: PatientId) -> Result<Vec<(String, Stri
 
 async fn recent_sessions(
     state: &AppState,
-    program: ProgramId,
+    p: &Principal,
+    s: &PatientScope,
 ) -> Result<Vec<(String, String)>, AppError> {
-    let now = carepath_store::now_us();
+    let now = s.now;
     let mut v = vec![(String::new(), "—".to_string())];
-    let tz =
-        carepath_domain::program::parse_time_zone(&state.store.program(program).await?.timezone)?;
-    for s in state
-        .store
-        .sessions(program, now - 14 * chart::DAY_US, now + chart::DAY_US)
-        .await?
-    {
+    let day = carepath_app::clock::DAY_US;
+    if !p.holds_in(s.program.id, Permission::ReadClinical) {
+        return Ok(v);
+    }
+    for x in work::sessions(&state.app, p, s.program.id, now - 14 * day, now + day).await? {
         v.push((
-            s.id,
-            format!("{} — {}", crate::views::fmt_time(s.starts_at, &tz), s.title),
+            x.id,
+            format!(
+                "{} — {}",
+                crate::views::fmt_time(x.starts_at, &s.tz),
+                x.title
+            ),
         ));
     }
     Ok(v)
 }
 
-/// Where a note form posts: a new note, or an amendment of one.
-struct NoteMode {
-    action: String,
-    title: &'static str,
-    reason: bool,
-}
-
-impl NoteMode {
-    fn new(id: PatientId) -> Self {
-        NoteMode {
-            action: format!("/patients/{id}/notes"),
-            title: "Progress note",
-            reason: false,
-        }
-    }
-    fn amend(rid: &str) -> Self {
-        NoteMode {
-            action: format!("/records/{rid}/amend"),
-            title: "Amend note",
-            reason: true,
-        }
-    }
-}
-
 async fn note_page(
     state: &AppState,
     p: &Principal,
-    id: PatientId,
-    ctx: &Ctx,
+    s: &PatientScope,
     v: &Values,
-    err: Option<&FieldError>,
-    mode: NoteMode,
+    errs: &[FieldError],
+    amend: Option<&str>,
 ) -> Result<Response, AppError> {
-    let NoteMode {
-        action,
-        title,
-        reason,
-    } = mode;
+    let id = s.patient.id;
     let template = v.opt("template").unwrap_or("DAP".into());
-    let mut b = Builder::new(v, err);
-    if reason {
+    let mut b = Builder::new(v, errs);
+    if amend.is_some() {
         b.area("reason", "Reason for the amendment")
             .required()
             .hint("Kept with the new version; the original stays in the record.");
@@ -1001,17 +823,26 @@ async fn note_page(
     note_fields(
         &mut b,
         &template,
-        cosigners(state, p, ctx.program.id).await?,
-        plan_goals(state, id).await?,
-        recent_sessions(state, ctx.program.id).await?,
+        cosigners(state, p, s.program.id).await?,
+        plan_goals(state, s).await?,
+        recent_sessions(state, p, s).await?,
     );
-    let mut page = FormPage::new(p, format!("{title} ({template})"), action);
+    let title = if amend.is_some() {
+        "Amend note"
+    } else {
+        "Progress note"
+    };
+    let mut page = FormPage::new(
+        p,
+        format!("{title} ({template})"),
+        action_for(amend, format!("/patients/{id}/notes")),
+    );
     page.back = back(id);
-    if !reason {
+    if amend.is_none() {
         page.intro = format!(
             "Template: {template}. Switch to another template (what you typed is not kept):"
         );
-        page.links = chart::TEMPLATES
+        page.links = notes::TEMPLATES
             .iter()
             .map(|t| t.0)
             .filter(|t| *t != template)
@@ -1024,12 +855,12 @@ async fn note_page(
             .collect();
     }
     page.fields = b.fields;
-    page.submit = if reason {
+    page.submit = if amend.is_some() {
         "Save amendment".into()
     } else {
         "Save note (sign it next)".into()
     };
-    Ok(page.with_error(err).respond())
+    Ok(page.with_errors(errs).respond())
 }
 
 #[derive(Deserialize, Default)]
@@ -1047,7 +878,7 @@ pub async fn note_form(
     Query(q): Query<NoteQuery>,
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
-    let ctx = chart::open(&state, &p, id, Permission::WriteClinical, "note.form").await?;
+    let s = open_write(&state, &p, id, "note.form").await?;
     let mut v = Values::default();
     let t = if ["DAP", "SOAP", "BIRP"].contains(&q.template.as_str()) {
         q.template.as_str()
@@ -1064,8 +895,8 @@ pub async fn note_form(
         },
     );
     v.set("session_id", q.session);
-    v.set("occurred_at", now_local(&ctx));
-    Ok(note_page(&state, &p, id, &ctx, &v, None, NoteMode::new(id)).await?)
+    v.set("occurred_at", local_input(s.now, &s.tz));
+    Ok(note_page(&state, &p, &s, &v, &[], None).await?)
 }
 
 pub async fn note_submit(
@@ -1076,12 +907,17 @@ pub async fn note_submit(
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
     let v = Values(pairs);
-    match chart::create(&state, &p, id, "note", note_input(&v)).await {
+    let r = async {
+        let input: NoteInput = form::parse(&v.0, &[])?;
+        chart::create(&state.app, &p, id, &Input::Note(input)).await
+    }
+    .await;
+    match r {
         Ok(_) => Ok(Redirect::to(&chart_url(id, "notes")).into_response()),
         Err(e) => {
-            let fe = field_error(e)?;
-            let ctx = chart::open(&state, &p, id, Permission::WriteClinical, "note.form").await?;
-            Ok(note_page(&state, &p, id, &ctx, &v, Some(&fe), NoteMode::new(id)).await?)
+            let errs = field_errors(e)?;
+            let s = open_write(&state, &p, id, "note.form").await?;
+            Ok(note_page(&state, &p, &s, &v, &errs, None).await?)
         }
     }
 }
@@ -1089,6 +925,12 @@ pub async fn note_submit(
 // ---------------------------------------------------------------- plan
 
 fn plan_fields(b: &mut Builder) {
+    let mut kinds = vec![(String::new(), "—".to_string())];
+    kinds.extend(
+        notes::INTERVENTIONS
+            .iter()
+            .map(|(k, l)| (k.to_string(), l.to_string())),
+    );
     for k in 0..2 {
         b.heading(&format!(
             "Problem {}{}",
@@ -1105,6 +947,7 @@ fn plan_fields(b: &mut Builder) {
             "How progress is measured",
         );
         for j in 0..2 {
+            b.row();
             b.text(
                 &format!("problems[{k}].objectives[{j}].text"),
                 &format!("Objective {}", j + 1),
@@ -1113,13 +956,21 @@ fn plan_fields(b: &mut Builder) {
                 &format!("problems[{k}].objectives[{j}].target_date"),
                 &format!("Objective {}: target date", j + 1),
             );
+            b.end_row();
         }
-        b.checks(
-            &format!("problems[{k}].interventions"),
-            "Interventions",
-            chart::INTERVENTIONS,
-        );
-        b.text(&format!("problems[{k}].responsible"), "Responsible staff");
+        for j in 0..3 {
+            b.row();
+            b.select(
+                &format!("problems[{k}].interventions[{j}].kind"),
+                &format!("Intervention {}", j + 1),
+                kinds.clone(),
+            );
+            b.text(
+                &format!("problems[{k}].interventions[{j}].responsible"),
+                &format!("Intervention {}: responsible staff", j + 1),
+            );
+            b.end_row();
+        }
         b.area(&format!("problems[{k}].progress"), "Progress (at review)");
     }
     b.heading("Review and participation");
@@ -1130,81 +981,15 @@ fn plan_fields(b: &mut Builder) {
     );
 }
 
-fn plan_input(v: &Values) -> Value {
-    let mut problems = vec![];
-    for k in 0..2 {
-        let f = |n: &str| format!("problems[{k}].{n}");
-        if k > 0 && v.get(&f("problem")).trim().is_empty() && v.get(&f("goal")).trim().is_empty() {
-            continue;
-        }
-        let objectives: Vec<Value> = (0..2)
-            .filter(|j| j == &0 || !v.get(&format!("problems[{k}].objectives[{j}].text")).trim().is_empty())
-            .map(|j| json!({"text": v.get(&format!("problems[{k}].objectives[{j}].text")), "target_date": v.get(&format!("problems[{k}].objectives[{j}].target_date"))}))
-            .collect();
-        let interventions: Vec<Value> = v
-            .all(&f("interventions"))
-            .into_iter()
-            .map(
-                |kind| json!({"kind": kind, "detail": "", "responsible": v.get(&f("responsible"))}),
-            )
-            .collect();
-        problems.push(json!({"problem": v.get(&f("problem")), "goal": v.get(&f("goal")), "measure": v.get(&f("measure")),
-                             "objectives": objectives, "interventions": interventions, "progress": v.get(&f("progress"))}));
-    }
-    json!({"problems": problems, "review_due": v.get("review_due"), "patient_participated": v.flag("patient_participated")})
-}
-
-/// Form values from a stored plan (for a review).
-fn plan_values(body: &Value) -> Values {
-    let mut v = Values::default();
-    for (k, x) in body["problems"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .take(2)
-    {
-        let f = |n: &str| format!("problems[{k}].{n}");
-        for n in ["problem", "goal", "measure", "progress"] {
-            v.set(&f(n), x[n].as_str().unwrap_or(""));
-        }
-        for (j, o) in x["objectives"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .enumerate()
-            .take(2)
-        {
-            v.set(
-                &format!("problems[{k}].objectives[{j}].text"),
-                o["text"].as_str().unwrap_or(""),
-            );
-            v.set(
-                &format!("problems[{k}].objectives[{j}].target_date"),
-                o["target_date"].as_str().unwrap_or(""),
-            );
-        }
-        for i in x["interventions"].as_array().into_iter().flatten() {
-            v.push(&f("interventions"), i["kind"].as_str().unwrap_or(""));
-            v.set(&f("responsible"), i["responsible"].as_str().unwrap_or(""));
-        }
-    }
-    v.set("review_due", body["review_due"].as_str().unwrap_or(""));
-    if body["patient_participated"] == json!(true) {
-        v.set("patient_participated", "true");
-    }
-    v
-}
-
 fn plan_page(
     p: &Principal,
     id: PatientId,
     v: &Values,
-    err: Option<&FieldError>,
-    action: String,
-    review: bool,
+    errs: &[FieldError],
+    amend: Option<&str>,
 ) -> Response {
-    let mut b = Builder::new(v, err);
+    let review = amend.is_some();
+    let mut b = Builder::new(v, errs);
     if review {
         b.area("reason", "Review note (why the plan changes)")
             .required();
@@ -1217,13 +1002,13 @@ fn plan_page(
         } else {
             "Treatment plan"
         },
-        action,
+        action_for(amend, format!("/patients/{id}/plan")),
     );
     page.back = back(id);
-    page.intro = "Problems, measurable goals, objectives with target dates, interventions and who is responsible. The patient signs on the chart.".into();
+    page.intro = "Problems, measurable goals, objectives with target dates, interventions and who is responsible for each. The patient signs on the chart.".into();
     page.fields = b.fields;
     page.submit = "Save plan".into();
-    page.with_error(err).respond()
+    page.with_errors(errs).respond()
 }
 
 pub async fn plan_form(
@@ -1232,24 +1017,16 @@ pub async fn plan_form(
     Path(id): Path<String>,
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
-    let ctx = chart::open(&state, &p, id, Permission::WriteClinical, "plan.form").await?;
+    let s = open_write(&state, &p, id, "plan.form").await?;
     let mut v = Values::default();
     v.set(
         "review_due",
-        ctx.today()
+        s.today()
             .checked_add(jiff::Span::new().days(30))
             .map(|d| d.to_string())
             .unwrap_or_default(),
     );
-    v.set("problems[0].responsible", p.display_name.clone());
-    Ok(plan_page(
-        &p,
-        id,
-        &v,
-        None,
-        format!("/patients/{id}/plan"),
-        false,
-    ))
+    Ok(plan_page(&p, id, &v, &[], None))
 }
 
 pub async fn plan_submit(
@@ -1260,199 +1037,49 @@ pub async fn plan_submit(
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
     let v = Values(pairs);
-    match chart::create(&state, &p, id, "plan", plan_input(&v)).await {
+    let r = async {
+        let input: PlanInput = form::parse(&v.0, &[])?;
+        chart::create(&state.app, &p, id, &Input::Plan(input)).await
+    }
+    .await;
+    match r {
         Ok(_) => Ok(Redirect::to(&chart_url(id, "plan")).into_response()),
-        Err(e) => Ok(plan_page(
-            &p,
-            id,
-            &v,
-            Some(&field_error(e)?),
-            format!("/patients/{id}/plan"),
-            false,
-        )),
+        Err(e) => Ok(plan_page(&p, id, &v, &field_errors(e)?, None)),
     }
 }
 
-// ---------------------------------------------------------------- amend (notes, plans, flowsheet)
+// ---------------------------------------------------------------- corrections
 
-fn note_values(body: &Value) -> Values {
-    let mut v = Values::default();
-    v.set("template", body["template"].as_str().unwrap_or("DAP"));
-    v.set("service", body["service"].as_str().unwrap_or("individual"));
-    v.set("session_id", body["session_id"].as_str().unwrap_or(""));
-    for (k, t) in body["sections"].as_object().into_iter().flatten() {
-        v.set(&format!("sections.{k}"), t.as_str().unwrap_or(""));
-    }
-    for g in body["goal_refs"].as_array().into_iter().flatten() {
-        v.push("goal_refs", g.as_str().unwrap_or(""));
-    }
-    if body["private"] == Value::Bool(true) {
-        v.set("private", "true");
-    }
-    v
-}
-
-/// Form values from a stored flowsheet entry.
-fn flowsheet_values(kind: &str, body: &Value, ctx: &Ctx, occurred_at: i64) -> Values {
-    let mut v = Values::default();
-    v.set("scale", kind);
-    v.set("observed_at", local(ctx, occurred_at));
-    if kind == "sows" {
-        for (i, it) in body["score"]["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            v.set(&format!("sows[{i}]"), it["score"].to_string());
-        }
-    } else {
-        for (k, x) in body["score"]["items"].as_object().into_iter().flatten() {
-            v.set(&format!("items.{k}"), x.to_string());
-        }
-    }
-    for (k, x) in body["vitals"].as_object().into_iter().flatten() {
-        if !x.is_null() {
-            v.set(&format!("vitals.{k}"), x.to_string());
-        }
-    }
-    v
-}
-
-/// Form values from a stored consent.
-fn consent_values(body: &Value) -> Values {
-    let mut v = Values::default();
-    for k in [
-        "kind",
-        "recipient",
-        "information",
-        "purpose",
-        "expires_on",
-        "expiry_event",
-        "signed_by",
-        "signed_on",
-    ] {
-        if let Some(x) = body[k].as_str() {
-            v.set(k, x);
-        }
-    }
-    v
-}
-
-/// Form values from a stored assessment (its input).
-fn assessment_values(body: &Value, ctx: &Ctx) -> Values {
-    let i = &body["input"];
-    let mut v = Values::default();
-    for (k, sub) in i["substances"].as_array().into_iter().flatten().enumerate() {
-        for f in ["code", "route", "frequency", "age_first_use"] {
-            v.set(&format!("substances[{k}].{f}"), sub[f].to_string());
-        }
-    }
-    for k in ["last_opioid", "pregnancy", "due_date"] {
-        if let Some(x) = i[k].as_str() {
-            v.set(k, x);
-        }
-    }
-    if let Some(t) = i["last_use_at"]
-        .as_str()
-        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-    {
-        v.set("last_use_at", local(ctx, t.as_microsecond()));
-    }
-    for k in ["prior_treatment_episodes", "overdoses_lifetime", "cows"] {
-        if !i[k].is_null() {
-            v.set(k, i[k].to_string());
-        }
-    }
-    for k in [
-        "overdose_past_year",
-        "medically_supervised",
-        "complicated_withdrawal",
-        "medical_instability",
-        "psychiatric_instability",
-        "imminent_danger",
-        "on_medication",
-        "suicide_question",
-    ] {
-        if i[k] == Value::Bool(true) {
-            v.set(k, "true");
-        }
-    }
-    for c in i["dsm5"].as_array().into_iter().flatten() {
-        v.push("dsm5", c.as_str().unwrap_or(""));
-    }
-    for f in i["flags"].as_array().into_iter().flatten() {
-        v.push("flags", f.as_str().unwrap_or(""));
-    }
-    for (k, x) in i["dimensions"].as_object().into_iter().flatten() {
-        v.set(&format!("dimensions.{k}"), x.to_string());
-    }
-    for (n, name) in [(9, "phq9"), (7, "gad7")] {
-        for j in 0..n {
-            v.set(&format!("{name}[{j}]"), i[name][j].to_string());
-        }
-    }
-    v.set(
-        "suicide_followup.risk",
-        i["suicide_followup"]["risk"].as_str().unwrap_or(""),
-    );
-    v.set(
-        "suicide_followup.action",
-        i["suicide_followup"]["action"].as_str().unwrap_or(""),
-    );
-    v.set(
-        "placement.accept",
-        if i["placement"]["accept"] == Value::Bool(false) {
-            "false"
-        } else {
-            "true"
-        },
-    );
-    v.set(
-        "placement.level",
-        i["placement"]["level"].as_str().unwrap_or(""),
-    );
-    v.set(
-        "placement.reason",
-        i["placement"]["reason"].as_str().unwrap_or(""),
-    );
-    v
-}
-
-/// A time as a `datetime-local` value in the program's time zone.
-fn local(ctx: &Ctx, us: i64) -> String {
-    jiff::Timestamp::from_microsecond(us)
-        .map(|t| {
-            t.to_zoned(ctx.tz.clone())
-                .strftime("%Y-%m-%dT%H:%M")
-                .to_string()
-        })
-        .unwrap_or_default()
-}
-
-/// The amendment page of a record kind, with values and an optional error.
+/// The correction page of a record of `kind`, with values and errors.
 async fn amend_page(
     state: &AppState,
     p: &Principal,
-    ctx: &Ctx,
+    s: &PatientScope,
     rid: &str,
-    kind: &str,
+    kind: Kind,
     v: &Values,
-    err: Option<&FieldError>,
+    errs: &[FieldError],
 ) -> Result<Response, AppError> {
-    let id = ctx.patient.id;
+    let id = s.patient.id;
+    let amend = Some(rid);
     Ok(match kind {
-        "note" => note_page(state, p, id, ctx, v, err, NoteMode::amend(rid)).await?,
-        "plan" => plan_page(p, id, v, err, format!("/records/{rid}/amend"), true),
-        "cows" | "sows" => flowsheet_page_for(p, id, v, err, Some(rid)),
-        "consent" => consent_page_for(p, id, v, err, Some(rid)),
-        "assessment" => assessment_page_for(p, id, v, err, vec![], Some(rid)),
-        "order" => order_page_for(p, id, v, err, Some(rid)),
-        _ => {
-            return Err(AppError::Invalid(FieldError::new(
+        Kind::Note => note_page(state, p, s, v, errs, amend).await?,
+        Kind::Plan => plan_page(p, id, v, errs, amend),
+        Kind::Cows | Kind::Sows => flowsheet_page(p, id, v, errs, amend),
+        Kind::Consent => consent_page(p, id, v, errs, amend),
+        Kind::Assessment => assessment_page(p, id, v, errs, vec![], amend),
+        Kind::Order => order_page(p, id, v, errs, amend),
+        Kind::Administration
+        | Kind::ConsentRevocation
+        | Kind::Attendance
+        | Kind::Enrollment
+        | Kind::Discharge
+        | Kind::Followup
+        | Kind::FollowupOutcome => {
+            return Err(AppError::invalid(
                 "kind",
-                "this kind of entry is corrected through the API",
-            )));
+                "this kind of entry is corrected through the API or its own action",
+            ));
         }
     })
 }
@@ -1462,45 +1089,24 @@ pub async fn amend_form(
     p: Principal,
     Path(rid): Path<String>,
 ) -> HtmlResult<Response> {
-    let r = state.store.record(&rid).await?;
-    let ctx = chart::open(
-        &state,
+    let (s, e) = access::open_for_record(
+        &state.app,
         &p,
-        r.patient_id,
+        &rid,
         Permission::WriteClinical,
         "record.amend.form",
     )
     .await?;
-    if r.kind == "note" && r.author_id != p.user_id.to_string() {
+    if e.kind == Kind::Note && e.author_id != p.user_id.to_string() {
         return Err(AppError::Forbidden(
             "a note is amended by its author; write your own note instead".into(),
         )
         .into());
     }
-    let v = match r.kind.as_str() {
-        "note" => {
-            let mut v = note_values(&r.body);
-            v.set("occurred_at", local(&ctx, r.occurred_at));
-            v
-        }
-        "plan" => plan_values(&r.body),
-        "cows" | "sows" => flowsheet_values(&r.kind, &r.body, &ctx, r.occurred_at),
-        "consent" => consent_values(&r.body),
-        "assessment" => assessment_values(&r.body, &ctx),
-        "order" => {
-            let mut v = Values::default();
-            v.set("medication", r.body["medication"].as_str().unwrap_or(""));
-            v.set("dose_mg", r.body["dose_mg"].to_string());
-            v.set("every_h", r.body["every_h"].to_string());
-            if r.body["prn"] == Value::Bool(true) {
-                v.set("prn", "true");
-            }
-            v.set("indication", r.body["indication"].as_str().unwrap_or(""));
-            v
-        }
-        _ => Values::default(),
-    };
-    Ok(amend_page(&state, &p, &ctx, &rid, &r.kind, &v, None).await?)
+    let v = chart::input_of(&s, &e)
+        .map(|i| form::values(&i.to_json()))
+        .unwrap_or_default();
+    Ok(amend_page(&state, &p, &s, &rid, e.kind, &v, &[]).await?)
 }
 
 pub async fn amend_submit(
@@ -1509,55 +1115,25 @@ pub async fn amend_submit(
     Path(rid): Path<String>,
     Form(pairs): Pairs,
 ) -> HtmlResult<Response> {
-    let r = state.store.record(&rid).await?;
-    let id = r.patient_id;
+    let (s, e) = access::open_for_record(
+        &state.app,
+        &p,
+        &rid,
+        Permission::WriteClinical,
+        "record.amend.form",
+    )
+    .await?;
     let v = Values(pairs);
-    let entry = match r.kind.as_str() {
-        "note" => Ok(note_input(&v)),
-        "plan" => Ok(plan_input(&v)),
-        "cows" | "sows" => flowsheet_input(&v),
-        "consent" => Ok(
-            json!({"kind": v.opt("kind").unwrap_or("disclosure".into()), "recipient": v.get("recipient"),
-            "information": v.get("information"), "purpose": v.get("purpose"), "expires_on": v.opt("expires_on"),
-            "expiry_event": v.opt("expiry_event"), "signed_by": v.get("signed_by"), "signed_on": v.get("signed_on")}),
-        ),
-        "assessment" => assessment_input(&v),
-        "order" => order_input(&v),
-        _ => return Err(AppError::NotFound.into()),
-    };
-    let result = match entry {
-        Ok(entry) => {
-            let input = chart::AmendInput {
-                reason: v.get("reason").to_string(),
-                entry,
-            };
-            chart::amend(&state, &p, &rid, &input).await
-        }
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(_) => {
-            let anchor = match r.kind.as_str() {
-                "plan" => "plan",
-                "cows" | "sows" => "withdrawal",
-                "consent" => "consents",
-                "assessment" => "assessment",
-                "order" => "orders",
-                _ => "notes",
-            };
-            Ok(Redirect::to(&chart_url(id, anchor)).into_response())
-        }
-        Err(e) => {
-            let fe = field_error(e)?;
-            let ctx = chart::open(
-                &state,
-                &p,
-                id,
-                Permission::WriteClinical,
-                "record.amend.form",
-            )
-            .await?;
-            Ok(amend_page(&state, &p, &ctx, &rid, &r.kind, &v, Some(&fe)).await?)
+    let r = async {
+        let input = parse_input(e.kind, &v.0, &["reason", "action"])?;
+        chart::amend(&state.app, &p, &rid, v.get("reason"), &input).await
+    }
+    .await;
+    match r {
+        Ok(_) => Ok(Redirect::to(&chart_url(s.patient.id, anchor(e.kind))).into_response()),
+        Err(err) => {
+            let errs = field_errors(err)?;
+            Ok(amend_page(&state, &p, &s, &rid, e.kind, &v, &errs).await?)
         }
     }
 }
@@ -1569,22 +1145,23 @@ pub async fn sign(
     Path(rid): Path<String>,
     Form(pairs): Pairs,
 ) -> HtmlResult<Response> {
-    let v = Values(pairs);
-    let r = state.store.record(&rid).await?;
-    let input = chart::SignInput {
-        as_: v.opt("as"),
-        typed_name: v.get("typed_name").into(),
-        drawing: v.get("drawing").into(),
-    };
-    let anchor = match r.kind.as_str() {
-        "order" => "orders",
-        "plan" => "plan",
-        "consent" => "consents",
-        _ => "notes",
-    };
-    match chart::sign(&state, &p, &rid, &input).await {
-        Ok(()) => Ok(Redirect::to(&chart_url(r.patient_id, anchor)).into_response()),
-        Err(AppError::Invalid(e)) => Ok(chart_with_error(r.patient_id, &e, anchor)),
+    let (s, e) = access::open_for_record(
+        &state.app,
+        &p,
+        &rid,
+        Permission::WriteClinical,
+        "record.sign.form",
+    )
+    .await?;
+    let at = anchor(e.kind);
+    let r = async {
+        let input: chart::SignInput = form::parse(&pairs, &[])?;
+        chart::sign(&state.app, &p, &rid, &input).await
+    }
+    .await;
+    match r {
+        Ok(()) => Ok(Redirect::to(&chart_url(s.patient.id, at)).into_response()),
+        Err(AppError::Invalid(errs)) => Ok(chart_with_errors(s.patient.id, &errs, at)),
         Err(e) => Err(e.into()),
     }
 }
@@ -1596,25 +1173,28 @@ pub async fn revoke(
     Form(pairs): Pairs,
 ) -> HtmlResult<Response> {
     let v = Values(pairs);
-    let r = state.store.record(&rid).await?;
-    chart::revoke(&state, &p, &rid, v.get("note")).await?;
-    Ok(Redirect::to(&chart_url(r.patient_id, "consents")).into_response())
+    chart::revoke(&state.app, &p, &rid, v.get("note")).await?;
+    let (s, _) = access::open_for_record(
+        &state.app,
+        &p,
+        &rid,
+        Permission::ReadClinical,
+        "consent.read",
+    )
+    .await?;
+    Ok(Redirect::to(&chart_url(s.patient.id, "consents")).into_response())
 }
 
 // ---------------------------------------------------------------- consents and disclosures
 
-fn consent_page(p: &Principal, id: PatientId, v: &Values, err: Option<&FieldError>) -> Response {
-    consent_page_for(p, id, v, err, None)
-}
-
-fn consent_page_for(
+fn consent_page(
     p: &Principal,
     id: PatientId,
     v: &Values,
-    err: Option<&FieldError>,
+    errs: &[FieldError],
     amend: Option<&str>,
 ) -> Response {
-    let mut b = Builder::new(v, err);
+    let mut b = Builder::new(v, errs);
     amend_fields(&mut b, amend);
     b.radio(
         "kind",
@@ -1650,7 +1230,7 @@ fn consent_page_for(
         b,
         "Record consent",
     )
-    .with_error(err)
+    .with_errors(errs)
     .respond()
 }
 
@@ -1660,18 +1240,18 @@ pub async fn consent_form(
     Path(id): Path<String>,
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
-    let ctx = chart::open(&state, &p, id, Permission::WriteClinical, "consent.form").await?;
+    let s = open_write(&state, &p, id, "consent.form").await?;
     let mut v = Values::default();
     v.set("kind", "disclosure");
-    v.set("signed_on", ctx.today().to_string());
+    v.set("signed_on", s.today().to_string());
     v.set(
         "signed_by",
         format!(
             "{} {}",
-            ctx.patient.legal_first_name, ctx.patient.legal_last_name
+            s.patient.legal_first_name, s.patient.legal_last_name
         ),
     );
-    Ok(consent_page(&p, id, &v, None))
+    Ok(consent_page(&p, id, &v, &[], None))
 }
 
 pub async fn consent_submit(
@@ -1682,28 +1262,32 @@ pub async fn consent_submit(
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
     let v = Values(pairs);
-    let input = json!({"kind": v.opt("kind").unwrap_or("disclosure".into()), "recipient": v.get("recipient"), "information": v.get("information"),
-        "purpose": v.get("purpose"), "expires_on": v.opt("expires_on"), "expiry_event": v.opt("expiry_event"), "signed_by": v.get("signed_by"), "signed_on": v.get("signed_on")});
-    match chart::create(&state, &p, id, "consent", input).await {
+    let r = async {
+        let input = parse_input(Kind::Consent, &v.0, &[])?;
+        chart::create(&state.app, &p, id, &input).await
+    }
+    .await;
+    match r {
         Ok(_) => Ok(Redirect::to(&chart_url(id, "consents")).into_response()),
-        Err(e) => Ok(consent_page(&p, id, &v, Some(&field_error(e)?))),
+        Err(e) => Ok(consent_page(&p, id, &v, &field_errors(e)?, None)),
     }
 }
 
 async fn disclose_page(
     state: &AppState,
     p: &Principal,
-    id: PatientId,
+    s: &PatientScope,
     v: &Values,
-    err: Option<&FieldError>,
+    errs: &[FieldError],
 ) -> Result<Response, AppError> {
-    let records = state
-        .store
-        .patient_records(id, &["consent", "consent_revocation"])
+    let id = s.patient.id;
+    let records = s
+        .entries(&state.app, &[Kind::Consent, Kind::ConsentRevocation])
         .await?;
     let mut opts = vec![(String::new(), "— choose the consent —".to_string())];
     for (c, rev) in chart::consents_with_state(&records) {
-        if c.body["kind"] == json!("treatment") {
+        if matches!(&c.body, Body::Consent(b) if b.consent.kind == clinical::consent::Kind::Treatment)
+        {
             continue;
         }
         opts.push((
@@ -1715,7 +1299,7 @@ async fn disclose_page(
             ),
         ));
     }
-    let mut b = Builder::new(v, err);
+    let mut b = Builder::new(v, errs);
     b.select("consent_id", "Consent that permits this disclosure", opts);
     b.text("recipient", "Recipient").required();
     b.text("purpose", "Purpose").required();
@@ -1733,7 +1317,7 @@ async fn disclose_page(
     page.intro = "A disclosure needs a valid consent naming this recipient. The summary carries the 42 CFR § 2.32 notice and is written to the accounting of disclosures.".into();
     page.fields = b.fields;
     page.submit = "Disclose".into();
-    Ok(page.with_error(err).respond())
+    Ok(page.with_errors(errs).respond())
 }
 
 pub async fn disclose_form(
@@ -1742,8 +1326,8 @@ pub async fn disclose_form(
     Path(id): Path<String>,
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
-    chart::open(&state, &p, id, Permission::WriteClinical, "disclosure.form").await?;
-    Ok(disclose_page(&state, &p, id, &Values::default(), None).await?)
+    let s = open_write(&state, &p, id, "disclosure.form").await?;
+    Ok(disclose_page(&state, &p, &s, &Values::default(), &[]).await?)
 }
 
 #[derive(askama::Template)]
@@ -1763,26 +1347,26 @@ pub async fn disclose_submit(
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
     let v = Values(pairs);
-    let input = chart::DisclosureInput {
-        consent_id: v.get("consent_id").into(),
-        recipient: v.get("recipient").into(),
-        purpose: v.get("purpose").into(),
-        channel: v.opt("channel").unwrap_or("print".into()),
-    };
-    match chart::disclose(&state, &p, id, &input).await {
-        Ok(doc) => Ok(crate::views::render(&DisclosurePage {
-            nav: crate::views::Nav::for_principal(&p),
-            title: "Disclosed summary".into(),
-            patient_id: id,
-            doc,
-        })
-        .into_response()),
-        Err(AppError::Forbidden(msg)) => {
-            let e = FieldError::new("consent_id", msg);
-            Ok(disclose_page(&state, &p, id, &v, Some(&e)).await?)
-        }
-        Err(e) => Ok(disclose_page(&state, &p, id, &v, Some(&field_error(e)?)).await?),
+    let r = async {
+        let input: chart::DisclosureInput = form::parse(&v.0, &[])?;
+        chart::disclose(&state.app, &p, id, &input).await
     }
+    .await;
+    let errs = match r {
+        Ok(doc) => {
+            return Ok(crate::views::render(&DisclosurePage {
+                nav: crate::views::Nav::for_principal(&p),
+                title: "Disclosed summary".into(),
+                patient_id: id,
+                doc,
+            })
+            .into_response());
+        }
+        Err(AppError::Forbidden(msg)) => vec![FieldError::new("consent_id", msg)],
+        Err(e) => field_errors(e)?,
+    };
+    let s = open_write(&state, &p, id, "disclosure.form").await?;
+    Ok(disclose_page(&state, &p, &s, &v, &errs).await?)
 }
 
 #[derive(askama::Template)]
@@ -1801,15 +1385,21 @@ pub async fn disclosures(
     Path(id): Path<String>,
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
-    let ctx = chart::open(&state, &p, id, Permission::ReadClinical, "disclosure.list").await?;
-    let rows = state
-        .store
-        .disclosures(id)
+    let s = access::open(
+        &state.app,
+        &p,
+        id,
+        Permission::ReadClinical,
+        "disclosure.list",
+    )
+    .await?;
+    let rows = s
+        .disclosures(&state.app)
         .await?
         .into_iter()
         .map(|d| {
             (
-                crate::views::fmt_time(d.disclosed_at, &ctx.tz),
+                crate::views::fmt_time(d.disclosed_at, &s.tz),
                 d.recipient,
                 d.purpose,
                 d.information,
@@ -1821,7 +1411,7 @@ pub async fn disclosures(
         nav: crate::views::Nav::for_principal(&p),
         title: "Accounting of disclosures".into(),
         patient_id: id,
-        name: ctx.patient.display_name(),
+        name: s.patient.display_name(),
         rows,
     })
     .into_response())
@@ -1829,14 +1419,9 @@ pub async fn disclosures(
 
 // ---------------------------------------------------------------- discharge and episodes
 
-fn discharge_page(
-    p: &Principal,
-    id: PatientId,
-    ctx: &Ctx,
-    v: &Values,
-    err: Option<&FieldError>,
-) -> Response {
-    let mut b = Builder::new(v, err);
+fn discharge_page(p: &Principal, s: &PatientScope, v: &Values, errs: &[FieldError]) -> Response {
+    let id = s.patient.id;
+    let mut b = Builder::new(v, errs);
     b.select(
         "reason",
         "Reason (TEDS)",
@@ -1860,7 +1445,7 @@ fn discharge_page(
         "Housing and employment supports",
     );
     b.heading("Overdose risk");
-    let level = ctx
+    let level = s
         .episode
         .as_ref()
         .map(|e| e.level_of_care.clone())
@@ -1908,7 +1493,7 @@ fn discharge_page(
         b,
         "Discharge",
     )
-    .with_error(err)
+    .with_errors(errs)
     .respond()
 }
 
@@ -1918,11 +1503,11 @@ pub async fn discharge_form(
     Path(id): Path<String>,
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
-    let ctx = chart::open(&state, &p, id, Permission::WriteClinical, "discharge.form").await?;
+    let s = open_write(&state, &p, id, "discharge.form").await?;
     let mut v = Values::default();
-    v.set("followup_every_days", ctx.followup.0.to_string());
-    v.set("followup_count", ctx.followup.1.to_string());
-    Ok(discharge_page(&p, id, &ctx, &v, None))
+    v.set("followup_every_days", s.followup.0.to_string());
+    v.set("followup_count", s.followup.1.to_string());
+    Ok(discharge_page(&p, &s, &v, &[]))
 }
 
 pub async fn discharge_submit(
@@ -1933,57 +1518,33 @@ pub async fn discharge_submit(
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
     let v = Values(pairs);
-    let input = (|| -> Result<chart::DischargeInput, AppError> {
-        Ok(chart::DischargeInput {
-            reason: v
-                .num::<u8>("reason")?
-                .ok_or_else(|| AppError::Invalid(FieldError::new("reason", "choose a reason")))?,
-            summary: v.get("summary").into(),
-            aftercare: chart::Aftercare {
-                outpatient_therapy: v.get("aftercare.outpatient_therapy").into(),
-                medication: v.get("aftercare.medication").into(),
-                support_groups: v.get("aftercare.support_groups").into(),
-                sober_living: v.get("aftercare.sober_living").into(),
-                housing_employment: v.get("aftercare.housing_employment").into(),
-            },
-            naloxone: chart::Naloxone {
-                education_given: v.flag("naloxone.education_given"),
-                kit_given: v.flag("naloxone.kit_given"),
-                not_given_reason: v.get("naloxone.not_given_reason").into(),
-            },
-            taper_completed: v.flag("taper_completed"),
-            continuing_agonist: v.flag("continuing_agonist"),
-            followup_every_days: v.num("followup_every_days")?,
-            followup_count: v.num("followup_count")?,
-        })
-    })();
-    let r = match input {
-        Ok(i) => chart::discharge(&state, &p, id, &i).await.map(|_| ()),
-        Err(e) => Err(e),
-    };
+    let r = async {
+        let input: DischargeInput = form::parse(&v.0, &[])?;
+        chart::discharge(&state.app, &p, id, &input).await
+    }
+    .await;
     match r {
-        Ok(()) => Ok(Redirect::to(&chart_url(id, "aftercare")).into_response()),
+        Ok(_) => Ok(Redirect::to(&chart_url(id, "aftercare")).into_response()),
         Err(e) => {
-            let fe = field_error(e)?;
-            let ctx =
-                chart::open(&state, &p, id, Permission::WriteClinical, "discharge.form").await?;
-            Ok(discharge_page(&p, id, &ctx, &v, Some(&fe)))
+            let errs = field_errors(e)?;
+            let s = open_write(&state, &p, id, "discharge.form").await?;
+            Ok(discharge_page(&p, &s, &v, &errs))
         }
     }
 }
 
 fn episode_page(
     p: &Principal,
-    id: PatientId,
-    ctx: &Ctx,
+    s: &PatientScope,
     programs: Vec<(String, String)>,
     v: &Values,
-    err: Option<&FieldError>,
+    errs: &[FieldError],
 ) -> Response {
-    let mut b = Builder::new(v, err);
+    let id = s.patient.id;
+    let mut b = Builder::new(v, errs);
     b.select("program_id", "Program", programs);
     b.select("level_of_care", "Level of care", levels());
-    let transfer = ctx.episode.is_some();
+    let transfer = s.episode.is_some();
     let mut page = FormPage::new(
         p,
         if transfer { "Transfer" } else { "Admit" },
@@ -2001,14 +1562,12 @@ fn episode_page(
     } else {
         "Admit".into()
     };
-    page.with_error(err).respond()
+    page.with_errors(errs).respond()
 }
 
 async fn my_programs(state: &AppState, p: &Principal) -> Result<Vec<(String, String)>, AppError> {
     let mine = p.programs_with(Permission::WriteClinical);
-    Ok(state
-        .store
-        .list_programs()
+    Ok(work::programs(&state.app)
         .await?
         .into_iter()
         .filter(|g| mine.contains(&g.id))
@@ -2022,16 +1581,15 @@ pub async fn episode_form(
     Path(id): Path<String>,
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
-    let ctx = chart::open(&state, &p, id, Permission::WriteClinical, "episode.form").await?;
+    let s = open_write(&state, &p, id, "episode.form").await?;
     let mut v = Values::default();
-    v.set("program_id", ctx.program.id.to_string());
+    v.set("program_id", s.program.id.to_string());
     Ok(episode_page(
         &p,
-        id,
-        &ctx,
+        &s,
         my_programs(&state, &p).await?,
         &v,
-        None,
+        &[],
     ))
 }
 
@@ -2043,51 +1601,30 @@ pub async fn episode_submit(
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
     let v = Values(pairs);
-    let ctx = chart::open(&state, &p, id, Permission::WriteClinical, "episode.form").await?;
-    let r = if ctx.episode.is_some() {
-        chart::transfer(
-            &state,
-            &p,
-            id,
-            &chart::TransferInput {
-                program_id: v.get("program_id").into(),
-                level_of_care: v.get("level_of_care").into(),
-            },
-        )
-        .await
-        .map(|_| ())
+    let s = open_write(&state, &p, id, "episode.form").await?;
+    let r = if s.episode.is_some() {
+        match form::parse::<chart::TransferInput>(&v.0, &[]) {
+            Ok(i) => chart::transfer(&state.app, &p, id, &i).await.map(|_| ()),
+            Err(e) => Err(e),
+        }
     } else {
-        path_api::admit_patient(
-            &state,
-            &p,
-            id,
-            &path_api::AdmitInput {
-                program_id: v.get("program_id").into(),
-                level_of_care: v.get("level_of_care").into(),
-            },
-        )
-        .await
-        .map(|_| ())
+        match form::parse::<chart::AdmitInput>(&v.0, &[]) {
+            Ok(i) => chart::admit(&state.app, &p, id, &i).await.map(|_| ()),
+            Err(e) => Err(e),
+        }
     };
-    match r {
-        Ok(()) => Ok(Redirect::to(&chart_url(id, "timeline")).into_response()),
-        Err(AppError::Conflict(m)) => Ok(episode_page(
-            &p,
-            id,
-            &ctx,
-            my_programs(&state, &p).await?,
-            &v,
-            Some(&FieldError::new("program_id", m)),
-        )),
-        Err(e) => Ok(episode_page(
-            &p,
-            id,
-            &ctx,
-            my_programs(&state, &p).await?,
-            &v,
-            Some(&field_error(e)?),
-        )),
-    }
+    let errs = match r {
+        Ok(()) => return Ok(Redirect::to(&chart_url(id, "timeline")).into_response()),
+        Err(AppError::Conflict(m)) => vec![FieldError::new("program_id", m)],
+        Err(e) => field_errors(e)?,
+    };
+    Ok(episode_page(
+        &p,
+        &s,
+        my_programs(&state, &p).await?,
+        &v,
+        &errs,
+    ))
 }
 
 // ---------------------------------------------------------------- follow-up outcome
@@ -2099,32 +1636,28 @@ pub async fn followup(
     Form(pairs): Pairs,
 ) -> HtmlResult<Response> {
     let v = Values(pairs);
-    let f = state.store.record(&rid).await?;
-    let yn = |n: &str| match v.get(n) {
-        "yes" => Some(true),
-        "no" => Some(false),
-        _ => None,
-    };
-    let o = chart::FollowUpOutcome {
-        reached: v.get("reached") == "yes",
-        using: yn("using"),
-        in_treatment: yn("in_treatment"),
-        needs_reengagement: v.flag("needs_reengagement"),
-        note: v.get("note").into(),
-    };
-    chart::followup_outcome(&state, &p, &rid, &o).await?;
+    let o: FollowUpOutcome = form::parse(&v.0, &["from"])?;
+    chart::followup_outcome(&state.app, &p, &rid, &o).await?;
     let to = if v.get("from") == "worklist" {
         "/worklist".to_string()
     } else {
-        chart_url(f.patient_id, "aftercare")
+        let (s, _) = access::open_for_record(
+            &state.app,
+            &p,
+            &rid,
+            Permission::ReadClinical,
+            "followup.read",
+        )
+        .await?;
+        chart_url(s.patient.id, "aftercare")
     };
     Ok(Redirect::to(&to).into_response())
 }
 
 // ---------------------------------------------------------------- registration details and photo
 
-fn profile_page(p: &Principal, id: PatientId, v: &Values, err: Option<&FieldError>) -> Response {
-    let mut b = Builder::new(v, err);
+fn profile_page(p: &Principal, id: PatientId, v: &Values, errs: &[FieldError]) -> Response {
+    let mut b = Builder::new(v, errs);
     b.text("gender_identity", "Gender identity");
     b.text("pronouns", "Pronouns");
     b.tel("phone", "Phone");
@@ -2134,7 +1667,7 @@ fn profile_page(p: &Principal, id: PatientId, v: &Values, err: Option<&FieldErro
     b.check("interpreter_needed", "Interpreter needed");
     let mut payers = vec![(String::new(), "—".to_string())];
     payers.extend(
-        path_api::PAYERS
+        registration::PAYERS
             .iter()
             .map(|(k, l)| (k.to_string(), l.to_string())),
     );
@@ -2143,15 +1676,9 @@ fn profile_page(p: &Principal, id: PatientId, v: &Values, err: Option<&FieldErro
     for k in 0..3 {
         b.heading(&format!("Contact {}", k + 1));
         b.text(&format!("contacts[{k}].name"), "Name");
-        b.select(
-            &format!("contacts[{k}].relationship"),
-            "Relationship",
-            [
-                ("emergency", "Emergency contact"),
-                ("family", "Family"),
-                ("other", "Other"),
-            ],
-        );
+        let mut rel = vec![("", "—")];
+        rel.extend(registration::RELATIONSHIPS);
+        b.select(&format!("contacts[{k}].relationship"), "Relationship", rel);
         b.tel(&format!("contacts[{k}].phone"), "Phone");
         b.check(&format!("contacts[{k}].emergency"), "Call in an emergency");
     }
@@ -2164,35 +1691,8 @@ fn profile_page(p: &Principal, id: PatientId, v: &Values, err: Option<&FieldErro
         b,
         "Save details",
     )
-    .with_error(err)
+    .with_errors(errs)
     .respond()
-}
-
-fn profile_values(d: &path_api::ProfileDto) -> Values {
-    let mut v = Values::default();
-    v.set("gender_identity", d.gender_identity.clone());
-    v.set("pronouns", d.pronouns.clone());
-    v.set("phone", d.phone.clone());
-    v.set("email", d.email.clone());
-    v.set("address", d.address.clone());
-    v.set("language", d.language.clone());
-    if d.interpreter_needed {
-        v.set("interpreter_needed", "true");
-    }
-    v.set("payer", d.payer.clone());
-    v.set("payer_member_id", d.payer_member_id.clone());
-    for (k, c) in d.contacts.iter().enumerate().take(3) {
-        v.set(&format!("contacts[{k}].name"), c.name.clone());
-        v.set(
-            &format!("contacts[{k}].relationship"),
-            c.relationship.clone(),
-        );
-        v.set(&format!("contacts[{k}].phone"), c.phone.clone());
-        if c.emergency {
-            v.set(&format!("contacts[{k}].emergency"), "true");
-        }
-    }
-    v
 }
 
 pub async fn profile_form(
@@ -2201,14 +1701,16 @@ pub async fn profile_form(
     Path(id): Path<String>,
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
-    crate::access::patient(&state, &p, id, Permission::RegisterPatient, "profile.form")
-        .await
-        .map_err(|(e, _)| e)?;
-    let (cur, _) = state.store.profile(id).await?;
-    let d: path_api::ProfileDto = cur
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default();
-    Ok(profile_page(&p, id, &profile_values(&d), None))
+    access::open(
+        &state.app,
+        &p,
+        id,
+        Permission::RegisterPatient,
+        "profile.form",
+    )
+    .await?;
+    let d = registration::profile(&state.app, &p, id).await?;
+    Ok(profile_page(&p, id, &form::values(&d), &[]))
 }
 
 pub async fn profile_submit(
@@ -2219,33 +1721,14 @@ pub async fn profile_submit(
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
     let v = Values(pairs);
-    let contacts = (0..3)
-        .filter(|k| {
-            !v.get(&format!("contacts[{k}].name")).trim().is_empty()
-                || !v.get(&format!("contacts[{k}].phone")).trim().is_empty()
-        })
-        .map(|k| path_api::Contact {
-            name: v.get(&format!("contacts[{k}].name")).trim().into(),
-            relationship: v.get(&format!("contacts[{k}].relationship")).into(),
-            phone: v.get(&format!("contacts[{k}].phone")).trim().into(),
-            emergency: v.flag(&format!("contacts[{k}].emergency")),
-        })
-        .collect();
-    let d = path_api::ProfileDto {
-        gender_identity: v.get("gender_identity").trim().into(),
-        pronouns: v.get("pronouns").trim().into(),
-        phone: v.get("phone").trim().into(),
-        email: v.get("email").trim().into(),
-        address: v.get("address").trim().into(),
-        language: v.get("language").trim().into(),
-        interpreter_needed: v.flag("interpreter_needed"),
-        payer: v.get("payer").into(),
-        payer_member_id: v.get("payer_member_id").trim().into(),
-        contacts,
-    };
-    match path_api::save_profile(&state, &p, id, &d).await {
+    let r = async {
+        let d: Profile = form::parse(&v.0, &[])?;
+        registration::save_profile(&state.app, &p, id, &d.tidy()).await
+    }
+    .await;
+    match r {
         Ok(()) => Ok(Redirect::to(&format!("/patients/{id}")).into_response()),
-        Err(e) => Ok(profile_page(&p, id, &v, Some(&field_error(e)?))),
+        Err(e) => Ok(profile_page(&p, id, &v, &field_errors(e)?)),
     }
 }
 
@@ -2256,20 +1739,15 @@ pub async fn photo(
     Path(id): Path<String>,
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
-    crate::access::patient(&state, &p, id, Permission::ReadDemographics, "photo.read")
-        .await
-        .map_err(|(e, _)| e)?;
-    match state.store.photo(id).await? {
-        Some((ct, bytes)) => Ok((
-            [
-                (header::CONTENT_TYPE, ct),
-                (header::CACHE_CONTROL, "no-store".into()),
-            ],
-            bytes,
-        )
-            .into_response()),
-        None => Err(AppError::NotFound.into()),
-    }
+    let (ct, bytes) = registration::photo(&state.app, &p, id).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, ct),
+            (header::CACHE_CONTROL, "no-store".into()),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// Upload an identification photo (JPEG or PNG, up to 900 kB).
@@ -2280,57 +1758,12 @@ pub async fn photo_upload(
     mp: axum::extract::Multipart,
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
-    match save_photo(&state, &p, id, mp).await {
+    let bytes = crate::path_api::photo_part(mp).await?;
+    match registration::save_photo(&state.app, &p, id, &bytes).await {
         Ok(()) => Ok(Redirect::to(&chart_url(id, "identity")).into_response()),
-        Err(AppError::Invalid(e)) => Ok(chart_with_error(id, &e, "identity")),
+        Err(AppError::Invalid(e)) => Ok(chart_with_errors(id, &e, "identity")),
         Err(e) => Err(e.into()),
     }
-}
-
-/// Store the `photo` part of a multipart upload as the patient's newest
-/// identification photo (JPEG or PNG by their signatures, up to 900 kB).
-pub async fn save_photo(
-    state: &AppState,
-    p: &Principal,
-    id: PatientId,
-    mut mp: axum::extract::Multipart,
-) -> Result<(), AppError> {
-    crate::access::patient(state, p, id, Permission::RegisterPatient, "photo.open")
-        .await
-        .map_err(|(e, _)| e)?;
-    let mut data = None;
-    while let Ok(Some(field)) = mp.next_field().await {
-        if field.name() == Some("photo") {
-            data = field.bytes().await.ok();
-        }
-    }
-    let bytes = data.unwrap_or_default();
-    let ct = if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        "image/jpeg"
-    } else if bytes.starts_with(&[0x89, b'P', b'N', b'G']) {
-        "image/png"
-    } else {
-        return Err(FieldError::new("photo", "choose a JPEG or PNG picture").into());
-    };
-    if bytes.len() > 900_000 {
-        return Err(FieldError::new("photo", "the picture is larger than 900 kB").into());
-    }
-    state
-        .store
-        .add_photo(
-            id,
-            ct,
-            &bytes,
-            p.user_id,
-            p.event("photo.add", carepath_domain::audit::Outcome::Success),
-        )
-        .await?;
-    Ok(())
-}
-
-/// Whether the user may sign orders in a program (for showing the button).
-pub fn may_order(p: &Principal, program: ProgramId) -> bool {
-    holds_in(p, program, Permission::OrderMedication)
 }
 
 #[derive(askama::Template)]
@@ -2354,42 +1787,48 @@ pub async fn aftercare_print(
     Path(id): Path<String>,
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
-    let ctx = chart::open(&state, &p, id, Permission::ReadClinical, "aftercare.print").await?;
-    let records = state
-        .store
-        .patient_records(id, &["discharge", "followup"])
+    let s = access::open(
+        &state.app,
+        &p,
+        id,
+        Permission::ReadClinical,
+        "aftercare.print",
+    )
+    .await?;
+    let records = s
+        .entries(&state.app, &[Kind::Discharge, Kind::Followup])
         .await?;
-    let Some(d) = records.iter().rev().find(|r| r.kind == "discharge") else {
+    let Some((d, body)) = records.iter().rev().find_map(|r| match &r.body {
+        Body::Discharge(b) => Some((r, b)),
+        _ => None,
+    }) else {
         return Err(AppError::NotFound.into());
     };
-    let program = state.store.program(d.program_id).await?;
-    let mut lines = vec![];
-    for (k, l) in [
-        ("outpatient_therapy", "Counseling"),
-        ("medication", "Medication"),
-        ("support_groups", "Support groups"),
-        ("sober_living", "Sober living"),
-        ("housing_employment", "Housing and work"),
-    ] {
-        if let Some(v) = d.body["aftercare"][k]
-            .as_str()
-            .filter(|v| !v.trim().is_empty())
-        {
-            lines.push(format!("{l}: {v}"));
-        }
-    }
+    let program = work::program(&state.app, d.program_id).await?;
+    let a = &body.aftercare;
+    let lines = [
+        ("Counseling", &a.outpatient_therapy),
+        ("Medication", &a.medication),
+        ("Support groups", &a.support_groups),
+        ("Sober living", &a.sober_living),
+        ("Housing and work", &a.housing_employment),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.trim().is_empty())
+    .map(|(l, v)| format!("{l}: {v}"))
+    .collect();
     let calls = records
         .iter()
-        .filter(|r| r.kind == "followup" && r.episode_id == d.episode_id)
+        .filter(|r| r.kind == Kind::Followup && r.episode_id == d.episode_id)
         .filter_map(|r| r.due_at)
         .filter_map(|t| jiff::Timestamp::from_microsecond(t).ok())
-        .map(|t| t.to_zoned(ctx.tz.clone()).strftime("%b %-d").to_string())
+        .map(|t| t.to_zoned(s.tz.clone()).strftime("%b %-d").to_string())
         .collect();
     Ok(crate::views::render(&AftercarePrint {
         id,
-        name: ctx.patient.display_name(),
+        name: s.patient.display_name(),
         program: program.name,
-        when: crate::views::fmt_time(d.occurred_at, &ctx.tz),
+        when: crate::views::fmt_time(d.occurred_at, &s.tz),
         lines,
         calls,
     })

@@ -2,15 +2,17 @@
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::chart::{DAY_US, holds_in};
-use crate::error::{AppError, HtmlResult};
-use crate::pages::forms::{Builder, FormPage, Values, field_error};
+use crate::error::{AppError, HtmlResult, field_errors};
+use crate::pages::forms::{Builder, FormPage, Values};
 use crate::views::{Nav, fmt_time, render};
-use crate::work::{self, MODALITIES, SESSION_KINDS, STATUSES, label};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use carepath_app::kinds::calendar::{MODALITIES, SESSION_KINDS, STATUSES, label};
+use carepath_app::model::ProgramProtocol;
+use carepath_app::work;
+use carepath_domain::FieldError;
 use carepath_domain::authz::{Permission, Role};
 use carepath_domain::ids::ProgramId;
 use carepath_domain::program::parse_time_zone;
@@ -36,7 +38,7 @@ struct WorklistPage {
 }
 
 pub async fn worklist(State(state): State<AppState>, p: Principal) -> HtmlResult<Response> {
-    let w = work::worklist(&state, &p).await?;
+    let w = work::worklist(&state.app, &p).await?;
     let conv = |v: Vec<work::WorkItem>| -> Vec<Item> {
         v.into_iter()
             .map(|i| Item {
@@ -145,18 +147,18 @@ pub async fn calendar(
     p: Principal,
     Query(q): Query<WeekQuery>,
 ) -> HtmlResult<Response> {
-    let all = state.store.list_programs().await?;
+    let all = work::programs(&state.app).await?;
     let mine = p.programs_with(Permission::ReadClinical);
     let mut programs = vec![];
     let mut first_day = None;
     for g in all.iter().filter(|g| mine.contains(&g.id)) {
         let tz = parse_time_zone(&g.timezone)?;
-        let (from, to) = crate::path_api::range(&state, g.id, Some(&q.from), 7).await?;
+        let (from, to) = work::range(&state.app, g.id, Some(&q.from), 7).await?;
         let day0 = jiff::Timestamp::from_microsecond(from)
             .map(|t| t.to_zoned(tz.clone()).date())
             .map_err(|_| AppError::NotFound)?;
         first_day.get_or_insert(day0);
-        let sessions = state.store.sessions(g.id, from, to).await?;
+        let sessions = work::sessions(&state.app, &p, g.id, from, to).await?;
         let mut days = vec![];
         for k in 0..7 {
             let d = day0
@@ -194,7 +196,7 @@ pub async fn calendar(
         }
         programs.push((g.id.to_string(), g.name.clone(), days));
     }
-    let d = first_day.unwrap_or_else(|| jiff::Zoned::now().date());
+    let d = first_day.unwrap_or_else(|| state.app.now().to_zoned(jiff::tz::TimeZone::UTC).date());
     let shift = |n: i64| {
         d.checked_add(jiff::Span::new().days(n))
             .map(|x| x.to_string())
@@ -215,18 +217,16 @@ async fn schedule_page(
     state: &AppState,
     p: &Principal,
     v: &Values,
-    err: Option<&carepath_domain::FieldError>,
+    errs: &[FieldError],
 ) -> Result<Response, AppError> {
     let mine = p.programs_with(Permission::WriteClinical);
-    let programs: Vec<(String, String)> = state
-        .store
-        .list_programs()
+    let programs: Vec<(String, String)> = work::programs(&state.app)
         .await?
         .into_iter()
         .filter(|g| mine.contains(&g.id))
         .map(|g| (g.id.to_string(), g.name))
         .collect();
-    let mut b = Builder::new(v, err);
+    let mut b = Builder::new(v, errs);
     b.select("program_id", "Program", programs);
     b.radio("kind", "Kind", SESSION_KINDS);
     b.text("title", "Title").required();
@@ -254,7 +254,7 @@ async fn schedule_page(
     page.back = Some(("/calendar".into(), "Back to the calendar".into()));
     page.fields = b.fields;
     page.submit = "Schedule".into();
-    Ok(page.with_error(err).respond())
+    Ok(page.with_errors(errs).respond())
 }
 
 pub async fn schedule_form(State(state): State<AppState>, p: Principal) -> HtmlResult<Response> {
@@ -262,9 +262,17 @@ pub async fn schedule_form(State(state): State<AppState>, p: Principal) -> HtmlR
     v.set("kind", "group");
     v.set("minutes", "90");
     v.set("weeks", "1");
-    v.set("start_date", jiff::Zoned::now().date().to_string());
+    v.set(
+        "start_date",
+        state
+            .app
+            .now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date()
+            .to_string(),
+    );
     v.set("time", "10:00");
-    Ok(schedule_page(&state, &p, &v, None).await?)
+    Ok(schedule_page(&state, &p, &v, &[]).await?)
 }
 
 pub async fn schedule_submit(
@@ -274,36 +282,19 @@ pub async fn schedule_submit(
 ) -> HtmlResult<Response> {
     let v = Values(pairs);
     let r = async {
-        let program: ProgramId = v.get("program_id").parse().map_err(|_| {
-            AppError::Invalid(carepath_domain::FieldError::new(
-                "program_id",
-                "choose a program",
-            ))
-        })?;
-        let weekdays = v
-            .all("weekdays")
-            .iter()
-            .filter_map(|d| d.parse().ok())
-            .collect();
-        let i = work::SeriesInput {
-            kind: v.get("kind").into(),
-            title: v.get("title").into(),
-            modality: v.get("modality").into(),
-            start_date: v.get("start_date").into(),
-            time: v.get("time").into(),
-            minutes: v.num("minutes")?.unwrap_or(60),
-            weekdays,
-            weeks: v.num("weeks")?.unwrap_or(1),
-            location: v.get("location").into(),
-        };
-        work::schedule(&state, &p, program, &i).await
+        let program: ProgramId = v
+            .get("program_id")
+            .parse()
+            .map_err(|_| AppError::invalid("program_id", "choose a program"))?;
+        let i: work::SeriesInput = crate::form::parse(&v.0, &["program_id"])?;
+        work::schedule(&state.app, &p, program, &i).await
     }
     .await;
     match r {
         Ok(_) => {
             Ok(Redirect::to(&format!("/calendar?from={}", v.get("start_date"))).into_response())
         }
-        Err(e) => Ok(schedule_page(&state, &p, &v, Some(&field_error(e)?)).await?),
+        Err(e) => Ok(schedule_page(&state, &p, &v, &field_errors(e)?).await?),
     }
 }
 
@@ -341,51 +332,26 @@ pub async fn session(
     Path(sid): Path<String>,
     Query(q): Query<SavedQuery>,
 ) -> HtmlResult<Response> {
-    let s = state.store.calendar_session(&sid).await?;
-    if !holds_in(&p, s.program_id, Permission::ReadClinical) {
-        return Err(AppError::NotFound.into());
-    }
-    let tz = parse_time_zone(&state.store.program(s.program_id).await?.timezone)?;
-    let can_write = holds_in(&p, s.program_id, Permission::WriteClinical);
-    let (roster, closed) = work::roster(&state, &s).await?;
+    let (s, program) = work::session(&state.app, &p, &sid, Permission::ReadClinical).await?;
+    let tz = parse_time_zone(&program.timezone)?;
+    let can_write = p.holds_in(s.program_id, Permission::WriteClinical);
+    let (roster, closed) = work::roster(&state.app, &p, &s).await?;
     // Patients in care who are not on a closed group's roster, to enroll.
     let others: Vec<(String, String)> = if can_write {
-        let eps = state.store.open_episodes(s.program_id).await?;
-        let mut ids: Vec<carepath_domain::ids::PatientId> = eps
-            .iter()
-            .map(|e| e.patient_id)
-            .filter(|id| !closed || !roster.iter().any(|r| r.0 == *id))
-            .collect();
-        ids.dedup();
-        let mut v: Vec<(String, String)> = state
-            .store
-            .patient_names(&ids)
+        work::enrollable(&state.app, &p, &s, &roster, closed)
             .await?
             .into_iter()
             .map(|(id, n)| (id.to_string(), n))
-            .collect();
-        v.sort_by(|a, b| a.1.cmp(&b.1));
-        v
+            .collect()
     } else {
         vec![]
     };
-    state
-        .store
-        .audit(
-            p.event("session.roster", carepath_domain::audit::Outcome::Success)
-                .object("session", &s.id)
-                .program(s.program_id)
-                .detail(format!("patients={}", roster.len())),
-        )
-        .await?;
     let rows = roster
         .into_iter()
         .map(|(id, name, rec)| RosterRow {
             patient_id: id.to_string(),
             name,
-            status: rec
-                .map(|r| r.body["status"].as_str().unwrap_or("").to_string())
-                .unwrap_or_default(),
+            status: rec.map(|(_, b)| b.status).unwrap_or_default(),
         })
         .collect();
     Ok(render(&SessionPage {
@@ -429,8 +395,7 @@ pub async fn session_submit(
         })
         .filter(|e| !e.status.is_empty())
         .collect();
-    work::attendance(&state, &p, &sid, &work::AttendanceInput { entries }).await?;
-    let _ = DAY_US;
+    work::attendance(&state.app, &p, &sid, &work::AttendanceInput { entries }).await?;
     Ok(Redirect::to(&format!("/sessions/{sid}?saved=1")).into_response())
 }
 
@@ -443,7 +408,7 @@ pub async fn enroll(
 ) -> HtmlResult<Response> {
     let v = Values(pairs);
     work::enroll(
-        &state,
+        &state.app,
         &p,
         &sid,
         v.get("patient_id"),
@@ -463,14 +428,8 @@ struct ProgramsPage {
 
 /// Programs and their protocol settings (administrators).
 pub async fn programs(State(state): State<AppState>, p: Principal) -> HtmlResult<Response> {
-    let mine = p.programs_with(Permission::ManagePrograms);
     let mut rows = vec![];
-    for g in state.store.list_programs().await? {
-        if !mine.contains(&g.id) {
-            continue;
-        }
-        let own = state.store.program_protocol(g.id).await?;
-        let (proto, follow) = crate::chart::program_settings(&state, g.id).await?;
+    for (g, own, (proto, follow)) in work::protocols(&state.app, &p).await? {
         rows.push((
             g.id.to_string(),
             g.name,
@@ -479,7 +438,7 @@ pub async fn programs(State(state): State<AppState>, p: Principal) -> HtmlResult
                 proto.every_h, proto.severe_every_h, proto.severe_from
             ),
             format!("every {} days, {} calls", follow.0, follow.1),
-            own.is_some(),
+            own,
         ));
     }
     Ok(render(&ProgramsPage {
@@ -495,9 +454,9 @@ fn protocol_page(
     pid: &str,
     name: &str,
     v: &Values,
-    err: Option<&carepath_domain::FieldError>,
+    errs: &[FieldError],
 ) -> Response {
-    let mut b = Builder::new(v, err);
+    let mut b = Builder::new(v, errs);
     b.heading("Withdrawal flowsheet");
     b.number("cows_every_h", "COWS every (hours)", "1")
         .required();
@@ -519,7 +478,7 @@ fn protocol_page(
     page.back = Some(("/programs".into(), "Back to the programs".into()));
     page.fields = b.fields;
     page.submit = "Save settings".into();
-    page.with_error(err).respond()
+    page.with_errors(errs).respond()
 }
 
 pub async fn protocol_form(
@@ -528,18 +487,15 @@ pub async fn protocol_form(
     Path(pid): Path<String>,
 ) -> HtmlResult<Response> {
     let program: ProgramId = pid.parse().map_err(|_| AppError::NotFound)?;
-    if !holds_in(&p, program, Permission::ManagePrograms) {
-        return Err(AppError::NotFound.into());
-    }
-    let g = state.store.program(program).await?;
-    let (proto, follow) = crate::chart::program_settings(&state, program).await?;
+    let (proto, follow) = work::protocol(&state.app, &p, program).await?;
+    let g = work::program(&state.app, program).await?;
     let mut v = Values::default();
     v.set("cows_every_h", proto.every_h.to_string());
     v.set("cows_severe_every_h", proto.severe_every_h.to_string());
     v.set("cows_severe_from", proto.severe_from.to_string());
     v.set("followup_every_days", follow.0.to_string());
     v.set("followup_count", follow.1.to_string());
-    Ok(protocol_page(&p, &pid, &g.name, &v, None))
+    Ok(protocol_page(&p, &pid, &g.name, &v, &[]))
 }
 
 pub async fn protocol_submit(
@@ -549,21 +505,16 @@ pub async fn protocol_submit(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> HtmlResult<Response> {
     let program: ProgramId = pid.parse().map_err(|_| AppError::NotFound)?;
-    let g = state.store.program(program).await?;
+    work::protocol(&state.app, &p, program).await?;
+    let g = work::program(&state.app, program).await?;
     let v = Values(pairs);
     let r = async {
-        let s = carepath_store::programs::ProgramProtocol {
-            cows_every_h: v.req("cows_every_h")?,
-            cows_severe_every_h: v.req("cows_severe_every_h")?,
-            cows_severe_from: v.req("cows_severe_from")?,
-            followup_every_days: v.req("followup_every_days")?,
-            followup_count: v.req("followup_count")?,
-        };
-        work::set_protocol(&state, &p, program, &s).await
+        let s: ProgramProtocol = crate::form::parse(&v.0, &[])?;
+        work::set_protocol(&state.app, &p, program, &s).await
     }
     .await;
     match r {
         Ok(()) => Ok(Redirect::to("/programs").into_response()),
-        Err(e) => Ok(protocol_page(&p, &pid, &g.name, &v, Some(&field_error(e)?))),
+        Err(e) => Ok(protocol_page(&p, &pid, &g.name, &v, &field_errors(e)?)),
     }
 }

@@ -1,0 +1,196 @@
+//! Carepath's application layer: every service behind every door (staff
+//! pages, the JSON API, the CLI, the demo, and the jobs to come).
+//!
+//! - [`access`]: **the patient access path** — [`access::open`] returns a
+//!   [`access::PatientScope`], the only way to a patient's data; every read
+//!   and write hangs off it, and every attempt is audited. Program-level
+//!   lists (worklists, rosters, census) are built only for programs where the
+//!   principal holds the permission.
+//! - [`kinds`]: the typed record kinds — each kind's input, stored body
+//!   (versioned; readers read every shape ever stored), builder (validated and
+//!   computed with the clinical engine) and the way back to its input for
+//!   corrections.
+//! - [`chart`], [`registration`], [`work`]: the patient's path.
+//! - [`auth`], [`admin`], [`intake`], [`finder`]: accounts, sessions, second
+//!   factor, tokens, the audit viewer, the intake queue and listings, the
+//!   finder's index.
+//!
+//! Services take a [`Principal`] (staff, patient or system), compute, and
+//! write through one unit of work per change (`carepath_store::Tx`), which
+//! commits together with its audit event. Time comes from the injected
+//! [`clock::Clock`]. Errors are [`Error`]s with no HTTP in them.
+
+pub mod access;
+pub mod actor;
+pub mod admin;
+pub mod auth;
+pub mod chart;
+pub mod clock;
+pub mod error;
+pub mod finder;
+pub mod fmt;
+pub mod intake;
+pub mod kinds;
+pub mod registration;
+pub mod work;
+
+pub use actor::{ActorKind, Principal, Via};
+pub use error::{Error, Result};
+
+/// Data types the services hand out (owned by the store, read-only here).
+pub mod model {
+    pub use carepath_store::referrals::Codes;
+    pub use carepath_store::sessions::Scopes;
+    pub use carepath_store::{
+        ApiToken, BreakGlassGrant, CalendarSession, CensusRow, Disclosure, Episode, Grant, Listing,
+        NewReferral, Organization, Patient, PatientSearch, Program, ProgramProtocol, Record,
+        Referral, Signature, User,
+    };
+    pub use carepath_store::{AuditFilter, AuditPage, VerifyResult};
+}
+
+use carepath_domain::authz::Role;
+use carepath_store::Store;
+use clock::{Clock, SystemClock};
+use std::sync::Arc;
+
+/// Settings that affect behaviour (not where to listen or which database).
+/// Read from the `web.*` configuration keys.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Log a session off after this many seconds without a request (HIPAA
+    /// § 164.312(a)(2)(iii), automatic logoff).
+    pub idle_timeout_secs: i64,
+    /// End a session this many seconds after sign-in, active or not.
+    pub absolute_timeout_secs: i64,
+    /// Mark cookies `Secure` (set when served over TLS, directly or via a proxy).
+    pub secure_cookies: bool,
+    /// Roles that must use a second factor, in addition to admin and prescriber.
+    pub mfa_required_roles: Vec<Role>,
+    /// Consecutive failed sign-ins before the account is locked.
+    pub max_failed_logins: i64,
+    /// How long a locked account stays locked.
+    pub lockout_secs: i64,
+    /// Sign-in attempts allowed per client address per minute.
+    pub login_attempts_per_minute: u32,
+    /// How long a break-the-glass grant lasts.
+    pub break_glass_minutes: i64,
+    /// Longest lifetime of a personal API token.
+    pub max_token_days: i64,
+    /// How often the server checks for a newly imported facility directory.
+    pub finder_refresh_secs: u64,
+    /// The withdrawal unit's COWS check protocol (every 4 h; hourly from 25).
+    pub cows_protocol: carepath_clinical::flowsheet::Protocol,
+    /// Follow-up calls after discharge: every N days…
+    pub followup_every_days: u32,
+    /// …this many times (default weekly for 12 weeks).
+    pub followup_count: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            idle_timeout_secs: 15 * 60,
+            absolute_timeout_secs: 12 * 3600,
+            secure_cookies: false,
+            mfa_required_roles: vec![Role::Admin, Role::Prescriber],
+            max_failed_logins: 5,
+            lockout_secs: 15 * 60,
+            login_attempts_per_minute: 20,
+            break_glass_minutes: 60,
+            max_token_days: 365,
+            finder_refresh_secs: 30,
+            cows_protocol: carepath_clinical::flowsheet::Protocol::default(),
+            followup_every_days: 7,
+            followup_count: 12,
+        }
+    }
+}
+
+impl Settings {
+    pub fn mfa_required_for(&self, role: Role) -> bool {
+        role.mfa_required_by_default() || self.mfa_required_roles.contains(&role)
+    }
+}
+
+/// The application: the store (private to this crate), the clock, the
+/// settings, the finder's index. Cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct App {
+    pub(crate) store: Store,
+    clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+    pub finder: Arc<finder::FinderIndex>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("store", &self.store).finish()
+    }
+}
+
+impl App {
+    /// The application over `store`, on the system clock.
+    pub fn new(store: Store, settings: Settings) -> App {
+        App {
+            store,
+            clock: Arc::new(SystemClock),
+            settings: Arc::new(settings),
+            finder: Arc::new(finder::FinderIndex::default()),
+        }
+    }
+
+    /// The same application on another clock (demo, tests, benchmarks).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> App {
+        self.clock = clock;
+        self
+    }
+
+    /// Now, in UTC microseconds (from the injected clock).
+    pub fn now_us(&self) -> i64 {
+        self.clock.now_us()
+    }
+
+    pub fn now(&self) -> jiff::Timestamp {
+        self.clock.now()
+    }
+
+    pub fn backend(&self) -> carepath_store::Backend {
+        self.store.backend()
+    }
+
+    /// Whether the database answers (readiness).
+    pub async fn ping(&self) -> Result<()> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// A unit of work recorded now.
+    pub(crate) async fn begin(&self) -> Result<carepath_store::Tx> {
+        Ok(self.store.begin(self.now_us()).await?)
+    }
+
+    /// Append one audit event on its own (reads, sign-ins, refusals).
+    pub(crate) async fn audit(&self, ev: carepath_domain::audit::NewEvent) -> Result<()> {
+        Ok(self.store.audit(ev, self.now_us()).await?)
+    }
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::Settings;
+
+    #[test]
+    fn protocol_settings_default_field_by_field() {
+        let c: Settings =
+            serde_json::from_str(r#"{"cows_protocol": {"every_h": 2}, "followup_count": 8}"#)
+                .unwrap();
+        assert_eq!(c.cows_protocol.every_h, 2);
+        assert_eq!(c.cows_protocol.severe_every_h, 1);
+        assert_eq!(c.cows_protocol.severe_from, 25);
+        assert_eq!((c.followup_every_days, c.followup_count), (7, 8));
+        assert!(
+            serde_json::from_str::<Settings>(r#"{"cows_protocol": {"every_hours": 2}}"#).is_err()
+        );
+    }
+}
