@@ -95,6 +95,9 @@ pub async fn open(
     perm: Permission,
     action: &str,
 ) -> Result<PatientScope> {
+    if !who.mfa_done {
+        return Err(Error::MfaPending);
+    }
     let programs = app.store.patient_programs(id).await?;
     let audit = |outcome, detail: Option<String>| {
         let mut e = who.event(action, outcome).object("patient", id).patient(id);

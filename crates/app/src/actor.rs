@@ -100,7 +100,13 @@ impl Principal {
         self.kind == ActorKind::Staff
     }
 
+    /// Whether this credential may use `p` at all: a session whose second
+    /// factor is still due may use nothing (decided per request, so a role
+    /// granted mid-session that needs the factor closes the door at once).
     fn scope_allows(&self, p: Permission) -> bool {
+        if !self.mfa_done {
+            return false;
+        }
         match &self.via {
             Via::Session { .. } | Via::Internal => true,
             Via::ApiToken { scopes } => scopes.contains(&p),

@@ -412,3 +412,64 @@ fn serve_from_config_file_and_lock() {
         .unwrap();
     assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist"));
 }
+
+/// Every subcommand takes `--data-dir` and `--database-url`, before or after
+/// its own arguments, with nothing in the environment.
+#[test]
+fn data_dir_and_database_url_where_a_user_types_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("clinic");
+    let csv = tmp.path().join("otp.csv");
+    // Three rows in the shape of SAMHSA's OTP directory.
+    std::fs::write(
+        &csv,
+        "ID,ADDRESS,CITY,STATE,POSTAL,Latitude,Longitude\n\
+         Harbor Methadone Clinic,12 Pier Road,Baltimore,MD,21230,39.2704,-76.6094\n\
+         Valley Recovery OTP,400 Main St,Fresno,CA,93721,36.7378,-119.7871\n\
+         Lakeside Opioid Treatment,9 Shore Dr,Chicago,IL,60611,41.8925,-87.6160\n",
+    )
+    .unwrap();
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_carepath"))
+            .args(args)
+            .env_remove("CAREPATH_DATABASE_URL")
+            .env_remove("CAREPATH_DATA_DIR")
+            .env_remove("CAREPATH_CONFIG")
+            .env("CAREPATH_LOG", "warn")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let (ok, text) = run(&[
+        &os("finder"),
+        &os("import"),
+        csv.as_os_str(),
+        &os("--data-dir"),
+        dir.as_os_str(),
+    ]);
+    assert!(ok, "{text}");
+    assert!(dir.join("carepath.sqlite3").exists(), "{text}");
+    let (ok, text) = run(&[
+        &os("audit"),
+        &os("verify"),
+        &os("--data-dir"),
+        dir.as_os_str(),
+    ]);
+    assert!(ok, "{text}");
+    assert!(text.contains("intact"), "{text}");
+    // The same database named by URL, flag before the subcommand.
+    let url = format!("sqlite://{}", dir.join("carepath.sqlite3").display());
+    let (ok, text) = run(&[
+        &os("--database-url"),
+        &os(&url),
+        &os("audit"),
+        &os("verify"),
+    ]);
+    assert!(ok, "{text}");
+    assert!(text.contains("intact"), "{text}");
+}

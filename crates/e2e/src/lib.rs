@@ -67,8 +67,8 @@ pub async fn browser(width: u32, height: u32, javascript: bool) -> Option<Browse
         opts["prefs"] =
             serde_json::json!({"profile.managed_default_content_settings.javascript": 2});
     }
-    let caps: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_value(serde_json::json!({"goog:chromeOptions": opts})).ok()?;
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".into(), opts);
     for _ in 0..50 {
         let conn = hyper_util::client::legacy::connect::HttpConnector::new();
         if let Ok(client) = ClientBuilder::new(conn)

@@ -148,11 +148,45 @@ impl World {
         format!("{}{path}", self.base)
     }
 
+    /// The principal of `role`'s account in program A, signed in through the
+    /// authentication service (second factor given when due) — for tests
+    /// that call services without HTTP.
+    pub async fn principal(&self, role: Role) -> Principal {
+        let (_, name) = self.user(role);
+        signed_in(&self.app, name, role.mfa_required_by_default()).await
+    }
+
     /// A browser-like client signed in as `role` (second factor given when due).
     pub async fn login(&self, role: Role) -> reqwest::Client {
         let (_, name) = self.user(role);
         login(&self.base, name, role.mfa_required_by_default()).await
     }
+}
+
+/// Sign `username` in through the services and resolve the session to its
+/// principal; with `mfa`, pass the second factor first.
+pub async fn signed_in(app: &App, username: &str, mfa: bool) -> Principal {
+    use carepath_app::auth::{self, Credential, SecondFactor};
+    let s = auth::sign_in(app, username, PW.into(), None)
+        .await
+        .unwrap()
+        .unwrap_or_else(|_| panic!("sign in {username}"));
+    let mut token = s.token;
+    let p = auth::resolve(app, Credential::Session(&token), None)
+        .await
+        .unwrap()
+        .unwrap();
+    if mfa {
+        assert!(!p.mfa_done, "{username}: second factor due");
+        match auth::second_factor(app, &p, &code_now()).await.unwrap() {
+            SecondFactor::Passed(t) => token = t,
+            _ => panic!("second factor for {username}"),
+        }
+    }
+    auth::resolve(app, Credential::Session(&token), None)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 /// A client that keeps cookies and does not follow redirects.

@@ -208,6 +208,19 @@ pub fn values<T: Serialize>(input: &T) -> Values {
     Values(out)
 }
 
+/// The `photo` part of a multipart upload (empty when missing).
+pub async fn photo_part(
+    mut mp: axum::extract::Multipart,
+) -> Result<Vec<u8>, crate::error::AppError> {
+    let mut data = None;
+    while let Ok(Some(field)) = mp.next_field().await {
+        if field.name() == Some("photo") {
+            data = field.bytes().await.ok();
+        }
+    }
+    Ok(data.map(|b| b.to_vec()).unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

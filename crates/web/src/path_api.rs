@@ -537,20 +537,9 @@ pub async fn upload_photo(
     Path(id): Path<String>,
     mp: axum::extract::Multipart,
 ) -> ApiResult<StatusCode> {
-    let bytes = photo_part(mp).await?;
+    let bytes = crate::form::photo_part(mp).await?;
     registration::save_photo(&state.app, &p, pid(&id)?, &bytes).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The `photo` part of a multipart upload (empty when missing).
-pub async fn photo_part(mut mp: axum::extract::Multipart) -> Result<Vec<u8>, AppError> {
-    let mut data = None;
-    while let Ok(Some(field)) = mp.next_field().await {
-        if field.name() == Some("photo") {
-            data = field.bytes().await.ok();
-        }
-    }
-    Ok(data.map(|b| b.to_vec()).unwrap_or_default())
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]

@@ -422,8 +422,15 @@ pub async fn chart(
     };
     let patient = scope.patient.clone();
     let basis = scope.basis;
-    let program = work::program(&state.app, patient.program_id).await?;
-    let tz = parse_time_zone(&program.timezone)?;
+    // The chart is shown in the patient's home program; the scope has
+    // already loaded it unless the patient's open episode is elsewhere.
+    let (program, tz) = if scope.program.id == patient.program_id {
+        (scope.program.clone(), scope.tz.clone())
+    } else {
+        let g = work::program(&state.app, patient.program_id).await?;
+        let tz = parse_time_zone(&g.timezone)?;
+        (g, tz)
+    };
     let today = clinic_day(state.app.now(), &tz);
     let dob: jiff::civil::Date = patient
         .date_of_birth

@@ -1758,7 +1758,7 @@ pub async fn photo_upload(
     mp: axum::extract::Multipart,
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
-    let bytes = crate::path_api::photo_part(mp).await?;
+    let bytes = crate::form::photo_part(mp).await?;
     match registration::save_photo(&state.app, &p, id, &bytes).await {
         Ok(()) => Ok(Redirect::to(&chart_url(id, "identity")).into_response()),
         Err(AppError::Invalid(e)) => Ok(chart_with_errors(id, &e, "identity")),
