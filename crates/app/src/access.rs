@@ -468,6 +468,40 @@ impl PatientScope {
     }
 
     /// Today in the program's calendar.
+    /// The earliest an entry about this patient may be dated: a late entry
+    /// is accepted up to a year after the fact (documentation standards
+    /// expect entries within 24 hours and flag later ones; a year is the
+    /// outer bound past which history belongs in a note), never before
+    /// the patient's birth.
+    pub fn earliest_entry(&self) -> crate::kinds::Earliest {
+        let year_ago = self.now - 366 * crate::clock::DAY_US;
+        let born = self.born();
+        if born.at > year_ago {
+            born
+        } else {
+            crate::kinds::Earliest {
+                at: year_ago,
+                why: "is more than a year ago; record older history in a note",
+            }
+        }
+    }
+
+    /// The start of the patient's date of birth (program time).
+    pub fn born(&self) -> crate::kinds::Earliest {
+        let at = self
+            .patient
+            .date_of_birth
+            .parse::<jiff::civil::Date>()
+            .ok()
+            .and_then(|d| d.to_zoned(self.tz.clone()).ok())
+            .map(|z| z.timestamp().as_microsecond())
+            .unwrap_or(i64::MIN);
+        crate::kinds::Earliest {
+            at,
+            why: "is before the patient's date of birth",
+        }
+    }
+
     pub fn today(&self) -> jiff::civil::Date {
         let t = jiff::Timestamp::from_microsecond(self.now).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         carepath_domain::program::clinic_day(t, &self.tz)

@@ -11,7 +11,7 @@
 use carepath_domain::audit::{NewEvent, Outcome};
 use carepath_domain::authz::{self, Permission, Role};
 use carepath_domain::ids::{PatientId, ProgramId, UserId};
-use carepath_store::Grant;
+use carepath_store::{Grant, OrgGrant};
 
 /// How the principal authenticated.
 #[derive(Debug, Clone)]
@@ -50,6 +50,9 @@ pub struct Principal {
     /// Staff: every (program, role) held. System on behalf of staff: the
     /// roles it writes in (informational; system actors are not checked).
     pub grants: Vec<Grant>,
+    /// Staff: organization-wide roles (administrator, auditor), which allow
+    /// administration and audit in every program, never patient data.
+    pub org_roles: Vec<OrgGrant>,
     pub via: Via,
     pub mfa_done: bool,
     pub mfa_enrolled: bool,
@@ -65,6 +68,7 @@ impl Principal {
             username: format!("system:{job}"),
             display_name: format!("Carepath ({job})"),
             grants: vec![],
+            org_roles: vec![],
             via: Via::Internal,
             mfa_done: true,
             mfa_enrolled: false,
@@ -119,9 +123,32 @@ impl Principal {
             ActorKind::System { .. } => true,
             ActorKind::Patient(_) => p == Permission::UsePortal,
             ActorKind::Staff => {
-                self.scope_allows(p) && self.grants.iter().any(|g| authz::role_allows(g.role, p))
+                self.scope_allows(p)
+                    && (self.grants.iter().any(|g| authz::role_allows(g.role, p))
+                        || self.org_allows(p))
             }
         }
+    }
+
+    /// Holds `p` through an organization-wide role (system actors: always).
+    pub fn org_allows(&self, p: Permission) -> bool {
+        match self.kind {
+            ActorKind::System { .. } => true,
+            ActorKind::Patient(_) => false,
+            ActorKind::Staff => {
+                self.scope_allows(p)
+                    && self
+                        .org_roles
+                        .iter()
+                        .any(|g| authz::org_role_allows(g.role, p))
+            }
+        }
+    }
+
+    /// Holds `p` in `program` itself or organization-wide (administration
+    /// and audit; patient data never comes from an organization role).
+    pub fn administers(&self, program: ProgramId, p: Permission) -> bool {
+        self.holds_in(program, p) || self.org_allows(p)
     }
 
     /// Programs in which the user holds `p` (sorted, each once).
@@ -145,9 +172,14 @@ impl Principal {
         self.is_system() || self.programs_with(p).contains(&program)
     }
 
-    /// Roles held (sorted, each once).
+    /// Roles held, in programs or organization-wide (sorted, each once).
     pub fn roles(&self) -> Vec<Role> {
-        let mut r: Vec<Role> = self.grants.iter().map(|g| g.role).collect();
+        let mut r: Vec<Role> = self
+            .grants
+            .iter()
+            .map(|g| g.role)
+            .chain(self.org_roles.iter().map(|g| g.role))
+            .collect();
         r.sort();
         r.dedup();
         r
@@ -231,6 +263,7 @@ mod tests {
                 .into_iter()
                 .map(|(program_id, role)| Grant { program_id, role })
                 .collect(),
+            org_roles: vec![],
             via: Via::Session {
                 token_hash: String::new(),
             },

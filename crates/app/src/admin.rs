@@ -10,37 +10,119 @@ use carepath_domain::audit::Outcome;
 use carepath_domain::authz::{Permission, Role};
 use carepath_domain::ids::{GrantId, ProgramId, UserId};
 use carepath_domain::password;
-use carepath_store::{AuditFilter, AuditPage, BreakGlassGrant, Grant, StoreError, User};
+use carepath_store::{
+    AuditFilter, AuditPage, BreakGlassGrant, Grant, OrgGrant, Program, StoreError, User,
+};
 
 /// An account with its roles.
 #[derive(Debug, Clone)]
 pub struct Account {
     pub user: User,
     pub grants: Vec<Grant>,
+    /// Organization-wide roles (shown to organization administrators).
+    pub org_roles: Vec<OrgGrant>,
 }
 
-/// Every account with its roles (administrators); audited.
+/// Accounts with their roles, as far as `who` administers them: an
+/// organization administrator sees every account; a program's
+/// administrator sees the accounts holding a role in their programs, with
+/// those roles only. Audited.
 pub async fn users(app: &App, who: &Principal) -> Result<Vec<Account>> {
-    if !who.can(Permission::ManageUsers) {
+    if !who.can(Permission::ManageUsers) && !who.is_system() {
         return Err(Error::Forbidden("administrators only".into()));
     }
+    let everywhere = who.org_allows(Permission::ManageUsers);
+    let mine = who.programs_with(Permission::ManageUsers);
     let all = app.store.all_grants().await?;
+    let org = app.store.all_org_roles().await?;
     let out = app
         .store
         .list_users()
         .await?
         .into_iter()
-        .map(|u| Account {
-            grants: all
+        .filter_map(|u| {
+            let grants: Vec<Grant> = all
+                .iter()
+                .filter(|(id, g)| *id == u.id && (everywhere || mine.contains(&g.program_id)))
+                .map(|(_, g)| *g)
+                .collect();
+            let org_roles: Vec<OrgGrant> = org
                 .iter()
                 .filter(|(id, _)| *id == u.id)
                 .map(|(_, g)| *g)
-                .collect(),
-            user: u,
+                .collect();
+            (everywhere || !grants.is_empty()).then_some(Account {
+                user: u,
+                grants,
+                org_roles: if everywhere { org_roles } else { vec![] },
+            })
         })
         .collect();
     app.audit(who.event("user.list", Outcome::Success)).await?;
     Ok(out)
+}
+
+/// The programs in which `who` administers accounts (every program when
+/// organization-wide), and whether they may grant the administrator role.
+pub async fn administered(app: &App, who: &Principal) -> Result<(Vec<Program>, bool)> {
+    let everywhere = who.org_allows(Permission::ManageUsers);
+    let mine = who.programs_with(Permission::ManageUsers);
+    let programs = app
+        .store
+        .list_programs()
+        .await?
+        .into_iter()
+        .filter(|g| everywhere || mine.contains(&g.id))
+        .collect();
+    Ok((programs, everywhere))
+}
+
+/// Refuse unless `who` administers accounts in `program` (there or
+/// organization-wide). The administrator role itself is granted and revoked
+/// only organization-wide.
+fn require_admin_in(who: &Principal, program: ProgramId, role: Role) -> Result<()> {
+    if who.is_system() {
+        return Ok(());
+    }
+    if !who.administers(program, Permission::ManageUsers) {
+        return Err(Error::Forbidden(
+            "you administer accounts only in your own programs".into(),
+        ));
+    }
+    if role == Role::Admin && !who.org_allows(Permission::ManageUsers) {
+        return Err(Error::Forbidden(
+            "only an organization administrator grants or removes the administrator role".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuse unless `who` may change `user`'s account as a whole (disable it,
+/// set its password): an organization administrator may; a program's
+/// administrator only when every role the account holds is in programs they
+/// administer and none of them is an administrator role.
+async fn require_whole_account(app: &App, who: &Principal, user: UserId) -> Result<()> {
+    app.store.user(user).await?;
+    if who.is_system() || who.org_allows(Permission::ManageUsers) {
+        return Ok(());
+    }
+    let grants = app.store.grants(user).await?;
+    let org = app.store.org_roles(user).await?;
+    if !org.is_empty() || grants.iter().any(|g| g.role == Role::Admin) {
+        return Err(Error::Forbidden(
+            "only an organization administrator changes an administrator's account".into(),
+        ));
+    }
+    if grants.is_empty()
+        || grants
+            .iter()
+            .any(|g| !who.holds_in(g.program_id, Permission::ManageUsers))
+    {
+        return Err(Error::Forbidden(
+            "this account works in programs you do not administer".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A new account with one role.
@@ -87,6 +169,7 @@ pub async fn create_user(app: &App, who: &Principal, f: &NewUser) -> Result<Stri
     let (Some(program), Some(role)) = (program, role) else {
         return Err(Error::Internal("account checks".into()));
     };
+    require_admin_in(who, program, role)?;
     let hash = auth::hash_password(f.password.clone()).await?;
     let by = Some(who.user_id).filter(|u| !u.0.is_nil());
     let mut tx = app.begin().await?;
@@ -139,6 +222,7 @@ pub async fn change_role(
     if app.store.program(program).await.is_err() {
         return Err(Error::invalid("program_id", "no such program"));
     }
+    require_admin_in(who, program, role)?;
     if !grant && user == who.user_id && role == Role::Admin {
         return Err(Error::Forbidden(
             "you cannot remove your own administrator role".into(),
@@ -151,14 +235,87 @@ pub async fn change_role(
     } else {
         tx.revoke_role(user, program, role).await?;
     }
+    // Granting oneself a role is allowed (a small program's administrator
+    // may also be its nurse) but never silent: it has its own action, which
+    // the auditors' review list shows.
+    let own = grant && user == who.user_id && who.is_staff();
+    let action = match (grant, own) {
+        (true, true) => SELF_GRANT,
+        (true, false) => "user.grant",
+        (false, _) => "user.revoke",
+    };
+    tx.audit(
+        who.event(action, Outcome::Success)
+            .object("user", user)
+            .program(program)
+            .detail(format!(
+                "{} {role}",
+                match (grant, own) {
+                    (true, true) => "granted themselves",
+                    (true, false) => "grant",
+                    (false, _) => "revoke",
+                }
+            )),
+    );
+    Ok(tx.commit().await?)
+}
+
+/// The audit action of a role an administrator granted themselves.
+pub const SELF_GRANT: &str = "user.grant.self";
+
+/// Grant or revoke an organization-wide role (administrator or auditor):
+/// organization administrators and operators only.
+pub async fn change_org_role(
+    app: &App,
+    who: &Principal,
+    user: UserId,
+    role: &str,
+    grant: bool,
+) -> Result<()> {
+    if !who.org_allows(Permission::ManageUsers) {
+        return Err(Error::Forbidden(
+            "only an organization administrator grants organization-wide roles".into(),
+        ));
+    }
+    let role: Role = role.parse()?;
+    if !matches!(role, Role::Admin | Role::Auditor) {
+        return Err(Error::invalid(
+            "role",
+            "only admin or auditor can be held organization-wide",
+        ));
+    }
+    app.store.user(user).await?;
+    if !grant && user == who.user_id && role == Role::Admin {
+        return Err(Error::Forbidden(
+            "you cannot remove your own administrator role".into(),
+        ));
+    }
+    let org = app
+        .store
+        .organization()
+        .await?
+        .ok_or_else(|| Error::Conflict("create the organization first".into()))?;
+    let by = Some(who.user_id).filter(|u| !u.0.is_nil());
+    let mut tx = app.begin().await?;
+    if grant {
+        tx.grant_org_role(user, org.id, role, by).await?;
+    } else {
+        tx.revoke_org_role(user, org.id, role).await?;
+    }
     tx.audit(
         who.event(
-            if grant { "user.grant" } else { "user.revoke" },
+            if grant {
+                "user.org_grant"
+            } else {
+                "user.org_revoke"
+            },
             Outcome::Success,
         )
         .object("user", user)
-        .program(program)
-        .detail(format!("{} {role}", if grant { "grant" } else { "revoke" })),
+        .detail(format!(
+            "{} organization-wide {role}",
+            if grant { "grant" } else { "revoke" }
+        )),
     );
     Ok(tx.commit().await?)
 }
@@ -169,6 +326,7 @@ pub async fn set_disabled(app: &App, who: &Principal, user: UserId, disabled: bo
     if !who.can(Permission::ManageUsers) && !who.is_system() {
         return Err(Error::Forbidden("administrators only".into()));
     }
+    require_whole_account(app, who, user).await?;
     if user == who.user_id && disabled {
         return Err(Error::Forbidden(
             "you cannot disable your own account".into(),
@@ -190,7 +348,8 @@ pub async fn set_disabled(app: &App, who: &Principal, user: UserId, disabled: bo
     Ok(tx.commit().await?)
 }
 
-/// Set a new password (the CLI's `user passwd`); ends every session.
+/// Set a new password (the CLI's `user passwd`); ends every session and
+/// revokes every API token of the account.
 pub async fn set_password(
     app: &App,
     who: &Principal,
@@ -202,6 +361,7 @@ pub async fn set_password(
         .user_by_username(&username.trim().to_lowercase())
         .await?
         .ok_or(Error::NotFound)?;
+    require_whole_account(app, who, user.id).await?;
     password::check(password, &user.username)?;
     let hash = auth::hash_password(password.to_string()).await?;
     let mut tx = app.begin().await?;
@@ -221,7 +381,22 @@ pub async fn user_by_username(app: &App, username: &str) -> Result<Option<User>>
         .await?)
 }
 
-/// The audit log, newest first (auditors); the read itself is audited.
+/// What `who` may audit: `None` for everything (organization-wide auditors
+/// and operators), else the programs where they are auditor.
+fn audit_scope(who: &Principal, p: Permission) -> Result<Option<Vec<ProgramId>>> {
+    if who.org_allows(p) {
+        return Ok(None);
+    }
+    let mine = who.programs_with(p);
+    if mine.is_empty() {
+        return Err(Error::Forbidden("auditors only".into()));
+    }
+    Ok(Some(mine))
+}
+
+/// The audit log, newest first (auditors: a program's auditor sees what
+/// concerns their programs; an organization auditor everything); the read
+/// itself is audited.
 /// Returns the page and the chain head (sequence number, hash).
 pub async fn audit_events(
     app: &App,
@@ -229,10 +404,9 @@ pub async fn audit_events(
     f: &AuditFilter,
     via: &str,
 ) -> Result<(AuditPage, (i64, String))> {
-    if !who.can(Permission::ReadAudit) {
-        return Err(Error::Forbidden("auditors only".into()));
-    }
-    let page = app.store.audit_events(f).await?;
+    let mut f = f.clone();
+    f.programs = audit_scope(who, Permission::ReadAudit)?;
+    let page = app.store.audit_events(&f).await?;
     let head = app.store.audit_head().await?;
     let mut ev = who.event("audit.view", Outcome::Success);
     if !via.is_empty() {
@@ -244,19 +418,48 @@ pub async fn audit_events(
 
 /// Emergency-access grants for review, unreviewed first (auditors); audited.
 pub async fn break_glass_grants(app: &App, who: &Principal) -> Result<Vec<BreakGlassGrant>> {
-    if !who.can(Permission::ReviewBreakGlass) {
-        return Err(Error::Forbidden("auditors only".into()));
-    }
-    let v = app.store.list_break_glass(200).await?;
+    let scope = audit_scope(who, Permission::ReviewBreakGlass)?;
+    let v = app.store.list_break_glass(200, scope.as_deref()).await?;
     app.audit(who.event("break_glass.list", Outcome::Success))
         .await?;
     Ok(v)
 }
 
+/// Roles that administrators granted themselves, newest first — the
+/// review list beside emergency access (auditors, scoped like the audit
+/// trail); audited.
+pub async fn self_grants(
+    app: &App,
+    who: &Principal,
+) -> Result<Vec<carepath_domain::audit::StoredEvent>> {
+    let scope = audit_scope(who, Permission::ReviewBreakGlass)?;
+    let page = app
+        .store
+        .audit_events(&AuditFilter {
+            action: Some(SELF_GRANT.into()),
+            limit: 200,
+            programs: scope,
+            ..Default::default()
+        })
+        .await?;
+    app.audit(who.event("user.self_grants.list", Outcome::Success))
+        .await?;
+    Ok(page.events)
+}
+
 /// Record the review of an emergency-access grant (once).
 pub async fn review_break_glass(app: &App, who: &Principal, id: GrantId, note: &str) -> Result<()> {
-    if !who.can(Permission::ReviewBreakGlass) {
-        return Err(Error::Forbidden("auditors only".into()));
+    let scope = audit_scope(who, Permission::ReviewBreakGlass)?;
+    let g = app
+        .store
+        .break_glass(id)
+        .await
+        .map_err(|_| Error::NotFound)?;
+    if let Some(mine) = scope {
+        let theirs = app.store.patient_programs(g.patient_id).await?;
+        if !theirs.iter().any(|p| mine.contains(p)) {
+            return Err(Error::NotFound);
+        }
     }
     if note.trim().is_empty() {
         return Err(Error::invalid("note", "is required"));
@@ -311,7 +514,8 @@ pub async fn create_organization(
     Ok(org)
 }
 
-/// Create a program of the organization (operators). The time zone must be
+/// Create a program of the organization (organization administrators and
+/// operators). The time zone must be
 /// an IANA name.
 pub async fn create_program(
     app: &App,
@@ -319,7 +523,11 @@ pub async fn create_program(
     org: carepath_domain::ids::OrgId,
     p: &carepath_store::NewProgram,
 ) -> Result<carepath_store::Program> {
-    system_only(who)?;
+    if !who.org_allows(Permission::ManagePrograms) {
+        return Err(Error::Forbidden(
+            "only an organization administrator creates programs".into(),
+        ));
+    }
     carepath_domain::program::parse_time_zone(&p.timezone)?;
     if p.name.trim().is_empty() {
         return Err(Error::invalid("name", "is required"));

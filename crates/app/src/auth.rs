@@ -9,13 +9,13 @@
 
 use crate::App;
 use crate::actor::{ActorKind, Principal, Via};
-use crate::error::{Error, Result};
+use crate::error::{Error, Problems, Result};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use carepath_domain::audit::{NewEvent, Outcome};
 use carepath_domain::authz::Permission;
 use carepath_domain::ids::UserId;
-use carepath_store::{Grant, User};
+use carepath_store::{Grant, OrgGrant, User};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -87,7 +87,7 @@ pub fn totp(secret_b32: &str, account: &str) -> Result<totp_rs::Totp> {
         .with_account_name(account)
         .with_issuer(Some("Carepath"))
         .build()
-        .map_err(|e| Error::Internal(format!("totp: {e}")))
+        .map_err(|e| Error::invalid("secret", format!("cannot be used: {e}")))
 }
 
 /// A new random TOTP secret (160 bits, as RFC 4226 § 4 recommends), base32.
@@ -96,8 +96,13 @@ pub fn new_totp_secret() -> String {
 }
 
 /// Whether the user must pass a second factor with the roles held now.
-pub fn mfa_needed(app: &App, user: &User, grants: &[Grant]) -> bool {
-    user.mfa_enrolled() || grants.iter().any(|g| app.settings.mfa_required_for(g.role))
+pub fn mfa_needed(app: &App, user: &User, grants: &[Grant], org: &[OrgGrant]) -> bool {
+    user.mfa_enrolled()
+        || grants
+            .iter()
+            .map(|g| g.role)
+            .chain(org.iter().map(|g| g.role))
+            .any(|r| app.settings.mfa_required_for(r))
 }
 
 /// A successful password sign-in.
@@ -171,7 +176,8 @@ pub async fn sign_in(
         return Ok(Err(SignInRefused::WrongPassword));
     }
     let grants = app.store.grants(user.id).await?;
-    let mfa_due = mfa_needed(app, &user, &grants);
+    let org = app.store.org_roles(user.id).await?;
+    let mfa_due = mfa_needed(app, &user, &grants, &org);
     let token = random_token("");
     let expires = now + app.settings.absolute_timeout_secs * 1_000_000;
     let mut ok_ev = attempt(
@@ -234,6 +240,7 @@ pub async fn resolve(
                 username: user.username.clone(),
                 display_name: user.display_name.clone(),
                 grants: app.store.grants(user.id).await?,
+                org_roles: app.store.org_roles(user.id).await?,
                 via: Via::ApiToken { scopes },
                 mfa_done: true,
                 mfa_enrolled: user.mfa_enrolled(),
@@ -275,13 +282,15 @@ pub async fn resolve(
                 tx.commit().await?;
             }
             let grants = app.store.grants(user.id).await?;
-            let mfa_done = s.mfa_done || !mfa_needed(app, &user, &grants);
+            let org_roles = app.store.org_roles(user.id).await?;
+            let mfa_done = s.mfa_done || !mfa_needed(app, &user, &grants, &org_roles);
             Ok(Some(Principal {
                 kind: ActorKind::Staff,
                 user_id: user.id,
                 username: user.username.clone(),
                 display_name: user.display_name.clone(),
                 grants,
+                org_roles,
                 via: Via::Session { token_hash },
                 mfa_done,
                 mfa_enrolled: user.mfa_enrolled(),
@@ -392,9 +401,9 @@ pub async fn second_factor(app: &App, who: &Principal, code: &str) -> Result<Sec
 
 /// Whether the principal's roles require a second factor.
 pub fn mfa_required(app: &App, who: &Principal) -> bool {
-    who.grants
-        .iter()
-        .any(|g| app.settings.mfa_required_for(g.role))
+    who.roles()
+        .into_iter()
+        .any(|r| app.settings.mfa_required_for(r))
 }
 
 /// A completed enrolment: the recovery codes (shown once) and the new session.
@@ -404,41 +413,129 @@ pub struct Enrolled {
     pub session_token: String,
 }
 
-/// Enrol a TOTP secret after checking a code from it; replaces any earlier
-/// factor and the recovery codes. `Ok(None)`: the code did not match.
-pub async fn enrol(
-    app: &App,
-    who: &Principal,
-    secret: &str,
-    code: &str,
-) -> Result<Option<Enrolled>> {
-    let t = totp(secret, &who.username)?;
-    let now = app.now().as_second().max(0) as u64;
-    let Some(step) = t.check(code.trim(), now) else {
-        app.audit(
-            who.event("auth.mfa_enrol", Outcome::Failure)
-                .detail("wrong code"),
-        )
-        .await?;
-        return Ok(None);
+/// Offer a new second-factor secret for enrolment. The server chooses it
+/// (160 random bits, RFC 4226 § 4 R6 recommends at least 128); it waits on
+/// the account until a code from it is entered ([`enrol`]). Replacing an
+/// existing factor needs a completed sign-in.
+pub async fn begin_enrolment(app: &App, who: &Principal) -> Result<String> {
+    if !who.is_staff() {
+        return Err(Error::Forbidden("staff accounts only".into()));
+    }
+    if who.mfa_enrolled && !who.mfa_done {
+        return Err(Error::MfaPending);
+    }
+    let secret = new_totp_secret();
+    let mut tx = app.begin().await?;
+    tx.set_pending_totp(who.user_id, Some(&secret)).await?;
+    tx.commit().await?;
+    Ok(secret)
+}
+
+/// The secret on offer for enrolment, if any (to show it again after a
+/// mistyped code).
+pub async fn pending_secret(app: &App, who: &Principal) -> Result<Option<String>> {
+    Ok(app.store.user(who.user_id).await?.pending_totp_secret)
+}
+
+/// What enrolment asks for.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct EnrolInput {
+    /// A code from the new secret.
+    #[serde(default)]
+    pub code: String,
+    /// Replacing a factor: the account's password.
+    #[serde(default)]
+    pub password: String,
+    /// Replacing a factor: a current code from the factor being replaced.
+    #[serde(default)]
+    pub current_code: String,
+}
+
+/// Enrol the secret on offer after checking a code from it; replaces any
+/// earlier factor and the recovery codes. Replacing an existing factor also
+/// needs the password and a current code from the old factor (a stolen
+/// session alone cannot move the second factor to another phone). Wrong
+/// answers count towards the account's lockout and are audited.
+pub async fn enrol(app: &App, who: &Principal, i: &EnrolInput) -> Result<Enrolled> {
+    if !who.is_staff() {
+        return Err(Error::Forbidden("staff accounts only".into()));
+    }
+    if who.mfa_enrolled && !who.mfa_done {
+        return Err(Error::MfaPending);
+    }
+    let user = app.store.user(who.user_id).await?;
+    let Some(secret) = user.pending_totp_secret.clone() else {
+        return Err(Error::Conflict(
+            "no second factor is being set up; start again".into(),
+        ));
     };
+    let now = app.now().as_second().max(0) as u64;
+    let mut p = Problems::new();
+    let mut tx = app.begin().await?;
+    if let Some(old) = &user.totp_secret {
+        if !verify_password(i.password.clone(), Some(user.password_hash.clone())).await {
+            p.add("password", "is not your password");
+        }
+        let current = i.current_code.trim().replace([' ', '-'], "");
+        let ok = match totp(old, &user.username)?.check(&current, now) {
+            Some(step) => tx.accept_totp_step(user.id, step as i64).await?,
+            None => false,
+        };
+        if !ok {
+            p.add(
+                "current_code",
+                "enter a current code from the authenticator you are replacing",
+            );
+        }
+    }
+    let step = totp(&secret, &user.username)?.check(i.code.trim(), now);
+    if step.is_none() {
+        p.add(
+            "code",
+            "did not match; check the phone's clock and try the next code",
+        );
+    }
+    if let Err(e) = p.finish() {
+        let s = &app.settings;
+        tx.record_login_failure(user.id, s.max_failed_logins, s.lockout_secs * 1_000_000)
+            .await?;
+        tx.audit(
+            who.event("auth.mfa_enrol", Outcome::Failure)
+                .object("user", user.id)
+                .detail(e.to_string()),
+        );
+        tx.commit().await?;
+        return Err(e);
+    }
     let codes: Vec<String> = (0..10)
         .map(|_| random_token("")[..10].to_string())
         .collect();
     let hashes: Vec<String> = codes.iter().map(|c| sha256_hex(c)).collect();
-    let mut tx = app.begin().await?;
-    tx.set_totp(who.user_id, secret, step as i64, &hashes)
-        .await?;
+    tx.set_totp(
+        who.user_id,
+        &secret,
+        step.unwrap_or_default() as i64,
+        &hashes,
+    )
+    .await?;
+    // Every other session of the account ends: a factor changed from one
+    // place is not left usable in another.
+    tx.end_sessions_of(who.user_id).await?;
     tx.audit(
         who.event("auth.mfa_enrol", Outcome::Success)
-            .object("user", who.user_id),
+            .object("user", who.user_id)
+            .detail(if user.totp_secret.is_some() {
+                "second factor replaced"
+            } else {
+                "second factor set up"
+            }),
     );
     let token = promote_session(app, who, &mut tx).await?;
     tx.commit().await?;
-    Ok(Some(Enrolled {
+    Ok(Enrolled {
         recovery_codes: codes,
         session_token: token,
-    }))
+    })
 }
 
 /// Create a personal API token; returns the secret (shown once).
@@ -449,7 +546,12 @@ pub async fn issue_token(
     scopes: &[String],
     days: i64,
 ) -> Result<String> {
-    let mut p = crate::error::Problems::new();
+    if matches!(who.via, Via::ApiToken { .. }) {
+        return Err(Error::Forbidden(
+            "an API token cannot create tokens; sign in to create one".into(),
+        ));
+    }
+    let mut p = Problems::new();
     let name = name.trim();
     if name.is_empty() || name.len() > 80 {
         p.add("name", "is required (at most 80 characters)");

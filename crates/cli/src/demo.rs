@@ -222,6 +222,11 @@ pub async fn seed(app: &App, clock: &ManualClock) -> Result<Vec<Login>> {
         );
         pb.inc(1);
     }
+    // The administrator and the auditor work organization-wide (creating
+    // programs, granting the administrator role, reading every program's
+    // audit trail); the program roles above stay for the program pages.
+    admin::change_org_role(app, &sys, users["admin"].id, "admin", true).await?;
+    admin::change_org_role(app, &sys, users["auditor.kim"].id, "auditor", true).await?;
     let team = Team {
         prescriber: users["dr.okafor"].clone(),
         nurse_wm: users["nurse.chen"].clone(),

@@ -99,6 +99,11 @@ enum UserCmd {
         /// Program name or id (default: every program).
         #[arg(long)]
         program: Option<String>,
+        /// Also hold the role organization-wide (admin: create programs and
+        /// grant the administrator role; auditor: read every program's audit
+        /// trail). Only admin and auditor.
+        #[arg(long)]
+        org: bool,
     },
     /// Set a new password (from CAREPATH_NEW_PASSWORD, or prompted); ends the user's sessions.
     Passwd { username: String },
@@ -314,6 +319,7 @@ async fn user(cfg: &config::Config, cmd: UserCmd) -> Result<()> {
             name,
             role,
             program,
+            org,
         } => {
             carepath_domain::password::check_username(&username)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -365,6 +371,12 @@ async fn user(cfg: &config::Config, cmd: UserCmd) -> Result<()> {
             for g in targets.iter().skip(1) {
                 admin::change_role(&app, &op, u.id, &g.id.to_string(), role.as_str(), true).await?;
             }
+            if org {
+                admin::change_org_role(&app, &op, u.id, role.as_str(), true)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                println!("{username} holds {role} organization-wide");
+            }
             println!(
                 "created {username} ({}) as {role} in {}",
                 u.id,
@@ -381,7 +393,9 @@ async fn user(cfg: &config::Config, cmd: UserCmd) -> Result<()> {
                 .with_context(|| format!("username: no account {username:?}"))?;
             let pw = new_password(&username)?;
             admin::set_password(&app, &op, &username, &pw).await?;
-            println!("password changed for {username}; their sessions were ended");
+            println!(
+                "password changed for {username}; their sessions were ended and API tokens revoked"
+            );
         }
         UserCmd::Disable { username } => {
             let u = admin::user_by_username(&app, &username)
@@ -408,6 +422,11 @@ async fn user(cfg: &config::Config, cmd: UserCmd) -> Result<()> {
                                 .unwrap_or("?")
                         )
                     })
+                    .chain(
+                        acc.org_roles
+                            .iter()
+                            .map(|g| format!("{}@organization", g.role)),
+                    )
                     .collect();
                 println!(
                     "{:<20} {:<28} {:<8} mfa={:<3} {}",

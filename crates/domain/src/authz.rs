@@ -262,6 +262,27 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
     }
 }
 
+/// What an organization-wide role allows, in every program of the
+/// organization: administration and audit only — never a patient's data
+/// (HIPAA § 164.308(a)(4)(ii)(B): access is granted per need; an
+/// organization administrator who needs clinical access grants it to
+/// themselves in a program, which is audited and listed for review).
+/// Only `Admin` and `Auditor` can be held organization-wide.
+pub fn org_role_allows(role: Role, permission: Permission) -> bool {
+    use Permission as P;
+    match role {
+        Role::Admin => matches!(
+            permission,
+            P::ManageUsers | P::ManagePrograms | P::ManageOwnTokens
+        ),
+        Role::Auditor => matches!(
+            permission,
+            P::ReadAudit | P::ReviewBreakGlass | P::ManageOwnTokens
+        ),
+        _ => false,
+    }
+}
+
 /// Whether any of `roles` grants `permission`.
 pub fn any_allows(roles: impl IntoIterator<Item = Role>, permission: Permission) -> bool {
     roles.into_iter().any(|r| role_allows(r, permission))
@@ -295,6 +316,22 @@ pub fn break_glass_opens(roles: impl IntoIterator<Item = Role>, permission: Perm
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn organization_roles_never_open_patient_data() {
+        for role in Role::ALL {
+            for p in Permission::ALL {
+                if org_role_allows(role, p) {
+                    assert!(!p.is_patient_data(), "{role} org-wide allows {p}");
+                    assert!(matches!(role, Role::Admin | Role::Auditor));
+                }
+            }
+        }
+        assert!(org_role_allows(Role::Admin, Permission::ManageUsers));
+        assert!(org_role_allows(Role::Auditor, Permission::ReadAudit));
+        assert!(!org_role_allows(Role::Admin, Permission::ReadAudit));
+        assert!(!org_role_allows(Role::Auditor, Permission::ManageUsers));
+    }
 
     #[test]
     fn role_and_permission_names_round_trip() {

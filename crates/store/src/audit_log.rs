@@ -3,6 +3,7 @@
 
 use crate::{Result, Store, StoreError};
 use carepath_domain::audit::{ChainError, ChainVerifier, NewEvent, Outcome, StoredEvent};
+use carepath_domain::ids::ProgramId;
 
 /// Filters for the auditor's view. All optional; combined with AND.
 #[derive(Debug, Clone, Default)]
@@ -17,6 +18,11 @@ pub struct AuditFilter {
     pub limit: i64,
     /// Return events with `seq` below this (newest-first paging).
     pub before_seq: Option<i64>,
+    /// Only what concerns these programs (a program's auditor): events
+    /// naming one of them; events naming no program but a patient of one of
+    /// them; and events naming neither (sign-ins, account changes) by staff
+    /// who hold a role in one of them. `None`: everything.
+    pub programs: Option<Vec<ProgramId>>,
 }
 
 #[derive(Debug, Clone)]
@@ -99,24 +105,45 @@ impl Store {
                 a.clone()
             }
         });
+        let scope = match &f.programs {
+            None => String::new(),
+            Some(g) => {
+                let list = crate::placeholders(8, g.len().max(1));
+                format!(
+                    "AND (program_id IN ({list}) \
+                     OR (program_id IS NULL AND patient_id IN (SELECT id FROM patient WHERE program_id IN ({list}) \
+                         UNION SELECT patient_id FROM episode WHERE program_id IN ({list}))) \
+                     OR (program_id IS NULL AND patient_id IS NULL \
+                         AND user_id IN (SELECT user_id FROM user_role WHERE program_id IN ({list}))))"
+                )
+            }
+        };
         let sql = format!(
             "SELECT {EVENT_COLS} FROM audit_event WHERE ($1 IS NULL OR user_id = $1 OR username = $1) \
              AND ($2 IS NULL OR patient_id = $2) AND ($3 IS NULL OR action LIKE $3) \
              AND ($4 IS NULL OR at_us >= $4) AND ($5 IS NULL OR at_us < $5) AND ($6 IS NULL OR seq < $6) \
-             ORDER BY seq DESC LIMIT $7"
+             {scope} ORDER BY seq DESC LIMIT $7"
         );
         let limit = f.limit.clamp(1, 1000);
         let rows: Vec<EventRow> = with_reader!(self, c => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(f.user.clone())
                 .bind(f.patient_id.clone())
                 .bind(action_like)
                 .bind(f.from_us)
                 .bind(f.to_us)
                 .bind(f.before_seq)
-                .bind(limit)
-                .fetch_all(c)
-                .await?
+                .bind(limit);
+            match f.programs.as_deref() {
+                None => {}
+                Some([]) => q = q.bind(String::new()),
+                Some(g) => {
+                    for p in g {
+                        q = q.bind(p.to_string());
+                    }
+                }
+            }
+            q.fetch_all(c).await?
         });
         let events: Vec<StoredEvent> = rows.into_iter().map(EventRow::into_event).collect();
         let next_before = if events.len() as i64 == limit {

@@ -108,7 +108,7 @@ pub use records::{
 };
 pub use referrals::{Listing, NewReferral, Referral};
 pub use sessions::{ApiToken, Session};
-pub use users::{BreakGlassGrant, FailureOutcome, Grant, User};
+pub use users::{BreakGlassGrant, FailureOutcome, Grant, OrgGrant, User};
 
 /// The SQLSTATE our PostgreSQL triggers raise when they refuse a change
 /// (append-only tables, an episode discharged twice). SQLite's triggers raise

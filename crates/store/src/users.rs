@@ -3,7 +3,7 @@
 
 use crate::{Result, Store, StoreError, Tx, conflict_on};
 use carepath_domain::authz::Role;
-use carepath_domain::ids::{GrantId, PatientId, ProgramId, UserId};
+use carepath_domain::ids::{GrantId, OrgId, PatientId, ProgramId, UserId};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -17,6 +17,9 @@ pub struct User {
     pub disabled: bool,
     #[serde(skip)]
     pub totp_secret: Option<String>,
+    /// A secret offered for enrolment, waiting for a code from it.
+    #[serde(skip)]
+    pub pending_totp_secret: Option<String>,
     pub failed_logins: i64,
     pub locked_until: Option<i64>,
     pub created_at: i64,
@@ -33,6 +36,15 @@ impl User {
 pub struct Grant {
     #[sqlx(try_from = "String")]
     pub program_id: ProgramId,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+}
+
+/// An organization-wide role (administrator or auditor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct OrgGrant {
+    #[sqlx(try_from = "String")]
+    pub org_id: OrgId,
     #[sqlx(try_from = "String")]
     pub role: Role,
 }
@@ -54,7 +66,7 @@ pub struct BreakGlassGrant {
     pub review_note: Option<String>,
 }
 
-const USER_COLS: &str = "id, username, display_name, password_hash, disabled, totp_secret, failed_logins, locked_until, created_at";
+const USER_COLS: &str = "id, username, display_name, password_hash, disabled, totp_secret, pending_totp_secret, failed_logins, locked_until, created_at";
 
 /// What a failed login did to the account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +103,9 @@ impl Tx {
         Ok(id)
     }
 
-    /// Replace a password; ends every session of the account.
+    /// Replace a password; ends every session and revokes every API token of
+    /// the account (credentials die together: a token minted before a reset
+    /// must not outlive it).
     pub async fn set_password(&mut self, id: UserId, password_hash: &str) -> Result<()> {
         let now = self.now();
         on_tx!(self, c => {
@@ -108,6 +122,11 @@ impl Tx {
                 return Err(StoreError::NotFound);
             }
             sqlx::query("UPDATE session SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL")
+                .bind(id.to_string())
+                .bind(now)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query("UPDATE api_token SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
                 .bind(id.to_string())
                 .bind(now)
                 .execute(&mut *c)
@@ -188,6 +207,44 @@ impl Tx {
         Ok(())
     }
 
+    /// Grant an organization-wide role (idempotent).
+    pub async fn grant_org_role(
+        &mut self,
+        user: UserId,
+        org: OrgId,
+        role: Role,
+        by: Option<UserId>,
+    ) -> Result<()> {
+        let now = self.now();
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO org_role (user_id, org_id, role, granted_at, granted_by) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (user_id, org_id, role) DO NOTHING",
+            )
+            .bind(user.to_string())
+            .bind(org.to_string())
+            .bind(role.as_str())
+            .bind(now)
+            .bind(by.map(|b| b.to_string()))
+            .execute(&mut *c)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Remove an organization-wide role.
+    pub async fn revoke_org_role(&mut self, user: UserId, org: OrgId, role: Role) -> Result<()> {
+        on_tx!(self, c => {
+            sqlx::query("DELETE FROM org_role WHERE user_id = $1 AND org_id = $2 AND role = $3")
+                .bind(user.to_string())
+                .bind(org.to_string())
+                .bind(role.as_str())
+                .execute(&mut *c)
+                .await?;
+        });
+        Ok(())
+    }
+
     /// Record a failed password or second-factor attempt; lock the account for
     /// `lock_for_us` once `max_failures` consecutive failures are reached.
     pub async fn record_login_failure(
@@ -226,7 +283,21 @@ impl Tx {
         Ok(())
     }
 
-    /// Enrol a TOTP secret and replace the recovery codes (their hashes).
+    /// Offer a secret for enrolment (replacing any earlier offer), or
+    /// withdraw the offer (`None`).
+    pub async fn set_pending_totp(&mut self, id: UserId, secret: Option<&str>) -> Result<()> {
+        on_tx!(self, c => {
+            sqlx::query("UPDATE staff_user SET pending_totp_secret = $2 WHERE id = $1")
+                .bind(id.to_string())
+                .bind(secret)
+                .execute(&mut *c)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Enrol a TOTP secret and replace the recovery codes (their hashes);
+    /// the pending offer is cleared.
     pub async fn set_totp(
         &mut self,
         id: UserId,
@@ -235,7 +306,7 @@ impl Tx {
         recovery_hashes: &[String],
     ) -> Result<()> {
         on_tx!(self, c => {
-            sqlx::query("UPDATE staff_user SET totp_secret = $2, totp_last_step = $3 WHERE id = $1")
+            sqlx::query("UPDATE staff_user SET totp_secret = $2, totp_last_step = $3, pending_totp_secret = NULL WHERE id = $1")
                 .bind(id.to_string())
                 .bind(secret)
                 .bind(accepted_step)
@@ -373,6 +444,33 @@ impl Store {
         }))
     }
 
+    /// The user's organization-wide roles.
+    pub async fn org_roles(&self, user: UserId) -> Result<Vec<OrgGrant>> {
+        Ok(with_reader!(self, c => {
+            sqlx::query_as("SELECT org_id, role FROM org_role WHERE user_id = $1 ORDER BY org_id, role")
+                .bind(user.to_string())
+                .fetch_all(c)
+                .await?
+        }))
+    }
+
+    /// Every organization-wide role of every user.
+    pub async fn all_org_roles(&self) -> Result<Vec<(UserId, OrgGrant)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(try_from = "String")]
+            user_id: UserId,
+            #[sqlx(flatten)]
+            grant: OrgGrant,
+        }
+        let rows: Vec<Row> = with_reader!(self, c => {
+            sqlx::query_as("SELECT user_id, org_id, role FROM org_role ORDER BY user_id, org_id, role")
+                .fetch_all(c)
+                .await?
+        });
+        Ok(rows.into_iter().map(|r| (r.user_id, r.grant)).collect())
+    }
+
     /// Every grant of every user: (user, program, role).
     pub async fn all_grants(&self) -> Result<Vec<(UserId, Grant)>> {
         #[derive(sqlx::FromRow)]
@@ -424,18 +522,57 @@ impl Store {
         .transpose()
     }
 
-    /// Grants for review, unreviewed first, newest first.
-    pub async fn list_break_glass(&self, limit: i64) -> Result<Vec<BreakGlassGrant>> {
+    /// Grants for review, unreviewed first, newest first; with `programs`,
+    /// only grants to patients of those programs (home program or an
+    /// episode there).
+    pub async fn list_break_glass(
+        &self,
+        limit: i64,
+        programs: Option<&[ProgramId]>,
+    ) -> Result<Vec<BreakGlassGrant>> {
+        let filter = match programs {
+            None => String::new(),
+            Some(g) => {
+                let list = crate::placeholders(2, g.len().max(1));
+                format!(
+                    "WHERE b.patient_id IN (SELECT id FROM patient WHERE program_id IN ({list}) \
+                     UNION SELECT patient_id FROM episode WHERE program_id IN ({list}))"
+                )
+            }
+        };
+        let sql = format!(
+            "SELECT b.id, b.user_id, u.username, b.patient_id, b.reason, b.created_at, b.expires_at, \
+             b.reviewed_by, b.reviewed_at, b.review_note \
+             FROM break_glass b JOIN staff_user u ON u.id = b.user_id {filter} \
+             ORDER BY (b.reviewed_at IS NULL) DESC, b.created_at DESC LIMIT $1"
+        );
         Ok(with_reader!(self, c => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(limit);
+            match programs {
+                None => {}
+                Some([]) => q = q.bind(String::new()),
+                Some(g) => {
+                    for p in g {
+                        q = q.bind(p.to_string());
+                    }
+                }
+            }
+            q.fetch_all(c).await?
+        }))
+    }
+
+    /// One emergency-access grant.
+    pub async fn break_glass(&self, id: GrantId) -> Result<BreakGlassGrant> {
+        let r: Option<BreakGlassGrant> = with_reader!(self, c => {
             sqlx::query_as(
                 "SELECT b.id, b.user_id, u.username, b.patient_id, b.reason, b.created_at, b.expires_at, \
                  b.reviewed_by, b.reviewed_at, b.review_note \
-                 FROM break_glass b JOIN staff_user u ON u.id = b.user_id \
-                 ORDER BY (b.reviewed_at IS NULL) DESC, b.created_at DESC LIMIT $1",
+                 FROM break_glass b JOIN staff_user u ON u.id = b.user_id WHERE b.id = $1",
             )
-            .bind(limit)
-            .fetch_all(c)
+            .bind(id.to_string())
+            .fetch_optional(c)
             .await?
-        }))
+        });
+        r.ok_or(StoreError::NotFound)
     }
 }

@@ -614,7 +614,7 @@ both!(break_glass_and_census, |db| {
             .is_none(),
         "expires"
     );
-    let list = s.list_break_glass(10).await.unwrap();
+    let list = s.list_break_glass(10, None).await.unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].username, "nurse.b");
     let mut t = tx(s).await;

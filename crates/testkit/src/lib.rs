@@ -40,6 +40,17 @@ pub struct World {
     pub db: TestDb,
 }
 
+/// A program for tests (Chicago time, an opioid treatment program).
+pub fn new_program(name: &str) -> NewProgram {
+    NewProgram {
+        name: name.into(),
+        kind: ProgramKind::OpioidTreatmentProgram,
+        address: "x".into(),
+        timezone: "America/Chicago".into(),
+        hours: "x".into(),
+    }
+}
+
 /// The operator actor tests seed with.
 pub fn system() -> Principal {
     Principal::system("test")

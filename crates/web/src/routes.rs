@@ -304,6 +304,10 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(pages::admin::set_status),
         ),
         (
+            r(M::POST, "/admin/users/{id}/org-roles", Perm(P::ManageUsers)),
+            post(pages::admin::change_org_role),
+        ),
+        (
             r(M::GET, "/audit", Perm(P::ReadAudit)),
             get(pages::admin::audit),
         ),

@@ -257,7 +257,9 @@ pub fn compute(s: &PatientScope, i: &AssessmentInput) -> Result<(AssessmentBody,
         },
     };
     let last_use = match &i.last_use_at {
-        Some(t) if !t.trim().is_empty() => p.take(parse_when("last_use_at", Some(t), &s.tz, s.now)),
+        Some(t) if !t.trim().is_empty() => {
+            p.take(parse_when("last_use_at", Some(t), &s.tz, s.now, s.born()))
+        }
         _ => None,
     };
     let placed_other = if i.placement.accept {

@@ -113,7 +113,13 @@ pub fn score_cows(i: &FlowsheetInput) -> Result<clinical::cows::Output> {
 
 pub fn build(s: &PatientScope, i: &FlowsheetInput) -> Result<NewRecord> {
     clinical::flowsheet::check_vitals(&i.vitals)?;
-    let at = parse_when("observed_at", i.observed_at.as_deref(), &s.tz, s.now)?;
+    let at = parse_when(
+        "observed_at",
+        i.observed_at.as_deref(),
+        &s.tz,
+        s.now,
+        s.earliest_entry(),
+    )?;
     let late = clinical::flowsheet::is_late_entry(at, s.now, 24);
     let mut r = match i.scale.unwrap_or(Scale::Cows) {
         Scale::Cows => {

@@ -395,6 +395,7 @@ pub fn parse_when(
     s: Option<&str>,
     tz: &jiff::tz::TimeZone,
     now: i64,
+    earliest: Earliest,
 ) -> Result<i64> {
     let Some(s) = s.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(now);
@@ -416,7 +417,17 @@ pub fn parse_when(
     if us > now + 5 * 60 * 1_000_000 {
         return Err(Error::invalid(field, "cannot be in the future"));
     }
+    if us < earliest.at {
+        return Err(Error::invalid(field, earliest.why));
+    }
     Ok(us)
+}
+
+/// The earliest time an entry may be dated, and what to say below it.
+#[derive(Debug, Clone, Copy)]
+pub struct Earliest {
+    pub at: i64,
+    pub why: &'static str,
 }
 
 /// A time as a `datetime-local` value in the program's zone.

@@ -168,6 +168,7 @@ pub fn build_note(s: &PatientScope, i: &NoteInput) -> Result<NewRecord> {
         i.occurred_at.as_deref(),
         &s.tz,
         s.now,
+        s.earliest_entry(),
     ));
     let cosigner = match i.cosigner_id.as_deref().filter(|c| !c.is_empty()) {
         Some(c) => p.take(

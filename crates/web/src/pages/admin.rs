@@ -21,6 +21,8 @@ pub struct UserRow {
     pub display_name: String,
     /// (program name, role label, program id, role name)
     pub grants: Vec<(String, &'static str, String, &'static str)>,
+    /// Organization-wide roles: (label, name).
+    pub org_roles: Vec<(&'static str, &'static str)>,
     pub mfa: bool,
     pub disabled: bool,
     pub status: String,
@@ -36,6 +38,8 @@ struct UsersPage {
     users: Vec<UserRow>,
     programs: Vec<(String, String)>,
     roles: Vec<(&'static str, &'static str)>,
+    /// The viewer administers the whole organization.
+    org_admin: bool,
 }
 
 async fn users_page(
@@ -45,10 +49,16 @@ async fn users_page(
     error: Option<String>,
 ) -> Result<Response, AppError> {
     let programs = carepath_app::work::programs(&state.app).await?;
+    let (mine, org_admin) = admin::administered(&state.app, p).await?;
     let now = state.app.now_us();
     let mut users = vec![];
     for acc in admin::users(&state.app, p).await? {
         let u = acc.user;
+        let org_roles = acc
+            .org_roles
+            .iter()
+            .map(|g| (g.role.label(), g.role.as_str()))
+            .collect();
         let grants = acc
             .grants
             .into_iter()
@@ -80,6 +90,7 @@ async fn users_page(
             username: u.username,
             display_name: u.display_name,
             grants,
+            org_roles,
             status,
         });
     }
@@ -89,11 +100,16 @@ async fn users_page(
         message,
         error,
         users,
-        programs: programs
+        programs: mine
             .iter()
             .map(|g| (g.id.to_string(), g.name.clone()))
             .collect(),
-        roles: Role::ALL.iter().map(|r| (r.as_str(), r.label())).collect(),
+        roles: Role::ALL
+            .iter()
+            .filter(|r| org_admin || **r != Role::Admin)
+            .map(|r| (r.as_str(), r.label()))
+            .collect(),
+        org_admin,
     };
     Ok(render(&page).into_response())
 }
@@ -119,6 +135,7 @@ pub async fn create_user(
 #[derive(Deserialize)]
 pub struct RoleForm {
     op: String,
+    #[serde(default)]
     program_id: String,
     role: String,
 }
@@ -136,6 +153,28 @@ pub async fn change_role(
         _ => return Err(AppError::invalid("op", "must be grant or revoke").into()),
     };
     match admin::change_role(&state.app, &p, id, &f.program_id, &f.role, grant).await {
+        Ok(()) => {}
+        Err(e @ (AppError::Forbidden(_) | AppError::Invalid(_))) => {
+            return Ok(users_page(&state, &p, None, Some(e.to_string())).await?);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Redirect::to("/admin/users").into_response())
+}
+
+pub async fn change_org_role(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Form(f): Form<RoleForm>,
+) -> HtmlResult<Response> {
+    let id: UserId = id.parse().map_err(|_| AppError::NotFound)?;
+    let grant = match f.op.as_str() {
+        "grant" => true,
+        "revoke" => false,
+        _ => return Err(AppError::invalid("op", "must be grant or revoke").into()),
+    };
+    match admin::change_org_role(&state.app, &p, id, &f.role, grant).await {
         Ok(()) => {}
         Err(e @ (AppError::Forbidden(_) | AppError::Invalid(_))) => {
             return Ok(users_page(&state, &p, None, Some(e.to_string())).await?);
@@ -365,6 +404,8 @@ pub fn audit_filter(q: &AuditQuery, limit: i64) -> Result<AuditFilter, AppError>
         to_us: day("to", &q.to, 86_400 * 1_000_000)?,
         limit,
         before_seq: q.before,
+        // Set by the service from the auditor's programs.
+        programs: None,
     })
 }
 
@@ -444,6 +485,8 @@ struct BreakGlassListPage {
     nav: Nav,
     title: String,
     grants: Vec<GrantView>,
+    /// Roles administrators granted themselves: (when, who, program, what).
+    self_grants: Vec<(String, String, String, String)>,
 }
 
 pub async fn break_glass_list(State(state): State<AppState>, p: Principal) -> HtmlResult<Response> {
@@ -467,10 +510,31 @@ pub async fn break_glass_list(State(state): State<AppState>, p: Principal) -> Ht
             }),
         })
         .collect();
+    let programs = carepath_app::work::programs(&state.app).await?;
+    let self_grants = admin::self_grants(&state.app, &p)
+        .await?
+        .into_iter()
+        .map(|e| {
+            let program = e
+                .event
+                .program_id
+                .as_deref()
+                .and_then(|id| programs.iter().find(|g| g.id.to_string() == id))
+                .map(|g| g.name.clone())
+                .unwrap_or_default();
+            (
+                fmt_utc(e.at_us),
+                e.event.username.unwrap_or_default(),
+                program,
+                e.event.detail.unwrap_or_default(),
+            )
+        })
+        .collect();
     Ok(render(&BreakGlassListPage {
         nav: Nav::for_principal(&p),
         title: "Emergency access review".into(),
         grants,
+        self_grants,
     })
     .into_response())
 }

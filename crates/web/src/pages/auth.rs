@@ -181,16 +181,18 @@ struct EnrollPage {
     nav: Nav,
     title: String,
     required: bool,
+    /// Replacing an existing factor: the password and a current code are asked for.
+    replacing: bool,
     secret: String,
     qr_svg: String,
-    error: Option<String>,
+    errors: Vec<carepath_domain::FieldError>,
 }
 
 fn enroll_page(
     state: &AppState,
     p: &Principal,
     secret: String,
-    error: Option<String>,
+    errors: Vec<carepath_domain::FieldError>,
 ) -> Result<Response, AppError> {
     let totp = a::totp(&secret, &p.username)?;
     let url = totp
@@ -218,9 +220,10 @@ fn enroll_page(
         nav: Nav::for_principal(p),
         title: "Set up second factor".into(),
         required,
+        replacing: p.mfa_enrolled,
         secret,
         qr_svg: svg,
-        error,
+        errors,
     };
     Ok(render(&page).into_response())
 }
@@ -230,18 +233,9 @@ pub async fn enroll_form(State(state): State<AppState>, p: Principal) -> HtmlRes
     if p.mfa_enrolled && !p.mfa_done {
         return Ok(Redirect::to("/mfa").into_response());
     }
-    Ok(enroll_page(
-        &state,
-        &p,
-        carepath_app::auth::new_totp_secret(),
-        None,
-    )?)
-}
-
-#[derive(Deserialize)]
-pub struct EnrollForm {
-    secret: String,
-    code: String,
+    // The server chooses the secret; the form never sends one back.
+    let secret = carepath_app::auth::begin_enrolment(&state.app, &p).await?;
+    Ok(enroll_page(&state, &p, secret, vec![])?)
 }
 
 #[derive(Template)]
@@ -255,19 +249,22 @@ struct RecoveryPage {
 pub async fn enroll_submit(
     State(state): State<AppState>,
     p: Principal,
-    Form(f): Form<EnrollForm>,
+    Form(f): Form<carepath_app::auth::EnrolInput>,
 ) -> HtmlResult<Response> {
     if p.mfa_enrolled && !p.mfa_done {
         return Ok(Redirect::to("/mfa").into_response());
     }
-    let Some(done_enrol) = carepath_app::auth::enrol(&state.app, &p, &f.secret, &f.code).await?
-    else {
-        return Ok(enroll_page(
-            &state,
-            &p,
-            f.secret,
-            Some("That code did not match. Check the phone's clock and try the next code.".into()),
-        )?);
+    let done_enrol = match carepath_app::auth::enrol(&state.app, &p, &f).await {
+        Ok(d) => d,
+        Err(AppError::Invalid(errors)) => {
+            let secret = match carepath_app::auth::pending_secret(&state.app, &p).await? {
+                Some(s) => s,
+                None => carepath_app::auth::begin_enrolment(&state.app, &p).await?,
+            };
+            return Ok(enroll_page(&state, &p, secret, errors)?);
+        }
+        Err(AppError::Conflict(_)) => return Ok(Redirect::to("/mfa/enroll").into_response()),
+        Err(e) => return Err(e.into()),
     };
     let cookie = a::session_cookie(&done_enrol.session_token, state.settings().secure_cookies);
     let codes = done_enrol.recovery_codes;

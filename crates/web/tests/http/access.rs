@@ -158,7 +158,7 @@ carepath_testkit::both!(
                 .unwrap()
                 .contains("Emergency (break-the-glass) access")
         );
-        let grants = w.store().list_break_glass(10).await.unwrap();
+        let grants = w.store().list_break_glass(10, None).await.unwrap();
         assert_eq!(grants.len(), 1);
         let audit = w
             .store()

@@ -6,6 +6,7 @@ mod calc;
 mod finder;
 mod intake;
 mod path;
+mod trust;
 
 pub use carepath_domain::audit::Outcome;
 pub use carepath_domain::authz::{Permission, Role, role_allows};

@@ -1,0 +1,113 @@
+//! Issue 10 over HTTP: hostile or malformed input answers 4xx and changes
+//! nothing (no 500, no half-written account), on both databases.
+
+use crate::*;
+
+carepath_testkit::both!(bad_input_is_refused_whole, |db| {
+    let w = World::new(db).await;
+    let admin = w.login(Role::Admin).await;
+    let nurse = w.login(Role::Nurse).await;
+    let base = &w.base;
+
+    // A new account in a program that does not exist: refused by name, and
+    // no account is left behind without a role.
+    let before = w.store().list_users().await.unwrap().len();
+    let r = admin
+        .post(format!("{base}/admin/users"))
+        .form(&[
+            ("username", "ghost.user"),
+            ("display_name", "Ghost"),
+            ("password", "a long enough password 1"),
+            ("program_id", &uuid::Uuid::now_v7().to_string()),
+            ("role", "nurse"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    assert!(r.text().await.unwrap().contains("no such program"));
+    assert_eq!(w.store().list_users().await.unwrap().len(), before);
+    // In program B, which this administrator does not administer: refused.
+    let r = admin
+        .post(format!("{base}/admin/users"))
+        .form(&[
+            ("username", "b.user"),
+            ("display_name", "B"),
+            ("password", "a long enough password 1"),
+            ("program_id", &w.b.to_string()),
+            ("role", "nurse"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(w.store().list_users().await.unwrap().len(), before);
+
+    // The enrolment page offers a server-made secret; a secret sent by the
+    // client (80 bits, all zero) is ignored, and a wrong code is a 200 page
+    // with the error, not a 500.
+    let page = get_text(&nurse, format!("{base}/mfa/enroll")).await;
+    assert!(!page.contains("name=\"secret\""), "no secret in the form");
+    let r = nurse
+        .post(format!("{base}/mfa/enroll"))
+        .form(&[("secret", "AAAAAAAAAAAAAAAA"), ("code", "123456")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("did not match"));
+    let u = w.store().user(w.user(Role::Nurse).0).await.unwrap();
+    assert!(u.totp_secret.is_none());
+
+    // Enrollment with an unknown patient id: 404, not 500.
+    let sessions = carepath_app::work::schedule(
+        &w.app,
+        &w.principal(Role::Counselor).await,
+        w.a,
+        &carepath_app::work::SeriesInput {
+            kind: "group".into(),
+            title: "Group".into(),
+            modality: "process".into(),
+            start_date: "2030-01-07".into(),
+            time: "10:00".into(),
+            minutes: 60,
+            weekdays: vec![],
+            weeks: 1,
+            location: String::new(),
+        },
+    )
+    .await
+    .unwrap();
+    let (st, _) = post_json(
+        &nurse,
+        format!("{base}/api/v1/sessions/{}/enrollment", sessions[0]),
+        serde_json::json!({"patient_id": uuid::Uuid::now_v7().to_string(), "action": "remove"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+
+    // A COWS dated in year 0001 is refused, naming the field.
+    carepath_app::chart::admit(
+        &w.app,
+        &system(),
+        w.patient_a,
+        &carepath_app::chart::AdmitInput {
+            program_id: w.a.to_string(),
+            level_of_care: "withdrawal_management".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let mut items = serde_json::Map::new();
+    for (name, _) in carepath_clinical::cows::ITEMS.iter() {
+        items.insert(name.to_string(), 0.into());
+    }
+    let (st, e) = post_json(
+        &nurse,
+        format!("{base}/api/v1/patients/{}/records/cows", w.patient_a),
+        serde_json::json!({"items": items, "vitals": {"hr": 80}, "observed_at": "0001-01-01T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(e["error"]["field"], "observed_at", "{e}");
+});
