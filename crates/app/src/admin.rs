@@ -474,12 +474,20 @@ pub async fn review_break_glass(app: &App, who: &Principal, id: GrantId, note: &
     Ok(tx.commit().await?)
 }
 
-/// Walk the audit chain (the CLI's `audit verify`).
-pub async fn verify_audit_chain(
+/// Verify the audit chain, the checkpoints kept outside the database and
+/// every clinical row against its sealed digest (the CLI's `audit verify`).
+pub async fn verify_integrity(
     app: &App,
+    checkpoints: &[(usize, Option<carepath_domain::audit::Checkpoint>)],
     progress: impl FnMut(u64),
-) -> Result<carepath_store::VerifyResult> {
-    Ok(app.store.verify_audit_chain(progress).await?)
+) -> Result<carepath_store::integrity::Report> {
+    Ok(app.store.verify_integrity(checkpoints, progress).await?)
+}
+
+/// A signed checkpoint of the audit chain's head now (`None` when the
+/// installation has no key), for the caller to write outside the database.
+pub async fn checkpoint(app: &App) -> Result<Option<carepath_domain::audit::Checkpoint>> {
+    Ok(app.store.checkpoint(app.now_us()).await?)
 }
 
 /// The organization, if one exists.

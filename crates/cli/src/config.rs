@@ -16,6 +16,19 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Address to listen on.
     pub listen: String,
+    /// The installation key that seals the audit chain, its checkpoints and
+    /// backups (created 0600 on first `migrate`/`serve`); default
+    /// `data_dir/audit.key`. Keep it where the database's administrators
+    /// cannot write (with PostgreSQL, off the database server).
+    pub audit_key_file: Option<PathBuf>,
+    /// Signed checkpoints of the audit chain's head; default
+    /// `data_dir/audit-checkpoints`.
+    pub audit_checkpoint_file: Option<PathBuf>,
+    /// A second, append-only copy of every checkpoint (e.g. a WORM mount or
+    /// another machine's share); none by default.
+    pub audit_checkpoint_export: Option<PathBuf>,
+    /// How often the server writes a checkpoint when the chain has grown.
+    pub audit_checkpoint_secs: u64,
     pub web: carepath_web::WebConfig,
 }
 
@@ -25,6 +38,10 @@ impl Default for Config {
             data_dir: PathBuf::from("./carepath-data"),
             database_url: None,
             listen: "127.0.0.1:8080".into(),
+            audit_key_file: None,
+            audit_checkpoint_file: None,
+            audit_checkpoint_export: None,
+            audit_checkpoint_secs: 10,
             web: Default::default(),
         }
     }
@@ -60,6 +77,34 @@ impl Config {
                 ))
             }
         }
+    }
+
+    /// Where the installation's own files live by default: the data
+    /// directory, or beside an SQLite database named by URL alone.
+    fn home(&self) -> PathBuf {
+        match self.database_url.as_deref().and_then(|u| {
+            u.strip_prefix("sqlite://")
+                .or_else(|| u.strip_prefix("sqlite:"))
+        }) {
+            Some(p) => Path::new(p)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from(".")),
+            None => self.data_dir.clone(),
+        }
+    }
+
+    pub fn key_path(&self) -> PathBuf {
+        self.audit_key_file
+            .clone()
+            .unwrap_or_else(|| self.home().join("audit.key"))
+    }
+
+    pub fn checkpoint_path(&self) -> PathBuf {
+        self.audit_checkpoint_file
+            .clone()
+            .unwrap_or_else(|| self.home().join("audit-checkpoints"))
     }
 
     pub fn is_sqlite(&self) -> bool {

@@ -9,13 +9,13 @@ mod demo_path;
 mod scratch;
 
 use anyhow::{Context, Result, bail};
-use carepath_app::clock::Clock;
+use carepath_app::clock::{Clock, SystemClock};
 use carepath_app::{App, Principal, admin};
 use carepath_domain::audit::{NewEvent, Outcome};
 use carepath_domain::authz::Role;
 use carepath_store::Store;
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 #[command(
@@ -164,15 +164,62 @@ fn app(store: &Store, cfg: &config::Config) -> App {
     App::new(store.clone(), cfg.web.clone())
 }
 
-async fn open(cfg: &config::Config, migrate: bool) -> Result<Store> {
+/// Open the database with the installation key. With `init` (commands that
+/// may set up an installation: serve, demo, migrate, imports), migrate,
+/// create the key if there is none, and start the keyed chain.
+async fn open(cfg: &config::Config, init: bool) -> Result<Store> {
     let url = cfg.database_url()?;
     let store = Store::connect(&url)
         .await
         .with_context(|| "opening the database")?;
-    if migrate {
+    if init {
         store.migrate().await.context("applying migrations")?;
     }
+    let (key, created) = carepath_store::integrity::load_or_create_key(&cfg.key_path(), init)?;
+    if created {
+        tracing::info!(path = %cfg.key_path().display(), id = %key.id(), "created the installation key");
+    }
+    let store = store.with_key(key);
+    if init {
+        store.ensure_keyed(SystemClock.now_us()).await?;
+    }
+    // The database holds addiction treatment records (42 CFR Part 2): only
+    // the service's account reads its files.
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        for f in [
+            path.to_string(),
+            format!("{path}-wal"),
+            format!("{path}-shm"),
+        ] {
+            owner_only(Path::new(&f))?;
+        }
+    }
     Ok(store)
+}
+
+/// Make a file readable and writable by its owner only (Unix).
+fn owner_only(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    if path.exists() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("restricting {}", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Write a signed checkpoint of the audit chain's head outside the database.
+async fn checkpoint(store: &Store, cfg: &config::Config) -> Result<()> {
+    if let Some(cp) = store.checkpoint(SystemClock.now_us()).await? {
+        carepath_store::integrity::append_checkpoint(
+            &cfg.checkpoint_path(),
+            cfg.audit_checkpoint_export.as_deref(),
+            &cp,
+        )?;
+    }
+    Ok(())
 }
 
 fn main() -> std::process::ExitCode {
@@ -242,28 +289,32 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let clock = carepath_app::clock::ManualClock::from_system();
             let seeding = app(&store, &cfg).with_clock(std::sync::Arc::new(clock.clone()));
             let logins = demo::seed(&seeding, &clock).await?;
+            checkpoint(&store, &cfg).await?;
             demo::print_logins(&cfg.listen, &logins);
             if !no_serve {
                 serve(store, &cfg).await?;
             }
         }
         Cmd::Migrate => {
-            open(&cfg, true).await?;
+            let store = open(&cfg, true).await?;
+            checkpoint(&store, &cfg).await?;
             println!("migrations applied");
         }
         Cmd::User(u) => user(&cfg, u).await?,
         Cmd::Audit(AuditCmd::Verify) => {
             let store = open(&cfg, false).await?;
-            return audit_verify(&app(&store, &cfg)).await;
+            return audit_verify(&app(&store, &cfg), &cfg).await;
         }
         Cmd::Backup(a) => {
             let store = open(&cfg, false).await?;
             backup::backup(&store, &cfg, &a).await?;
+            checkpoint(&store, &cfg).await?;
         }
         Cmd::Calc { .. } | Cmd::Bench(_) => unreachable!("handled above"),
         Cmd::Finder(FinderCmd::Import { file, format }) => {
             let store = open(&cfg, true).await?;
             finder_import(&app(&store, &cfg), &file, format.as_deref()).await?;
+            checkpoint(&store, &cfg).await?;
         }
         Cmd::Restore(a) => {
             let _lock = cfg
@@ -281,32 +332,63 @@ async fn serve(store: Store, cfg: &config::Config) -> Result<()> {
         .with_context(|| format!("binding {}", cfg.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "Carepath listening");
     let state = carepath_web::AppState::new(app(&store, cfg));
+    // Checkpoints of the audit chain's head, outside the database, whenever
+    // it has grown (a truncated chain is caught back to the last one).
+    let every = std::time::Duration::from_secs(cfg.audit_checkpoint_secs.max(1));
+    let (cp_store, cp_cfg) = (store.clone(), cfg.clone());
+    let checkpoints = tokio::spawn(async move {
+        let mut last = -1;
+        loop {
+            match cp_store.audit_head().await {
+                Ok((seq, _)) if seq != last => match checkpoint(&cp_store, &cp_cfg).await {
+                    Ok(()) => last = seq,
+                    Err(e) => tracing::error!(error = %e, "writing an audit checkpoint failed"),
+                },
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "reading the audit head failed"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
     carepath_web::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
+    checkpoints.abort();
+    checkpoint(&store, cfg).await?;
     store.close().await;
     Ok(())
 }
 
-async fn audit_verify(app: &App) -> Result<std::process::ExitCode> {
+async fn audit_verify(app: &App, cfg: &config::Config) -> Result<std::process::ExitCode> {
+    let checkpoints = carepath_store::integrity::read_checkpoints(&cfg.checkpoint_path())?;
     let pb = indicatif::ProgressBar::new_spinner();
-    let r =
-        admin::verify_audit_chain(app, |n| pb.set_message(format!("{n} events checked"))).await?;
+    let r = admin::verify_integrity(app, &checkpoints, |n| {
+        pb.set_message(format!("{n} events checked"))
+    })
+    .await?;
     pb.finish_and_clear();
-    match r {
-        carepath_app::model::VerifyResult::Intact { events, head } => {
-            println!(
-                "audit chain intact: {events} events verified; head #{} {}",
-                head.0, head.1
-            );
-            Ok(std::process::ExitCode::SUCCESS)
-        }
-        carepath_app::model::VerifyResult::Broken(e) => {
-            eprintln!("AUDIT CHAIN BROKEN: {e}");
-            Ok(std::process::ExitCode::from(1))
-        }
+    if r.intact() {
+        println!(
+            "audit chain intact: {} events verified (keyed from #{}); head #{} {}",
+            r.events,
+            r.keyed_from
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "—".into()),
+            r.head.0,
+            r.head.1
+        );
+        println!(
+            "clinical record intact: {} rows match their sealed digests; {} checkpoints confirmed",
+            r.rows, r.checkpoints
+        );
+        return Ok(std::process::ExitCode::SUCCESS);
     }
+    eprintln!("AUDIT VERIFICATION FAILED ({} findings):", r.findings.len());
+    for f in &r.findings {
+        eprintln!("- {}", f.message);
+    }
+    Ok(std::process::ExitCode::from(1))
 }
 
 async fn user(cfg: &config::Config, cmd: UserCmd) -> Result<()> {
@@ -439,6 +521,7 @@ async fn user(cfg: &config::Config, cmd: UserCmd) -> Result<()> {
             }
         }
     }
+    checkpoint(&store, cfg).await?;
     Ok(())
 }
 

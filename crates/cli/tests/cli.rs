@@ -1,6 +1,7 @@
 //! The `carepath` binary end to end: demo seeding, audit verify (and its
 //! detection of a one-byte change), backup and restore with refusals.
 
+use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 fn carepath(dir: &std::path::Path) -> Command {
@@ -176,6 +177,96 @@ async fn demo_verify_tamper_backup_restore() {
             .success()
     );
 
+    // Backups prove where they come from. A plain backup, edited inside
+    // (a dose changed, the administrator's second factor removed, the audit
+    // log wiped) with its checksum recomputed, is refused by its seal...
+    let plain = tmp.path().join("plain.cpb");
+    let b = carepath(&dir).arg("backup").arg(&plain).output().unwrap();
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    for (what, sql) in [
+        (
+            "dose",
+            "DROP TRIGGER clinical_record_no_update; UPDATE clinical_record SET summary = 'Given: clonidine 0.3 mg' WHERE kind = 'order'",
+        ),
+        (
+            "second factor",
+            "UPDATE staff_user SET totp_secret = NULL WHERE username = 'admin'",
+        ),
+        (
+            "audit log",
+            "DROP TRIGGER audit_event_no_delete; DELETE FROM audit_event; UPDATE audit_head SET seq = 0",
+        ),
+    ] {
+        let forged = tmp
+            .path()
+            .join(format!("forged-{}.cpb", what.replace(' ', "-")));
+        forge_backup(&plain, &forged, sql).await;
+        let r = carepath(&dir).arg("restore").arg(&forged).output().unwrap();
+        assert!(!r.status.success(), "{what}");
+        assert!(
+            String::from_utf8_lossy(&r.stderr).contains("seal does not verify"),
+            "{what}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+    }
+    // ...so is another installation's backup, unless its key is given to
+    // move that installation here.
+    let other = tmp.path().join("other");
+    assert!(
+        carepath(&other)
+            .arg("migrate")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let theirs = tmp.path().join("theirs.cpb");
+    assert!(
+        carepath(&other)
+            .arg("backup")
+            .arg(&theirs)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let r = carepath(&dir).arg("restore").arg(&theirs).output().unwrap();
+    assert!(!r.status.success());
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("made by installation"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let moved = tmp.path().join("moved");
+    let r = carepath(&moved)
+        .arg("restore")
+        .arg(&theirs)
+        .arg("--key")
+        .arg(other.join("audit.key"))
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let v = carepath(&moved).args(["audit", "verify"]).output().unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    assert_eq!(
+        std::fs::metadata(plain.as_path())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600,
+        "backups are the owner's alone"
+    );
+    assert!(
+        carepath(&dir)
+            .args(["audit", "verify"])
+            .output()
+            .unwrap()
+            .status
+            .success(),
+        "nothing was changed by the refused restores"
+    );
+
     // Bad input to `user add`: non-zero exit and a message naming the field.
     let u = carepath(&dir)
         .args(["user", "add", "Bad Name", "--name", "x", "--role", "nurse"])
@@ -240,6 +331,8 @@ async fn postgres_backup_and_restore() {
             .output()
             .unwrap()
     };
+    // This installation's key, where the CLI looks for it.
+    carepath_store::integrity::write_key(&tmp.path().join("audit.key"), &db.key).unwrap();
     let backup = tmp.path().join("pg.cpb");
     let b = run(&["backup", backup.to_str().unwrap()]);
     assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
@@ -472,4 +565,43 @@ fn data_dir_and_database_url_where_a_user_types_them() {
     ]);
     assert!(ok, "{text}");
     assert!(text.contains("intact"), "{text}");
+}
+
+/// Rewrite a plain backup as a forger without the key would: change the
+/// database inside with `sql`, recompute the size and checksum, keep the
+/// header's seal.
+async fn forge_backup(from: &std::path::Path, to: &std::path::Path, sql: &str) {
+    use sha2::{Digest, Sha256};
+    let raw = std::fs::read(from).unwrap();
+    let magic = b"CAREPATH-BACKUP 2\n";
+    assert!(raw.starts_with(magic));
+    let rest = &raw[magic.len()..];
+    let nl = rest.iter().position(|b| *b == b'\n').unwrap();
+    let mut header: serde_json::Value = serde_json::from_slice(&rest[..nl]).unwrap();
+    let db = tempfile::tempdir().unwrap();
+    let path = db.path().join("x.sqlite3");
+    std::fs::write(&path, &rest[nl + 1..]).unwrap();
+    {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        sqlx::raw_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    }
+    let payload = std::fs::read(&path).unwrap();
+    header["size"] = payload.len().into();
+    header["sha256"] = hex::encode(Sha256::digest(&payload)).into();
+    let mut out = magic.to_vec();
+    out.extend(serde_json::to_vec(&header).unwrap());
+    out.push(b'\n');
+    out.extend(payload);
+    std::fs::write(to, out).unwrap();
 }

@@ -33,7 +33,7 @@ pub struct AuditPage {
 }
 
 #[derive(sqlx::FromRow)]
-struct EventRow {
+pub(crate) struct EventRow {
     seq: i64,
     id: String,
     at_us: i64,
@@ -48,12 +48,13 @@ struct EventRow {
     client_addr: Option<String>,
     outcome: String,
     detail: Option<String>,
+    digests: Option<String>,
     prev_hash: String,
     hash: String,
 }
 
 impl EventRow {
-    fn into_event(self) -> StoredEvent {
+    pub(crate) fn into_event(self) -> StoredEvent {
         // An unknown outcome string cannot be produced by Carepath; keep it
         // detectable by hashing it as "failure", which will not verify.
         let outcome = Outcome::parse(&self.outcome).unwrap_or(Outcome::Failure);
@@ -73,6 +74,7 @@ impl EventRow {
                 client_addr: self.client_addr,
                 outcome,
                 detail: self.detail,
+                digests: self.digests,
             },
             prev_hash: self.prev_hash,
             hash: self.hash,
@@ -80,8 +82,8 @@ impl EventRow {
     }
 }
 
-const EVENT_COLS: &str = "seq, id, at_us, user_id, username, role, program_id, patient_id, action, object_type, \
-    object_id, client_addr, outcome, detail, prev_hash, hash";
+pub(crate) const EVENT_COLS: &str = "seq, id, at_us, user_id, username, role, program_id, patient_id, action, object_type, \
+    object_id, client_addr, outcome, detail, digests, prev_hash, hash";
 
 /// Outcome of walking the chain.
 #[derive(Debug)]
@@ -165,10 +167,15 @@ impl Store {
         Ok(head)
     }
 
-    /// Walk the whole chain in pages, verifying each link and the head.
+    /// Walk the whole chain in pages, verifying each link, each keyed seal
+    /// (with the store's key) and the head. The chain only: the full check
+    /// with checkpoints and clinical rows is [`Store::verify_integrity`].
     pub async fn verify_audit_chain(&self, mut progress: impl FnMut(u64)) -> Result<VerifyResult> {
         let head = self.audit_head().await?;
-        let mut v = ChainVerifier::default();
+        let mut v = match self.key.as_deref() {
+            Some(k) => ChainVerifier::keyed(k.clone()),
+            None => ChainVerifier::default(),
+        };
         let mut after = 0i64;
         let sql =
             format!("SELECT {EVENT_COLS} FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT 5000");

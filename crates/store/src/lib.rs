@@ -93,6 +93,7 @@ macro_rules! with_src {
 pub mod audit_log;
 pub mod backup;
 pub mod finder;
+pub mod integrity;
 pub mod patients;
 pub mod programs;
 pub mod records;
@@ -208,6 +209,8 @@ pub(crate) enum Db {
 pub struct Store {
     pub(crate) db: Db,
     url_redacted: String,
+    /// The installation's audit key: events are sealed with it when set.
+    pub(crate) key: Option<std::sync::Arc<carepath_domain::audit::AuditKey>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -230,6 +233,10 @@ pub struct Tx {
     pub(crate) conn: TxConn,
     now: i64,
     events: Vec<NewEvent>,
+    key: Option<std::sync::Arc<carepath_domain::audit::AuditKey>>,
+    /// Clinical rows written in this unit of work, (table, key): their
+    /// digests go into its audit events at commit.
+    pub(crate) touched: Vec<(&'static str, String)>,
 }
 
 /// Where a read runs: the read pool, or inside an open transaction.
@@ -358,6 +365,7 @@ impl Store {
         Ok(Store {
             db,
             url_redacted: redact(url),
+            key: None,
         })
     }
 
@@ -418,6 +426,8 @@ impl Store {
             conn,
             now,
             events: vec![],
+            key: self.key.clone(),
+            touched: vec![],
         })
     }
 
@@ -461,7 +471,12 @@ impl Tx {
     /// Append the queued audit events (last, so the chain head is locked only
     /// briefly) and commit. Returns the last sequence number appended.
     pub async fn commit(mut self) -> Result<()> {
-        let events = std::mem::take(&mut self.events);
+        let mut events = std::mem::take(&mut self.events);
+        let touched = std::mem::take(&mut self.touched);
+        if !touched.is_empty() {
+            let digests = integrity::digests_in(&mut self, &touched).await?;
+            integrity::attach(&mut events, digests);
+        }
         for ev in events {
             self.append_audit(ev).await?;
         }
@@ -489,11 +504,12 @@ impl Tx {
                 uuid::Uuid::now_v7().to_string(),
                 now,
                 ev,
+                self.key.as_deref(),
             );
             sqlx::query(
                 "INSERT INTO audit_event (seq, id, at_us, user_id, username, role, program_id, patient_id, \
-                 action, object_type, object_id, client_addr, outcome, detail, prev_hash, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                 action, object_type, object_id, client_addr, outcome, detail, prev_hash, hash, digests) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
             )
             .bind(sealed.seq)
             .bind(&sealed.id)
@@ -511,6 +527,7 @@ impl Tx {
             .bind(&sealed.event.detail)
             .bind(&sealed.prev_hash)
             .bind(&sealed.hash)
+            .bind(&sealed.event.digests)
             .execute(&mut *c)
             .await?;
             sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")

@@ -127,6 +127,7 @@ impl Tx {
         if inserted.is_none() {
             return Err(StoreError::Conflict("patient_mrn_key".into()));
         }
+        self.touched.push(("patient", id.to_string()));
         Ok(Patient {
             id,
             program_id: program,
@@ -168,6 +169,7 @@ impl Tx {
             .await
             .map_err(conflict_on("episode_one_open"))?;
         });
+        self.touched.push(("episode", id.to_string()));
         Ok(id)
     }
 
@@ -193,7 +195,10 @@ impl Tx {
             .await?
         });
         match row {
-            Some(_) => Ok(()),
+            Some(_) => {
+                self.touched.push(("episode", episode.to_string()));
+                Ok(())
+            }
             None => Err(StoreError::Conflict("episode_discharged".into())),
         }
     }

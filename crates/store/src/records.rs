@@ -226,6 +226,7 @@ async fn insert_record(
         .await
         .map_err(conflict_on(constraint_for(&r.kind, amends.is_some())))?;
     });
+    tx.touched.push(("clinical_record", id.to_string()));
     Ok(())
 }
 
@@ -371,6 +372,8 @@ impl Tx {
         if done == 0 {
             return Err(StoreError::Conflict("record_signature_pkey".into()));
         }
+        self.touched
+            .push(("record_signature", format!("{id}/{}", s.kind)));
         Ok(())
     }
 
@@ -445,6 +448,7 @@ impl Tx {
             .execute(&mut *c)
             .await?;
         });
+        self.touched.push(("disclosure", d.id.clone()));
         Ok(())
     }
 
@@ -467,6 +471,7 @@ impl Tx {
                 .execute(&mut *c)
                 .await?;
         });
+        self.touched.push(("patient_profile", id.clone()));
         Ok(id)
     }
 
@@ -491,6 +496,7 @@ impl Tx {
                 .execute(&mut *c)
                 .await?;
         });
+        self.touched.push(("patient_photo", id.clone()));
         Ok(id)
     }
 }

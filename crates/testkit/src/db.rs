@@ -3,6 +3,7 @@
 //! names a server (e.g. `postgres://postgres@127.0.0.1:5432/test`). Each
 //! PostgreSQL test database is dropped when its guard is dropped.
 
+use carepath_domain::audit::AuditKey;
 use carepath_store::{Backend, Store};
 
 /// The environment variable naming a PostgreSQL server for tests.
@@ -10,9 +11,28 @@ pub const PG_ENV: &str = "CAREPATH_TEST_POSTGRES_URL";
 
 /// A migrated store on a throwaway database, dropped with the guard.
 pub struct TestDb {
+    /// Sealing its audit chain with [`TestDb::key`] from the first event.
     pub store: Store,
     pub url: String,
+    /// The installation key of this throwaway installation (random).
+    pub key: AuditKey,
     cleanup: Cleanup,
+}
+
+/// A random installation key, and the store sealing with it from its first
+/// event (as `carepath migrate` does for a new installation).
+async fn keyed(store: Store) -> carepath_store::Result<(Store, AuditKey)> {
+    use rand::RngCore;
+    let mut b = [0u8; 32];
+    rand::rng().fill_bytes(&mut b);
+    let key = AuditKey::from_bytes(b);
+    let store = store.with_key(key.clone());
+    store
+        .ensure_keyed(carepath_app::clock::Clock::now_us(
+            &carepath_app::clock::SystemClock,
+        ))
+        .await?;
+    Ok((store, key))
 }
 
 enum Cleanup {
@@ -38,9 +58,11 @@ impl TestDb {
         let url = format!("sqlite://{}", dir.path().join("carepath.sqlite3").display());
         let store = Store::connect(&url).await.expect("open sqlite");
         store.migrate().await.expect("migrate sqlite");
+        let (store, key) = keyed(store).await.expect("key the chain");
         TestDb {
             store,
             url,
+            key,
             cleanup: Cleanup::Dir(dir),
         }
     }
@@ -73,9 +95,11 @@ impl TestDb {
         };
         let store = Store::connect(&url).await?;
         store.migrate().await?;
+        let (store, key) = keyed(store).await?;
         Ok(TestDb {
             store,
             url,
+            key,
             cleanup,
         })
     }
