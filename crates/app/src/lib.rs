@@ -64,8 +64,18 @@ pub struct Settings {
     pub idle_timeout_secs: i64,
     /// End a session this many seconds after sign-in, active or not.
     pub absolute_timeout_secs: i64,
-    /// Mark cookies `Secure` (set when served over TLS, directly or via a proxy).
+    /// Always mark cookies `Secure`. They are anyway whenever the request
+    /// came over HTTPS (through a trusted proxy that says so).
     pub secure_cookies: bool,
+    /// Reverse proxies (IP addresses or CIDR blocks) whose
+    /// `X-Forwarded-For` / `X-Forwarded-Proto` headers are believed: the
+    /// client address (for rate limits and the audit trail) and whether the
+    /// request came over HTTPS (then cookies are `Secure` and HSTS is sent).
+    /// Read by the web door. Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
+    /// A bearer token for `GET /metrics`. Unset: metrics answer only
+    /// requests from the loopback interface.
+    pub metrics_token: Option<String>,
     /// Roles that must use a second factor, in addition to admin and prescriber.
     pub mfa_required_roles: Vec<Role>,
     /// Consecutive failed sign-ins before the account is locked.
@@ -94,6 +104,8 @@ impl Default for Settings {
             idle_timeout_secs: 15 * 60,
             absolute_timeout_secs: 12 * 3600,
             secure_cookies: false,
+            trusted_proxies: vec![],
+            metrics_token: None,
             mfa_required_roles: vec![Role::Admin, Role::Prescriber],
             max_failed_logins: 5,
             lockout_secs: 15 * 60,
@@ -109,6 +121,35 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// Refuse settings that would weaken what the law or the brief requires
+    /// (every problem, by key).
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let mut bad = vec![];
+        // HIPAA § 164.312(a)(2)(iii) automatic logoff: a logoff after less
+        // than a minute would sign people out mid-sentence; more than the
+        // absolute lifetime would never apply.
+        if self.idle_timeout_secs < 60 {
+            bad.push("web.idle_timeout_secs: at least 60 seconds".to_string());
+        }
+        if self.absolute_timeout_secs < self.idle_timeout_secs {
+            bad.push("web.absolute_timeout_secs: at least web.idle_timeout_secs".into());
+        }
+        if self.max_failed_logins < 1 {
+            bad.push("web.max_failed_logins: at least 1".into());
+        }
+        if !(1..=3650).contains(&self.max_token_days) {
+            bad.push("web.max_token_days: 1 to 3650".into());
+        }
+        if self.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+            bad.push("web.metrics_token: at least 16 characters".into());
+        }
+        if bad.is_empty() {
+            Ok(())
+        } else {
+            Err(bad.join("; "))
+        }
+    }
+
     pub fn mfa_required_for(&self, role: Role) -> bool {
         role.mfa_required_by_default() || self.mfa_required_roles.contains(&role)
     }

@@ -62,7 +62,15 @@ impl Config {
             "new_password",
             "backup_passphrase",
         ]));
-        f.extract().context("reading configuration")
+        let c: Config = f.extract().context("reading configuration")?;
+        c.web
+            .validate()
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        for p in &c.web.trusted_proxies {
+            carepath_web::client::parse_proxy(p)
+                .map_err(|e| anyhow::anyhow!("configuration: web.trusted_proxies: {e}"))?;
+        }
+        Ok(c)
     }
 
     pub fn database_url(&self) -> Result<String> {

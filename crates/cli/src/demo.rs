@@ -101,7 +101,7 @@ pub struct Team {
 /// Seed the demo organization unless it exists; return the logins to print.
 /// `clock` is the application's clock: the demo moves it through the last
 /// 90 days and leaves it at the present.
-pub async fn seed(app: &App, clock: &ManualClock) -> Result<Vec<Login>> {
+pub async fn seed(app: &App, clock: &ManualClock, secrets: &std::path::Path) -> Result<Vec<Login>> {
     let today_us = clock.now_us();
     let mut rng = ChaCha8Rng::seed_from_u64(SEED);
     let staff: Vec<(&str, &str, Role, &[usize])> = vec![
@@ -124,27 +124,43 @@ pub async fn seed(app: &App, clock: &ManualClock) -> Result<Vec<Login>> {
         ("frontdesk.lee", "Jordan Lee", Role::FrontDesk, &[0]),
         ("auditor.kim", "Sun-hee Kim", Role::Auditor, &[0, 1, 2]),
     ];
-    // Deterministic TOTP secrets for the roles that require a second factor.
-    let secret_for = |name: &str| {
-        let mut r = ChaCha8Rng::seed_from_u64(
-            SEED ^ name.len() as u64 ^ name.bytes().map(u64::from).sum::<u64>(),
-        );
-        let mut b = [0u8; 20];
-        r.fill(&mut b);
-        totp_rs::Secret::new_stack(b).to_base32()
-    };
+    // Fresh TOTP secrets for this installation (never the same two demos),
+    // kept beside the demo database (owner-only) so a reopened demo can
+    // print them again.
+    let saved: std::collections::HashMap<String, String> = std::fs::read_to_string(secrets)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(u, s)| (u.to_string(), s.to_string()))
+        .collect();
+    let exists = admin::organization(app).await?.is_some();
     let logins: Vec<Login> = staff
         .iter()
         .map(|(u, _, r, _)| Login {
             username: u.to_string(),
             role: *r,
-            totp_secret: r.mfa_required_by_default().then(|| secret_for(u)),
+            totp_secret: r.mfa_required_by_default().then(|| {
+                saved
+                    .get(*u)
+                    .cloned()
+                    .unwrap_or_else(carepath_app::auth::new_totp_secret)
+            }),
         })
         .collect();
-    if admin::organization(app).await?.is_some() {
+    if exists {
         println!("Reopened the existing demo organization.");
         return Ok(logins);
     }
+    let lines: String = logins
+        .iter()
+        .filter_map(|l| {
+            l.totp_secret
+                .as_ref()
+                .map(|s| format!("{}\t{s}\n", l.username))
+        })
+        .collect();
+    let _ = std::fs::remove_file(secrets);
+    carepath_store::integrity::write_private(secrets, lines.as_bytes(), true)?;
     let sys = Principal::system("demo");
     let pb = indicatif::ProgressBar::new(200 + staff.len() as u64);
     pb.set_style(

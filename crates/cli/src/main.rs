@@ -288,7 +288,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let store = open(&cfg, true).await?;
             let clock = carepath_app::clock::ManualClock::from_system();
             let seeding = app(&store, &cfg).with_clock(std::sync::Arc::new(clock.clone()));
-            let logins = demo::seed(&seeding, &clock).await?;
+            let logins =
+                demo::seed(&seeding, &clock, &cfg.data_dir.join("demo-logins.txt")).await?;
             checkpoint(&store, &cfg).await?;
             demo::print_logins(&cfg.listen, &logins);
             if !no_serve {

@@ -47,6 +47,31 @@ async fn demo_verify_tamper_backup_restore() {
 
     let v = carepath(&dir).args(["audit", "verify"]).output().unwrap();
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    // The database, its key, checkpoints and the demo's secrets are the
+    // owner's alone.
+    for f in [
+        "carepath.sqlite3",
+        "audit.key",
+        "audit-checkpoints",
+        "demo-logins.txt",
+    ] {
+        let mode = std::fs::metadata(dir.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
+    // Another demo installation gets second-factor secrets of its own.
+    let elsewhere = tmp.path().join("elsewhere");
+    let out2 = carepath(&elsewhere)
+        .args(["demo", "--no-serve", "--data-dir"])
+        .arg(&elsewhere)
+        .output()
+        .unwrap();
+    let admin_line = |o: &std::process::Output| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .find(|l| l.starts_with("admin "))
+            .map(str::to_string)
+    };
+    assert_ne!(admin_line(&out), admin_line(&out2));
 
     // The demo shows patients at every step of the path.
     {

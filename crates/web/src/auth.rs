@@ -41,13 +41,9 @@ impl std::ops::Deref for Principal {
     }
 }
 
-/// The client address: the TCP peer (a reverse proxy's address is not trusted
-/// for forwarded headers unless configured; see ARCHITECTURE.md).
+/// The client address (through trusted proxies: see [`crate::client`]).
 pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
-    parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip())
+    Some(crate::client::of(parts).ip)
 }
 
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {

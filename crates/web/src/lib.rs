@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod client;
 pub mod error;
 pub mod finder;
 pub mod form;
@@ -37,16 +38,26 @@ pub struct AppState {
     /// Call-back requests per client address per minute (public form).
     pub callback_limiter: Arc<auth::LoginLimiter>,
     pub metrics: Arc<metrics::Metrics>,
+    /// `web.trusted_proxies`, parsed (invalid entries are refused when the
+    /// configuration is read).
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
 }
 
 impl AppState {
     pub fn new(app: App) -> Self {
         let limiter = auth::LoginLimiter::new(app.settings.login_attempts_per_minute);
         Self {
-            app,
             login_limiter: Arc::new(limiter),
             callback_limiter: Arc::new(auth::LoginLimiter::new(3)),
             metrics: Arc::new(metrics::Metrics::default()),
+            trusted_proxies: Arc::new(
+                app.settings
+                    .trusted_proxies
+                    .iter()
+                    .filter_map(|p| client::parse_proxy(p).ok())
+                    .collect(),
+            ),
+            app,
         }
     }
 

@@ -96,8 +96,28 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     resp
 }
 
-/// `GET /metrics` in the Prometheus text format.
-pub async fn render(State(state): State<AppState>) -> Response {
+/// `GET /metrics` in the Prometheus text format: with `web.metrics_token`
+/// set, for a request bearing it; otherwise only from the loopback
+/// interface (a scraper on the same host). Anyone else gets 404.
+pub async fn render(
+    State(state): State<AppState>,
+    from: crate::client::ClientInfo,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let allowed = match &state.settings().metrics_token {
+        Some(token) => headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| {
+                use subtle::ConstantTimeEq;
+                given.trim().as_bytes().ct_eq(token.as_bytes()).into()
+            }),
+        None => from.peer.is_loopback() && from.ip.is_loopback(),
+    };
+    if !allowed {
+        return crate::error::Respond::json(crate::error::AppError::NotFound);
+    }
     let mut out = String::new();
     if prometheus_client::encoding::text::encode(&mut out, &state.metrics.registry).is_err() {
         return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();

@@ -710,7 +710,7 @@ pub struct CallbackForm {
 pub async fn callback(
     State(state): State<AppState>,
     headers: HeaderMap,
-    axum::extract::ConnectInfo(addr): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    from: crate::client::ClientInfo,
     Path(id): Path<String>,
     axum::Form(form): axum::Form<CallbackForm>,
 ) -> Response {
@@ -727,7 +727,7 @@ pub async fn callback(
         form_error,
         ..FacilityPage::new(t, f, format!("/find?lang={}", t.lang))
     };
-    if !state.callback_limiter.check(addr.ip()) {
+    if !state.callback_limiter.check(from.ip) {
         return (
             StatusCode::TOO_MANY_REQUESTS,
             render(&page(Some(t.callback_limited), None)),
@@ -766,13 +766,8 @@ pub async fn callback(
         note: None,
         language: t.lang.to_string(),
     };
-    match carepath_app::intake::request_callback(
-        &state.app,
-        program,
-        &r,
-        Some(addr.ip().to_string()),
-    )
-    .await
+    match carepath_app::intake::request_callback(&state.app, program, &r, Some(from.ip.to_string()))
+        .await
     {
         Ok(_) => render(&page(Some(t.callback_thanks), None)).into_response(),
         Err(e) => crate::error::Respond::html(e),

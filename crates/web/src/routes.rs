@@ -623,7 +623,11 @@ pub fn app(state: AppState) -> Router {
     router
         .fallback(fallback)
         .with_state(state.clone())
-        .layer(middleware::from_fn_with_state(state, crate::metrics::track))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track,
+        ))
+        .layer(middleware::from_fn_with_state(state, crate::client::layer))
         .layer(tower_http::csrf::CsrfLayer::new())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
         .layer(SetResponseHeaderLayer::if_not_present(

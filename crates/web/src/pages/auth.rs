@@ -2,16 +2,16 @@
 
 use crate::AppState;
 use crate::auth::{self as a, Principal};
+use crate::client::ClientInfo;
 use crate::error::{AppError, HtmlResult};
 use crate::views::{Nav, render};
 use askama::Template;
 use axum::Form;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Redirect, Response};
 use carepath_app::auth::{SecondFactor, SignInRefused};
 use serde::Deserialize;
-use std::net::SocketAddr;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -66,12 +66,12 @@ fn login_error(username: &str, msg: &str, status: axum::http::StatusCode) -> Res
 
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    from: ClientInfo,
     Form(f): Form<LoginForm>,
 ) -> HtmlResult<Response> {
-    let client = addr.ip().to_string();
+    let client = from.ip.to_string();
     let username = f.username.trim().to_lowercase();
-    if !state.login_limiter.check(addr.ip()) {
+    if !state.login_limiter.check(from.ip) {
         carepath_app::auth::refuse_rate_limited(&state.app, &username, Some(&client)).await?;
         return Ok(login_error(
             &username,
@@ -106,19 +106,23 @@ pub async fn login(
     Ok((
         [(
             SET_COOKIE,
-            a::session_cookie(&s.token, state.settings().secure_cookies),
+            a::session_cookie(&s.token, state.secure_cookies(&from)),
         )],
         Redirect::to(next),
     )
         .into_response())
 }
 
-pub async fn logout(State(state): State<AppState>, p: Principal) -> HtmlResult<Response> {
+pub async fn logout(
+    State(state): State<AppState>,
+    from: ClientInfo,
+    p: Principal,
+) -> HtmlResult<Response> {
     carepath_app::auth::sign_out(&state.app, &p).await?;
     Ok((
         [(
             SET_COOKIE,
-            a::clear_session_cookie(state.settings().secure_cookies),
+            a::clear_session_cookie(state.secure_cookies(&from)),
         )],
         Redirect::to("/login?m=out"),
     )
@@ -152,12 +156,13 @@ pub struct CodeForm {
 
 pub async fn mfa_submit(
     State(state): State<AppState>,
+    from: ClientInfo,
     p: Principal,
     Form(f): Form<CodeForm>,
 ) -> HtmlResult<Response> {
     match carepath_app::auth::second_factor(&state.app, &p, &f.code).await? {
         SecondFactor::Passed(token) => {
-            let cookie = a::session_cookie(&token, state.settings().secure_cookies);
+            let cookie = a::session_cookie(&token, state.secure_cookies(&from));
             let mut done = p.0.clone();
             done.mfa_done = true;
             return Ok(
@@ -248,6 +253,7 @@ struct RecoveryPage {
 
 pub async fn enroll_submit(
     State(state): State<AppState>,
+    from: ClientInfo,
     p: Principal,
     Form(f): Form<carepath_app::auth::EnrolInput>,
 ) -> HtmlResult<Response> {
@@ -266,7 +272,7 @@ pub async fn enroll_submit(
         Err(AppError::Conflict(_)) => return Ok(Redirect::to("/mfa/enroll").into_response()),
         Err(e) => return Err(e.into()),
     };
-    let cookie = a::session_cookie(&done_enrol.session_token, state.settings().secure_cookies);
+    let cookie = a::session_cookie(&done_enrol.session_token, state.secure_cookies(&from));
     let codes = done_enrol.recovery_codes;
     let mut done = p.0.clone();
     done.mfa_done = true;

@@ -111,3 +111,70 @@ carepath_testkit::both!(bad_input_is_refused_whole, |db| {
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
     assert_eq!(e["error"]["field"], "observed_at", "{e}");
 });
+
+/// Behind a trusted reverse proxy that terminates TLS: cookies are Secure,
+/// HSTS is sent, the client's own address is what is rate-limited and
+/// audited; a spoofed forwarding header from anyone else is ignored.
+/// `/metrics` needs its token when one is configured.
+#[tokio::test]
+async fn behind_a_trusted_proxy_and_metrics_behind_a_token() {
+    let w = World::with(
+        TestDb::sqlite().await,
+        with(|c| {
+            c.trusted_proxies = vec!["127.0.0.1".into()];
+            c.metrics_token = Some("a-long-metrics-token".into());
+        }),
+    )
+    .await;
+    let (_, name) = w.user(Role::Nurse);
+    let r = client()
+        .post(w.url("/login"))
+        .header("x-forwarded-for", "6.6.6.6, 198.51.100.7")
+        .header("x-forwarded-proto", "https")
+        .form(&[("username", name), ("password", PW)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(r.headers().contains_key("strict-transport-security"));
+    let logins = w
+        .store()
+        .audit_events(&carepath_store::AuditFilter {
+            action: Some("auth.login".into()),
+            limit: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        logins.events[0].event.client_addr.as_deref(),
+        Some("198.51.100.7"),
+        "the client the proxy saw, not the spoofed left part"
+    );
+    // Plain HTTP through the proxy: no Secure flag, no HSTS.
+    let r = client()
+        .post(w.url("/login"))
+        .form(&[("username", name), ("password", PW)])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Secure")
+    );
+    assert!(!r.headers().contains_key("strict-transport-security"));
+
+    let r = client().get(w.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = client()
+        .get(w.url("/metrics"))
+        .bearer_auth("a-long-metrics-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
