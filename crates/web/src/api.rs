@@ -7,7 +7,7 @@ use crate::error::{ApiResult, AppError, ErrorBody};
 use crate::pages::admin::{AuditQuery, audit_filter};
 use crate::pages::clinic::SearchQuery;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use carepath_app::model::{Episode, Patient, PatientSearch};
@@ -40,9 +40,76 @@ impl utoipa::Modify for Security {
 }
 
 pub async fn openapi_json() -> Response {
+    Json(document()).into_response()
+}
+
+/// The whole OpenAPI document: the annotated operations, and for each the
+/// error answers the shared layers and guard give (from the route table, so
+/// a new route is documented the same way): 401/403 on guarded routes, 404
+/// where the path names something, 409/413 on writes, 422 for input that
+/// cannot be accepted — every one an [`ErrorBody`].
+pub fn document() -> utoipa::openapi::OpenApi {
+    use crate::routes::{Guard, specs};
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::path_api::PathApiDoc::openapi());
-    Json(doc).into_response()
+    let err = |what: &str| {
+        ResponseBuilder::new()
+            .description(what)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+    };
+    let routes = specs();
+    for (path, item) in doc.paths.paths.iter_mut() {
+        for (method, op) in [
+            (axum::http::Method::GET, item.get.as_mut()),
+            (axum::http::Method::POST, item.post.as_mut()),
+            (axum::http::Method::PUT, item.put.as_mut()),
+            (axum::http::Method::DELETE, item.delete.as_mut()),
+        ] {
+            let Some(op) = op else { continue };
+            let Some(spec) = routes.iter().find(|r| r.method == method && r.path == path) else {
+                continue;
+            };
+            if !path.starts_with("/api/") || path.ends_with("/openapi.json") {
+                continue;
+            }
+            let r = &mut op.responses.responses;
+            let mut add = |code: &str, what: &str| {
+                r.entry(code.to_string())
+                    .or_insert_with(|| err(what).into());
+            };
+            add("422", "invalid input: every field at fault, each with why");
+            if spec.guard != Guard::Public {
+                add(
+                    "401",
+                    "no valid credential (sign in, or a live API token), or the session ended",
+                );
+                add(
+                    "403",
+                    "the credential does not carry this permission here, or the second factor is due",
+                );
+            }
+            if path.contains('{') {
+                add("404", "no such thing, or not yours to see");
+            }
+            if method == axum::http::Method::POST || method == axum::http::Method::PUT {
+                add("409", "conflicts with the record as it stands (says what)");
+                r.entry("413".to_string()).or_insert_with(|| {
+                    ResponseBuilder::new()
+                        .description("the body is larger than 1 MiB (plain text)")
+                        .build()
+                        .into()
+                });
+            }
+        }
+    }
+    doc
 }
 
 /// Process is up.
@@ -230,7 +297,7 @@ pub struct SearchParams {
 pub async fn search_patients(
     State(state): State<AppState>,
     p: Principal,
-    Query(q): Query<SearchQuery>,
+    crate::error::ApiQuery(q): crate::error::ApiQuery<SearchQuery>,
 ) -> ApiResult<Json<Vec<PatientDto>>> {
     let o = |s: &str| {
         let t = s.trim();
@@ -333,7 +400,7 @@ pub struct AuditParams {
 pub async fn audit_events(
     State(state): State<AppState>,
     p: Principal,
-    Query(q): Query<AuditQuery>,
+    crate::error::ApiQuery(q): crate::error::ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditPageDto>> {
     let f = audit_filter(&q, 200)?;
     let (page, _) = admin::audit_events(&state.app, &p, &f, "api").await?;

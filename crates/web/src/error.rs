@@ -196,3 +196,25 @@ pub fn field_errors(e: AppError) -> Result<Vec<FieldError>, AppError> {
         other => Err(other),
     }
 }
+
+/// `Query<T>` for the JSON API: a query string that cannot be read is a 422
+/// JSON error naming it (axum's own rejection is a plain-text 400).
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(t)| ApiQuery(t))
+            .map_err(|e| AppError::invalid("query", e.body_text()).json())
+    }
+}

@@ -4,7 +4,7 @@
 use crate::AppState;
 use crate::error::{ApiResult, AppError};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use carepath_domain::FieldError;
 use carepath_finder::{Facility, Index, Query as FQuery};
 use serde::{Deserialize, Serialize};
@@ -165,7 +165,7 @@ pub fn parse_query(idx: &Index, p: &SearchParams) -> Result<(FQuery, String), Ap
     responses((status = 200, body = SearchDto), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn search(
     State(state): State<AppState>,
-    Query(p): Query<SearchParams>,
+    crate::error::ApiQuery(p): crate::error::ApiQuery<SearchParams>,
 ) -> ApiResult<Json<SearchDto>> {
     let idx = state.app.finder.get();
     let (q, near) = parse_query(&idx, &p)?;
@@ -222,7 +222,7 @@ fn samhsa_category(cat: &str) -> (&'static str, &'static str) {
     responses((status = 200, description = "SAMHSA locator-compatible JSON", body = Object), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn export(
     State(state): State<AppState>,
-    Query(p): Query<SearchParams>,
+    crate::error::ApiQuery(p): crate::error::ApiQuery<SearchParams>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let idx = state.app.finder.get();
     let (q, _) = parse_query(&idx, &p)?;

@@ -10,7 +10,7 @@ use crate::auth::Principal;
 use crate::error::{ApiResult, AppError, ErrorBody};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use carepath_app::kinds::{Entry, Kind, assessment, discharge, flowsheet, medication, notes};
@@ -186,7 +186,7 @@ pub async fn list_records(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    Query(q): Query<KindQuery>,
+    crate::error::ApiQuery(q): crate::error::ApiQuery<KindQuery>,
 ) -> ApiResult<Json<Vec<RecordDto>>> {
     let id = pid(&id)?;
     let kinds: Vec<Kind> = match q.kind.as_deref() {
@@ -460,7 +460,7 @@ pub async fn list_sessions(
     State(state): State<AppState>,
     p: Principal,
     Path(program): Path<String>,
-    Query(q): Query<RangeQuery>,
+    crate::error::ApiQuery(q): crate::error::ApiQuery<RangeQuery>,
 ) -> ApiResult<Json<Vec<SessionDto>>> {
     let program: ProgramId = program.parse().map_err(|_| AppError::NotFound)?;
     let (from, to) =

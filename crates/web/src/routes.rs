@@ -104,11 +104,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(pages::path::flowsheet_submit),
         ),
         (
-            r(
-                M::POST,
-                "/patients/{id}/flowsheet/preview",
-                Perm(P::WriteClinical),
-            ),
+            r(M::POST, "/flowsheet/preview", Perm(P::WriteClinical)),
             post(pages::path::flowsheet_preview),
         ),
         (

@@ -526,7 +526,8 @@ fn flowsheet_page(
         "Clinical Opiate Withdrawal Scale with vital signs. The score updates as you choose.".into()
     };
     page.fields = b.fields;
-    page.preview = Some(format!("/patients/{id}/flowsheet/preview"));
+    // A calculator over the form being typed: it names no patient.
+    page.preview = Some("/flowsheet/preview".to_string());
     page.submit = "Save entry".into();
     page.with_errors(errs).respond()
 }

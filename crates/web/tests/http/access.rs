@@ -406,3 +406,159 @@ async fn idle_sessions_are_logged_off_and_audited() {
         .unwrap();
     assert_eq!(ev.events[0].event.detail.as_deref(), Some("idle timeout"));
 }
+
+// Every route that names something — a patient, a record, a session, a
+// program, an account, a referral — asked by every role of program A about
+// program B's: never an answer, never a write, never a successful access in
+// the audit trail. Walks the route table, so a new route is covered the
+// day it is added. (400: a body the route cannot read, refused before
+// anything is looked up.)
+carepath_testkit::both!(
+    no_role_of_program_a_reaches_program_b_through_any_route,
+    |db| {
+        let w = World::new(db).await;
+        let sys = system();
+        // Program B's things.
+        carepath_app::chart::admit(
+            &w.app,
+            &sys,
+            w.patient_b,
+            &carepath_app::chart::AdmitInput {
+                program_id: w.b.to_string(),
+                level_of_care: "residential".into(),
+            },
+        )
+        .await
+        .unwrap();
+        carepath_app::admin::create_user(
+            &w.app,
+            &sys,
+            &carepath_app::admin::NewUser {
+                username: "nurse.b".into(),
+                display_name: "Nurse B".into(),
+                password: PW.into(),
+                program_id: w.b.to_string(),
+                role: "nurse".into(),
+            },
+        )
+        .await
+        .unwrap();
+        let nurse_b = carepath_testkit::signed_in(&w.app, "nurse.b", false).await;
+        let user_b = nurse_b.user_id;
+        let mut items = serde_json::Map::new();
+        for (name, _) in carepath_clinical::cows::ITEMS.iter() {
+            items.insert(name.to_string(), 0.into());
+        }
+        let (record_b, _) = carepath_app::chart::create(
+            &w.app,
+            &nurse_b,
+            w.patient_b,
+            &carepath_app::kinds::Input::from_json(
+                carepath_app::kinds::Kind::Cows,
+                serde_json::json!({"items": items, "vitals": {"hr": 80}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+        let session_b = carepath_app::work::schedule(
+            &w.app,
+            &sys,
+            w.b,
+            &carepath_app::work::SeriesInput {
+                kind: "group".into(),
+                title: "B group".into(),
+                modality: "process".into(),
+                start_date: "2030-01-07".into(),
+                time: "10:00".into(),
+                minutes: 60,
+                weekdays: vec![],
+                weeks: 1,
+                location: String::new(),
+            },
+        )
+        .await
+        .unwrap()
+        .remove(0);
+        let rows_b = w
+            .store()
+            .patient_records(w.patient_b, &[])
+            .await
+            .unwrap()
+            .len();
+        let grants_b = w.store().grants(user_b).await.unwrap();
+        let before = w.store().audit_count().await.unwrap();
+        let b_path = |path: &str| {
+            path.replace("/admin/users/{id}", &format!("/admin/users/{user_b}"))
+                .replace("/patients/{id}", &format!("/patients/{}", w.patient_b))
+                .replace("{pid}", &w.b.to_string())
+                .replace("/listing/{id}", &format!("/listing/{}", w.b))
+                .replace("{rid}", &record_b)
+                .replace("{sid}", &session_b)
+                .replace("{kind}", "cows")
+                .replace("{name}", "cows")
+                .replace("{file}", "app.css")
+                .replace("{id}", &uuid::Uuid::now_v7().to_string())
+        };
+        let mut tried = 0;
+        for (role, _, name) in &w.users {
+            let c = login(&w, name, role.mfa_required_by_default()).await;
+            for spec in specs() {
+                if spec.guard == Guard::Public || !spec.path.contains('{') {
+                    continue;
+                }
+                let url = format!("{}{}", w.base, b_path(spec.path));
+                let req = c.request(spec.method.clone(), &url);
+                let req = if spec.path.starts_with("/api/") {
+                    req.json(&serde_json::json!({}))
+                } else {
+                    req.form(&[("x", "y")])
+                };
+                let r = req.send().await.unwrap();
+                let st = r.status();
+                tried += 1;
+                assert!(
+                    matches!(st.as_u16(), 400 | 403 | 404 | 422),
+                    "{role} {} {} about program B answered {st}",
+                    spec.method,
+                    spec.path
+                );
+            }
+        }
+        assert!(tried > 100, "{tried}");
+        eprintln!("{tried} cross-program requests refused");
+        // Nothing was written into B, and nothing of B was opened.
+        assert_eq!(
+            w.store()
+                .patient_records(w.patient_b, &[])
+                .await
+                .unwrap()
+                .len(),
+            rows_b
+        );
+        assert_eq!(w.store().grants(user_b).await.unwrap(), grants_b);
+        let events = w
+            .store()
+            .audit_events(&carepath_store::AuditFilter {
+                patient_id: Some(w.patient_b.to_string()),
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .events;
+        let a_users: Vec<String> = w.users.iter().map(|u| u.1.to_string()).collect();
+        for e in events.iter().filter(|e| e.seq > before) {
+            assert!(
+                e.event.outcome != Outcome::Success
+                    || !e
+                        .event
+                        .user_id
+                        .as_ref()
+                        .is_some_and(|u| a_users.contains(u)),
+                "program A opened program B's patient: {:?}",
+                e.event
+            );
+        }
+    }
+);
