@@ -175,8 +175,7 @@ pub async fn sign_in(
         tx.commit().await?;
         return Ok(Err(SignInRefused::WrongPassword));
     }
-    let grants = app.store.grants(user.id).await?;
-    let org = app.store.org_roles(user.id).await?;
+    let (grants, org) = app.store.roles_of(user.id).await?;
     let mfa_due = mfa_needed(app, &user, &grants, &org);
     let token = random_token("");
     let expires = now + app.settings.absolute_timeout_secs * 1_000_000;
@@ -233,14 +232,15 @@ pub async fn resolve(
             if user.disabled {
                 return Err(Error::Unauthenticated);
             }
+            let roles = app.store.roles_of(user.id).await?;
             let scopes = t.scopes.0.iter().filter_map(|s| s.parse().ok()).collect();
             Ok(Some(Principal {
                 kind: ActorKind::Staff,
                 user_id: user.id,
                 username: user.username.clone(),
                 display_name: user.display_name.clone(),
-                grants: app.store.grants(user.id).await?,
-                org_roles: app.store.org_roles(user.id).await?,
+                grants: roles.0,
+                org_roles: roles.1,
                 via: Via::ApiToken { scopes },
                 mfa_done: true,
                 mfa_enrolled: user.mfa_enrolled(),
@@ -281,8 +281,7 @@ pub async fn resolve(
                 tx.touch_session(&token_hash).await?;
                 tx.commit().await?;
             }
-            let grants = app.store.grants(user.id).await?;
-            let org_roles = app.store.org_roles(user.id).await?;
+            let (grants, org_roles) = app.store.roles_of(user.id).await?;
             let mfa_done = s.mfa_done || !mfa_needed(app, &user, &grants, &org_roles);
             Ok(Some(Principal {
                 kind: ActorKind::Staff,

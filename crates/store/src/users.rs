@@ -444,6 +444,44 @@ impl Store {
         }))
     }
 
+    /// Every role the user holds, in programs and organization-wide, in one
+    /// round trip (each request resolves its principal with it).
+    pub async fn roles_of(&self, user: UserId) -> Result<(Vec<Grant>, Vec<OrgGrant>)> {
+        let rows: Vec<(bool, String, String)> = with_reader!(self, c => {
+            sqlx::query_as(
+                "SELECT FALSE AS org, program_id AS scope, role FROM user_role WHERE user_id = $1 \
+                 UNION ALL SELECT TRUE, org_id, role FROM org_role WHERE user_id = $1 \
+                 ORDER BY 1, 2, 3",
+            )
+            .bind(user.to_string())
+            .fetch_all(c)
+            .await?
+        });
+        let mut grants = vec![];
+        let mut org = vec![];
+        for (is_org, scope, role) in rows {
+            let role: Role = role
+                .parse()
+                .map_err(|_| StoreError::Corrupt("user_role.role"))?;
+            if is_org {
+                org.push(OrgGrant {
+                    org_id: scope
+                        .parse()
+                        .map_err(|_| StoreError::Corrupt("org_role.org_id"))?,
+                    role,
+                });
+            } else {
+                grants.push(Grant {
+                    program_id: scope
+                        .parse()
+                        .map_err(|_| StoreError::Corrupt("user_role.program_id"))?,
+                    role,
+                });
+            }
+        }
+        Ok((grants, org))
+    }
+
     /// The user's organization-wide roles.
     pub async fn org_roles(&self, user: UserId) -> Result<Vec<OrgGrant>> {
         Ok(with_reader!(self, c => {
