@@ -14,15 +14,23 @@ pub use carepath_app::finder::{FinderIndex, program_facility_id};
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct SearchParams {
-    /// A ZIP code, `City, ST`, or `lat,lon`.
+    /// A ZIP code, `City, ST`, or `lat,lon` (required; a place the
+    /// gazetteer does not know is refused with 422).
+    #[param(
+        required = true,
+        pattern = r"^(\d{5}|[^,]+, ?[A-Za-z]{2}|-?\d{1,2}(\.\d+)?, ?-?\d{1,3}(\.\d+)?)$"
+    )]
     pub near: Option<String>,
     /// Radius in miles (omit for any distance).
+    #[param(minimum = 0.0, maximum = 500.0)]
     pub radius_mi: Option<f64>,
     /// Comma-separated SAMHSA service codes, all required.
     pub codes: Option<String>,
     /// 1-based page.
+    #[param(minimum = 1)]
     pub page: Option<usize>,
     /// Results per page (max 100, default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<usize>,
 }
 
