@@ -26,6 +26,7 @@ pub mod admin;
 pub mod auth;
 pub mod chart;
 pub mod clock;
+pub mod dosing;
 pub mod error;
 pub mod finder;
 pub mod fmt;

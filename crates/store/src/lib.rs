@@ -92,6 +92,7 @@ macro_rules! with_src {
 
 pub mod audit_log;
 pub mod backup;
+pub mod dosing;
 pub mod finder;
 pub mod integrity;
 pub mod patients;

@@ -1,0 +1,1003 @@
+//! The dosing desk: medication orders for opioid use disorder (checked by
+//! the clinical engine, immutable, superseded by new orders), the pre-dose
+//! panel, and recording a dose — one per patient, clinic day and slot,
+//! enforced by the database's unique index inside the unit of work that
+//! also takes the dose out of stock and audits it.
+//!
+//! Clinical rules are the engine's (`carepath_clinical::methadone`,
+//! `buprenorphine`); nothing here re-implements them. Sources: 42 CFR
+//! § 8.12(h) (initial methadone dose, via the policy pack); SAMHSA TIP 63
+//! (titration); Australian National Guidelines § 3.5 (missed doses);
+//! Krantz et al. 2009 (ECG above 100 mg/day); 21 CFR 1304.24 (what each
+//! dispensing record holds).
+
+use crate::App;
+use crate::access::{self, PatientScope};
+use crate::actor::Principal;
+use crate::error::{Error, Problems, Result};
+use carepath_clinical as clinical;
+use carepath_domain::audit::Outcome;
+use carepath_domain::authz::{Permission, Role};
+use carepath_domain::ids::{PatientId, ProgramId, UserId};
+use carepath_store::StoreError;
+use carepath_store::dosing::{Dose, Lot, MedOrder, NewDose, NewOrder, Product};
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+/// Medications the desk orders and gives.
+pub const MEDICATIONS: &[(&str, &str)] = &[
+    ("methadone", "Methadone"),
+    ("buprenorphine", "Buprenorphine"),
+    ("buprenorphine_naloxone", "Buprenorphine-naloxone"),
+];
+
+pub const FORMS: &[(&str, &str)] = &[
+    ("oral_liquid", "Oral liquid"),
+    ("tablet", "Tablet"),
+    ("sublingual_tablet", "Sublingual tablet"),
+    ("sublingual_film", "Sublingual film"),
+];
+
+pub const PHASES: &[(&str, &str)] = &[
+    ("induction", "Induction"),
+    ("titration", "Titration"),
+    ("maintenance", "Maintenance"),
+    ("taper", "Taper"),
+];
+
+fn ug(mg: f64) -> i64 {
+    (mg * 1000.0).round() as i64
+}
+
+/// Milligrams for display, without trailing zeros.
+pub fn mg(ug: i64) -> String {
+    let v = ug as f64 / 1000.0;
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// A new order as the prescriber (or a nurse taking a verbal order) writes it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OrderInput {
+    /// methadone, buprenorphine, buprenorphine_naloxone.
+    pub medication: String,
+    /// oral_liquid, tablet, sublingual_tablet, sublingual_film.
+    pub form: String,
+    /// induction, titration, maintenance, taper.
+    pub phase: String,
+    /// The daily dose (mg).
+    pub dose_mg: f64,
+    /// Split: two visits a day.
+    #[serde(default)]
+    pub split: bool,
+    /// For a split order, the first visit's amount (default: half).
+    #[serde(default)]
+    pub first_dose_mg: Option<f64>,
+    /// First day (YYYY-MM-DD, program time; default today).
+    #[serde(default)]
+    pub starts_on: Option<String>,
+    #[serde(default)]
+    pub ends_on: Option<String>,
+    /// The prescriber's written reason to set aside what the engine blocks
+    /// (a prescriber who passed the second factor only).
+    #[serde(default)]
+    pub override_reason: Option<String>,
+    /// A verbal or telephone order taken by a nurse: the prescriber's user id.
+    #[serde(default)]
+    pub verbal_from: Option<String>,
+    /// Latest QTc (ms), if known (methadone).
+    #[serde(default)]
+    pub qtc_ms: Option<u32>,
+    /// COWS now (buprenorphine induction).
+    #[serde(default)]
+    pub cows: Option<u8>,
+}
+
+/// The order a patient is dosed under on `day`: among orders started by
+/// then and not ended, the newest whose successor (if any) starts later.
+pub fn active_on<'a>(orders: &'a [MedOrder], day: &str) -> Option<&'a MedOrder> {
+    orders
+        .iter()
+        .filter(|o| o.starts_on.as_str() <= day && o.ends_on.as_deref().is_none_or(|e| e >= day))
+        .filter(|o| {
+            o.superseded_by.as_ref().is_none_or(|next| {
+                orders
+                    .iter()
+                    .find(|n| &n.id == next)
+                    .is_none_or(|n| n.starts_on.as_str() > day)
+            })
+        })
+        .max_by_key(|o| o.ordered_at)
+}
+
+fn days_between(a: &str, b: &str) -> Option<i64> {
+    let a: Date = a.parse().ok()?;
+    let b: Date = b.parse().ok()?;
+    Some(a.until(b).ok()?.get_days() as i64)
+}
+
+fn check(p: &mut Problems, i: &OrderInput) {
+    if !MEDICATIONS.iter().any(|(k, _)| *k == i.medication) {
+        p.add(
+            "medication",
+            "must be methadone, buprenorphine or buprenorphine_naloxone (injections and naltrexone are not ordered at the desk yet)",
+        );
+    }
+    let form_ok = match i.medication.as_str() {
+        "methadone" => matches!(i.form.as_str(), "oral_liquid" | "tablet"),
+        "buprenorphine" | "buprenorphine_naloxone" => {
+            matches!(i.form.as_str(), "sublingual_tablet" | "sublingual_film")
+        }
+        _ => true,
+    };
+    if !form_ok {
+        p.add("form", "is not a form of this medication");
+    }
+    if !PHASES.iter().any(|(k, _)| *k == i.phase) {
+        p.add(
+            "phase",
+            "must be induction, titration, maintenance or taper",
+        );
+    }
+    if !(i.dose_mg > 0.0 && i.dose_mg <= 1000.0) {
+        p.add("dose_mg", "must be more than 0 mg");
+    }
+    if let Some(f) = i.first_dose_mg {
+        if !i.split {
+            p.add("first_dose_mg", "only for a split order");
+        } else if !(f > 0.0 && f < i.dose_mg) {
+            p.add(
+                "first_dose_mg",
+                "must be more than 0 and less than the daily dose",
+            );
+        }
+    }
+}
+
+/// Write an order (methadone or buprenorphine), checked by the engine
+/// against the patient's dosing history. A prescriber's order is signed as
+/// written; a nurse's verbal order names the prescriber and waits for their
+/// signature. Returns the order and the engine's verdict.
+pub async fn create_order(
+    app: &App,
+    who: &Principal,
+    patient: PatientId,
+    i: &OrderInput,
+) -> Result<(MedOrder, serde_json::Value)> {
+    let s = access::open(app, who, patient, Permission::WriteClinical, "order.open").await?;
+    let w = s.writer()?;
+    let program = s.program.id;
+    let today = s.today().to_string();
+    let mut p = Problems::new();
+    check(&mut p, i);
+    let prescriber: Option<UserId> = match &i.verbal_from {
+        None => {
+            if !s.prescribes_in(program) {
+                return Err(Error::Forbidden(
+                    "only a prescriber writes an order; a nurse records a verbal order with the prescriber's name".into(),
+                ));
+            }
+            Some(who.user_id)
+        }
+        Some(id) => p.take(id.parse::<UserId>().map_err(|_| {
+            Error::invalid("verbal_from", "choose the prescriber who gave the order")
+        })),
+    };
+    let starts_on = match i.starts_on.as_deref().filter(|d| !d.trim().is_empty()) {
+        None => Some(today.clone()),
+        Some(d) => match d.trim().parse::<Date>() {
+            Ok(d) if d.to_string() >= today => Some(d.to_string()),
+            Ok(_) => {
+                p.add("starts_on", "cannot be in the past");
+                None
+            }
+            Err(_) => {
+                p.add("starts_on", "must be a date (YYYY-MM-DD)");
+                None
+            }
+        },
+    };
+    let ends_on = match i.ends_on.as_deref().filter(|d| !d.trim().is_empty()) {
+        None => None,
+        Some(d) => match d.trim().parse::<Date>() {
+            Ok(d)
+                if starts_on
+                    .as_deref()
+                    .is_none_or(|s| d.to_string().as_str() >= s) =>
+            {
+                Some(d.to_string())
+            }
+            _ => {
+                p.add("ends_on", "must be a date on or after the first day");
+                None
+            }
+        },
+    };
+    p.finish()?;
+    let (Some(prescriber), Some(starts_on)) = (prescriber, starts_on) else {
+        return Err(Error::Internal("order checks".into()));
+    };
+    if i.verbal_from.is_some() {
+        let grants = app.store.grants(prescriber).await?;
+        if !grants
+            .iter()
+            .any(|g| g.program_id == program && g.role == Role::Prescriber)
+        {
+            return Err(Error::invalid(
+                "verbal_from",
+                "is not a prescriber of this program",
+            ));
+        }
+        if i.override_reason.is_some() {
+            return Err(Error::Forbidden(
+                "an override is the prescriber's own: they enter it themselves".into(),
+            ));
+        }
+    }
+    let orders = app.store.orders(patient).await?;
+    let previous = active_on(&orders, &starts_on).cloned();
+    let history = app.store.doses(patient, 400).await?;
+    let verdict = engine_check(&s, who, i, &orders, previous.as_ref(), &history, &starts_on)?;
+    let approved = verdict["approved"].as_bool().unwrap_or(false);
+    if !approved {
+        let why: Vec<String> = verdict["violations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["message"].as_str().map(str::to_string))
+            .collect();
+        return Err(Error::invalid(
+            "dose_mg",
+            format!(
+                "{}. A prescriber may override with a written reason.",
+                why.join("; ")
+            ),
+        ));
+    }
+    let new = NewOrder {
+        patient_id: patient,
+        program_id: program,
+        medication: i.medication.clone(),
+        form: i.form.clone(),
+        phase: i.phase.clone(),
+        dose_ug: ug(i.dose_mg),
+        doses_per_day: if i.split { 2 } else { 1 },
+        first_dose_ug: if i.split {
+            Some(ug(i.first_dose_mg.unwrap_or(i.dose_mg / 2.0)))
+        } else {
+            None
+        },
+        starts_on,
+        ends_on,
+        supersedes: previous.as_ref().map(|o| o.id.clone()),
+        engine_check: verdict.to_string(),
+        override_reason: i
+            .override_reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_string),
+        verbal: i.verbal_from.is_some(),
+        ordered_by: who.user_id,
+        ordered_by_name: who.display_name.clone(),
+        prescriber_id: prescriber,
+    };
+    let mut tx = app.begin().await?;
+    tx.lock(&format!("orders:{patient}")).await?;
+    let id = tx.create_order(&w, &new).await.map_err(|e| match e {
+        StoreError::Conflict(c) if c == "med_order_one_successor" => Error::Conflict(
+            "the order was changed meanwhile by someone else; reload and write the change again"
+                .into(),
+        ),
+        other => other.into(),
+    })?;
+    let mut ev = who
+        .event("order.create", Outcome::Success)
+        .object("med_order", &id)
+        .patient(patient)
+        .program(program)
+        .detail(format!(
+            "{} {} mg/day{}{}",
+            new.medication,
+            mg(new.dose_ug),
+            if new.verbal { ", verbal" } else { "" },
+            if new.override_reason.is_some() {
+                ", engine overridden"
+            } else {
+                ""
+            }
+        ));
+    if !new.verbal {
+        tx.sign_order(&w, &id, who.user_id, &who.display_name)
+            .await?;
+        let d = ev.detail.take().unwrap_or_default();
+        ev.detail = Some(format!("{d}; signed"));
+    }
+    tx.audit(ev);
+    let order = tx.order(&id).await?;
+    tx.commit().await?;
+    Ok((order, verdict))
+}
+
+/// Run the engine on an order against the patient's history.
+fn engine_check(
+    s: &PatientScope,
+    who: &Principal,
+    i: &OrderInput,
+    orders: &[MedOrder],
+    previous: Option<&MedOrder>,
+    history: &[Dose],
+    starts_on: &str,
+) -> Result<serde_json::Value> {
+    let over = i
+        .override_reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|reason| clinical::Override {
+            role: "prescriber".into(),
+            by: who.display_name.clone(),
+            reason: reason.into(),
+        });
+    // Day of treatment: clinic days since the first dose of this medication.
+    let same_med = |d: &&Dose| {
+        orders
+            .iter()
+            .any(|o| o.id == d.order_id && o.medication == i.medication)
+    };
+    let first_day = history
+        .iter()
+        .filter(same_med)
+        .map(|d| d.clinic_day.as_str())
+        .min();
+    let day_of_treatment = first_day
+        .and_then(|f| days_between(f, starts_on))
+        .map(|d| d.max(0) as u32 + 1)
+        .unwrap_or(1);
+    let today = s.today().to_string();
+    let given_today: Vec<f64> = history
+        .iter()
+        .filter(|d| d.clinic_day == today && starts_on == today)
+        .map(|d| d.amount_ug as f64 / 1000.0)
+        .collect();
+    let prev_same = previous.filter(|o| o.medication == i.medication);
+    let v = match i.medication.as_str() {
+        "methadone" => {
+            let input = clinical::methadone::Input {
+                policy: "federal-2024".into(),
+                phase: match i.phase.as_str() {
+                    "induction" => clinical::methadone::Phase::Induction,
+                    "taper" => clinical::methadone::Phase::Taper,
+                    _ => clinical::methadone::Phase::Maintenance,
+                },
+                day_of_treatment,
+                proposed_dose_mg: i.dose_mg,
+                given_today_mg: given_today,
+                current_daily_dose_mg: prev_same.map(|o| o.dose_ug as f64 / 1000.0),
+                days_since_last_change: prev_same
+                    .and_then(|o| days_between(&o.starts_on, starts_on))
+                    .map(|d| d.max(0) as u32),
+                qtc_ms: i.qtc_ms,
+                params: Default::default(),
+                override_: over,
+            };
+            serde_json::to_value(clinical::methadone::check_order(&input)?)
+        }
+        _ => {
+            let input = clinical::buprenorphine::Input {
+                day: Some(day_of_treatment),
+                proposed_dose_mg: Some(if i.split {
+                    i.first_dose_mg.unwrap_or(i.dose_mg / 2.0)
+                } else {
+                    i.dose_mg
+                }),
+                given_today_mg: given_today,
+                hours_since_last_dose: None,
+                cows: i.cows,
+                last_full_agonist: None,
+                rationale: over.as_ref().map(|o| o.reason.clone()),
+                micro_induction: None,
+                params: Default::default(),
+                override_: over,
+            };
+            serde_json::to_value(clinical::buprenorphine::check(&input)?)
+        }
+    };
+    v.map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// Sign a verbal order: the prescriber it names, once.
+pub async fn sign_order(app: &App, who: &Principal, order_id: &str) -> Result<()> {
+    let order = app
+        .store
+        .order_by_id(order_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let s = access::open(
+        app,
+        who,
+        order.patient_id,
+        Permission::WriteClinical,
+        "order.sign.open",
+    )
+    .await?;
+    let w = s.writer()?;
+    if !s.prescribes_in(order.program_id) || order.prescriber_id != who.user_id.to_string() {
+        return Err(Error::Forbidden(
+            "the prescriber who gave the order signs it".into(),
+        ));
+    }
+    let mut tx = app.begin().await?;
+    tx.sign_order(&w, order_id, who.user_id, &who.display_name)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => Error::Conflict("the order is already signed".into()),
+            other => other.into(),
+        })?;
+    tx.audit(
+        who.event("order.sign", Outcome::Success)
+            .object("med_order", order_id)
+            .patient(order.patient_id)
+            .program(order.program_id),
+    );
+    Ok(tx.commit().await?)
+}
+
+/// What the nurse sees before dosing.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Panel {
+    pub patient_id: String,
+    pub name: String,
+    pub date_of_birth: String,
+    pub mrn: String,
+    pub clinic_day: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub order: Option<MedOrder>,
+    /// Doses already recorded today.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub today: Vec<Dose>,
+    /// The next regular slot to give (none: dosed for the day).
+    pub next_slot: Option<u8>,
+    /// What to give now (mg), after the missed-dose rule.
+    pub due_mg: Option<f64>,
+    /// Consecutive clinic days without a dose before today.
+    pub missed_days: u32,
+    /// The engine's missed-dose rule, when days were missed.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub missed_rule: Option<clinical::methadone::MissedOutput>,
+    /// Why the dose may not be given now (a prescriber must see the patient,
+    /// no active order…); empty when it may.
+    pub holds: Vec<String>,
+    pub alerts: Vec<String>,
+    /// The lot to dose from (first in, first out), if any.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub lot: Option<Lot>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub product: Option<Product>,
+    pub last_dose_day: Option<String>,
+}
+
+fn matches_product(p: &Product, o: &MedOrder) -> bool {
+    p.medication == o.medication && p.form == o.form
+}
+
+/// What the panel is computed from, read before any unit of work begins
+/// (a dose's transaction then reads only the day's doses, so it never waits
+/// for a connection while holding one).
+struct Loaded {
+    orders: Vec<MedOrder>,
+    history: Vec<Dose>,
+    products: Vec<Product>,
+    lots: Vec<Lot>,
+}
+
+async fn load(app: &App, s: &PatientScope) -> Result<Loaded> {
+    let patient = s.patient.id;
+    let orders = app.store.orders(patient).await?;
+    let mut programs = vec![s.program.id];
+    for o in &orders {
+        if !programs.contains(&o.program_id) {
+            programs.push(o.program_id);
+        }
+    }
+    let (mut products, mut lots) = (vec![], vec![]);
+    for g in programs {
+        products.extend(app.store.products(g).await?);
+        lots.extend(app.store.lots(g, true).await?);
+    }
+    Ok(Loaded {
+        orders,
+        history: app.store.doses(patient, 60).await?,
+        products,
+        lots,
+    })
+}
+
+/// The pre-dose panel for `day` (normally today), from what was loaded and
+/// the day's doses.
+fn panel_for(s: &PatientScope, day: &str, doses_today: Vec<Dose>, l: &Loaded) -> Result<Panel> {
+    let patient = s.patient.id;
+    let order = active_on(&l.orders, day).cloned();
+    let history = &l.history;
+    let last_dose_day = history
+        .iter()
+        .map(|d| d.clinic_day.clone())
+        .filter(|d| d.as_str() < day)
+        .max();
+    let mut holds = vec![];
+    let mut alerts = vec![];
+    let missed_days = last_dose_day
+        .as_deref()
+        .and_then(|l| days_between(l, day))
+        .map(|d| (d - 1).max(0) as u32)
+        .unwrap_or(0);
+    let mut due_mg = None;
+    let mut missed_rule = None;
+    let mut next_slot = None;
+    let (mut lot, mut product) = (None, None);
+    match &order {
+        None => holds.push("no active order: a prescriber must write one".into()),
+        Some(o) => {
+            let taken: Vec<&str> = doses_today.iter().map(|d| d.slot.as_str()).collect();
+            next_slot =
+                (1..=o.doses_per_day as u8).find(|k| !taken.contains(&k.to_string().as_str()));
+            if next_slot.is_none() {
+                holds.push(format!(
+                    "already dosed today ({} of {} dose{})",
+                    doses_today.len(),
+                    o.doses_per_day,
+                    if o.doses_per_day == 1 { "" } else { "s" }
+                ));
+            }
+            let usual = next_slot.map(|k| o.slot_amount_ug(k)).unwrap_or(o.dose_ug);
+            due_mg = Some(usual as f64 / 1000.0);
+            if o.medication == "methadone" && missed_days > 0 {
+                let r = clinical::methadone::missed(&clinical::methadone::MissedInput {
+                    consecutive_missed_days: missed_days,
+                    usual_dose_mg: usual as f64 / 1000.0,
+                    intoxicated: false,
+                    schedule: None,
+                })?;
+                due_mg = r.dose_mg;
+                if r.needs_prescriber {
+                    holds.push(format!("{} — {}", r.rule, r.citation));
+                }
+                missed_rule = Some(r);
+            } else if missed_days >= 3 {
+                alerts.push(format!(
+                    "{missed_days} days missed: assess for withdrawal and intoxication before dosing"
+                ));
+            }
+            if o.verbal && !o.is_signed() {
+                alerts.push("verbal order waiting for the prescriber's signature".into());
+            }
+            if o.medication == "methadone" && o.dose_ug > 100_000 {
+                alerts.push(
+                    "above 100 mg/day: ECG review (Krantz et al., Ann Intern Med 2009)".into(),
+                );
+            }
+            let need = due_mg.map(ug).unwrap_or(0);
+            for x in l.lots.iter().filter(|x| x.program_id == o.program_id) {
+                if let Some(p) = l
+                    .products
+                    .iter()
+                    .find(|p| p.id == x.product_id && matches_product(p, o))
+                    && x.balance_ug >= need
+                    && x.balance_ug > 0
+                {
+                    product = Some(p.clone());
+                    lot = Some(x.clone());
+                    break;
+                }
+            }
+            if lot.is_none() {
+                holds.push("no stock of this product on hand: receive a lot first".into());
+            }
+        }
+    }
+    Ok(Panel {
+        patient_id: patient.to_string(),
+        name: s.patient.display_name(),
+        date_of_birth: s.patient.date_of_birth.clone(),
+        mrn: s.patient.mrn.clone(),
+        clinic_day: day.to_string(),
+        order,
+        today: doses_today,
+        next_slot,
+        due_mg,
+        missed_days,
+        missed_rule,
+        holds,
+        alerts,
+        lot,
+        product,
+        last_dose_day,
+    })
+}
+
+/// The pre-dose panel for today; audited as a read of the patient.
+pub async fn panel(app: &App, who: &Principal, patient: PatientId) -> Result<Panel> {
+    let s = access::open(app, who, patient, Permission::ReadClinical, "dosing.panel").await?;
+    let day = s.today().to_string();
+    let loaded = load(app, &s).await?;
+    let today: Vec<Dose> = loaded
+        .history
+        .iter()
+        .filter(|d| d.clinic_day == day)
+        .cloned()
+        .collect();
+    panel_for(&s, &day, today, &loaded)
+}
+
+/// Recording a dose.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DoseInput {
+    /// The amount (mg); default: what the panel says is due.
+    #[serde(default)]
+    pub amount_mg: Option<f64>,
+    /// The lot (default: first in, first out).
+    #[serde(default)]
+    pub lot_id: Option<String>,
+    /// Ingestion observed (default true).
+    #[serde(default = "yes")]
+    pub observed: bool,
+    /// observed (default), exception (a replacement for a spilled or
+    /// vomited dose: needs a reason) or back_entry (a dose given on paper
+    /// during downtime: needs the clinic day, the time and a reason).
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Back entry: the clinic day the dose was given (YYYY-MM-DD).
+    #[serde(default)]
+    pub clinic_day: Option<String>,
+    /// Back entry: when (RFC 3339 or YYYY-MM-DDTHH:MM program time).
+    #[serde(default)]
+    pub given_at: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Record a dose. One unit of work: read the day's doses under a lock on
+/// the patient's clinic day, choose the slot, insert the dose (the unique
+/// index refuses a second one in the slot whatever happened before), take
+/// it out of the lot, audit. A second regular dose the same clinic day is a
+/// conflict that says when the first was given and by whom.
+pub async fn record_dose(
+    app: &App,
+    who: &Principal,
+    patient: PatientId,
+    i: &DoseInput,
+) -> Result<Dose> {
+    let s = access::open(app, who, patient, Permission::WriteClinical, "dose.open").await?;
+    let w = s.writer()?;
+    let kind = i.kind.clone().unwrap_or_else(|| "observed".into());
+    let mut p = Problems::new();
+    if !matches!(kind.as_str(), "observed" | "exception" | "back_entry") {
+        p.add("kind", "must be observed, exception or back_entry");
+    }
+    let reason = i
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string);
+    if kind != "observed" && reason.as_deref().is_none_or(|r| r.chars().count() < 5) {
+        p.add("reason", "say why (at least 5 characters)");
+    }
+    let today = s.today();
+    let (day, given_at) = if kind == "back_entry" {
+        let day = match i
+            .clinic_day
+            .as_deref()
+            .map(str::trim)
+            .map(str::parse::<Date>)
+        {
+            Some(Ok(d)) if d <= today && d >= today.saturating_sub(jiff::Span::new().days(30)) => {
+                Some(d)
+            }
+            Some(Ok(_)) => {
+                p.add("clinic_day", "must be within the last 30 days");
+                None
+            }
+            _ => {
+                p.add("clinic_day", "the day the dose was given (YYYY-MM-DD)");
+                None
+            }
+        };
+        let at = p.take(crate::kinds::parse_when(
+            "given_at",
+            i.given_at.as_deref(),
+            &s.tz,
+            s.now,
+            s.earliest_entry(),
+        ));
+        (day.unwrap_or(today), at.unwrap_or(s.now))
+    } else {
+        (today, s.now)
+    };
+    p.finish()?;
+    let day = day.to_string();
+    let loaded = load(app, &s).await?;
+    let mut tx = app.begin().await?;
+    tx.lock(&format!("dose:{patient}:{day}")).await?;
+    let doses_today = tx.doses_on(patient, &day).await?;
+    let panel = panel_for(&s, &day, doses_today.clone(), &loaded)?;
+    let Some(order) = panel.order.clone() else {
+        return Err(Error::Conflict(
+            "no active order: a prescriber must write one before dosing".into(),
+        ));
+    };
+    let slot = if kind == "exception" {
+        let n = doses_today
+            .iter()
+            .filter(|d| d.slot.starts_with('x'))
+            .count();
+        format!("x{}", n + 1)
+    } else {
+        match panel.next_slot {
+            Some(k) => k.to_string(),
+            None => {
+                let last = doses_today.last();
+                return Err(Error::Conflict(match last {
+                    Some(d) => format!(
+                        "already dosed today: {} mg at {} by {}",
+                        mg(d.amount_ug),
+                        crate::fmt::time(d.given_at, &s.tz),
+                        d.nurse_name
+                    ),
+                    None => "already dosed today".into(),
+                }));
+            }
+        }
+    };
+    if kind != "exception"
+        && let Some(h) = panel.holds.first()
+    {
+        return Err(Error::Conflict(format!("not dosed: {h}")));
+    }
+    let due = panel.due_mg.map(ug);
+    let amount = match i.amount_mg {
+        None => due.ok_or_else(|| Error::invalid("amount_mg", "give the amount"))?,
+        Some(a) => {
+            let a = ug(a);
+            if a <= 0 {
+                return Err(Error::invalid("amount_mg", "must be more than 0 mg"));
+            }
+            if kind != "exception" && Some(a) != due {
+                return Err(Error::invalid(
+                    "amount_mg",
+                    format!(
+                        "today's dose under the order is {} mg; a different amount needs a new order",
+                        due.map(mg).unwrap_or_else(|| "—".into())
+                    ),
+                ));
+            }
+            a
+        }
+    };
+    let (lot_id, product_id) = match &i.lot_id {
+        None => match (&panel.lot, &panel.product) {
+            (Some(l), Some(p)) => (l.id.clone(), p.id.clone()),
+            _ => {
+                return Err(Error::Conflict(
+                    "no stock of this product on hand: receive a lot first".into(),
+                ));
+            }
+        },
+        Some(l) => {
+            let lot = loaded
+                .lots
+                .iter()
+                .find(|x| &x.id == l && x.program_id == order.program_id)
+                .ok_or_else(|| Error::invalid("lot_id", "no such lot in this program"))?;
+            let prod = loaded
+                .products
+                .iter()
+                .find(|p| p.id == lot.product_id && matches_product(p, &order))
+                .ok_or_else(|| Error::invalid("lot_id", "this lot is not the ordered product"))?;
+            (lot.id.clone(), prod.id.clone())
+        }
+    };
+    let d = NewDose {
+        patient_id: patient,
+        program_id: order.program_id,
+        order_id: order.id.clone(),
+        clinic_day: day.clone(),
+        slot,
+        kind: kind.clone(),
+        amount_ug: amount,
+        product_id,
+        lot_id,
+        observed: i.observed,
+        given_at,
+        nurse_id: who.user_id,
+        nurse_name: who.display_name.clone(),
+        late_entry: kind == "back_entry",
+        reason,
+    };
+    let id = tx.record_dose(&w, &d).await.map_err(|e| match e {
+        StoreError::Conflict(c) if c == "dose_one_per_slot" => {
+            Error::Conflict("already dosed today (recorded a moment ago)".into())
+        }
+        StoreError::Conflict(c) if c == "stock_lot_balance" => {
+            Error::Conflict("the lot does not hold this much: count it and receive stock".into())
+        }
+        other => other.into(),
+    })?;
+    tx.audit(
+        who.event("dose.record", Outcome::Success)
+            .object("dose", &id)
+            .patient(patient)
+            .program(order.program_id)
+            .detail(format!(
+                "{} {} mg, {day} slot {}{}",
+                order.medication,
+                mg(amount),
+                d.slot,
+                if d.late_entry { ", back entry" } else { "" }
+            )),
+    );
+    let recorded = tx
+        .doses_on(patient, &day)
+        .await?
+        .into_iter()
+        .find(|x| x.id == id)
+        .ok_or(Error::NotFound)?;
+    tx.commit().await?;
+    Ok(recorded)
+}
+
+/// A product for the program's formulary (administrators).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ProductInput {
+    pub medication: String,
+    pub form: String,
+    pub name: String,
+    /// mg per mL (liquids) or per unit.
+    pub strength_mg: f64,
+}
+
+pub async fn add_product(
+    app: &App,
+    who: &Principal,
+    program: ProgramId,
+    i: &ProductInput,
+) -> Result<String> {
+    if !who.administers(program, Permission::ManagePrograms) {
+        return Err(Error::Forbidden(
+            "the program's administrators keep its formulary".into(),
+        ));
+    }
+    let mut p = Problems::new();
+    if !MEDICATIONS.iter().any(|(k, _)| *k == i.medication) {
+        p.add(
+            "medication",
+            "must be methadone, buprenorphine or buprenorphine_naloxone",
+        );
+    }
+    if !FORMS.iter().any(|(k, _)| *k == i.form) {
+        p.add(
+            "form",
+            "must be oral_liquid, tablet, sublingual_tablet or sublingual_film",
+        );
+    }
+    if i.name.trim().is_empty() {
+        p.add("name", "is required");
+    }
+    if i.strength_mg.is_nan() || i.strength_mg <= 0.0 {
+        p.add("strength_mg", "must be more than 0");
+    }
+    p.finish()?;
+    let mut tx = app.begin().await?;
+    let id = tx
+        .add_product(
+            program,
+            &i.medication,
+            &i.form,
+            i.name.trim(),
+            ug(i.strength_mg),
+        )
+        .await?;
+    tx.audit(
+        who.event("product.create", Outcome::Success)
+            .object("med_product", &id)
+            .program(program),
+    );
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// A lot received into stock.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptInput {
+    pub product_id: String,
+    pub lot: String,
+    #[serde(default)]
+    pub expires_on: Option<String>,
+    /// The amount received (mg).
+    pub amount_mg: f64,
+}
+
+/// Receive a lot into the program's stock (nurses and prescribers of the program).
+pub async fn receive(
+    app: &App,
+    who: &Principal,
+    program: ProgramId,
+    i: &ReceiptInput,
+) -> Result<String> {
+    if !who.holds_in(program, Permission::WriteClinical) {
+        return Err(Error::Forbidden("you do not work in that program".into()));
+    }
+    let products = app.store.products(program).await?;
+    let mut p = Problems::new();
+    if !products.iter().any(|x| x.id == i.product_id) {
+        p.add("product_id", "no such product in this program");
+    }
+    if i.lot.trim().is_empty() {
+        p.add("lot", "is required");
+    }
+    if i.amount_mg.is_nan() || i.amount_mg <= 0.0 {
+        p.add("amount_mg", "must be more than 0");
+    }
+    if let Some(e) = i.expires_on.as_deref().filter(|e| !e.trim().is_empty())
+        && e.trim().parse::<Date>().is_err()
+    {
+        p.add("expires_on", "must be a date (YYYY-MM-DD)");
+    }
+    p.finish()?;
+    let mut tx = app.begin().await?;
+    let id = tx
+        .receive_lot(
+            program,
+            &i.product_id,
+            i.lot.trim(),
+            i.expires_on
+                .as_deref()
+                .map(str::trim)
+                .filter(|e| !e.is_empty()),
+            ug(i.amount_mg),
+            who.user_id,
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => {
+                Error::invalid("lot", "this lot number was already received")
+            }
+            other => other.into(),
+        })?;
+    tx.audit(
+        who.event("stock.receive", Outcome::Success)
+            .object("stock_lot", &id)
+            .program(program)
+            .detail(format!("lot {}: {} mg", i.lot.trim(), i.amount_mg)),
+    );
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// The program's products and lots (staff of the program).
+pub async fn stock(
+    app: &App,
+    who: &Principal,
+    program: ProgramId,
+) -> Result<(Vec<Product>, Vec<Lot>)> {
+    if !who.holds_in(program, Permission::ReadClinical) && !who.is_system() {
+        return Err(Error::Forbidden("you do not work in that program".into()));
+    }
+    Ok((
+        app.store.products(program).await?,
+        app.store.lots(program, true).await?,
+    ))
+}
