@@ -408,6 +408,12 @@ fn engine_check(
     v.map_err(|e| Error::Internal(e.to_string()))
 }
 
+/// Every order of the patient, oldest first; audited as a read.
+pub async fn orders(app: &App, who: &Principal, patient: PatientId) -> Result<Vec<MedOrder>> {
+    access::open(app, who, patient, Permission::ReadClinical, "orders.read").await?;
+    Ok(app.store.orders(patient).await?)
+}
+
 /// Sign a verbal order: the prescriber it names, once.
 pub async fn sign_order(app: &App, who: &Principal, order_id: &str) -> Result<()> {
     let order = app
@@ -1000,4 +1006,86 @@ pub async fn stock(
         app.store.products(program).await?,
         app.store.lots(program, true).await?,
     ))
+}
+
+/// One patient on the desk's list for the day.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeskRow {
+    pub patient_id: String,
+    pub name: String,
+    /// e.g. "Methadone 60 mg" or "Methadone 80 mg (split 50 + 30)".
+    pub order: String,
+    /// Doses recorded today, and how many the order calls for.
+    pub given: usize,
+    pub per_day: usize,
+    /// When the last dose today was given (program time).
+    pub last_given: Option<String>,
+}
+
+/// The desk's list for today: every patient of the program with an active
+/// order, dosed or not. A program-level list, audited with its count.
+pub async fn desk(
+    app: &App,
+    who: &Principal,
+    program: ProgramId,
+) -> Result<(String, Vec<DeskRow>)> {
+    let prog = access::program(app, who, program, Permission::WriteClinical).await?;
+    let tz = carepath_domain::program::parse_time_zone(&prog.timezone)?;
+    let day = carepath_domain::program::clinic_day(app.now(), &tz).to_string();
+    let orders = app.store.program_orders(program).await?;
+    let doses = app.store.program_doses(program, &day).await?;
+    let mut by_patient: std::collections::BTreeMap<PatientId, Vec<MedOrder>> = Default::default();
+    for o in orders {
+        by_patient.entry(o.patient_id).or_default().push(o);
+    }
+    let ids: Vec<PatientId> = by_patient.keys().copied().collect();
+    let names: std::collections::HashMap<PatientId, String> =
+        app.store.patient_names(&ids).await?.into_iter().collect();
+    let mut rows = vec![];
+    for (pid, list) in &by_patient {
+        let Some(o) = active_on(list, &day) else {
+            continue;
+        };
+        let today: Vec<&Dose> = doses.iter().filter(|d| d.patient_id == *pid).collect();
+        rows.push(DeskRow {
+            patient_id: pid.to_string(),
+            name: names.get(pid).cloned().unwrap_or_default(),
+            order: order_summary(o),
+            given: today.iter().filter(|d| !d.slot.starts_with('x')).count(),
+            per_day: o.doses_per_day as usize,
+            last_given: today
+                .iter()
+                .map(|d| d.given_at)
+                .max()
+                .map(|t| crate::fmt::time(t, &tz)),
+        });
+    }
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    app.audit(
+        who.event("dosing.desk", Outcome::Success)
+            .program(program)
+            .detail(format!("patients={}", rows.len())),
+    )
+    .await?;
+    Ok((day, rows))
+}
+
+/// "Methadone 60 mg", "Methadone 80 mg (split 50 + 30)".
+pub fn order_summary(o: &MedOrder) -> String {
+    let med = MEDICATIONS
+        .iter()
+        .find(|(k, _)| *k == o.medication)
+        .map(|(_, l)| *l)
+        .unwrap_or("");
+    if o.doses_per_day == 2 {
+        format!(
+            "{med} {} mg (split {} + {})",
+            mg(o.dose_ug),
+            mg(o.slot_amount_ug(1)),
+            mg(o.slot_amount_ug(2))
+        )
+    } else {
+        format!("{med} {} mg", mg(o.dose_ug))
+    }
 }

@@ -40,6 +40,7 @@ pub use error::{Error, Result};
 
 /// Data types the services hand out (owned by the store, read-only here).
 pub mod model {
+    pub use carepath_store::dosing::{Dose, Lot, MedOrder, Product};
     pub use carepath_store::referrals::Codes;
     pub use carepath_store::sessions::Scopes;
     pub use carepath_store::{

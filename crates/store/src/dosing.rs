@@ -379,6 +379,17 @@ impl crate::Store {
         }))
     }
 
+    /// Every order written in a program, oldest first (the desk's day list).
+    pub async fn program_orders(&self, program: ProgramId) -> Result<Vec<MedOrder>> {
+        let sql = format!(
+            "SELECT {ORDER_COLS} FROM med_order o LEFT JOIN med_order_signature s ON s.order_id = o.id \
+             WHERE o.program_id = $1 ORDER BY o.ordered_at"
+        );
+        Ok(with_reader!(self, c => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(program.to_string()).fetch_all(c).await?
+        }))
+    }
+
     /// A patient's doses, newest first, at most `limit`.
     pub async fn doses(&self, patient: PatientId, limit: i64) -> Result<Vec<Dose>> {
         let sql = format!(

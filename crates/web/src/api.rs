@@ -53,6 +53,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::path_api::PathApiDoc::openapi());
+    doc.merge(crate::dosing_api::DosingApiDoc::openapi());
     let err = |what: &str| {
         ResponseBuilder::new()
             .description(what)

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod auth;
 pub mod client;
+pub mod dosing_api;
 pub mod error;
 pub mod finder;
 pub mod form;

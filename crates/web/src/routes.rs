@@ -428,6 +428,82 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(crate::path_api::list_disclosures),
         ),
         (
+            r(M::GET, "/dosing", Perm(P::WriteClinical)),
+            get(pages::dosing::desk),
+        ),
+        (
+            r(M::GET, "/dosing/{id}", Perm(P::WriteClinical)),
+            get(pages::dosing::panel),
+        ),
+        (
+            r(M::POST, "/dosing/{id}", Perm(P::WriteClinical)),
+            post(pages::dosing::record),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/patients/{id}/medication-orders",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::dosing_api::create_order),
+        ),
+        (
+            r(
+                M::GET,
+                "/api/v1/patients/{id}/medication-orders",
+                Perm(P::ReadClinical),
+            ),
+            get(crate::dosing_api::list_orders),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/medication-orders/{oid}/sign",
+                Perm(P::OrderMedication),
+            ),
+            post(crate::dosing_api::sign_order),
+        ),
+        (
+            r(
+                M::GET,
+                "/api/v1/patients/{id}/dosing",
+                Perm(P::ReadClinical),
+            ),
+            get(crate::dosing_api::panel),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/patients/{id}/doses",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::dosing_api::record_dose),
+        ),
+        (
+            r(
+                M::GET,
+                "/api/v1/programs/{pid}/stock",
+                Perm(P::ReadClinical),
+            ),
+            get(crate::dosing_api::stock),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/programs/{pid}/products",
+                Perm(P::ManagePrograms),
+            ),
+            post(crate::dosing_api::add_product),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/programs/{pid}/stock/lots",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::dosing_api::receive),
+        ),
+        (
             r(
                 M::POST,
                 "/api/v1/patients/{id}/admit",

@@ -32,6 +32,7 @@ pub struct Nav {
     pub worklist: bool,
     pub calendar: bool,
     pub programs: bool,
+    pub dosing: bool,
 }
 
 impl Nav {
@@ -58,6 +59,15 @@ impl Nav {
             listing: p.mfa_done && p.can(Permission::ManageListing),
             worklist: p.mfa_done && p.can(Permission::ReadClinical),
             calendar: p.mfa_done && p.can(Permission::ReadClinical),
+            dosing: p.mfa_done
+                && p.can(Permission::WriteClinical)
+                && p.grants.iter().any(|g| {
+                    matches!(
+                        g.role,
+                        carepath_domain::authz::Role::Nurse
+                            | carepath_domain::authz::Role::Prescriber
+                    )
+                }),
             programs: p.mfa_done && p.can(Permission::ManagePrograms),
         }
     }

@@ -3,6 +3,7 @@
 
 mod access;
 mod calc;
+mod dosing;
 mod finder;
 mod intake;
 mod path;
