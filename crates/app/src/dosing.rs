@@ -93,6 +93,12 @@ pub struct OrderInput {
     /// COWS now (buprenorphine induction).
     #[serde(default)]
     pub cows: Option<u8>,
+    /// A patient already on this medication elsewhere (a transfer, a
+    /// continuing patient when the program starts using Carepath): days of
+    /// treatment so far, so the engine checks a continuing dose rather than
+    /// a first dose.
+    #[serde(default)]
+    pub days_on_medication: Option<u32>,
 }
 
 /// The order a patient is dosed under on `day`: among orders started by
@@ -355,7 +361,8 @@ fn engine_check(
     let day_of_treatment = first_day
         .and_then(|f| days_between(f, starts_on))
         .map(|d| d.max(0) as u32 + 1)
-        .unwrap_or(1);
+        .unwrap_or(1)
+        + i.days_on_medication.unwrap_or(0);
     let today = s.today().to_string();
     let given_today: Vec<f64> = history
         .iter()

@@ -94,6 +94,7 @@ impl Staff {
 pub struct Team {
     pub prescriber: Staff,
     pub nurse_wm: Staff,
+    pub nurse_otp: Staff,
     pub counselor: Staff,
     pub intake: Staff,
 }
@@ -246,6 +247,7 @@ pub async fn seed(app: &App, clock: &ManualClock, secrets: &std::path::Path) -> 
     let team = Team {
         prescriber: users["dr.okafor"].clone(),
         nurse_wm: users["nurse.chen"].clone(),
+        nurse_otp: users["nurse.rivera"].clone(),
         counselor: users["counselor.james"].clone(),
         intake: users["intake.patel"].clone(),
     };
@@ -444,6 +446,9 @@ pub async fn seed(app: &App, clock: &ManualClock, secrets: &std::path::Path) -> 
         .await?;
     }
     n += crate::demo_path::seed(app, clock, &programs, &team, SEED).await?;
+    pb.set_message("the dosing window");
+    let otp_tz = carepath_domain::program::parse_time_zone(&programs[0].timezone)?;
+    n += crate::demo_dosing::seed(app, clock, &team, otp, &otp_tz, &mut rng, today_us).await?;
     clock.set(today_us);
     pb.finish_with_message(format!("done ({n} clinical records)"));
     Ok(logins)

@@ -5,6 +5,7 @@ mod bench;
 mod bench_chart;
 mod config;
 mod demo;
+mod demo_dosing;
 mod demo_path;
 mod scratch;
 

@@ -1,0 +1,261 @@
+//! The demo's opioid treatment program in full swing: a formulary, lots on
+//! the shelf, methadone and buprenorphine-naloxone orders at every stage
+//! (induction and titration, stable maintenance, a taper, a split dose for a
+//! pregnant patient, patients who stopped coming), two weeks of doses, and
+//! this morning's window half done. Everything goes through the dosing
+//! services, as the desk would, with the clock at each day's window.
+
+use crate::demo::Team;
+use anyhow::Result;
+use carepath_app::clock::{DAY_US, ManualClock};
+use carepath_app::dosing::{self, DoseInput, OrderInput, ProductInput, ReceiptInput};
+use carepath_app::{App, Principal, work};
+use carepath_domain::ids::{PatientId, ProgramId};
+use rand::Rng;
+
+/// Days of dosing history before today.
+const HISTORY_DAYS: i64 = 14;
+
+enum Plan {
+    /// Methadone at a steady dose.
+    Stable { dose: f64 },
+    /// Started at 30 mg `days` ago, +10 mg every 4 days up to 60.
+    Induction { days: i64 },
+    /// Stable, then stopped coming `gone` days ago.
+    Missing { dose: f64, gone: i64 },
+    /// Tapering: 10 % down 7 days ago.
+    Taper { dose: f64 },
+    /// Split for a pregnant patient: morning and afternoon.
+    Split { first: f64, second: f64 },
+    /// Buprenorphine-naloxone film, stable.
+    Bup { dose: f64 },
+}
+
+fn order(med: &str, form: &str, phase: &str, dose: f64) -> OrderInput {
+    OrderInput {
+        medication: med.into(),
+        form: form.into(),
+        phase: phase.into(),
+        dose_mg: dose,
+        ..Default::default()
+    }
+}
+
+const CARRIED: &str = "established dose carried over from the previous dosing record (verified with the patient's prior program)";
+
+/// Seed the OTP's dosing; returns how many doses were recorded.
+pub async fn seed(
+    app: &App,
+    clock: &ManualClock,
+    team: &Team,
+    otp: ProgramId,
+    tz: &jiff::tz::TimeZone,
+    rng: &mut impl Rng,
+    today_us: i64,
+) -> Result<usize> {
+    let sys = Principal::system("demo");
+    let prescriber = team.prescriber.acting(otp);
+    let nurse = team.nurse_otp.acting(otp);
+    let at = |days_ago: i64, minutes: i64| -> Result<i64> {
+        let day = carepath_domain::program::clinic_day(
+            jiff::Timestamp::from_microsecond(today_us - days_ago * DAY_US)?,
+            tz,
+        );
+        let morning = day.at(6, 0, 0, 0).to_zoned(tz.clone())?.timestamp();
+        Ok(morning.as_microsecond() + minutes * 60_000_000)
+    };
+    clock.set(at(HISTORY_DAYS + 3, 0)?);
+    let methadone = dosing::add_product(
+        app,
+        &sys,
+        otp,
+        &ProductInput {
+            medication: "methadone".into(),
+            form: "oral_liquid".into(),
+            name: "Methadone HCl oral concentrate 10 mg/mL".into(),
+            strength_mg: 10.0,
+        },
+    )
+    .await?;
+    let film = dosing::add_product(
+        app,
+        &sys,
+        otp,
+        &ProductInput {
+            medication: "buprenorphine_naloxone".into(),
+            form: "sublingual_film".into(),
+            name: "Buprenorphine-naloxone 8 mg/2 mg sublingual film".into(),
+            strength_mg: 8.0,
+        },
+    )
+    .await?;
+    for (product, lot, amount, expires) in [
+        (&methadone, "MT-2611-A", 40_000.0, "2027-10-31"),
+        (&methadone, "MT-2611-B", 60_000.0, "2027-11-30"),
+        (&film, "BN-2610-07", 6_000.0, "2027-06-30"),
+    ] {
+        dosing::receive(
+            app,
+            &nurse,
+            otp,
+            &ReceiptInput {
+                product_id: product.clone(),
+                lot: lot.into(),
+                expires_on: Some(expires.into()),
+                amount_mg: amount,
+            },
+        )
+        .await?;
+    }
+    // Who is in care at the OTP now, and their plan.
+    let episodes = work::in_care(app, &sys, otp).await?;
+    let mut plans: Vec<(PatientId, Plan)> = vec![];
+    let mut split_done = false;
+    for e in &episodes {
+        let r: f64 = rng.random();
+        let stable = (rng.random_range(6..=12) * 10) as f64;
+        let plan = if !split_done && r < 0.05 {
+            split_done = true;
+            Plan::Split {
+                first: 50.0,
+                second: 40.0,
+            }
+        } else if r < 0.20 {
+            Plan::Induction {
+                days: rng.random_range(2..=HISTORY_DAYS),
+            }
+        } else if r < 0.28 {
+            Plan::Missing {
+                dose: stable,
+                gone: rng.random_range(3..=6),
+            }
+        } else if r < 0.33 {
+            Plan::Taper { dose: stable }
+        } else if r < 0.55 {
+            Plan::Bup {
+                dose: [8.0, 12.0, 16.0, 16.0, 24.0][rng.random_range(0..5)],
+            }
+        } else {
+            Plan::Stable { dose: stable }
+        };
+        plans.push((e.patient_id, plan));
+    }
+    // Orders written when each plan began (the clock at that day).
+    for (k, (pid, plan)) in plans.iter().enumerate() {
+        let start = match plan {
+            Plan::Induction { days } => *days,
+            _ => HISTORY_DAYS,
+        };
+        clock.set(at(start, k as i64 % 50)?);
+        let first = match plan {
+            Plan::Stable { dose } | Plan::Missing { dose, .. } | Plan::Taper { dose } => {
+                OrderInput {
+                    days_on_medication: Some(rng.random_range(60..900)),
+                    ..order("methadone", "oral_liquid", "maintenance", *dose)
+                }
+            }
+            Plan::Induction { .. } => order("methadone", "oral_liquid", "induction", 30.0),
+            Plan::Split { first, second } => OrderInput {
+                split: true,
+                first_dose_mg: Some(*first),
+                days_on_medication: Some(400),
+                ..order("methadone", "oral_liquid", "maintenance", first + second)
+            },
+            Plan::Bup { dose } => OrderInput {
+                days_on_medication: Some(rng.random_range(30..600)),
+                override_reason: (*dose > 24.0).then(|| CARRIED.to_string()),
+                ..order(
+                    "buprenorphine_naloxone",
+                    "sublingual_film",
+                    "maintenance",
+                    *dose,
+                )
+            },
+        };
+        dosing::create_order(app, &prescriber, *pid, &first).await?;
+    }
+    // The window, day by day: titrations and the taper on their days, then
+    // everyone who comes is dosed; today only the first half of the line.
+    let mut doses = 0;
+    for days_ago in (0..=HISTORY_DAYS).rev() {
+        for (k, (pid, plan)) in plans.iter().enumerate() {
+            let minute = (k as i64 * 7) % 400;
+            clock.set(at(days_ago, minute)?);
+            match plan {
+                Plan::Induction { days } => {
+                    let day_n = days - days_ago;
+                    if day_n > 0 && day_n % 4 == 0 && day_n / 4 <= 3 {
+                        let dose = 30.0 + 10.0 * (day_n / 4) as f64;
+                        dosing::create_order(
+                            app,
+                            &prescriber,
+                            *pid,
+                            &order("methadone", "oral_liquid", "titration", dose),
+                        )
+                        .await?;
+                    }
+                    if day_n < 0 {
+                        continue;
+                    }
+                }
+                Plan::Taper { dose } if days_ago == 7 => {
+                    let lower = (dose * 0.92 / 5.0).round() * 5.0;
+                    dosing::create_order(
+                        app,
+                        &prescriber,
+                        *pid,
+                        &order("methadone", "oral_liquid", "taper", lower),
+                    )
+                    .await?;
+                }
+                Plan::Missing { gone, .. } if days_ago < *gone => continue,
+                _ => {}
+            }
+            // Today the line is half way through; now and then someone misses a day.
+            if days_ago == 0 && k % 2 == 1 {
+                continue;
+            }
+            if days_ago > 0 && rng.random_bool(0.03) {
+                continue;
+            }
+            let visits = if matches!(plan, Plan::Split { .. }) && days_ago > 0 {
+                2
+            } else {
+                1
+            };
+            for v in 0..visits {
+                if v == 1 {
+                    clock.set(at(days_ago, 480)?);
+                }
+                match dosing::record_dose(app, &nurse, *pid, &DoseInput::default()).await {
+                    Ok(_) => doses += 1,
+                    // A missed-dose hold the engine puts on: the prescriber sees them first.
+                    Err(carepath_app::Error::Conflict(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+    // This morning a nurse took a telephone order that waits for the
+    // prescriber's signature.
+    if let Some((pid, _)) = plans.iter().find(|(_, p)| matches!(p, Plan::Stable { .. })) {
+        clock.set(at(0, 30)?);
+        let panel = dosing::panel(app, &nurse, *pid).await?;
+        if let Some(o) = panel.order {
+            let now = o.dose_ug as f64 / 1000.0;
+            dosing::create_order(
+                app,
+                &nurse,
+                *pid,
+                &OrderInput {
+                    verbal_from: Some(team.prescriber.id.to_string()),
+                    ..order("methadone", "oral_liquid", "maintenance", now + 5.0)
+                },
+            )
+            .await
+            .ok();
+        }
+    }
+    clock.set(today_us);
+    Ok(doses)
+}
