@@ -1096,3 +1096,229 @@ pub fn order_summary(o: &MedOrder) -> String {
         format!("{med} {} mg", mg(o.dose_ug))
     }
 }
+
+/// One line of the dispensing log: every element 21 CFR 1304.24(a) asks of
+/// a narcotic treatment program's record, plus the lot and the time.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogLine {
+    /// (1) Name of substance.
+    pub substance: String,
+    /// (2) Strength.
+    pub strength: String,
+    /// (3) Dosage form.
+    pub dosage_form: String,
+    /// (4) Date dispensed (the clinic day) and time.
+    pub date: String,
+    pub time: String,
+    /// (5) Adequate identification of the patient.
+    pub patient_mrn: String,
+    pub patient_name: String,
+    /// (6) Amount consumed (mg), for observed doses.
+    pub amount_consumed_mg: String,
+    /// (7) Amount and dosage form taken home.
+    pub amount_taken_home_mg: String,
+    /// (8) Dispenser's initials (and name).
+    pub dispenser_initials: String,
+    pub dispenser: String,
+    pub lot: String,
+    pub kind: String,
+}
+
+fn initials(name: &str) -> String {
+    name.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| w.chars().next().is_some_and(char::is_alphabetic))
+        .filter(|w| !matches!(*w, "RN" | "LPN" | "MD" | "DO" | "NP" | "PA"))
+        .filter_map(|w| w.chars().next())
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+/// The program's dispensing log for clinic days `from..=to` (at most a
+/// year; an empty `from` is today, an empty `to` is `from`), for inspection
+/// or export; audited as an export with its size.
+pub async fn dispensing_log(
+    app: &App,
+    who: &Principal,
+    program: ProgramId,
+    from: &str,
+    to: &str,
+) -> Result<(String, String, Vec<LogLine>)> {
+    let prog = access::program(app, who, program, Permission::ReadClinical).await?;
+    let tz = carepath_domain::program::parse_time_zone(&prog.timezone)?;
+    let today = carepath_domain::program::clinic_day(app.now(), &tz).to_string();
+    let from = if from.trim().is_empty() {
+        today.as_str()
+    } else {
+        from
+    };
+    let to = if to.trim().is_empty() { from } else { to };
+    let mut p = Problems::new();
+    let f = p.take(
+        from.trim()
+            .parse::<Date>()
+            .map_err(|_| Error::invalid("from", "must be a date (YYYY-MM-DD)")),
+    );
+    let t = p.take(
+        to.trim()
+            .parse::<Date>()
+            .map_err(|_| Error::invalid("to", "must be a date (YYYY-MM-DD)")),
+    );
+    p.finish()?;
+    let (Some(f), Some(t)) = (f, t) else {
+        return Err(Error::Internal("dates".into()));
+    };
+    if t < f || f.until(t).map(|s| s.get_days()).unwrap_or(0) > 366 {
+        return Err(Error::invalid(
+            "to",
+            "must be on or after `from`, within a year",
+        ));
+    }
+    let doses = app
+        .store
+        .program_doses_between(program, &f.to_string(), &t.to_string())
+        .await?;
+    let products = app.store.products(program).await?;
+    let lots = app.store.lots(program, true).await?;
+    let mut ids: Vec<PatientId> = doses.iter().map(|d| d.patient_id).collect();
+    ids.sort();
+    ids.dedup();
+    let names: std::collections::HashMap<PatientId, String> =
+        app.store.patient_names(&ids).await?.into_iter().collect();
+    let mut mrns = std::collections::HashMap::new();
+    for id in &ids {
+        mrns.insert(*id, app.store.patient(*id).await?.mrn);
+    }
+    let out: Vec<LogLine> = doses
+        .iter()
+        .map(|d| {
+            let prod = products.iter().find(|p| p.id == d.product_id);
+            let med = prod
+                .and_then(|p| MEDICATIONS.iter().find(|(k, _)| *k == p.medication))
+                .map(|(_, l)| l.to_string())
+                .unwrap_or_default();
+            let form = prod
+                .and_then(|p| FORMS.iter().find(|(k, _)| *k == p.form))
+                .map(|(_, l)| l.to_string())
+                .unwrap_or_default();
+            let strength = prod
+                .map(|p| {
+                    if p.form == "oral_liquid" {
+                        format!("{} mg/mL", mg(p.strength_ug))
+                    } else {
+                        format!("{} mg", mg(p.strength_ug))
+                    }
+                })
+                .unwrap_or_default();
+            let home = d.kind == "take_home";
+            LogLine {
+                substance: med,
+                strength,
+                dosage_form: form,
+                date: d.clinic_day.clone(),
+                time: crate::fmt::time(d.given_at, &tz),
+                patient_mrn: mrns.get(&d.patient_id).cloned().unwrap_or_default(),
+                patient_name: names.get(&d.patient_id).cloned().unwrap_or_default(),
+                amount_consumed_mg: if home { String::new() } else { mg(d.amount_ug) },
+                amount_taken_home_mg: if home { mg(d.amount_ug) } else { String::new() },
+                dispenser_initials: initials(&d.nurse_name),
+                dispenser: d.nurse_name.clone(),
+                lot: lots
+                    .iter()
+                    .find(|l| l.id == d.lot_id)
+                    .map(|l| l.lot.clone())
+                    .unwrap_or_default(),
+                kind: d.kind.clone(),
+            }
+        })
+        .collect();
+    app.audit(
+        who.event("dosing.log.export", Outcome::Success)
+            .program(program)
+            .detail(format!("{f}..{t}: {} doses", out.len())),
+    )
+    .await?;
+    Ok((f.to_string(), t.to_string(), out))
+}
+
+/// One line of the outage list: what a nurse needs to dose from paper.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutageLine {
+    pub patient_id: String,
+    pub name: String,
+    pub date_of_birth: String,
+    pub mrn: String,
+    pub order: String,
+    pub today_mg: String,
+    pub per_day: i64,
+    pub last_dose: String,
+    pub notes: String,
+}
+
+/// The dosing list for a clinic day, prepared ahead for downtime: every
+/// patient with an active order that day, today's dose, the last dose
+/// before it. Audited as a program-level list.
+pub async fn outage_list(
+    app: &App,
+    who: &Principal,
+    program: ProgramId,
+) -> Result<(String, Vec<OutageLine>)> {
+    let prog = access::program(app, who, program, Permission::WriteClinical).await?;
+    let tz = carepath_domain::program::parse_time_zone(&prog.timezone)?;
+    let day = carepath_domain::program::clinic_day(app.now(), &tz).to_string();
+    let orders = app.store.program_orders(program).await?;
+    let mut by_patient: std::collections::BTreeMap<PatientId, Vec<MedOrder>> = Default::default();
+    for o in orders {
+        by_patient.entry(o.patient_id).or_default().push(o);
+    }
+    let mut out = vec![];
+    for (pid, list) in &by_patient {
+        let Some(o) = active_on(list, &day) else {
+            continue;
+        };
+        let patient = app.store.patient(*pid).await?;
+        let last = app
+            .store
+            .doses(*pid, 5)
+            .await?
+            .into_iter()
+            .find(|d| d.clinic_day < day);
+        let mut notes = vec![];
+        if o.verbal && !o.is_signed() {
+            notes.push("verbal order not yet signed".to_string());
+        }
+        if let Some(l) = &last
+            && let Some(gap) = days_between(&l.clinic_day, &day)
+            && gap > 2
+        {
+            notes.push(format!(
+                "{} days since last dose: check the missed-dose rule",
+                gap - 1
+            ));
+        }
+        out.push(OutageLine {
+            patient_id: pid.to_string(),
+            name: patient.display_name(),
+            date_of_birth: patient.date_of_birth.clone(),
+            mrn: patient.mrn.clone(),
+            order: order_summary(o),
+            today_mg: if o.doses_per_day == 2 {
+                format!("{} + {}", mg(o.slot_amount_ug(1)), mg(o.slot_amount_ug(2)))
+            } else {
+                mg(o.dose_ug)
+            },
+            per_day: o.doses_per_day,
+            last_dose: last
+                .map(|d| format!("{} {} mg", d.clinic_day, mg(d.amount_ug)))
+                .unwrap_or_else(|| "—".into()),
+            notes: notes.join("; "),
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    app.audit(
+        who.event("dosing.outage_list", Outcome::Success)
+            .program(program)
+            .detail(format!("{day}: patients={}", out.len())),
+    )
+    .await?;
+    Ok((day, out))
+}

@@ -400,6 +400,22 @@ impl crate::Store {
         }))
     }
 
+    /// Every dose a program recorded on clinic days `from..=to`, in order.
+    pub async fn program_doses_between(
+        &self,
+        program: ProgramId,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<Dose>> {
+        let sql = format!(
+            "SELECT {DOSE_COLS} FROM dose WHERE program_id = $1 AND clinic_day >= $2 AND clinic_day <= $3 \
+             ORDER BY clinic_day, given_at"
+        );
+        Ok(with_reader!(self, c => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(program.to_string()).bind(from).bind(to).fetch_all(c).await?
+        }))
+    }
+
     /// Every dose a program recorded on a clinic day (the dispensing log).
     pub async fn program_doses(&self, program: ProgramId, day: &str) -> Result<Vec<Dose>> {
         let sql = format!(

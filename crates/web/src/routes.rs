@@ -432,6 +432,22 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(pages::dosing::desk),
         ),
         (
+            r(M::GET, "/dosing/log", Perm(P::ReadClinical)),
+            get(pages::dosing::log_page),
+        ),
+        (
+            r(M::GET, "/dosing/log.csv", Perm(P::ReadClinical)),
+            get(pages::dosing::log_csv),
+        ),
+        (
+            r(M::GET, "/dosing/outage", Perm(P::WriteClinical)),
+            get(pages::dosing::outage),
+        ),
+        (
+            r(M::GET, "/dosing/outage.csv", Perm(P::WriteClinical)),
+            get(pages::dosing::outage_csv),
+        ),
+        (
             r(M::GET, "/dosing/{id}", Perm(P::WriteClinical)),
             get(pages::dosing::panel),
         ),

@@ -9,8 +9,9 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
-use carepath_app::dosing::{self, DeskRow, DoseInput, Panel};
+use carepath_app::dosing::{self, DeskRow, DoseInput, LogLine, OutageLine, Panel};
 use carepath_domain::authz::Permission;
 use carepath_domain::ids::{PatientId, ProgramId};
 use serde::Deserialize;
@@ -37,7 +38,15 @@ pub struct DeskQuery {
 }
 
 async fn my_programs(state: &AppState, p: &Principal) -> Result<Vec<(String, String)>, AppError> {
-    let mine = p.programs_with(Permission::WriteClinical);
+    programs_where(state, p, Permission::WriteClinical).await
+}
+
+async fn programs_where(
+    state: &AppState,
+    p: &Principal,
+    perm: Permission,
+) -> Result<Vec<(String, String)>, AppError> {
+    let mine = p.programs_with(perm);
     Ok(carepath_app::work::programs(&state.app)
         .await?
         .into_iter()
@@ -46,14 +55,10 @@ async fn my_programs(state: &AppState, p: &Principal) -> Result<Vec<(String, Str
         .collect())
 }
 
-pub async fn desk(
-    State(state): State<AppState>,
-    p: Principal,
-    Query(q): Query<DeskQuery>,
-) -> HtmlResult<Response> {
-    let programs = my_programs(&state, &p).await?;
-    let program = if programs.iter().any(|g| g.0 == q.program) {
-        q.program.clone()
+/// The program asked for when the user works there, else their first.
+fn pick(programs: &[(String, String)], asked: &str) -> Result<(String, ProgramId), AppError> {
+    let program = if programs.iter().any(|g| g.0 == asked) {
+        asked.to_string()
     } else {
         programs
             .first()
@@ -61,6 +66,16 @@ pub async fn desk(
             .ok_or_else(|| AppError::Forbidden("you do not work in a program".into()))?
     };
     let pid: ProgramId = program.parse().map_err(|_| AppError::NotFound)?;
+    Ok((program, pid))
+}
+
+pub async fn desk(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<DeskQuery>,
+) -> HtmlResult<Response> {
+    let programs = my_programs(&state, &p).await?;
+    let (program, pid) = pick(&programs, &q.program)?;
     let (day, rows) = dosing::desk(&state.app, &p, pid).await?;
     let dosed = rows.iter().filter(|r| r.given >= r.per_day).count();
     Ok(render(&DeskPage {
@@ -199,4 +214,160 @@ pub async fn record(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+fn csv_response<T: serde::Serialize>(rows: &[T], filename: &str) -> Result<Response, AppError> {
+    let mut w = csv::Writer::from_writer(vec![]);
+    for r in rows {
+        w.serialize(r)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+    }
+    let body = w
+        .into_inner()
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct LogQuery {
+    #[serde(default)]
+    program: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+#[derive(Template)]
+#[template(path = "dosing_log.html")]
+struct LogPage {
+    nav: Nav,
+    title: String,
+    programs: Vec<(String, String)>,
+    program: String,
+    from: String,
+    to: String,
+    lines: Vec<LogLine>,
+    total_consumed: String,
+    total_home: String,
+    error: Option<String>,
+}
+
+/// The dispensing log (21 CFR 1304.24) for a range of clinic days, on screen.
+pub async fn log_page(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<LogQuery>,
+) -> HtmlResult<Response> {
+    let programs = programs_where(&state, &p, Permission::ReadClinical).await?;
+    let (program, pid) = pick(&programs, &q.program)?;
+    let (from, to, lines, error) =
+        match dosing::dispensing_log(&state.app, &p, pid, &q.from, &q.to).await {
+            Ok((f, t, l)) => (f, t, l, None),
+            Err(e @ AppError::Invalid(_)) => {
+                (q.from.clone(), q.to.clone(), vec![], Some(e.to_string()))
+            }
+            Err(e) => return Err(e.into()),
+        };
+    let sum = |f: fn(&LogLine) -> &str| -> String {
+        let ug: i64 = lines
+            .iter()
+            .filter_map(|l| f(l).parse::<f64>().ok())
+            .map(|m| (m * 1000.0).round() as i64)
+            .sum();
+        dosing::mg(ug)
+    };
+    let total_consumed = sum(|l| &l.amount_consumed_mg);
+    let total_home = sum(|l| &l.amount_taken_home_mg);
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        render(&LogPage {
+            nav: Nav::for_principal(&p),
+            title: "Dispensing log".into(),
+            programs,
+            program,
+            from,
+            to,
+            lines,
+            total_consumed,
+            total_home,
+            error,
+        }),
+    )
+        .into_response())
+}
+
+/// The dispensing log as CSV, one row per dose or take-home bottle.
+pub async fn log_csv(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<LogQuery>,
+) -> HtmlResult<Response> {
+    let programs = programs_where(&state, &p, Permission::ReadClinical).await?;
+    let (_, pid) = pick(&programs, &q.program)?;
+    let (from, to, lines) = dosing::dispensing_log(&state.app, &p, pid, &q.from, &q.to).await?;
+    Ok(csv_response(
+        &lines,
+        &format!("dispensing-log-{from}-{to}.csv"),
+    )?)
+}
+
+#[derive(Template)]
+#[template(path = "outage.html")]
+struct OutagePage {
+    program: String,
+    program_name: String,
+    day: String,
+    lines: Vec<OutageLine>,
+}
+
+/// Today's dosing list for the paper procedure, printable.
+pub async fn outage(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<DeskQuery>,
+) -> HtmlResult<Response> {
+    let programs = my_programs(&state, &p).await?;
+    let (program, pid) = pick(&programs, &q.program)?;
+    let program_name = programs
+        .iter()
+        .find(|g| g.0 == program)
+        .map(|g| g.1.clone())
+        .unwrap_or_default();
+    let (day, lines) = dosing::outage_list(&state.app, &p, pid).await?;
+    Ok(render(&OutagePage {
+        program,
+        program_name,
+        day,
+        lines,
+    })
+    .into_response())
+}
+
+/// The same list as CSV, to keep on a laptop that works without the server.
+pub async fn outage_csv(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<DeskQuery>,
+) -> HtmlResult<Response> {
+    let programs = my_programs(&state, &p).await?;
+    let (_, pid) = pick(&programs, &q.program)?;
+    let (day, lines) = dosing::outage_list(&state.app, &p, pid).await?;
+    Ok(csv_response(&lines, &format!("dosing-list-{day}.csv"))?)
 }

@@ -106,6 +106,57 @@ carepath_testkit::both!(the_window_from_order_to_dose, |db| {
     assert!(panel["next_slot"].is_null());
     let stock = get_json(&nurse, format!("{base}/api/v1/programs/{}/stock", w.a)).await;
     assert_eq!(stock["lots"][0]["balance_ug"], 470_000);
+    // The dispensing log as CSV carries every element of 21 CFR 1304.24.
+    let r = nurse
+        .get(format!("{base}/dosing/log.csv?program={}", w.a))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = r.text().await.unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "substance,strength,dosage_form,date,time,patient_mrn,patient_name,amount_consumed_mg,amount_taken_home_mg,dispenser_initials,dispenser,lot,kind"
+    );
+    let row = lines.next().unwrap();
+    assert!(
+        row.starts_with("Methadone,10 mg/mL,Oral liquid,")
+            && row.contains(",30,,")
+            && row.contains("L-1,observed"),
+        "{row}"
+    );
+    assert!(lines.next().is_none());
+    let r = nurse
+        .get(format!("{base}/dosing/log?program={}&from=2026-13-01", w.a))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("from"));
+    // The outage list, printable and as CSV, names the patient and the dose.
+    let out = get_text(&nurse, format!("{base}/dosing/outage?program={}", w.a)).await;
+    assert!(
+        out.contains("Testcase, Alpha") && out.contains("Methadone"),
+        "{out}"
+    );
+    let r = nurse
+        .get(format!("{base}/dosing/outage.csv?program={}", w.a))
+        .send()
+        .await
+        .unwrap();
+    let csv = r.text().await.unwrap();
+    assert!(
+        csv.starts_with("patient_id,name,date_of_birth,mrn,order,today_mg"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 2, "{csv}");
     // A front-desk account sees neither the desk nor the panel.
     let fd = w.login(Role::FrontDesk).await;
     let r = fd.get(format!("{base}/dosing/{pid}")).send().await.unwrap();
