@@ -491,6 +491,18 @@ pub struct Panel {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub product: Option<Product>,
     pub last_dose_day: Option<String>,
+    /// Bottles to hand out today, after the observed dose: one per day.
+    pub takehomes_due: Vec<TakehomeDay>,
+    /// Take-home doses per supply in force (none: never decided).
+    pub takehome_grant: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TakehomeDay {
+    pub day: String,
+    /// A closure day (Sunday, holiday) rather than a ladder dose.
+    pub closure: bool,
 }
 
 fn matches_product(p: &Product, o: &MedOrder) -> bool {
@@ -505,6 +517,13 @@ struct Loaded {
     history: Vec<Dose>,
     products: Vec<Product>,
     lots: Vec<Lot>,
+    /// The program's closure days from 60 days back.
+    closures: Vec<String>,
+    grant: Option<carepath_store::takehome::Grant>,
+    /// Days from today on already covered by a bottle.
+    bottles: Vec<carepath_store::takehome::Bottle>,
+    /// Overdoses in the last 30 days.
+    overdoses: Vec<carepath_store::takehome::Overdose>,
 }
 
 async fn load(app: &App, s: &PatientScope) -> Result<Loaded> {
@@ -521,11 +540,34 @@ async fn load(app: &App, s: &PatientScope) -> Result<Loaded> {
         products.extend(app.store.products(g).await?);
         lots.extend(app.store.lots(g, true).await?);
     }
+    let today = s.today();
+    let back = today
+        .checked_sub(jiff::Span::new().days(60))
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .to_string();
+    let home = orders.last().map(|o| o.program_id).unwrap_or(s.program.id);
+    let month_ago = s.now - 30 * 86_400_000_000;
     Ok(Loaded {
         orders,
         history: app.store.doses(patient, 60).await?,
         products,
         lots,
+        closures: app
+            .store
+            .closures(home, &back)
+            .await?
+            .into_iter()
+            .map(|c| c.day)
+            .collect(),
+        grant: app.store.takehome_grants(patient).await?.into_iter().next(),
+        bottles: app.store.bottles(patient, &today.to_string()).await?,
+        overdoses: app
+            .store
+            .overdoses(patient)
+            .await?
+            .into_iter()
+            .filter(|o| o.occurred_at >= month_ago)
+            .collect(),
     })
 }
 
@@ -542,13 +584,24 @@ fn panel_for(s: &PatientScope, day: &str, doses_today: Vec<Dose>, l: &Loaded) ->
         .max();
     let mut holds = vec![];
     let mut alerts = vec![];
+    // Clinic days without a dose since the last one; closure days are not
+    // missed (a closure take-home covers them when granted).
     let missed_days = last_dose_day
         .as_deref()
         .and_then(|l| days_between(l, day))
         .map(|d| (d - 1).max(0) as u32)
-        .unwrap_or(0);
+        .unwrap_or(0)
+        .saturating_sub(
+            l.closures
+                .iter()
+                .filter(|c| {
+                    last_dose_day.as_deref().is_some_and(|x| c.as_str() > x) && c.as_str() < day
+                })
+                .count() as u32,
+        );
     let mut due_mg = None;
-    let mut missed_rule = None;
+    let mut missed_rule: Option<clinical::methadone::MissedOutput> = None;
+    let mut takehomes_due: Vec<(String, bool)> = vec![];
     let mut next_slot = None;
     let (mut lot, mut product) = (None, None);
     match &order {
@@ -557,7 +610,13 @@ fn panel_for(s: &PatientScope, day: &str, doses_today: Vec<Dose>, l: &Loaded) ->
             let taken: Vec<&str> = doses_today.iter().map(|d| d.slot.as_str()).collect();
             next_slot =
                 (1..=o.doses_per_day as u8).find(|k| !taken.contains(&k.to_string().as_str()));
-            if next_slot.is_none() {
+            if let Some(b) = doses_today.iter().find(|d| d.kind == "take_home") {
+                holds.push(format!(
+                    "today is a take-home day: the bottle was handed out {} by {} — no observed dose",
+                    crate::fmt::time(b.given_at, &s.tz),
+                    b.nurse_name
+                ));
+            } else if next_slot.is_none() {
                 holds.push(format!(
                     "already dosed today ({} of {} dose{})",
                     doses_today.len(),
@@ -582,6 +641,37 @@ fn panel_for(s: &PatientScope, day: &str, doses_today: Vec<Dose>, l: &Loaded) ->
             } else if missed_days >= 3 {
                 alerts.push(format!(
                     "{missed_days} days missed: assess for withdrawal and intoxication before dosing"
+                ));
+            }
+            let held = missed_rule.as_ref().is_some_and(|r| r.needs_prescriber);
+            let granted = match &l.grant {
+                Some(g) => match &g.suspended_reason {
+                    Some(r) => {
+                        alerts.push(format!("take-homes suspended: {r}"));
+                        0
+                    }
+                    None => g.doses_granted,
+                },
+                None => 0,
+            };
+            if held && granted > 0 {
+                alerts.push("take-homes held until the prescriber sees the patient".into());
+            }
+            if !held {
+                let covered: Vec<String> = l.bottles.iter().map(|b| b.take_on.clone()).collect();
+                takehomes_due = crate::takehome::plan_days(
+                    day,
+                    granted,
+                    crate::takehome::closure_allowed(l.grant.as_ref()),
+                    &l.closures,
+                    &covered,
+                );
+            }
+            if let Some(od) = l.overdoses.first() {
+                alerts.push(format!(
+                    "overdose on {} ({}): check for sedation before dosing",
+                    crate::fmt::time(od.occurred_at, &s.tz),
+                    od.outcome.replace('_', " ")
                 ));
             }
             if o.verbal && !o.is_signed() {
@@ -628,6 +718,11 @@ fn panel_for(s: &PatientScope, day: &str, doses_today: Vec<Dose>, l: &Loaded) ->
         lot,
         product,
         last_dose_day,
+        takehomes_due: takehomes_due
+            .into_iter()
+            .map(|(d, closure)| TakehomeDay { day: d, closure })
+            .collect(),
+        takehome_grant: l.grant.as_ref().map(|g| g.doses_granted),
     })
 }
 
@@ -1321,4 +1416,97 @@ pub async fn outage_list(
     )
     .await?;
     Ok((day, out))
+}
+
+/// What one missed-dose sweep found in a program.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepReport {
+    pub program: String,
+    pub clinic_day: String,
+    pub patients: usize,
+    /// Patients with at least one missed clinic day before today.
+    pub missed: usize,
+    /// Of those, whose rule says a prescriber must see them first.
+    pub prescriber: usize,
+    /// Take-homes suspended by this sweep.
+    pub suspended: usize,
+}
+
+/// The missed-dose job (hourly in `carepath serve`, on demand with
+/// `carepath dosing sweep`): for every patient with an active order, count
+/// the clinic days missed before today (closure days excepted), apply the
+/// engine's rule, and suspend take-homes where the rule needs the
+/// prescriber — once (a suspension in force is not repeated). The panel
+/// and the prescriber's worklist show the same rule, computed live.
+pub async fn missed_dose_sweep(app: &App, who: &Principal) -> Result<Vec<SweepReport>> {
+    let mut out = vec![];
+    for prog in app.store.list_programs().await? {
+        if !who.holds_in(prog.id, Permission::WriteClinical) {
+            continue;
+        }
+        let orders = app.store.program_orders(prog.id).await?;
+        if orders.is_empty() {
+            continue;
+        }
+        let tz = carepath_domain::program::parse_time_zone(&prog.timezone)?;
+        let day = carepath_domain::program::clinic_day(app.now(), &tz).to_string();
+        let mut patients: Vec<PatientId> = orders.iter().map(|o| o.patient_id).collect();
+        patients.sort();
+        patients.dedup();
+        let mut r = SweepReport {
+            program: prog.name.clone(),
+            clinic_day: day.clone(),
+            patients: 0,
+            missed: 0,
+            prescriber: 0,
+            suspended: 0,
+        };
+        for pid in patients {
+            let mine: Vec<MedOrder> = orders
+                .iter()
+                .filter(|o| o.patient_id == pid)
+                .cloned()
+                .collect();
+            if active_on(&mine, &day).is_none() {
+                continue;
+            }
+            r.patients += 1;
+            let p = panel(app, who, pid).await?;
+            if p.missed_days == 0 {
+                continue;
+            }
+            r.missed += 1;
+            let needs = p.missed_rule.as_ref().is_some_and(|m| m.needs_prescriber)
+                || (p.missed_rule.is_none() && p.missed_days >= 3);
+            if !needs {
+                continue;
+            }
+            r.prescriber += 1;
+            let grant = app.store.takehome_grants(pid).await?.into_iter().next();
+            if grant.is_some_and(|g| g.suspended_reason.is_none() && g.doses_granted > 0) {
+                crate::takehome::suspend(
+                    app,
+                    who,
+                    pid,
+                    &format!(
+                        "{} clinic days missed before {day}: the prescriber sees the patient first",
+                        p.missed_days
+                    ),
+                )
+                .await?;
+                r.suspended += 1;
+            }
+        }
+        app.audit(
+            who.event("dosing.sweep", Outcome::Success)
+                .program(prog.id)
+                .detail(format!(
+                    "{day}: patients={} missed={} prescriber={} suspended={}",
+                    r.patients, r.missed, r.prescriber, r.suspended
+                )),
+        )
+        .await?;
+        out.push(r);
+    }
+    Ok(out)
 }

@@ -32,7 +32,10 @@ pub mod finder;
 pub mod fmt;
 pub mod intake;
 pub mod kinds;
+pub mod overdose;
 pub mod registration;
+pub mod stock;
+pub mod takehome;
 pub mod work;
 
 pub use actor::{ActorKind, Principal, Via};
@@ -43,6 +46,10 @@ pub mod model {
     pub use carepath_store::dosing::{Dose, Lot, MedOrder, Product};
     pub use carepath_store::referrals::Codes;
     pub use carepath_store::sessions::Scopes;
+    pub use carepath_store::takehome::{
+        Bottle, BottleEvent, Closure, Flows, Grant as TakehomeGrant, Kit, Overdose, Reconciliation,
+        Signature as ReconciliationSignature,
+    };
     pub use carepath_store::{
         ApiToken, BreakGlassGrant, CalendarSession, CensusRow, Disclosure, Episode, Grant, Listing,
         NewReferral, Organization, Patient, PatientSearch, Program, ProgramProtocol, Record,

@@ -14,6 +14,7 @@ use crate::kinds::calendar::{
 };
 use crate::kinds::{Body, Entry, Kind};
 use crate::{App, fmt};
+use carepath_clinical as clinical;
 use carepath_domain::FieldError;
 use carepath_domain::audit::Outcome;
 use carepath_domain::authz::Permission;
@@ -470,6 +471,11 @@ pub struct Worklist {
     pub orders_to_sign: Vec<WorkItem>,
     pub plan_reviews: Vec<WorkItem>,
     pub followups: Vec<WorkItem>,
+    /// Medication and dosing: verbal orders to sign (overdue past the
+    /// program's window), patients the missed-dose rule sends to the
+    /// prescriber, suspended take-homes, reviews and education after an
+    /// overdose.
+    pub dosing: Vec<WorkItem>,
     pub referrals_waiting: i64,
 }
 
@@ -509,6 +515,7 @@ enum List {
     Order,
     Plan,
     Followup,
+    Dosing,
 }
 
 /// The principal's worklist across the programs where they read clinical
@@ -682,6 +689,15 @@ pub async fn worklist(app: &App, who: &Principal) -> Result<Worklist> {
             pending.push((List::Followup, prog, r.patient_id, item(&r, what, r.due_at)));
         }
     }
+    for &prog in &programs {
+        let pname = find(prog).map(|g| g.name.clone()).unwrap_or_default();
+        let tz = find(prog)
+            .and_then(|g| parse_time_zone(&g.timezone).ok())
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        for (pid, it) in dosing_items(app, who, prog, &pname, &tz, now).await? {
+            pending.push((List::Dosing, prog, pid, it));
+        }
+    }
     let ids: Vec<PatientId> = pending
         .iter()
         .map(|x| x.2)
@@ -705,6 +721,7 @@ pub async fn worklist(app: &App, who: &Principal) -> Result<Worklist> {
             List::Order => w.orders_to_sign.push(it),
             List::Plan => w.plan_reviews.push(it),
             List::Followup => w.followups.push(it),
+            List::Dosing => w.dosing.push(it),
         }
     }
     w.followups.sort_by_key(|i| i.due_at);
@@ -729,6 +746,7 @@ pub async fn worklist(app: &App, who: &Principal) -> Result<Worklist> {
             + w.orders_to_sign.len()
             + w.plan_reviews.len()
             + w.followups.len()
+            + w.dosing.len()
     )))
     .await?;
     Ok(w)
@@ -953,4 +971,187 @@ mod tests {
         let due = cows_due(&open, &latest, 600);
         assert_eq!(due, vec![(a, 60), (c, 500)]);
     }
+}
+
+/// The dosing desk's part of the worklist for one program (see
+/// [`Worklist::dosing`]); nurses see the education item, prescribers all.
+async fn dosing_items(
+    app: &App,
+    who: &Principal,
+    prog: ProgramId,
+    pname: &str,
+    tz: &jiff::tz::TimeZone,
+    now: i64,
+) -> Result<Vec<(PatientId, WorkItem)>> {
+    let mut out = vec![];
+    let prescriber = who.holds_in(prog, Permission::OrderMedication);
+    let item = |pid: PatientId, what: String, due: Option<i64>, overdue: bool| WorkItem {
+        patient_id: pid.to_string(),
+        patient: String::new(),
+        what,
+        due_at: due,
+        due: String::new(),
+        overdue,
+        record_id: None,
+        program: pname.to_string(),
+    };
+    let orders = app.store.program_orders(prog).await?;
+    if orders.is_empty() && !prescriber {
+        return Ok(out);
+    }
+    let today = clinic_day(app.now(), tz);
+    let day = today.to_string();
+    let settings = crate::takehome::settings(app, prog).await?;
+    if prescriber {
+        // Verbal orders naming this prescriber, until signed; overdue past
+        // the program's co-signature window.
+        for o in orders
+            .iter()
+            .filter(|o| o.verbal && !o.is_signed() && o.prescriber_id == who.user_id.to_string())
+        {
+            let due = o.ordered_at + settings.verbal_cosign_hours * HOUR_US;
+            out.push((
+                o.patient_id,
+                item(
+                    o.patient_id,
+                    format!(
+                        "Sign verbal order: {} (taken by {})",
+                        crate::dosing::order_summary(o),
+                        o.ordered_by_name
+                    ),
+                    Some(due),
+                    due < now,
+                ),
+            ));
+        }
+        // The missed-dose rule: who must be seen before the next dose.
+        let closures: Vec<String> = app
+            .store
+            .closures(
+                prog,
+                &today
+                    .checked_sub(jiff::Span::new().days(60))
+                    .unwrap_or(today)
+                    .to_string(),
+            )
+            .await?
+            .into_iter()
+            .map(|c| c.day)
+            .collect();
+        let last: HashMap<String, String> = app
+            .store
+            .last_dose_days(prog, &day)
+            .await?
+            .into_iter()
+            .collect();
+        let mut seen = HashSet::new();
+        for o in orders.iter().rev() {
+            if !seen.insert(o.patient_id) {
+                continue;
+            }
+            let mine: Vec<carepath_store::dosing::MedOrder> = orders
+                .iter()
+                .filter(|x| x.patient_id == o.patient_id)
+                .cloned()
+                .collect();
+            let Some(active) = crate::dosing::active_on(&mine, &day) else {
+                continue;
+            };
+            let Some(l) = last.get(&o.patient_id.to_string()) else {
+                continue;
+            };
+            let Ok(ld) = l.parse::<jiff::civil::Date>() else {
+                continue;
+            };
+            let gap = ld.until(today).map(|s| s.get_days() as i64).unwrap_or(0) - 1;
+            let closed = closures
+                .iter()
+                .filter(|c| c.as_str() > l.as_str() && c.as_str() < day.as_str())
+                .count() as i64;
+            let missed = (gap - closed).max(0) as u32;
+            if missed == 0 {
+                continue;
+            }
+            let needs = if active.medication == "methadone" {
+                clinical::methadone::missed(&clinical::methadone::MissedInput {
+                    consecutive_missed_days: missed,
+                    usual_dose_mg: active.dose_ug as f64 / 1000.0,
+                    intoxicated: false,
+                    schedule: None,
+                })
+                .map(|r| r.needs_prescriber.then_some(r.rule))
+                .unwrap_or(None)
+            } else {
+                (missed >= 3).then(|| format!("{missed} days missed: assess before the next dose"))
+            };
+            if let Some(rule) = needs {
+                out.push((
+                    o.patient_id,
+                    item(
+                        o.patient_id,
+                        format!("Missed doses ({missed} days): {rule}"),
+                        None,
+                        true,
+                    ),
+                ));
+            }
+        }
+        for g in app.store.latest_grants(prog).await? {
+            if let Some(r) = &g.suspended_reason {
+                out.push((
+                    g.patient_id,
+                    item(
+                        g.patient_id,
+                        format!("Take-homes suspended — decide again: {r}"),
+                        Some(g.decided_at),
+                        false,
+                    ),
+                ));
+            }
+        }
+    }
+    // After an overdose: the prescriber's review (a new order or take-home
+    // decision since), and education with a naloxone kit (any clinician).
+    for od in app.store.program_overdoses(prog, now - 30 * DAY_US).await? {
+        if prescriber {
+            let reviewed = orders
+                .iter()
+                .any(|o| o.patient_id == od.patient_id && o.ordered_at > od.occurred_at)
+                || app
+                    .store
+                    .takehome_grants(od.patient_id)
+                    .await?
+                    .iter()
+                    .any(|g| g.decided_at > od.recorded_at);
+            if !reviewed {
+                out.push((
+                    od.patient_id,
+                    item(
+                        od.patient_id,
+                        "Review after an overdose: the order and take-homes".into(),
+                        Some(od.occurred_at),
+                        true,
+                    ),
+                ));
+            }
+        }
+        let educated = app
+            .store
+            .patient_kits(od.patient_id)
+            .await?
+            .iter()
+            .any(|k| k.education && k.handed_at > od.occurred_at);
+        if !educated {
+            out.push((
+                od.patient_id,
+                item(
+                    od.patient_id,
+                    "Overdose-risk education and a naloxone kit after an overdose".into(),
+                    Some(od.occurred_at),
+                    true,
+                ),
+            ));
+        }
+    }
+    Ok(out)
 }

@@ -313,3 +313,361 @@ both!(verbal_orders_and_stock_limits, |db| {
         assert!(d.w.db.exec_raw(&sql).await.is_err(), "{sql}");
     }
 });
+
+/// Dose the patient every day for `days` days (moving the clock a day
+/// after each), the way the window would.
+async fn dose_days(d: &Desk, days: usize) {
+    for _ in 0..days {
+        dosing::record_dose(&d.app, &d.nurse, d.w.patient_a, &DoseInput::default())
+            .await
+            .unwrap();
+        d.clock.advance(DAY_US);
+    }
+}
+
+fn all_met(app_policy: &str) -> std::collections::BTreeMap<String, bool> {
+    carepath_clinical::policy::get(app_policy)
+        .unwrap()
+        .criteria
+        .iter()
+        .map(|c| (c.clone(), true))
+        .collect()
+}
+
+both!(take_homes_under_the_federal_ladder_fill_their_days, |db| {
+    use carepath_app::takehome::{self, AssessInput, BottleEventInput};
+    let d = desk(db).await;
+    let (app, pid) = (&d.app, d.w.patient_a);
+    dosing::create_order(app, &d.prescriber, pid, &methadone(30.0, "induction"))
+        .await
+        .unwrap();
+    // Day 20 of treatment: the federal 2024 ladder allows 14 doses.
+    dose_days(&d, 19).await;
+    let e = takehome::eligibility(app, &d.nurse, pid).await.unwrap();
+    assert_eq!(e.policy, "federal-2024");
+    assert_eq!(e.days_in_treatment, 20);
+    assert_eq!(e.ceiling.ceiling, 14, "{:?}", e.ceiling);
+    // A nurse does not decide; 15 doses are refused naming the field; a
+    // criterion not met blocks ladder doses; 14 with every criterion met pass.
+    let mut i = AssessInput {
+        criteria: all_met("federal-2024"),
+        doses_granted: 14,
+        ..Default::default()
+    };
+    let r = takehome::assess(app, &d.nurse, pid, &i).await;
+    assert!(matches!(r, Err(Error::Forbidden(_))), "{r:?}");
+    i.doses_granted = 15;
+    let r = takehome::assess(app, &d.prescriber, pid, &i)
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&r), ["doses_granted"]);
+    i.criteria.insert("regular_attendance".into(), false);
+    i.doses_granted = 2;
+    let r = takehome::assess(app, &d.prescriber, pid, &i)
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&r), ["doses_granted"]);
+    i.criteria.insert("regular_attendance".into(), true);
+    // Two doses granted, and a closure day the day after tomorrow's run.
+    i.doses_granted = 2;
+    let g = takehome::assess(app, &d.prescriber, pid, &i).await.unwrap();
+    assert_eq!((g.doses_granted, g.max_doses), (2, 14));
+    let admin = d.w.principal(Role::Admin).await;
+    let today = dosing::panel(app, &d.nurse, pid).await.unwrap().clinic_day;
+    let day = |n: i64| {
+        today
+            .parse::<jiff::civil::Date>()
+            .unwrap()
+            .checked_add(jiff::Span::new().days(n))
+            .unwrap()
+            .to_string()
+    };
+    takehome::add_closure(app, &admin, d.w.a, &day(3), "Thanksgiving")
+        .await
+        .unwrap();
+    // Before today's observed dose no bottle goes out.
+    let panel = dosing::panel(app, &d.nurse, pid).await.unwrap();
+    let due: Vec<(String, bool)> = panel
+        .takehomes_due
+        .iter()
+        .map(|t| (t.day.clone(), t.closure))
+        .collect();
+    assert_eq!(due, [(day(1), false), (day(2), false), (day(3), true)]);
+    let r = takehome::dispense(app, &d.nurse, pid).await;
+    assert!(matches!(r, Err(Error::Conflict(_))), "{r:?}");
+    dosing::record_dose(app, &d.nurse, pid, &DoseInput::default())
+        .await
+        .unwrap();
+    let bottles = takehome::dispense(app, &d.nurse, pid).await.unwrap();
+    assert_eq!(bottles.len(), 3);
+    assert!(bottles[2].closure);
+    // Labels carry what a bottle must say.
+    let labels = takehome::labels(app, &d.nurse, pid, None).await.unwrap();
+    assert_eq!(labels.len(), 3);
+    assert_eq!(labels[0].bottle, "1 of 3");
+    assert_eq!(labels[0].dose, "30 mg (3 mL)");
+    assert_eq!(labels[0].lot, "M-2026-11");
+    assert_eq!(labels[1].take_on, day(2));
+    // Handing out twice is refused: the days are covered.
+    let r = takehome::dispense(app, &d.nurse, pid).await;
+    assert!(matches!(r, Err(Error::Conflict(_))), "{r:?}");
+    // Tomorrow is a take-home day: an observed dose is refused.
+    d.clock.advance(DAY_US);
+    let panel = dosing::panel(app, &d.nurse, pid).await.unwrap();
+    assert!(
+        panel.holds[0].contains("take-home day"),
+        "{:?}",
+        panel.holds
+    );
+    let r = dosing::record_dose(app, &d.nurse, pid, &DoseInput::default()).await;
+    assert!(matches!(r, Err(Error::Conflict(_))), "{r:?}");
+    // A lost bottle: a note is required; then take-homes are suspended.
+    let lost = BottleEventInput {
+        bottle: bottles[1].dose_id.clone(),
+        kind: "lost".into(),
+        ..Default::default()
+    };
+    let r = takehome::bottle_event(app, &d.nurse, pid, &lost)
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&r), ["note"]);
+    takehome::bottle_event(
+        app,
+        &d.nurse,
+        pid,
+        &BottleEventInput {
+            note: Some("left on the bus".into()),
+            ..lost
+        },
+    )
+    .await
+    .unwrap();
+    let (grant, _, events) = takehome::schedule(app, &d.nurse, pid).await.unwrap();
+    assert!(grant.unwrap().suspended_reason.is_some());
+    assert_eq!(events.len(), 1);
+    // The bottles are in the dispensing log as taken home.
+    let (_, _, log) = dosing::dispensing_log(app, &d.nurse, d.w.a, &day(-19), &day(3))
+        .await
+        .unwrap();
+    assert_eq!(log.iter().filter(|l| l.kind == "take_home").count(), 3);
+    assert_eq!(
+        log.iter()
+            .filter(|l| l.amount_taken_home_mg == "30")
+            .count(),
+        3
+    );
+    // The stock: 21 doses and 3 bottles of 30 mg out of 1,000 mg.
+    let (_, lots) = dosing::stock(app, &d.nurse, d.w.a).await.unwrap();
+    assert_eq!(lots[0].balance_ug, 1_000_000 - 23 * 30_000);
+});
+
+both!(reconciliation_balances_with_two_signatures, |db| {
+    use carepath_app::stock::{self, CountInput, ReconcileInput, WasteInput};
+    let d = desk(db).await;
+    let (app, pid) = (&d.app, d.w.patient_a);
+    dosing::create_order(app, &d.prescriber, pid, &methadone(30.0, "induction"))
+        .await
+        .unwrap();
+    dosing::record_dose(app, &d.nurse, pid, &DoseInput::default())
+        .await
+        .unwrap();
+    // A spill, witnessed: a wrong password and the nurse herself are refused.
+    let mut w = WasteInput {
+        lot_id: d.lot.clone(),
+        amount_mg: 5.0,
+        reason: "cup knocked over".into(),
+        witness_username: d.w.user(Role::Prescriber).1.to_string(),
+        witness_password: "wrong".into(),
+    };
+    let r = stock::waste(app, &d.nurse, d.w.a, &w).await.unwrap_err();
+    assert_eq!(fields(&r), ["witness_username"]);
+    w.witness_username = d.w.user(Role::Nurse).1.to_string();
+    w.witness_password = carepath_testkit::PW.into();
+    let r = stock::waste(app, &d.nurse, d.w.a, &w).await.unwrap_err();
+    assert_eq!(fields(&r), ["witness_username"]);
+    w.witness_username = d.w.user(Role::Prescriber).1.to_string();
+    assert_eq!(
+        stock::waste(app, &d.nurse, d.w.a, &w).await.unwrap(),
+        965_000
+    );
+    // The day: opening 0 (received today), received 1,000, administered 30,
+    // waste 5 → expected 965 mg.
+    let day = stock::stock_day(app, &d.nurse, d.w.a, None).await.unwrap();
+    let l = &day.lots[0];
+    assert_eq!(
+        (
+            l.flows.received_ug,
+            l.flows.administered_ug,
+            l.flows.waste_ug,
+            l.expected_ug
+        ),
+        (1_000_000, 30_000, 5_000, 965_000)
+    );
+    assert!(!day.balanced);
+    // A count that differs needs a note; then the balance follows the count.
+    let count = |mg: f64| ReconcileInput {
+        day: None,
+        counts: vec![CountInput {
+            lot_id: d.lot.clone(),
+            counted_mg: mg,
+        }],
+        note: None,
+    };
+    let r = stock::reconcile(app, &d.nurse, d.w.a, &count(964.0))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&r), ["note"]);
+    let recs = stock::reconcile(app, &d.nurse, d.w.a, &count(965.0))
+        .await
+        .unwrap();
+    assert_eq!(recs[0].variance_ug, 0);
+    // Counted once a day per lot.
+    let r = stock::reconcile(app, &d.nurse, d.w.a, &count(965.0)).await;
+    assert!(matches!(r, Err(Error::Conflict(_))), "{r:?}");
+    // The counter cannot co-sign; a second person can, once.
+    let r = stock::cosign(app, &d.nurse, &recs[0].id).await;
+    assert!(matches!(r, Err(Error::Conflict(_))), "{r:?}");
+    stock::cosign(app, &d.prescriber, &recs[0].id)
+        .await
+        .unwrap();
+    let r = stock::cosign(app, &d.prescriber, &recs[0].id).await;
+    assert!(matches!(r, Err(Error::Conflict(_))), "{r:?}");
+    let day = stock::stock_day(app, &d.nurse, d.w.a, None).await.unwrap();
+    assert!(day.balanced, "{day:?}");
+    assert_eq!(day.lots[0].signatures.len(), 2);
+    // The database refuses rewriting a reconciliation.
+    for sql in [
+        "UPDATE reconciliation SET counted_ug = 0",
+        "DELETE FROM reconciliation_signature",
+        "UPDATE stock_movement SET amount_ug = 1",
+    ] {
+        assert!(d.w.db.exec_raw(sql).await.is_err(), "{sql}");
+    }
+});
+
+both!(
+    overdose_response_reaches_the_worklist_and_the_sweep_suspends,
+    |db| {
+        use carepath_app::overdose::{self, KitInput, NaloxoneDose, OverdoseInput};
+        use carepath_app::takehome::{self, AssessInput};
+        let d = desk(db).await;
+        let (app, pid) = (&d.app, d.w.patient_a);
+        dosing::create_order(app, &d.prescriber, pid, &methadone(30.0, "induction"))
+            .await
+            .unwrap();
+        dose_days(&d, 16).await;
+        takehome::assess(
+            app,
+            &d.prescriber,
+            pid,
+            &AssessInput {
+                criteria: all_met("federal-2024"),
+                doses_granted: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        // An overdose in the parking lot, two naloxone sprays.
+        let now = carepath_app::fmt::rfc3339(d.clock.now_us() - 600_000_000);
+        let spray = |at: &str| NaloxoneDose {
+            product: "Naloxone nasal spray 4 mg".into(),
+            dose_mg: 4.0,
+            route: "intranasal".into(),
+            at: at.into(),
+        };
+        let bad = OverdoseInput {
+            occurred_at: now.clone(),
+            naloxone: vec![spray(&now)],
+            breathing_support: "rescue_breathing".into(),
+            vitals: "RR 6, SpO2 82%".into(),
+            ems_called: true,
+            transported: false,
+            outcome: "flew away".into(),
+            note: None,
+        };
+        let r = overdose::record(app, &d.nurse, pid, &bad)
+            .await
+            .unwrap_err();
+        assert_eq!(fields(&r), ["outcome"]);
+        overdose::record(
+            app,
+            &d.nurse,
+            pid,
+            &OverdoseInput {
+                naloxone: vec![spray(&now), spray(&now)],
+                outcome: "recovered_on_site".into(),
+                ..bad
+            },
+        )
+        .await
+        .unwrap();
+        let wl = carepath_app::work::worklist(app, &d.prescriber)
+            .await
+            .unwrap();
+        let what: Vec<&str> = wl.dosing.iter().map(|i| i.what.as_str()).collect();
+        assert!(
+            what.iter()
+                .any(|w| w.starts_with("Review after an overdose")),
+            "{what:?}"
+        );
+        assert!(
+            what.iter()
+                .any(|w| w.starts_with("Overdose-risk education")),
+            "{what:?}"
+        );
+        let panel = dosing::panel(app, &d.nurse, pid).await.unwrap();
+        assert!(
+            panel.alerts.iter().any(|a| a.starts_with("overdose on")),
+            "{:?}",
+            panel.alerts
+        );
+        // Education with a kit clears the nurse's item.
+        overdose::give_kit(
+            app,
+            &d.nurse,
+            d.w.a,
+            &KitInput {
+                patient_id: Some(pid.to_string()),
+                recipient: "patient".into(),
+                product: "Naloxone nasal spray 4 mg".into(),
+                quantity: 2,
+                lot: None,
+                education: true,
+            },
+        )
+        .await
+        .unwrap();
+        let wl = carepath_app::work::worklist(app, &d.nurse).await.unwrap();
+        assert!(
+            !wl.dosing
+                .iter()
+                .any(|i| i.what.starts_with("Overdose-risk")),
+            "{:?}",
+            wl.dosing
+        );
+        // Six clinic days away: the sweep applies the missed-dose rule, suspends the
+        // take-homes once, and the prescriber's worklist names the patient.
+        d.clock.advance(6 * DAY_US);
+        let who = Principal::system("missed-dose sweep");
+        let r = dosing::missed_dose_sweep(app, &who).await.unwrap();
+        let mine = r.iter().find(|x| x.missed > 0).unwrap();
+        assert_eq!((mine.prescriber, mine.suspended), (1, 1));
+        let r = dosing::missed_dose_sweep(app, &who).await.unwrap();
+        assert_eq!(r.iter().map(|x| x.suspended).sum::<usize>(), 0);
+        let wl = carepath_app::work::worklist(app, &d.prescriber)
+            .await
+            .unwrap();
+        let what: Vec<&str> = wl.dosing.iter().map(|i| i.what.as_str()).collect();
+        assert!(
+            what.iter().any(|w| w.starts_with("Missed doses (6 days)")),
+            "{what:?}"
+        );
+        assert!(
+            what.iter().any(|w| w.starts_with("Take-homes suspended")),
+            "{what:?}"
+        );
+        let panel = dosing::panel(app, &d.nurse, pid).await.unwrap();
+        assert!(panel.takehomes_due.is_empty());
+    }
+);

@@ -69,6 +69,9 @@ enum Cmd {
     /// The treatment finder's facility directory.
     #[command(subcommand)]
     Finder(FinderCmd),
+    /// The dosing desk's jobs.
+    #[command(subcommand)]
+    Dosing(DosingCmd),
     /// Benchmarks (results belong in BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -120,6 +123,14 @@ enum BenchCmd {
     Finder(bench::BenchArgs),
     /// The clinical record as it grows: one patient's record, the chart page and the worklist.
     Chart(bench_chart::ChartArgs),
+}
+
+#[derive(Subcommand)]
+enum DosingCmd {
+    /// Apply the missed-dose rule to every patient with an active order:
+    /// suspend take-homes where the prescriber must see the patient first
+    /// (the server runs this every hour).
+    Sweep,
 }
 
 #[derive(Subcommand)]
@@ -313,6 +324,18 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             checkpoint(&store, &cfg).await?;
         }
         Cmd::Calc { .. } | Cmd::Bench(_) => unreachable!("handled above"),
+        Cmd::Dosing(DosingCmd::Sweep) => {
+            let store = open(&cfg, false).await?;
+            let app = app(&store, &cfg);
+            let who = carepath_app::actor::Principal::system("missed-dose sweep");
+            for r in carepath_app::dosing::missed_dose_sweep(&app, &who).await? {
+                println!(
+                    "{} {}: {} patients, {} with missed days, {} for the prescriber, {} take-home suspensions",
+                    r.program, r.clinic_day, r.patients, r.missed, r.prescriber, r.suspended
+                );
+            }
+            checkpoint(&store, &cfg).await?;
+        }
         Cmd::Finder(FinderCmd::Import { file, format }) => {
             let store = open(&cfg, true).await?;
             finder_import(&app(&store, &cfg), &file, format.as_deref()).await?;
@@ -352,10 +375,23 @@ async fn serve(store: Store, cfg: &config::Config) -> Result<()> {
             tokio::time::sleep(every).await;
         }
     });
+    // The missed-dose sweep, every hour (idempotent).
+    let sweep_app = app(&store, cfg);
+    let sweeps = tokio::spawn(async move {
+        let who = carepath_app::actor::Principal::system("missed-dose sweep");
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = carepath_app::dosing::missed_dose_sweep(&sweep_app, &who).await {
+                tracing::error!(error = %e, "the missed-dose sweep failed");
+            }
+        }
+    });
     carepath_web::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
+    sweeps.abort();
     checkpoints.abort();
     checkpoint(&store, cfg).await?;
     store.close().await;

@@ -100,6 +100,7 @@ pub mod programs;
 pub mod records;
 pub mod referrals;
 pub mod sessions;
+pub mod takehome;
 pub mod users;
 
 pub use audit_log::{AuditFilter, AuditPage, VerifyResult};

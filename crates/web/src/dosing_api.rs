@@ -5,13 +5,18 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiResult, AppError, ErrorBody};
 use axum::Json;
+use axum::extract::Query;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use carepath_app::dosing::{self, DoseInput, OrderInput, Panel, ProductInput, ReceiptInput};
+use carepath_app::overdose::{KitInput, NaloxoneDose, OverdoseInput};
+use carepath_app::stock::{CountInput, LotDay, ReconcileInput, StockDay, WasteInput};
+use carepath_app::takehome::{AssessInput, BottleEventInput, Eligibility, Settings};
+use carepath_app::{overdose, stock as stockmod, takehome};
 use carepath_domain::ids::{PatientId, ProgramId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 #[derive(OpenApi)]
@@ -24,7 +29,20 @@ use utoipa::{OpenApi, ToSchema};
         record_dose,
         stock,
         add_product,
-        receive
+        receive,
+        eligibility,
+        decide,
+        dispense,
+        bottles,
+        bottle_event,
+        stock_day,
+        reconcile,
+        cosign,
+        waste,
+        record_overdose,
+        give_kit,
+        save_settings,
+        add_closure
     ),
     components(schemas(
         OrderInput,
@@ -35,7 +53,22 @@ use utoipa::{OpenApi, ToSchema};
         OrderDto,
         DoseDto,
         StockDto,
-        IdDto
+        IdDto,
+        AssessInput,
+        Eligibility,
+        BottleEventInput,
+        BottlesDto,
+        StockDay,
+        LotDay,
+        ReconcileInput,
+        CountInput,
+        WasteInput,
+        OverdoseInput,
+        NaloxoneDose,
+        KitInput,
+        Settings,
+        ClosureInput,
+        BalanceDto
     ))
 )]
 pub struct DosingApiDoc;
@@ -175,4 +208,200 @@ pub async fn receive(
 ) -> ApiResult<Response> {
     let id = dosing::receive(&state.app, &p, program(&pid)?, &body(b)?).await?;
     Ok((StatusCode::CREATED, Json(IdDto { id })).into_response())
+}
+
+/// Take-home eligibility under the program's policy (the engine's ceiling
+/// with every criterion met) and the decision in force.
+#[utoipa::path(get, path = "/api/v1/patients/{id}/takehome", params(("id" = String, Path)), responses((status = 200, body = Eligibility)))]
+pub async fn eligibility(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Eligibility>> {
+    Ok(Json(
+        takehome::eligibility(&state.app, &p, pid(&id)?).await?,
+    ))
+}
+
+/// Record the prescriber's take-home decision: every criterion weighed,
+/// the doses granted checked by the engine (above the limit: override).
+#[utoipa::path(post, path = "/api/v1/patients/{id}/takehome", params(("id" = String, Path)), request_body = AssessInput, responses((status = 201, body = Object), (status = 422, body = ErrorBody)))]
+pub async fn decide(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    b: Result<Json<AssessInput>, JsonRejection>,
+) -> ApiResult<Response> {
+    let g = takehome::assess(&state.app, &p, pid(&id)?, &body(b)?).await?;
+    Ok((StatusCode::CREATED, Json(g)).into_response())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BottlesDto {
+    #[schema(value_type = Option<Object>)]
+    pub grant: Option<carepath_app::model::TakehomeGrant>,
+    #[schema(value_type = Vec<Object>)]
+    pub bottles: Vec<carepath_app::model::Bottle>,
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<carepath_app::model::BottleEvent>,
+}
+
+/// Hand out today's take-home bottles (after today's observed dose): one
+/// per day due, each filling its day's slot.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/takehome/bottles", params(("id" = String, Path)), responses((status = 201, body = Vec<Object>), (status = 409, body = ErrorBody)))]
+pub async fn dispense(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let b = takehome::dispense(&state.app, &p, pid(&id)?).await?;
+    Ok((StatusCode::CREATED, Json(b)).into_response())
+}
+
+/// The take-home schedule: the decision in force, bottles of the last 60
+/// days and ahead, what became of them.
+#[utoipa::path(get, path = "/api/v1/patients/{id}/takehome/bottles", params(("id" = String, Path)), responses((status = 200, body = BottlesDto)))]
+pub async fn bottles(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<BottlesDto>> {
+    let (grant, bottles, events) = takehome::schedule(&state.app, &p, pid(&id)?).await?;
+    Ok(Json(BottlesDto {
+        grant,
+        bottles,
+        events,
+    }))
+}
+
+/// Record a bottle's return, a call-back count, a loss or a theft.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/takehome/bottle-events", params(("id" = String, Path)), request_body = BottleEventInput, responses((status = 201, body = Object)))]
+pub async fn bottle_event(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    b: Result<Json<BottleEventInput>, JsonRejection>,
+) -> ApiResult<Response> {
+    let e = takehome::bottle_event(&state.app, &p, pid(&id)?, &body(b)?).await?;
+    Ok((StatusCode::CREATED, Json(e)).into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct DayQuery {
+    /// The clinic day (default today).
+    #[serde(default)]
+    pub day: Option<String>,
+}
+
+/// The program's stock on a clinic day: each lot's opening, received,
+/// administered, dispensed, waste, expected balance and reconciliation.
+#[utoipa::path(get, path = "/api/v1/programs/{pid}/stock/day", params(("pid" = String, Path), DayQuery), responses((status = 200, body = StockDay)))]
+pub async fn stock_day(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(pid): Path<String>,
+    Query(q): Query<DayQuery>,
+) -> ApiResult<Json<StockDay>> {
+    Ok(Json(
+        stockmod::stock_day(&state.app, &p, program(&pid)?, q.day.as_deref()).await?,
+    ))
+}
+
+/// Reconcile the day: the physical count of each lot, signed by the counter.
+#[utoipa::path(post, path = "/api/v1/programs/{pid}/stock/reconciliations", params(("pid" = String, Path)), request_body = ReconcileInput, responses((status = 201, body = Vec<Object>)))]
+pub async fn reconcile(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(pid): Path<String>,
+    b: Result<Json<ReconcileInput>, JsonRejection>,
+) -> ApiResult<Response> {
+    let r = stockmod::reconcile(&state.app, &p, program(&pid)?, &body(b)?).await?;
+    Ok((StatusCode::CREATED, Json(r)).into_response())
+}
+
+/// Co-sign a reconciliation (a second person, not the counter).
+#[utoipa::path(post, path = "/api/v1/reconciliations/{rid}/cosign", params(("rid" = String, Path)), responses((status = 204), (status = 409, body = ErrorBody)))]
+pub async fn cosign(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(rid): Path<String>,
+) -> ApiResult<StatusCode> {
+    stockmod::cosign(&state.app, &p, &rid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BalanceDto {
+    /// The lot's balance after the movement (µg).
+    pub balance_ug: i64,
+}
+
+/// Record waste or a spill, confirmed by a witness's own credentials.
+#[utoipa::path(post, path = "/api/v1/programs/{pid}/stock/waste", params(("pid" = String, Path)), request_body = WasteInput, responses((status = 201, body = BalanceDto)))]
+pub async fn waste(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(pid): Path<String>,
+    b: Result<Json<WasteInput>, JsonRejection>,
+) -> ApiResult<Response> {
+    let balance_ug = stockmod::waste(&state.app, &p, program(&pid)?, &body(b)?).await?;
+    Ok((StatusCode::CREATED, Json(BalanceDto { balance_ug })).into_response())
+}
+
+/// Record an overdose and the response (naloxone doses, breathing support, EMS, outcome).
+#[utoipa::path(post, path = "/api/v1/patients/{id}/overdoses", params(("id" = String, Path)), request_body = OverdoseInput, responses((status = 201, body = Object)))]
+pub async fn record_overdose(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    b: Result<Json<OverdoseInput>, JsonRejection>,
+) -> ApiResult<Response> {
+    let o = overdose::record(&state.app, &p, pid(&id)?, &body(b)?).await?;
+    Ok((StatusCode::CREATED, Json(o)).into_response())
+}
+
+/// Log a naloxone kit handed out (to a patient, family or the community).
+#[utoipa::path(post, path = "/api/v1/programs/{pid}/naloxone-kits", params(("pid" = String, Path)), request_body = KitInput, responses((status = 201, body = Object)))]
+pub async fn give_kit(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(pid): Path<String>,
+    b: Result<Json<KitInput>, JsonRejection>,
+) -> ApiResult<Response> {
+    let k = overdose::give_kit(&state.app, &p, program(&pid)?, &body(b)?).await?;
+    Ok((StatusCode::CREATED, Json(k)).into_response())
+}
+
+/// Save the program's dosing settings: the take-home policy pack, the
+/// verbal-order co-signature window, the phone number for labels.
+#[utoipa::path(put, path = "/api/v1/programs/{pid}/dosing-settings", params(("pid" = String, Path)), request_body = Settings, responses((status = 204)))]
+pub async fn save_settings(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(pid): Path<String>,
+    b: Result<Json<Settings>, JsonRejection>,
+) -> ApiResult<StatusCode> {
+    takehome::save_settings(&state.app, &p, program(&pid)?, &body(b)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClosureInput {
+    /// YYYY-MM-DD.
+    pub day: String,
+    pub reason: String,
+}
+
+/// Add a closure day (Sunday, holiday): it generates closure take-homes.
+#[utoipa::path(post, path = "/api/v1/programs/{pid}/closures", params(("pid" = String, Path)), request_body = ClosureInput, responses((status = 204), (status = 409, body = ErrorBody)))]
+pub async fn add_closure(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(pid): Path<String>,
+    b: Result<Json<ClosureInput>, JsonRejection>,
+) -> ApiResult<StatusCode> {
+    let c = body(b)?;
+    takehome::add_closure(&state.app, &p, program(&pid)?, &c.day, &c.reason).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -12,7 +12,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get, post, put};
 use carepath_domain::authz::Permission;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -518,6 +518,110 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Perm(P::WriteClinical),
             ),
             post(crate::dosing_api::receive),
+        ),
+        (
+            r(
+                M::GET,
+                "/api/v1/patients/{id}/takehome",
+                Perm(P::ReadClinical),
+            ),
+            get(crate::dosing_api::eligibility),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/patients/{id}/takehome",
+                Perm(P::OrderMedication),
+            ),
+            post(crate::dosing_api::decide),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/patients/{id}/takehome/bottles",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::dosing_api::dispense),
+        ),
+        (
+            r(
+                M::GET,
+                "/api/v1/patients/{id}/takehome/bottles",
+                Perm(P::ReadClinical),
+            ),
+            get(crate::dosing_api::bottles),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/patients/{id}/takehome/bottle-events",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::dosing_api::bottle_event),
+        ),
+        (
+            r(
+                M::GET,
+                "/api/v1/programs/{pid}/stock/day",
+                Perm(P::ReadClinical),
+            ),
+            get(crate::dosing_api::stock_day),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/programs/{pid}/stock/reconciliations",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::dosing_api::reconcile),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/reconciliations/{rid}/cosign",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::dosing_api::cosign),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/programs/{pid}/stock/waste",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::dosing_api::waste),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/patients/{id}/overdoses",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::dosing_api::record_overdose),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/programs/{pid}/naloxone-kits",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::dosing_api::give_kit),
+        ),
+        (
+            r(
+                M::PUT,
+                "/api/v1/programs/{pid}/dosing-settings",
+                Perm(P::ManagePrograms),
+            ),
+            put(crate::dosing_api::save_settings),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/programs/{pid}/closures",
+                Perm(P::ManagePrograms),
+            ),
+            post(crate::dosing_api::add_closure),
         ),
         (
             r(
