@@ -1116,7 +1116,7 @@ async fn dosing_items(
         if prescriber {
             let reviewed = orders
                 .iter()
-                .any(|o| o.patient_id == od.patient_id && o.ordered_at > od.occurred_at)
+                .any(|o| o.patient_id == od.patient_id && o.ordered_at > od.recorded_at)
                 || app
                     .store
                     .takehome_grants(od.patient_id)

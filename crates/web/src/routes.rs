@@ -448,6 +448,66 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(pages::dosing::outage_csv),
         ),
         (
+            r(M::GET, "/dosing/stock", Perm(P::ReadClinical)),
+            get(pages::dosing::stock_view),
+        ),
+        (
+            r(M::POST, "/dosing/stock/reconcile", Perm(P::WriteClinical)),
+            post(pages::dosing::stock_reconcile),
+        ),
+        (
+            r(M::POST, "/dosing/stock/waste", Perm(P::WriteClinical)),
+            post(pages::dosing::stock_waste),
+        ),
+        (
+            r(
+                M::POST,
+                "/dosing/stock/{rid}/cosign",
+                Perm(P::WriteClinical),
+            ),
+            post(pages::dosing::stock_cosign),
+        ),
+        (
+            r(M::GET, "/dosing/{id}/takehome", Perm(P::ReadClinical)),
+            get(pages::dosing::takehome_view),
+        ),
+        (
+            r(M::POST, "/dosing/{id}/takehome", Perm(P::OrderMedication)),
+            post(pages::dosing::takehome_decide),
+        ),
+        (
+            r(M::POST, "/dosing/{id}/bottles", Perm(P::WriteClinical)),
+            post(pages::dosing::takehome_dispense),
+        ),
+        (
+            r(M::GET, "/dosing/{id}/labels", Perm(P::ReadClinical)),
+            get(pages::dosing::labels),
+        ),
+        (
+            r(
+                M::POST,
+                "/dosing/{id}/bottle-events",
+                Perm(P::WriteClinical),
+            ),
+            post(pages::dosing::bottle_event),
+        ),
+        (
+            r(M::GET, "/dosing/{id}/overdose", Perm(P::WriteClinical)),
+            get(pages::dosing::overdose_view),
+        ),
+        (
+            r(M::POST, "/dosing/{id}/overdose", Perm(P::WriteClinical)),
+            post(pages::dosing::overdose_record),
+        ),
+        (
+            r(
+                M::POST,
+                "/dosing/{id}/naloxone-kits",
+                Perm(P::WriteClinical),
+            ),
+            post(pages::dosing::kit),
+        ),
+        (
             r(M::GET, "/dosing/{id}", Perm(P::WriteClinical)),
             get(pages::dosing::panel),
         ),

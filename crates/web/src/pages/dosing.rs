@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use carepath_app::dosing::{self, DeskRow, DoseInput, LogLine, OutageLine, Panel};
+use carepath_app::{overdose, stock, takehome};
 use carepath_domain::authz::Permission;
 use carepath_domain::ids::{PatientId, ProgramId};
 use serde::Deserialize;
@@ -370,4 +371,642 @@ pub async fn outage_csv(
     let (_, pid) = pick(&programs, &q.program)?;
     let (day, lines) = dosing::outage_list(&state.app, &p, pid).await?;
     Ok(csv_response(&lines, &format!("dosing-list-{day}.csv"))?)
+}
+
+// ---- Take-homes -------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "takehome.html")]
+struct TakehomePage {
+    nav: Nav,
+    title: String,
+    p: Panel,
+    e: Option<takehome::Eligibility>,
+    eligibility_error: Option<String>,
+    prescriber: bool,
+    bottles: Vec<carepath_app::model::Bottle>,
+    events: Vec<carepath_app::model::BottleEvent>,
+    error: Option<String>,
+    message: Option<String>,
+}
+
+async fn takehome_page(
+    state: &AppState,
+    p: &Principal,
+    id: PatientId,
+    error: Option<String>,
+    message: Option<String>,
+) -> Result<Response, AppError> {
+    let panel = dosing::panel(&state.app, p, id).await?;
+    let (e, eligibility_error) = match takehome::eligibility(&state.app, p, id).await {
+        Ok(e) => (Some(e), None),
+        Err(e @ (AppError::Conflict(_) | AppError::Invalid(_))) => (None, Some(e.to_string())),
+        Err(e) => return Err(e),
+    };
+    let (_, bottles, events) = takehome::schedule(&state.app, p, id).await?;
+    let prescriber = panel
+        .order
+        .as_ref()
+        .is_some_and(|o| p.holds_in(o.program_id, Permission::OrderMedication));
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        render(&TakehomePage {
+            nav: Nav::for_principal(p),
+            title: format!("Take-homes — {}", panel.name),
+            p: panel,
+            e,
+            eligibility_error,
+            prescriber,
+            bottles,
+            events,
+            error,
+            message,
+        }),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct DoneQuery {
+    #[serde(default)]
+    done: String,
+}
+
+pub async fn takehome_view(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Query(q): Query<DoneQuery>,
+) -> HtmlResult<Response> {
+    let id: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
+    let msg = (!q.done.is_empty()).then(|| q.done.chars().take(200).collect());
+    Ok(takehome_page(&state, &p, id, None, msg).await?)
+}
+
+/// The prescriber's decision: `criteria.NAME=true` for each criterion met
+/// (a box left unticked is "not met"), `doses_granted`, `override_reason`.
+pub async fn takehome_decide(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> HtmlResult<Response> {
+    let id: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
+    let get = |k: &str| {
+        f.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let e = takehome::eligibility(&state.app, &p, id).await?;
+    let criteria = e
+        .criteria
+        .iter()
+        .map(|c| {
+            let met = f
+                .iter()
+                .any(|(n, v)| n == &format!("criteria.{c}") && v == "true");
+            (c.clone(), met)
+        })
+        .collect();
+    let doses = get("doses_granted");
+    let doses_granted = match doses.parse::<u32>() {
+        Ok(n) => n,
+        Err(_) => {
+            let msg = AppError::invalid(
+                "doses_granted",
+                "a whole number of doses (0 stops take-homes)",
+            )
+            .to_string();
+            return Ok(takehome_page(&state, &p, id, Some(msg), None).await?);
+        }
+    };
+    let reason = get("override_reason");
+    let input = takehome::AssessInput {
+        criteria,
+        doses_granted,
+        treatment_type: None,
+        override_reason: (!reason.is_empty()).then_some(reason),
+    };
+    match takehome::assess(&state.app, &p, id, &input).await {
+        Ok(g) => {
+            let q = serde_urlencoded::to_string([(
+                "done",
+                format!(
+                    "Decision recorded: {} take-home doses per supply",
+                    g.doses_granted
+                ),
+            )])
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+            Ok(Redirect::to(&format!("/dosing/{id}/takehome?{q}")).into_response())
+        }
+        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+            Ok(takehome_page(&state, &p, id, Some(e.to_string()), None).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Hand out the bottles due, then print their labels.
+pub async fn takehome_dispense(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> HtmlResult<Response> {
+    let id: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
+    match takehome::dispense(&state.app, &p, id).await {
+        Ok(_) => Ok(Redirect::to(&format!("/dosing/{id}/labels")).into_response()),
+        Err(e @ (AppError::Conflict(_) | AppError::Invalid(_))) => {
+            Ok(dose_page(&state, &p, id, Some(e.to_string())).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "labels.html")]
+struct LabelsPage {
+    patient_id: String,
+    labels: Vec<takehome::Label>,
+}
+
+#[derive(Deserialize)]
+pub struct LabelQuery {
+    #[serde(default)]
+    day: String,
+}
+
+/// Bottle labels, one per bottle, ready to print.
+pub async fn labels(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Query(q): Query<LabelQuery>,
+) -> HtmlResult<Response> {
+    let pid: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
+    let labels = takehome::labels(&state.app, &p, pid, Some(&q.day)).await?;
+    Ok(render(&LabelsPage {
+        patient_id: pid.to_string(),
+        labels,
+    })
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct BottleForm {
+    #[serde(default)]
+    bottle: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn bottle_event(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Form(f): Form<BottleForm>,
+) -> HtmlResult<Response> {
+    let id: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
+    let input = takehome::BottleEventInput {
+        bottle: f.bottle,
+        kind: f.kind,
+        outcome: (!f.outcome.is_empty()).then_some(f.outcome),
+        note: (!f.note.trim().is_empty()).then_some(f.note),
+    };
+    match takehome::bottle_event(&state.app, &p, id, &input).await {
+        Ok(e) => {
+            let q = serde_urlencoded::to_string([(
+                "done",
+                format!("Bottle {}: {}", e.kind, e.outcome.replace('_', " ")),
+            )])
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+            Ok(Redirect::to(&format!("/dosing/{id}/takehome?{q}")).into_response())
+        }
+        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+            Ok(takehome_page(&state, &p, id, Some(e.to_string()), None).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---- Stock and reconciliation ----------------------------------------
+
+#[derive(Template)]
+#[template(path = "stock.html")]
+struct StockPage {
+    nav: Nav,
+    title: String,
+    programs: Vec<(String, String)>,
+    program: String,
+    day: stock::StockDay,
+    chart: String,
+    me: String,
+    error: Option<String>,
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct StockQuery {
+    #[serde(default)]
+    program: String,
+    #[serde(default)]
+    day: String,
+    #[serde(default)]
+    done: String,
+}
+
+/// Bars of each lot's balance against the largest (inline SVG with a
+/// text alternative in its title and the table beside it).
+fn stock_chart(day: &stock::StockDay) -> String {
+    let max = day
+        .lots
+        .iter()
+        .map(|l| l.lot.balance_ug)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let row = 28;
+    let h = row * day.lots.len().max(1) + 8;
+    let mut svg = format!(
+        "<svg class=\"chart\" role=\"img\" viewBox=\"0 0 520 {h}\" width=\"520\" height=\"{h}\" aria-labelledby=\"stock-chart-t\"><title id=\"stock-chart-t\">Balance on hand per lot: {}</title>",
+        day.lots
+            .iter()
+            .map(|l| format!("{} {} mg", l.lot.lot, dosing::mg(l.lot.balance_ug)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for (n, l) in day.lots.iter().enumerate() {
+        let y = 4 + n * row;
+        let w = (l.lot.balance_ug as f64 / max as f64 * 300.0).round() as i64;
+        svg.push_str(&format!(
+            "<text x=\"0\" y=\"{}\" font-size=\"13\">{}</text><rect x=\"120\" y=\"{y}\" width=\"{w}\" height=\"18\" fill=\"#1f5f8b\"></rect><text x=\"{}\" y=\"{}\" font-size=\"13\">{} mg</text>",
+            y + 14,
+            escape(&l.lot.lot),
+            130 + w,
+            y + 14,
+            dosing::mg(l.lot.balance_ug)
+        ));
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+async fn stock_page(
+    state: &AppState,
+    p: &Principal,
+    program: &str,
+    day: &str,
+    error: Option<String>,
+    message: Option<String>,
+) -> Result<Response, AppError> {
+    let programs = programs_where(state, p, Permission::ReadClinical).await?;
+    let (program, pid) = pick(&programs, program)?;
+    let day = stock::stock_day(&state.app, p, pid, Some(day)).await?;
+    let chart = stock_chart(&day);
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        render(&StockPage {
+            nav: Nav::for_principal(p),
+            title: "Stock and reconciliation".into(),
+            programs,
+            program,
+            day,
+            chart,
+            me: p.user_id.to_string(),
+            error,
+            message,
+        }),
+    )
+        .into_response())
+}
+
+pub async fn stock_view(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<StockQuery>,
+) -> HtmlResult<Response> {
+    let msg = (!q.done.is_empty()).then(|| q.done.chars().take(200).collect());
+    Ok(stock_page(&state, &p, &q.program, &q.day, None, msg).await?)
+}
+
+fn back_to_stock(program: &str, day: &str, done: &str) -> Result<Response, AppError> {
+    let q = serde_urlencoded::to_string([("program", program), ("day", day), ("done", done)])
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(Redirect::to(&format!("/dosing/stock?{q}")).into_response())
+}
+
+/// The count form: `count.LOT_ID=mg` per lot, `note`, `program`, `day`.
+pub async fn stock_reconcile(
+    State(state): State<AppState>,
+    p: Principal,
+    Form(f): Form<Vec<(String, String)>>,
+) -> HtmlResult<Response> {
+    let get = |k: &str| {
+        f.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let (program, day) = (get("program"), get("day"));
+    let programs = my_programs(&state, &p).await?;
+    let (_, pid) = pick(&programs, &program)?;
+    let mut counts = vec![];
+    for (k, v) in &f {
+        if let Some(lot) = k.strip_prefix("count.")
+            && !v.trim().is_empty()
+        {
+            match v.trim().parse::<f64>() {
+                Ok(mg) => counts.push(stock::CountInput {
+                    lot_id: lot.to_string(),
+                    counted_mg: mg,
+                }),
+                Err(_) => {
+                    let e =
+                        AppError::invalid("counted_mg", "each count is a number of mg").to_string();
+                    return Ok(stock_page(&state, &p, &program, &day, Some(e), None).await?);
+                }
+            }
+        }
+    }
+    let note = get("note");
+    let input = stock::ReconcileInput {
+        day: (!day.is_empty()).then(|| day.clone()),
+        counts,
+        note: (!note.is_empty()).then_some(note),
+    };
+    match stock::reconcile(&state.app, &p, pid, &input).await {
+        Ok(r) => Ok(back_to_stock(
+            &program,
+            &day,
+            &format!(
+                "Count signed for {} lot(s): a second person co-signs",
+                r.len()
+            ),
+        )?),
+        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+            Ok(stock_page(&state, &p, &program, &day, Some(e.to_string()), None).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CosignForm {
+    #[serde(default)]
+    program: String,
+    #[serde(default)]
+    day: String,
+}
+
+pub async fn stock_cosign(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(rid): Path<String>,
+    Form(f): Form<CosignForm>,
+) -> HtmlResult<Response> {
+    match stock::cosign(&state.app, &p, &rid).await {
+        Ok(()) => Ok(back_to_stock(&f.program, &f.day, "Co-signed")?),
+        Err(e @ AppError::Conflict(_)) => {
+            Ok(stock_page(&state, &p, &f.program, &f.day, Some(e.to_string()), None).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct WasteForm {
+    #[serde(default)]
+    program: String,
+    #[serde(default)]
+    lot_id: String,
+    #[serde(default)]
+    amount_mg: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    witness_username: String,
+    #[serde(default)]
+    witness_password: String,
+}
+
+pub async fn stock_waste(
+    State(state): State<AppState>,
+    p: Principal,
+    Form(f): Form<WasteForm>,
+) -> HtmlResult<Response> {
+    let programs = my_programs(&state, &p).await?;
+    let (program, pid) = pick(&programs, &f.program)?;
+    let Ok(amount_mg) = f.amount_mg.trim().parse::<f64>() else {
+        let e = AppError::invalid("amount_mg", "must be a number of mg").to_string();
+        return Ok(stock_page(&state, &p, &program, "", Some(e), None).await?);
+    };
+    let input = stock::WasteInput {
+        lot_id: f.lot_id,
+        amount_mg,
+        reason: f.reason,
+        witness_username: f.witness_username,
+        witness_password: f.witness_password,
+    };
+    match stock::waste(&state.app, &p, pid, &input).await {
+        Ok(_) => Ok(back_to_stock(
+            &program,
+            "",
+            "Waste recorded with its witness",
+        )?),
+        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+            Ok(stock_page(&state, &p, &program, "", Some(e.to_string()), None).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---- Overdose response -------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "overdose.html")]
+struct OverdosePage {
+    nav: Nav,
+    title: String,
+    p: Panel,
+    program: String,
+    history: Vec<carepath_app::model::Overdose>,
+    kits: Vec<carepath_app::model::Kit>,
+    error: Option<String>,
+    message: Option<String>,
+}
+
+async fn overdose_page(
+    state: &AppState,
+    p: &Principal,
+    id: PatientId,
+    error: Option<String>,
+    message: Option<String>,
+) -> Result<Response, AppError> {
+    let panel = dosing::panel(&state.app, p, id).await?;
+    let scope =
+        carepath_app::access::open(&state.app, p, id, Permission::ReadClinical, "overdose.page")
+            .await?;
+    let (history, kits) = overdose::history(&state.app, p, id).await?;
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        render(&OverdosePage {
+            nav: Nav::for_principal(p),
+            title: format!("Overdose response — {}", panel.name),
+            program: scope.program.id.to_string(),
+            p: panel,
+            history,
+            kits,
+            error,
+            message,
+        }),
+    )
+        .into_response())
+}
+
+pub async fn overdose_view(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Query(q): Query<DoneQuery>,
+) -> HtmlResult<Response> {
+    let id: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
+    let msg = (!q.done.is_empty()).then(|| q.done.chars().take(200).collect());
+    Ok(overdose_page(&state, &p, id, None, msg).await?)
+}
+
+#[derive(Deserialize)]
+pub struct OverdoseForm {
+    #[serde(default)]
+    occurred_at: String,
+    #[serde(default)]
+    naloxone_product: String,
+    #[serde(default)]
+    naloxone_mg: String,
+    #[serde(default)]
+    naloxone_route: String,
+    #[serde(default)]
+    naloxone_doses: String,
+    #[serde(default)]
+    breathing_support: String,
+    #[serde(default)]
+    vitals: String,
+    #[serde(default)]
+    ems_called: String,
+    #[serde(default)]
+    transported: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn overdose_record(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Form(f): Form<OverdoseForm>,
+) -> HtmlResult<Response> {
+    let id: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
+    let n: usize = f.naloxone_doses.trim().parse().unwrap_or(0).min(10);
+    let mg = f.naloxone_mg.trim().parse::<f64>().unwrap_or(0.0);
+    let input = overdose::OverdoseInput {
+        occurred_at: f.occurred_at.clone(),
+        naloxone: (0..n)
+            .map(|_| overdose::NaloxoneDose {
+                product: f.naloxone_product.clone(),
+                dose_mg: mg,
+                route: f.naloxone_route.clone(),
+                at: f.occurred_at.clone(),
+            })
+            .collect(),
+        breathing_support: f.breathing_support,
+        vitals: f.vitals,
+        ems_called: f.ems_called == "true",
+        transported: f.transported == "true",
+        outcome: f.outcome,
+        note: (!f.note.trim().is_empty()).then_some(f.note),
+    };
+    match overdose::record(&state.app, &p, id, &input).await {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/dosing/{id}/overdose?done=Overdose+recorded%3A+the+prescriber+reviews+and+education+follows"
+        ))
+        .into_response()),
+        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+            Ok(overdose_page(&state, &p, id, Some(e.to_string()), None).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct KitForm {
+    #[serde(default)]
+    program: String,
+    #[serde(default)]
+    recipient: String,
+    #[serde(default)]
+    product: String,
+    #[serde(default)]
+    quantity: String,
+    #[serde(default)]
+    education: String,
+}
+
+pub async fn kit(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Form(f): Form<KitForm>,
+) -> HtmlResult<Response> {
+    let pid: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
+    let program: ProgramId = f.program.parse().map_err(|_| AppError::NotFound)?;
+    let input = overdose::KitInput {
+        patient_id: Some(pid.to_string()),
+        recipient: f.recipient,
+        product: f.product,
+        quantity: f.quantity.trim().parse().unwrap_or(0),
+        lot: None,
+        education: f.education == "true",
+    };
+    match overdose::give_kit(&state.app, &p, program, &input).await {
+        Ok(_) => Ok(
+            Redirect::to(&format!("/dosing/{pid}/overdose?done=Naloxone+kit+logged"))
+                .into_response(),
+        ),
+        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+            Ok(overdose_page(&state, &p, pid, Some(e.to_string()), None).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Micrograms as milligrams for templates (which hand values by reference).
+pub fn mgs<T: std::borrow::Borrow<i64>>(ug: T) -> String {
+    dosing::mg(*ug.borrow())
 }

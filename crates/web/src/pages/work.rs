@@ -95,6 +95,12 @@ pub async fn worklist(State(state): State<AppState>, p: Principal) -> HtmlResult
             conv(w.followups),
             "aftercare",
         ),
+        (
+            "dosing".into(),
+            "Medication and dosing".into(),
+            conv(w.dosing),
+            "dose",
+        ),
     ];
     // Only prescribers sign orders; the empty section would only be noise for others.
     if !p.can(Permission::OrderMedication) {

@@ -162,3 +162,191 @@ carepath_testkit::both!(the_window_from_order_to_dose, |db| {
     let r = fd.get(format!("{base}/dosing/{pid}")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 });
+
+carepath_testkit::both!(take_homes_labels_reconciliation_and_overdose_pages, |db| {
+    let w = World::new(db).await;
+    let base = &w.base;
+    let admin = w.login(Role::Admin).await;
+    let prescriber = w.login(Role::Prescriber).await;
+    let nurse = w.login(Role::Nurse).await;
+    let pid = w.patient_a;
+    carepath_app::chart::admit(
+        &w.app,
+        &system(),
+        pid,
+        &carepath_app::chart::AdmitInput {
+            program_id: w.a.to_string(),
+            level_of_care: "opioid_treatment_program".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let (_, v) = post_json(
+        &admin,
+        format!("{base}/api/v1/programs/{}/products", w.a),
+        serde_json::json!({"medication": "methadone", "form": "oral_liquid", "name": "Methadone 10 mg/mL", "strength_mg": 10}),
+    )
+    .await;
+    let product = v["id"].as_str().unwrap().to_string();
+    let (_, v) = post_json(
+        &nurse,
+        format!("{base}/api/v1/programs/{}/stock/lots", w.a),
+        serde_json::json!({"product_id": product, "lot": "L-7", "amount_mg": 500}),
+    )
+    .await;
+    let lot = v["id"].as_str().unwrap().to_string();
+    let r = admin
+        .put(format!("{base}/api/v1/programs/{}/dosing-settings", w.a))
+        .json(&serde_json::json!({"takehome_policy": "federal-2024", "verbal_cosign_hours": 24, "phone": "(410) 555-0100"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let (st, _) = post_json(
+        &prescriber,
+        format!("{base}/api/v1/patients/{pid}/medication-orders"),
+        serde_json::json!({"medication": "methadone", "form": "oral_liquid", "phase": "induction", "dose_mg": 30}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
+    // The prescriber's decision on the form: 8 doses on day 1 are refused
+    // (7 allowed in the first 14 days), 2 with every criterion met pass.
+    let criteria = [
+        "no_active_substance_use",
+        "regular_attendance",
+        "no_serious_behavior_problems",
+        "no_recent_diversion",
+        "safe_transport_and_storage",
+        "other_criteria_met",
+    ];
+    let mut form: Vec<(String, String)> = criteria
+        .iter()
+        .map(|c| (format!("criteria.{c}"), "true".to_string()))
+        .collect();
+    form.push(("doses_granted".into(), "8".into()));
+    let r = prescriber
+        .post(format!("{base}/dosing/{pid}/takehome"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("doses_granted"));
+    form.pop();
+    form.push(("doses_granted".into(), "2".into()));
+    let r = prescriber
+        .post(format!("{base}/dosing/{pid}/takehome"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // A nurse cannot decide.
+    let r = nurse
+        .post(format!("{base}/dosing/{pid}/takehome"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // The panel says two bottles are due; the nurse doses, hands them out,
+    // and the labels print with what a bottle must carry.
+    let page = get_text(&nurse, format!("{base}/dosing/{pid}")).await;
+    assert!(page.contains("Take-homes due today: 2 bottle(s)"), "{page}");
+    nurse
+        .post(format!("{base}/dosing/{pid}"))
+        .form(&[("observed", "true")])
+        .send()
+        .await
+        .unwrap();
+    let r = nurse
+        .post(format!("{base}/dosing/{pid}/bottles"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let labels = get_text(
+        &nurse,
+        format!("{base}{}", r.headers()["location"].to_str().unwrap()),
+    )
+    .await;
+    assert_eq!(
+        labels.matches("KEEP OUT OF REACH OF CHILDREN").count(),
+        2,
+        "{labels}"
+    );
+    assert!(
+        labels.contains("(410) 555-0100")
+            && labels.contains("30 mg (3 mL)")
+            && labels.contains("lot L-7")
+            && labels.contains("bottle 2 of 2"),
+        "{labels}"
+    );
+    // Reconciliation: the nurse counts 410 mg (500 − 30 − 2 × 30) and signs;
+    // the prescriber co-signs; the day balances.
+    let stock = get_text(&nurse, format!("{base}/dosing/stock?program={}", w.a)).await;
+    assert!(
+        stock.contains("Not yet balanced") && stock.contains("<svg"),
+        "{stock}"
+    );
+    let r = nurse
+        .post(format!("{base}/dosing/stock/reconcile"))
+        .form(&[
+            ("program", w.a.to_string()),
+            (&format!("count.{lot}"), "410".to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let day = get_json(&nurse, format!("{base}/api/v1/programs/{}/stock/day", w.a)).await;
+    let rid = day["lots"][0]["reconciliation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(day["lots"][0]["reconciliation"]["variance_ug"], 0);
+    let r = nurse
+        .post(format!("{base}/api/v1/reconciliations/{rid}/cosign"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let r = prescriber
+        .post(format!("{base}/dosing/stock/{rid}/cosign"))
+        .form(&[("program", w.a.to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let stock = get_text(&nurse, format!("{base}/dosing/stock?program={}", w.a)).await;
+    assert!(stock.contains("Balanced"), "{stock}");
+    // An overdose recorded on the form reaches the prescriber's worklist.
+    let now = (jiff::Zoned::now() - jiff::Span::new().minutes(5))
+        .with_time_zone(jiff::tz::TimeZone::get("America/Chicago").unwrap())
+        .strftime("%Y-%m-%dT%H:%M")
+        .to_string();
+    let r = nurse
+        .post(format!("{base}/dosing/{pid}/overdose"))
+        .form(&[
+            ("occurred_at", now.as_str()),
+            ("naloxone_product", "Naloxone nasal spray 4 mg"),
+            ("naloxone_mg", "4"),
+            ("naloxone_route", "intranasal"),
+            ("naloxone_doses", "2"),
+            ("breathing_support", "rescue_breathing"),
+            ("vitals", "RR 6, SpO2 84%"),
+            ("ems_called", "true"),
+            ("outcome", "recovered_on_site"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let wl = get_text(&prescriber, format!("{base}/worklist")).await;
+    assert!(wl.contains("Review after an overdose"), "{wl}");
+});
