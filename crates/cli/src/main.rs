@@ -3,6 +3,7 @@
 mod backup;
 mod bench;
 mod bench_chart;
+mod bench_dosing;
 mod config;
 mod demo;
 mod demo_dosing;
@@ -123,6 +124,8 @@ enum BenchCmd {
     Finder(bench::BenchArgs),
     /// The clinical record as it grows: one patient's record, the chart page and the worklist.
     Chart(bench_chart::ChartArgs),
+    /// The morning rush at the dosing window, with the bare durable-insert rate of the same database.
+    Dosing(bench_dosing::DosingArgs),
 }
 
 #[derive(Subcommand)]
@@ -268,6 +271,10 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
     }
     if let Cmd::Bench(BenchCmd::Finder(a)) = &cli.cmd {
         bench::finder(a).await?;
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    if let Cmd::Bench(BenchCmd::Dosing(a)) = &cli.cmd {
+        bench_dosing::dosing(a).await?;
         return Ok(std::process::ExitCode::SUCCESS);
     }
     if let Cmd::Bench(BenchCmd::Chart(a)) = &cli.cmd {

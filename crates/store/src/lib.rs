@@ -96,6 +96,7 @@ pub mod dosing;
 pub mod finder;
 pub mod integrity;
 pub mod patients;
+mod probe;
 pub mod programs;
 pub mod records;
 pub mod referrals;
