@@ -922,57 +922,6 @@ pub async fn in_care(
     Ok(v)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn member(p: PatientId, at: i64, add: bool) -> (PatientId, i64, EnrollmentBody) {
-        (
-            p,
-            at,
-            EnrollmentBody {
-                v: 1,
-                action: if add {
-                    Membership::Add
-                } else {
-                    Membership::Remove
-                },
-                group: String::new(),
-                series_id: None,
-            },
-        )
-    }
-
-    #[test]
-    fn enrollment_follows_the_newest_record_per_patient() {
-        let a = PatientId::new();
-        let b = PatientId::new();
-        assert_eq!(enrolled(&[]), None, "never enrolled: an open group");
-        let v = enrolled(&[member(a, 1, true), member(b, 2, true), member(a, 3, false)]).unwrap();
-        assert_eq!(v, vec![b]);
-        let v = enrolled(&[member(a, 1, true), member(a, 2, false), member(a, 4, true)]).unwrap();
-        assert_eq!(v, vec![a]);
-        assert_eq!(
-            enrolled(&[member(a, 1, true), member(a, 2, false)]),
-            Some(vec![]),
-            "closed and empty"
-        );
-    }
-
-    #[test]
-    fn cows_due_uses_the_latest_check_or_admission() {
-        let a = PatientId::new();
-        let b = PatientId::new();
-        let c = PatientId::new();
-        let open = [(a, 0), (b, 0), (c, 500)];
-        let latest = [(a, 50, Some(60)), (b, 10, Some(1000)), (c, 100, Some(200))];
-        // a: latest check at 50 → due 60; b: due 1000 (beyond horizon); c: check predates
-        // this admission → due at admission (500).
-        let due = cows_due(&open, &latest, 600);
-        assert_eq!(due, vec![(a, 60), (c, 500)]);
-    }
-}
-
 /// The dosing desk's part of the worklist for one program (see
 /// [`Worklist::dosing`]); nurses see the education item, prescribers all.
 async fn dosing_items(
@@ -1154,4 +1103,55 @@ async fn dosing_items(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(p: PatientId, at: i64, add: bool) -> (PatientId, i64, EnrollmentBody) {
+        (
+            p,
+            at,
+            EnrollmentBody {
+                v: 1,
+                action: if add {
+                    Membership::Add
+                } else {
+                    Membership::Remove
+                },
+                group: String::new(),
+                series_id: None,
+            },
+        )
+    }
+
+    #[test]
+    fn enrollment_follows_the_newest_record_per_patient() {
+        let a = PatientId::new();
+        let b = PatientId::new();
+        assert_eq!(enrolled(&[]), None, "never enrolled: an open group");
+        let v = enrolled(&[member(a, 1, true), member(b, 2, true), member(a, 3, false)]).unwrap();
+        assert_eq!(v, vec![b]);
+        let v = enrolled(&[member(a, 1, true), member(a, 2, false), member(a, 4, true)]).unwrap();
+        assert_eq!(v, vec![a]);
+        assert_eq!(
+            enrolled(&[member(a, 1, true), member(a, 2, false)]),
+            Some(vec![]),
+            "closed and empty"
+        );
+    }
+
+    #[test]
+    fn cows_due_uses_the_latest_check_or_admission() {
+        let a = PatientId::new();
+        let b = PatientId::new();
+        let c = PatientId::new();
+        let open = [(a, 0), (b, 0), (c, 500)];
+        let latest = [(a, 50, Some(60)), (b, 10, Some(1000)), (c, 100, Some(200))];
+        // a: latest check at 50 → due 60; b: due 1000 (beyond horizon); c: check predates
+        // this admission → due at admission (500).
+        let due = cows_due(&open, &latest, 600);
+        assert_eq!(due, vec![(a, 60), (c, 500)]);
+    }
 }
