@@ -212,7 +212,7 @@ pub async fn receive(
 
 /// Take-home eligibility under the program's policy (the engine's ceiling
 /// with every criterion met) and the decision in force.
-#[utoipa::path(get, path = "/api/v1/patients/{id}/takehome", params(("id" = String, Path)), responses((status = 200, body = Eligibility)))]
+#[utoipa::path(get, path = "/api/v1/patients/{id}/takehome", params(("id" = String, Path)), responses((status = 200, body = Eligibility), (status = 409, body = ErrorBody)))]
 pub async fn eligibility(
     State(state): State<AppState>,
     p: Principal,
@@ -225,7 +225,7 @@ pub async fn eligibility(
 
 /// Record the prescriber's take-home decision: every criterion weighed,
 /// the doses granted checked by the engine (above the limit: override).
-#[utoipa::path(post, path = "/api/v1/patients/{id}/takehome", params(("id" = String, Path)), request_body = AssessInput, responses((status = 201, body = Object), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/patients/{id}/takehome", params(("id" = String, Path)), request_body = AssessInput, responses((status = 201, body = Object), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn decide(
     State(state): State<AppState>,
     p: Principal,
@@ -260,7 +260,7 @@ pub async fn dispense(
 
 /// The take-home schedule: the decision in force, bottles of the last 60
 /// days and ahead, what became of them.
-#[utoipa::path(get, path = "/api/v1/patients/{id}/takehome/bottles", params(("id" = String, Path)), responses((status = 200, body = BottlesDto)))]
+#[utoipa::path(get, path = "/api/v1/patients/{id}/takehome/bottles", params(("id" = String, Path)), responses((status = 200, body = BottlesDto), (status = 409, body = ErrorBody)))]
 pub async fn bottles(
     State(state): State<AppState>,
     p: Principal,
@@ -275,7 +275,7 @@ pub async fn bottles(
 }
 
 /// Record a bottle's return, a call-back count, a loss or a theft.
-#[utoipa::path(post, path = "/api/v1/patients/{id}/takehome/bottle-events", params(("id" = String, Path)), request_body = BottleEventInput, responses((status = 201, body = Object)))]
+#[utoipa::path(post, path = "/api/v1/patients/{id}/takehome/bottle-events", params(("id" = String, Path)), request_body = BottleEventInput, responses((status = 201, body = Object), (status = 409, body = ErrorBody)))]
 pub async fn bottle_event(
     State(state): State<AppState>,
     p: Principal,
@@ -308,7 +308,7 @@ pub async fn stock_day(
 }
 
 /// Reconcile the day: the physical count of each lot, signed by the counter.
-#[utoipa::path(post, path = "/api/v1/programs/{pid}/stock/reconciliations", params(("pid" = String, Path)), request_body = ReconcileInput, responses((status = 201, body = Vec<Object>)))]
+#[utoipa::path(post, path = "/api/v1/programs/{pid}/stock/reconciliations", params(("pid" = String, Path)), request_body = ReconcileInput, responses((status = 201, body = Vec<Object>), (status = 409, body = ErrorBody)))]
 pub async fn reconcile(
     State(state): State<AppState>,
     p: Principal,
@@ -337,7 +337,7 @@ pub struct BalanceDto {
 }
 
 /// Record waste or a spill, confirmed by a witness's own credentials.
-#[utoipa::path(post, path = "/api/v1/programs/{pid}/stock/waste", params(("pid" = String, Path)), request_body = WasteInput, responses((status = 201, body = BalanceDto)))]
+#[utoipa::path(post, path = "/api/v1/programs/{pid}/stock/waste", params(("pid" = String, Path)), request_body = WasteInput, responses((status = 201, body = BalanceDto), (status = 409, body = ErrorBody)))]
 pub async fn waste(
     State(state): State<AppState>,
     p: Principal,
