@@ -45,7 +45,7 @@ pub const PHASES: &[(&str, &str)] = &[
     ("taper", "Taper"),
 ];
 
-fn ug(mg: f64) -> i64 {
+pub(crate) fn ug(mg: f64) -> i64 {
     (mg * 1000.0).round() as i64
 }
 
@@ -122,6 +122,18 @@ fn days_between(a: &str, b: &str) -> Option<i64> {
     let a: Date = a.parse().ok()?;
     let b: Date = b.parse().ok()?;
     Some(a.until(b).ok()?.get_days() as i64)
+}
+
+/// Clinic days without a dose strictly between the last dose's day and
+/// `day`; closure days are not missed (a closure take-home covers them).
+/// Pure: the panel and the prescriber's worklist both count with it.
+pub fn missed_clinic_days(last_dose_day: &str, day: &str, closures: &[String]) -> u32 {
+    let gap = days_between(last_dose_day, day).unwrap_or(0) - 1;
+    let closed = closures
+        .iter()
+        .filter(|c| c.as_str() > last_dose_day && c.as_str() < day)
+        .count() as i64;
+    (gap - closed).max(0) as u32
 }
 
 fn check(p: &mut Problems, i: &OrderInput) {
@@ -588,17 +600,8 @@ fn panel_for(s: &PatientScope, day: &str, doses_today: Vec<Dose>, l: &Loaded) ->
     // missed (a closure take-home covers them when granted).
     let missed_days = last_dose_day
         .as_deref()
-        .and_then(|l| days_between(l, day))
-        .map(|d| (d - 1).max(0) as u32)
-        .unwrap_or(0)
-        .saturating_sub(
-            l.closures
-                .iter()
-                .filter(|c| {
-                    last_dose_day.as_deref().is_some_and(|x| c.as_str() > x) && c.as_str() < day
-                })
-                .count() as u32,
-        );
+        .map(|last| missed_clinic_days(last, day, &l.closures))
+        .unwrap_or(0);
     let mut due_mg = None;
     let mut missed_rule: Option<clinical::methadone::MissedOutput> = None;
     let mut takehomes_due: Vec<(String, bool)> = vec![];

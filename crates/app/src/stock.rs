@@ -12,7 +12,7 @@
 use crate::App;
 use crate::access;
 use crate::actor::Principal;
-use crate::dosing::mg;
+use crate::dosing::{mg, ug};
 use crate::error::{Error, Problems, Result};
 use carepath_domain::audit::Outcome;
 use carepath_domain::authz::Permission;
@@ -23,10 +23,6 @@ use carepath_store::dosing::{Lot, Product};
 use carepath_store::takehome::{Flows, Reconciliation, Signature};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
-
-fn ug(mg: f64) -> i64 {
-    (mg * 1000.0).round() as i64
-}
 
 /// Waste or a spill, witnessed.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -684,11 +684,21 @@ pub async fn labels(
     let bottles = app.store.bottles_handed_out(patient, &day).await?;
     let mut out = vec![];
     let n = bottles.len();
+    // A day's bottles come from one program (the order's); read it once.
+    let mut cache: Option<(ProgramId, _, Settings, Vec<_>, Vec<_>)> = None;
     for b in &bottles {
-        let prog = app.store.program(b.program_id).await?;
-        let set = settings(app, b.program_id).await?;
-        let products = app.store.products(b.program_id).await?;
-        let lots = app.store.lots(b.program_id, true).await?;
+        if cache.as_ref().is_none_or(|c| c.0 != b.program_id) {
+            cache = Some((
+                b.program_id,
+                app.store.program(b.program_id).await?,
+                settings(app, b.program_id).await?,
+                app.store.products(b.program_id).await?,
+                app.store.lots(b.program_id, true).await?,
+            ));
+        }
+        let Some((_, prog, set, products, lots)) = &cache else {
+            continue;
+        };
         let product = products.iter().find(|p| p.id == b.product_id);
         let volume = product
             .filter(|p| p.form == "oral_liquid")

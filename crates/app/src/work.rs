@@ -1009,15 +1009,7 @@ async fn dosing_items(
             let Some(l) = last.get(&o.patient_id.to_string()) else {
                 continue;
             };
-            let Ok(ld) = l.parse::<jiff::civil::Date>() else {
-                continue;
-            };
-            let gap = ld.until(today).map(|s| s.get_days() as i64).unwrap_or(0) - 1;
-            let closed = closures
-                .iter()
-                .filter(|c| c.as_str() > l.as_str() && c.as_str() < day.as_str())
-                .count() as i64;
-            let missed = (gap - closed).max(0) as u32;
+            let missed = crate::dosing::missed_clinic_days(l, &day, &closures);
             if missed == 0 {
                 continue;
             }

@@ -56,6 +56,15 @@ async fn programs_where(
         .collect())
 }
 
+/// A page shown again with an error answers `code`; otherwise 200.
+fn on_error(error: &Option<String>, code: StatusCode) -> StatusCode {
+    if error.is_some() {
+        code
+    } else {
+        StatusCode::OK
+    }
+}
+
 /// The program asked for when the user works there, else their first.
 fn pick(programs: &[(String, String)], asked: &str) -> Result<(String, ProgramId), AppError> {
     let program = if programs.iter().any(|g| g.0 == asked) {
@@ -151,11 +160,7 @@ async fn dose_page(
         error: error.clone(),
         p: panel,
     };
-    let status = if error.is_some() {
-        StatusCode::CONFLICT
-    } else {
-        StatusCode::OK
-    };
+    let status = on_error(&error, StatusCode::CONFLICT);
     Ok((status, render(&page)).into_response())
 }
 
@@ -291,11 +296,7 @@ pub async fn log_page(
     };
     let total_consumed = sum(|l| &l.amount_consumed_mg);
     let total_home = sum(|l| &l.amount_taken_home_mg);
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let status = on_error(&error, StatusCode::BAD_REQUEST);
     Ok((
         status,
         render(&LogPage {
@@ -408,11 +409,7 @@ async fn takehome_page(
         .order
         .as_ref()
         .is_some_and(|o| p.holds_in(o.program_id, Permission::OrderMedication));
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = on_error(&error, StatusCode::UNPROCESSABLE_ENTITY);
     Ok((
         status,
         render(&TakehomePage {
@@ -679,11 +676,7 @@ async fn stock_page(
     let (program, pid) = pick(&programs, program)?;
     let day = stock::stock_day(&state.app, p, pid, Some(day)).await?;
     let chart = stock_chart(&day);
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = on_error(&error, StatusCode::UNPROCESSABLE_ENTITY);
     Ok((
         status,
         render(&StockPage {
@@ -868,11 +861,7 @@ async fn overdose_page(
         carepath_app::access::open(&state.app, p, id, Permission::ReadClinical, "overdose.page")
             .await?;
     let (history, kits) = overdose::history(&state.app, p, id).await?;
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = on_error(&error, StatusCode::UNPROCESSABLE_ENTITY);
     Ok((
         status,
         render(&OverdosePage {
