@@ -19,6 +19,9 @@
 //! SQLite: WAL, `synchronous=FULL` (a committed dose survives power loss), one
 //! writer connection whose transactions all start `BEGIN IMMEDIATE` (so writers
 //! queue instead of failing with SQLITE_BUSY), plus a pool of read-only readers.
+//! Concurrent units of work are group-committed (`group`): each runs in its own
+//! savepoint of a shared transaction, which commits once for all of them
+//! before any is acknowledged.
 //! PostgreSQL: one pool; races are closed with unique constraints, advisory
 //! locks ([`Tx::lock`]) and by locking the audit-chain head row.
 
@@ -94,6 +97,7 @@ pub mod audit_log;
 pub mod backup;
 pub mod dosing;
 pub mod finder;
+mod group;
 pub mod integrity;
 pub mod patients;
 mod probe;
@@ -201,6 +205,8 @@ pub enum Backend {
 pub(crate) enum Db {
     Sqlite {
         writer: SqlitePool,
+        /// Units of work share transactions through this (group commit).
+        group: std::sync::Arc<group::GroupCommit>,
         reader: SqlitePool,
         path: PathBuf,
     },
@@ -225,7 +231,8 @@ impl std::fmt::Debug for Store {
 }
 
 pub(crate) enum TxConn {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// A unit of work inside a group-committed SQLite transaction.
+    Sqlite(group::Lease),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
@@ -347,6 +354,7 @@ impl Store {
                 .connect_with(opts.read_only(true))
                 .await?;
             Db::Sqlite {
+                group: group::GroupCommit::new(writer.clone()),
                 writer,
                 reader,
                 path,
@@ -387,6 +395,15 @@ impl Store {
         }
     }
 
+    /// SQLite's group commit so far: (transactions committed, units of work
+    /// they carried). `None` on PostgreSQL (one transaction per unit).
+    pub fn group_commit_stats(&self) -> Option<(u64, u64)> {
+        match &self.db {
+            Db::Sqlite { group, .. } => Some(group.stats()),
+            Db::Postgres(_) => None,
+        }
+    }
+
     /// Apply pending schema migrations.
     pub async fn migrate(&self) -> Result<()> {
         match &self.db {
@@ -416,13 +433,13 @@ impl Store {
     }
 
     /// Begin a unit of work recorded at `now` (UTC microseconds). On SQLite
-    /// the transaction begins `BEGIN IMMEDIATE` on the single writer, so it
-    /// holds the write lock from its first statement.
+    /// the unit is a savepoint inside a `BEGIN IMMEDIATE` transaction on the
+    /// single writer, shared with the units that run just before and after
+    /// it (group commit; [`Tx::commit`] returns once that transaction is
+    /// durable).
     pub async fn begin(&self, now: i64) -> Result<Tx> {
         let conn = match &self.db {
-            Db::Sqlite { writer, .. } => {
-                TxConn::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?)
-            }
+            Db::Sqlite { group, .. } => TxConn::Sqlite(group.begin().await?),
             Db::Postgres(pool) => TxConn::Postgres(pool.begin().await?),
         };
         Ok(Tx {
@@ -484,6 +501,7 @@ impl Tx {
             self.append_audit(ev).await?;
         }
         match self.conn {
+            // Returns once the batch holding this unit is durable.
             TxConn::Sqlite(t) => t.commit().await?,
             TxConn::Postgres(t) => t.commit().await?,
         }

@@ -970,3 +970,74 @@ both!(records_amend_in_one_line_and_are_never_changed, |db| {
     }
     assert_intact(s).await;
 });
+
+// Concurrent units of work (SQLite: group-committed into shared
+// transactions): every acknowledged unit is there, every failed or abandoned
+// one left no trace, and the audit chain is one unbroken line.
+both!(concurrent_units_commit_alone_or_not_at_all, |db| {
+    let s = db.store.clone();
+    let f = fixture(&s).await;
+    let before = assert_intact(&s).await;
+    // Serial 1 is taken up front, so units that reuse it conflict.
+    let taken = patient(&s, f.a, "Taken", 1).await;
+    let mut tasks = vec![];
+    for i in 2..202u32 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut t = s.begin(now_us()).await.unwrap();
+            let serial = if i % 7 == 0 { 1 } else { i };
+            let created = t
+                .create_patient(f.a, &demo("Unit", "Diaz"), &mrn_from_serial(serial), None)
+                .await;
+            let p = match created {
+                Ok(p) => p,
+                // Dropped after a failed statement: rolled back.
+                Err(StoreError::Conflict(_)) => return (i, false),
+                Err(e) => panic!("unit {i}: {e}"),
+            };
+            t.audit(ev("patient.create").patient(p.id));
+            if i % 5 == 0 {
+                // Abandoned after writing (an early return): rolled back.
+                tokio::task::yield_now().await;
+                drop(t);
+                return (i, false);
+            }
+            t.commit().await.unwrap();
+            (i, true)
+        }));
+    }
+    let mut committed = vec![];
+    for t in tasks {
+        let (i, ok) = t.await.unwrap();
+        if ok {
+            committed.push(i);
+        }
+    }
+    let expected: Vec<u32> = (2..202u32).filter(|i| i % 7 != 0 && i % 5 != 0).collect();
+    assert_eq!(committed.len(), expected.len());
+    let found = s
+        .search_patients(
+            &[f.a],
+            &PatientSearch {
+                name: Some("Unit".into()),
+                date_of_birth: None,
+                mrn: None,
+                limit: 1000,
+            },
+        )
+        .await
+        .unwrap();
+    let mut mrns: Vec<String> = found.iter().map(|p| p.mrn.clone()).collect();
+    mrns.sort();
+    let mut want: Vec<String> = expected.iter().map(|i| mrn_from_serial(*i)).collect();
+    want.sort();
+    assert_eq!(mrns, want, "exactly the acknowledged units are stored");
+    assert_eq!(s.patient(taken.id).await.unwrap().mrn, mrn_from_serial(1));
+    // One audit event per acknowledged unit (plus the fixture's and Taken's).
+    assert_eq!(assert_intact(&s).await, before + 1 + expected.len() as u64);
+    if let Some((commits, units)) = s.group_commit_stats() {
+        assert!(units >= expected.len() as u64, "{units} units counted");
+        eprintln!("group commit: {commits} commits for {units} units");
+        assert!(commits < units, "{commits} commits for {units} units");
+    }
+});
