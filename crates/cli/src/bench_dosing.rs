@@ -30,15 +30,21 @@ pub struct DosingArgs {
     /// A PostgreSQL server URL: run the same on a fresh database there too.
     #[arg(long)]
     pub postgres: Option<String>,
+    /// Instead of timing: the crash test. Serve from a child process, kill it
+    /// with SIGKILL this many times at random moments of the rush, restart
+    /// it, and check that every acknowledged dose is there, no patient is
+    /// dosed twice, and the audit chain verifies. Exits non-zero otherwise.
+    #[arg(long)]
+    pub crash: Option<usize>,
 }
 
-const PW: &str = "bench-password-2026";
+pub(crate) const PW: &str = "bench-password-2026";
 
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-async fn seed(app: &App, n: usize) -> Result<Vec<PatientId>> {
+pub(crate) async fn seed(app: &App, n: usize) -> Result<Vec<PatientId>> {
     let sys = Principal::system("bench");
     let org = admin::create_organization(app, &sys, "Bench").await?;
     let prog = admin::create_program(
@@ -166,6 +172,7 @@ async fn one(db: &Scratch, a: &DosingArgs, label: &str) -> Result<()> {
     // panel, records the dose.
     let ids = Arc::new(ids);
     let next = Arc::new(AtomicUsize::new(0));
+    let grouped = db.store.group_commit_stats();
     let t = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..a.clients {
@@ -225,6 +232,14 @@ async fn one(db: &Scratch, a: &DosingArgs, label: &str) -> Result<()> {
         ms(pct(&lat, 0.5)),
         ms(pct(&lat, 0.99))
     );
+    if let (Some((c0, u0)), Some((c1, u1))) = (grouped, db.store.group_commit_stats()) {
+        println!(
+            "{label}: group commit: {} units of work in {} transactions ({:.1} per commit)",
+            u1 - u0,
+            c1 - c0,
+            (u1 - u0) as f64 / (c1 - c0).max(1) as f64
+        );
+    }
     // The storage limit in the same run, on the same database.
     let bare = db.store.durable_insert_probe(ids.len(), a.clients).await?;
     let bare_rate = ids.len() as f64 / bare.as_secs_f64();
@@ -239,6 +254,9 @@ async fn one(db: &Scratch, a: &DosingArgs, label: &str) -> Result<()> {
 }
 
 pub async fn dosing(a: &DosingArgs) -> Result<()> {
+    if let Some(rounds) = a.crash {
+        return crate::bench_crash::crash(a, rounds).await;
+    }
     let sqlite = Scratch::sqlite().await?;
     one(&sqlite, a, "SQLite").await?;
     sqlite.drop_now().await?;

@@ -3,6 +3,7 @@
 mod backup;
 mod bench;
 mod bench_chart;
+mod bench_crash;
 mod bench_dosing;
 mod config;
 mod demo;

@@ -42,6 +42,13 @@ impl Scratch {
         })
     }
 
+    /// The scratch database's URL (PostgreSQL only).
+    pub fn url(&self) -> Option<String> {
+        self.pg
+            .as_ref()
+            .map(|(admin, name)| carepath_store::postgres_url_for(admin, name))
+    }
+
     /// Close and drop the database.
     pub async fn drop_now(self) -> Result<()> {
         self.store.close().await;

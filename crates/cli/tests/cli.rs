@@ -630,3 +630,40 @@ async fn forge_backup(from: &std::path::Path, to: &std::path::Path, sql: &str) {
     out.extend(payload);
     std::fs::write(to, out).unwrap();
 }
+
+/// kill -9 mid-rush, three times, on SQLite and (when configured)
+/// PostgreSQL: every acknowledged dose survives the restart, nobody is dosed
+/// twice, the audit chain verifies (the checks are in `bench_crash`, which
+/// exits non-zero when one fails).
+#[test]
+fn kill_dash_nine_mid_rush_loses_no_acknowledged_dose() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = carepath(tmp.path());
+    c.args([
+        "bench",
+        "dosing",
+        "--patients",
+        "150",
+        "--clients",
+        "12",
+        "--crash",
+        "3",
+    ]);
+    if let Ok(pg) = std::env::var("CAREPATH_TEST_POSTGRES_URL") {
+        c.args(["--postgres", &pg]);
+    }
+    let out = c.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("SQLite: crash test passed: 3 × kill -9"),
+        "{text}"
+    );
+    if std::env::var("CAREPATH_TEST_POSTGRES_URL").is_ok() {
+        assert!(text.contains("PostgreSQL: crash test passed"), "{text}");
+    }
+}
