@@ -433,6 +433,106 @@ pub async fn orders(app: &App, who: &Principal, patient: PatientId) -> Result<Ve
     Ok(app.store.orders(patient).await?)
 }
 
+/// One clinic day of a patient's dose history, for the chart.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DayPoint {
+    pub day: String,
+    /// mg given at the window (observed, exception, back entry).
+    pub observed_mg: f64,
+    /// mg in take-home bottles for this day.
+    pub take_home_mg: f64,
+    /// The order's dose for the day, if an order was active.
+    pub ordered_mg: Option<f64>,
+    /// An order began this day (a start or a change).
+    pub order_change: bool,
+    /// An order was active, the clinic was open, the day is over, and no
+    /// dose or bottle covered it.
+    pub missed: bool,
+    pub closure: bool,
+}
+
+/// A patient's orders, recent doses and the day-by-day series.
+#[derive(Debug, Clone, Serialize)]
+pub struct History {
+    pub orders: Vec<MedOrder>,
+    /// Newest first (up to 200).
+    pub doses: Vec<Dose>,
+    /// The last 60 clinic days, oldest first.
+    pub days: Vec<DayPoint>,
+}
+
+/// The day-by-day series from `from` to `to` (inclusive; `to` is today and
+/// not yet missed). Pure.
+pub fn day_series(
+    orders: &[MedOrder],
+    doses: &[Dose],
+    closures: &[String],
+    from: Date,
+    to: Date,
+) -> Vec<DayPoint> {
+    let mut out = vec![];
+    let mut d = from;
+    while d <= to {
+        let day = d.to_string();
+        let (mut observed, mut home) = (0i64, 0i64);
+        for x in doses.iter().filter(|x| x.clinic_day == day) {
+            if x.kind == "take_home" {
+                home += x.amount_ug;
+            } else {
+                observed += x.amount_ug;
+            }
+        }
+        let order = active_on(orders, &day);
+        let closure = closures.contains(&day);
+        out.push(DayPoint {
+            observed_mg: observed as f64 / 1000.0,
+            take_home_mg: home as f64 / 1000.0,
+            ordered_mg: order.map(|o| o.dose_ug as f64 / 1000.0),
+            order_change: orders.iter().any(|o| o.starts_on == day),
+            missed: order.is_some() && d < to && !closure && observed == 0 && home == 0,
+            closure,
+            day,
+        });
+        match d.tomorrow() {
+            Ok(n) => d = n,
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// Orders, doses and the 60-day series for the dose-history chart; audited
+/// as a read.
+pub async fn history(app: &App, who: &Principal, patient: PatientId) -> Result<History> {
+    let s = access::open(
+        app,
+        who,
+        patient,
+        Permission::ReadClinical,
+        "dosing.history",
+    )
+    .await?;
+    let orders = app.store.orders(patient).await?;
+    let doses = app.store.doses(patient, 200).await?;
+    let today = s.today();
+    let from = today
+        .checked_sub(jiff::Span::new().days(59))
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let home = orders.last().map(|o| o.program_id).unwrap_or(s.program.id);
+    let closures: Vec<String> = app
+        .store
+        .closures(home, &from.to_string())
+        .await?
+        .into_iter()
+        .map(|c| c.day)
+        .collect();
+    Ok(History {
+        days: day_series(&orders, &doses, &closures, from, today),
+        orders,
+        doses,
+    })
+}
+
 /// Sign a verbal order: the prescriber it names, once.
 pub async fn sign_order(app: &App, who: &Principal, order_id: &str) -> Result<()> {
     let order = app
@@ -1512,4 +1612,131 @@ pub async fn missed_dose_sweep(app: &App, who: &Principal) -> Result<Vec<SweepRe
         out.push(r);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn order(id: &str, starts_on: &str, mg: i64, superseded_by: Option<&str>, at: i64) -> MedOrder {
+        MedOrder {
+            id: id.into(),
+            patient_id: PatientId::new(),
+            program_id: ProgramId::new(),
+            medication: "methadone".into(),
+            form: "oral_liquid".into(),
+            phase: "induction".into(),
+            dose_ug: mg * 1000,
+            doses_per_day: 1,
+            first_dose_ug: None,
+            starts_on: starts_on.into(),
+            ends_on: None,
+            supersedes: None,
+            engine_check: "{}".into(),
+            override_reason: None,
+            verbal: false,
+            ordered_by: String::new(),
+            ordered_by_name: String::new(),
+            prescriber_id: String::new(),
+            ordered_at: at,
+            signer_name: None,
+            signed_at: None,
+            superseded_by: superseded_by.map(str::to_string),
+        }
+    }
+
+    fn dose(day: &str, kind: &str, mg: i64) -> Dose {
+        Dose {
+            id: format!("{day}-{kind}"),
+            patient_id: PatientId::new(),
+            program_id: ProgramId::new(),
+            order_id: "o1".into(),
+            clinic_day: day.into(),
+            slot: "1".into(),
+            kind: kind.into(),
+            amount_ug: mg * 1000,
+            product_id: String::new(),
+            lot_id: String::new(),
+            observed: true,
+            given_at: 0,
+            recorded_at: 0,
+            nurse_id: String::new(),
+            nurse_name: String::new(),
+            late_entry: false,
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn the_series_shows_doses_bottles_missed_days_and_order_changes() {
+        let orders = [
+            order("o1", "2026-11-02", 30, Some("o2"), 1),
+            order("o2", "2026-11-05", 40, None, 2),
+        ];
+        let doses = [
+            dose("2026-11-02", "observed", 30),
+            // 11-03 missed; 11-04 a closure with no bottle (not missed).
+            dose("2026-11-05", "observed", 40),
+            dose("2026-11-06", "take_home", 40),
+        ];
+        let closures = ["2026-11-04".to_string()];
+        let s = day_series(
+            &orders,
+            &doses,
+            &closures,
+            date(2026, 11, 1),
+            date(2026, 11, 7),
+        );
+        let row = |d: &str| s.iter().find(|p| p.day == d).unwrap().clone();
+        assert_eq!(s.len(), 7);
+        assert_eq!(row("2026-11-01").ordered_mg, None);
+        assert!(!row("2026-11-01").missed, "no order yet");
+        assert!(row("2026-11-02").order_change);
+        assert_eq!(row("2026-11-02").observed_mg, 30.0);
+        assert!(row("2026-11-03").missed);
+        assert!(row("2026-11-04").closure && !row("2026-11-04").missed);
+        assert!(row("2026-11-05").order_change);
+        assert_eq!(row("2026-11-05").ordered_mg, Some(40.0));
+        assert_eq!(row("2026-11-06").take_home_mg, 40.0);
+        assert!(!row("2026-11-06").missed);
+        assert!(!row("2026-11-07").missed, "today is not over");
+    }
+
+    fn date(y: i16, m: i8, d: i8) -> Date {
+        jiff::civil::date(y, m, d)
+    }
+
+    proptest! {
+        /// One point per day; a day is missed exactly when an order was
+        /// active, the clinic open, the day over and nothing given.
+        #[test]
+        fn missed_days_are_exactly_the_uncovered_open_days(
+            given in proptest::collection::vec(0u8..3, 1..40),
+            closed in proptest::collection::vec(any::<bool>(), 40),
+        ) {
+            let from = date(2026, 10, 1);
+            let day = |i: usize| from.checked_add(jiff::Span::new().days(i as i64)).unwrap().to_string();
+            let orders = [order("o1", &day(0), 50, None, 1)];
+            let mut doses = vec![];
+            let mut closures = vec![];
+            for (i, g) in given.iter().enumerate() {
+                match g {
+                    1 => doses.push(dose(&day(i), "observed", 50)),
+                    2 => doses.push(dose(&day(i), "take_home", 50)),
+                    _ => {}
+                }
+                if closed[i] {
+                    closures.push(day(i));
+                }
+            }
+            let to = from.checked_add(jiff::Span::new().days(given.len() as i64 - 1)).unwrap();
+            let s = day_series(&orders, &doses, &closures, from, to);
+            prop_assert_eq!(s.len(), given.len());
+            for (i, p) in s.iter().enumerate() {
+                let last = i + 1 == given.len();
+                prop_assert_eq!(p.missed, given[i] == 0 && !closed[i] && !last);
+            }
+        }
+    }
 }

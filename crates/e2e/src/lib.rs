@@ -2,7 +2,8 @@
 //! Chromium through chromedriver (WebDriver) against the real server. This
 //! library holds what they share: starting chromedriver and a browser session.
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::error::CmdError;
+use fantoccini::{Client, ClientBuilder, Locator};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -85,4 +86,63 @@ pub async fn browser(width: u32, height: u32, javascript: bool) -> Option<Browse
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     None
+}
+
+// Steps the journeys share.
+
+pub async fn click(c: &Client, css: &str) -> Result<(), CmdError> {
+    c.find(Locator::Css(css)).await?.click().await
+}
+
+pub async fn select(c: &Client, name: &str, value: &str) -> Result<(), CmdError> {
+    c.find(Locator::Css(&format!("select[name='{name}']")))
+        .await?
+        .select_by_value(value)
+        .await
+}
+
+pub async fn type_in(c: &Client, name: &str, text: &str) -> Result<(), CmdError> {
+    c.find(Locator::Css(&format!("[name='{name}']")))
+        .await?
+        .send_keys(text)
+        .await
+}
+
+/// axe-core's serious and critical findings on the current page, prefixed by `label`.
+pub async fn axe(
+    c: &Client,
+    js: &Option<String>,
+    label: &str,
+    problems: &mut Vec<String>,
+) -> Result<(), CmdError> {
+    let Some(js) = js else { return Ok(()) };
+    c.execute(js, vec![]).await?;
+    let version = c.execute("return axe.version", vec![]).await?;
+    assert!(
+        version.as_str().is_some_and(|v| v.starts_with('4')),
+        "axe-core loaded on {label}: {version}"
+    );
+    let r = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id + ': ' + v.help + ' ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))));",
+            vec![],
+        )
+        .await?;
+    for v in r.as_array().cloned().unwrap_or_default() {
+        problems.push(format!("{label}: {}", v.as_str().unwrap_or_default()));
+    }
+    Ok(())
+}
+
+pub async fn main_text(c: &Client) -> Result<String, CmdError> {
+    c.find(Locator::Css("main")).await?.text().await
+}
+
+pub async fn submit(c: &Client, label: &str) -> Result<(), CmdError> {
+    c.find(Locator::XPath(&format!(
+        "//main//button[normalize-space()='{label}']"
+    )))
+    .await?
+    .click()
+    .await
 }

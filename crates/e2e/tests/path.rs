@@ -6,67 +6,9 @@
 
 use carepath_domain::authz::Role;
 use carepath_domain::program::ProgramKind;
-use carepath_e2e::{browser, skip_or_fail};
+use carepath_e2e::{axe, browser, click, main_text, select, skip_or_fail, submit, type_in};
 use carepath_testkit::{Clinic, PW, TestDb};
-use fantoccini::error::CmdError;
-use fantoccini::{Client, Locator};
-
-async fn click(c: &Client, css: &str) -> Result<(), CmdError> {
-    c.find(Locator::Css(css)).await?.click().await
-}
-
-async fn select(c: &Client, name: &str, value: &str) -> Result<(), CmdError> {
-    c.find(Locator::Css(&format!("select[name='{name}']")))
-        .await?
-        .select_by_value(value)
-        .await
-}
-
-async fn type_in(c: &Client, name: &str, text: &str) -> Result<(), CmdError> {
-    c.find(Locator::Css(&format!("[name='{name}']")))
-        .await?
-        .send_keys(text)
-        .await
-}
-
-/// axe-core's serious and critical findings on the current page, prefixed by `label`.
-async fn axe(
-    c: &Client,
-    js: &Option<String>,
-    label: &str,
-    problems: &mut Vec<String>,
-) -> Result<(), CmdError> {
-    let Some(js) = js else { return Ok(()) };
-    c.execute(js, vec![]).await?;
-    let version = c.execute("return axe.version", vec![]).await?;
-    assert!(
-        version.as_str().is_some_and(|v| v.starts_with('4')),
-        "axe-core loaded on {label}: {version}"
-    );
-    let r = c
-        .execute_async(
-            "const done = arguments[arguments.length - 1]; axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id + ': ' + v.help + ' ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))));",
-            vec![],
-        )
-        .await?;
-    for v in r.as_array().cloned().unwrap_or_default() {
-        problems.push(format!("{label}: {}", v.as_str().unwrap_or_default()));
-    }
-    Ok(())
-}
-
-async fn main_text(c: &Client) -> Result<String, CmdError> {
-    c.find(Locator::Css("main")).await?.text().await
-}
-
-async fn submit(c: &Client, label: &str) -> Result<(), CmdError> {
-    c.find(Locator::XPath(&format!(
-        "//main//button[normalize-space()='{label}']"
-    )))
-    .await?
-    .click()
-    .await
-}
+use fantoccini::Locator;
 
 #[tokio::test]
 async fn a_referral_walks_the_whole_path_in_headless_chromium() {
@@ -375,7 +317,7 @@ async fn a_referral_walks_the_whole_path_in_headless_chromium() {
             c.goto(&format!("{chart_url}{page}")).await?;
             axe(c, &axe_js, page, &mut problems).await?;
         }
-        Ok::<(), CmdError>(())
+        Ok::<(), fantoccini::error::CmdError>(())
     }
     .await;
     let _ = c.clone().close().await;

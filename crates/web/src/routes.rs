@@ -468,6 +468,14 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(pages::dosing::stock_cosign),
         ),
         (
+            r(M::GET, "/dosing/{id}/orders", Perm(P::ReadClinical)),
+            get(pages::dosing::orders_view),
+        ),
+        (
+            r(M::POST, "/dosing/{id}/orders", Perm(P::WriteClinical)),
+            post(pages::dosing::orders_create),
+        ),
+        (
             r(M::GET, "/dosing/{id}/takehome", Perm(P::ReadClinical)),
             get(pages::dosing::takehome_view),
         ),

@@ -999,3 +999,352 @@ pub async fn kit(
 pub fn mgs<T: std::borrow::Borrow<i64>>(ug: T) -> String {
     dosing::mg(*ug.borrow())
 }
+
+/// What the order form held, shown again after an error so nothing typed is lost.
+#[derive(Deserialize, Default, Clone)]
+pub struct OrderForm {
+    #[serde(default)]
+    medication: String,
+    #[serde(default)]
+    form: String,
+    #[serde(default)]
+    phase: String,
+    #[serde(default)]
+    dose_mg: String,
+    #[serde(default)]
+    split: String,
+    #[serde(default)]
+    first_dose_mg: String,
+    #[serde(default)]
+    starts_on: String,
+    #[serde(default)]
+    ends_on: String,
+    #[serde(default)]
+    qtc_ms: String,
+    #[serde(default)]
+    cows: String,
+    #[serde(default)]
+    days_on_medication: String,
+    #[serde(default)]
+    override_reason: String,
+    #[serde(default)]
+    verbal_from: String,
+}
+
+#[derive(Template)]
+#[template(path = "orders.html")]
+struct OrdersPage {
+    nav: Nav,
+    title: String,
+    patient_id: String,
+    name: String,
+    orders: Vec<OrderRow>,
+    doses: Vec<(String, String, String, String, String)>,
+    chart: String,
+    chart_alt: String,
+    prescriber: bool,
+    f: OrderForm,
+    medications: &'static [(&'static str, &'static str)],
+    forms: &'static [(&'static str, &'static str)],
+    phases: &'static [(&'static str, &'static str)],
+    error: Option<String>,
+    message: Option<String>,
+}
+
+struct OrderRow {
+    starts_on: String,
+    summary: String,
+    status: String,
+    by: String,
+    override_reason: Option<String>,
+}
+
+/// Dose history as an inline SVG: a bar per day (window doses dark,
+/// take-home bottles hatched-light), a line for the ordered dose, a mark under
+/// each missed day and a tick at each order change.
+fn history_chart(days: &[dosing::DayPoint]) -> (String, String) {
+    let (w, h, left, bottom) = (720.0_f64, 200.0_f64, 40.0_f64, 24.0_f64);
+    let top = days
+        .iter()
+        .map(|d| {
+            d.observed_mg
+                .max(d.take_home_mg)
+                .max(d.ordered_mg.unwrap_or(0.0))
+        })
+        .fold(10.0_f64, f64::max)
+        * 1.1;
+    let n = days.len().max(1) as f64;
+    let step = (w - left) / n;
+    let y = |mg: f64| h - bottom - (mg / top) * (h - bottom - 8.0);
+    let mut svg = format!(
+        "<svg class=\"chart\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-labelledby=\"dose-chart-t\"><title id=\"dose-chart-t\">Dose history, last {} days</title>",
+        days.len()
+    );
+    svg.push_str(&format!(
+        "<line x1=\"{left}\" y1=\"{b}\" x2=\"{w}\" y2=\"{b}\" stroke=\"#555\"/><text x=\"2\" y=\"{t}\" font-size=\"11\">{top:.0} mg</text><text x=\"2\" y=\"{b}\" font-size=\"11\">0</text>",
+        b = h - bottom,
+        t = y(top) + 10.0,
+    ));
+    let mut ordered_path = String::new();
+    for (i, d) in days.iter().enumerate() {
+        let x = left + i as f64 * step;
+        let bw = (step * 0.7).max(1.0);
+        if d.observed_mg > 0.0 {
+            svg.push_str(&format!(
+                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" fill=\"#1d4e89\"><title>{}: {} mg at the window</title></rect>",
+                y(d.observed_mg),
+                h - bottom - y(d.observed_mg),
+                d.day,
+                d.observed_mg
+            ));
+        } else if d.take_home_mg > 0.0 {
+            svg.push_str(&format!(
+                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" fill=\"#9cc3e6\" stroke=\"#1d4e89\"><title>{}: {} mg take-home bottle</title></rect>",
+                y(d.take_home_mg),
+                h - bottom - y(d.take_home_mg),
+                d.day,
+                d.take_home_mg
+            ));
+        }
+        if d.missed {
+            svg.push_str(&format!(
+                "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"12\" fill=\"#b00020\">×<title>{}: missed</title></text>",
+                h - bottom + 14.0,
+                d.day
+            ));
+        }
+        if d.order_change {
+            svg.push_str(&format!(
+                "<line x1=\"{x:.1}\" y1=\"4\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#777\" stroke-dasharray=\"3 3\"><title>{}: order change</title></line>",
+                h - bottom,
+                d.day
+            ));
+        }
+        if let Some(o) = d.ordered_mg {
+            let cmd = if ordered_path.is_empty() { 'M' } else { 'L' };
+            ordered_path.push_str(&format!(
+                "{cmd}{x:.1},{:.1} L{:.1},{:.1} ",
+                y(o),
+                x + step,
+                y(o)
+            ));
+        }
+    }
+    if !ordered_path.is_empty() {
+        svg.push_str(&format!(
+            "<path d=\"{ordered_path}\" fill=\"none\" stroke=\"#e07b00\" stroke-width=\"2\"/>"
+        ));
+    }
+    svg.push_str("</svg>");
+    let given = days.iter().filter(|d| d.observed_mg > 0.0).count();
+    let home = days
+        .iter()
+        .filter(|d| d.take_home_mg > 0.0 && d.observed_mg == 0.0)
+        .count();
+    let missed = days.iter().filter(|d| d.missed).count();
+    let changes = days.iter().filter(|d| d.order_change).count();
+    let last = days
+        .iter()
+        .rev()
+        .find_map(|d| d.ordered_mg)
+        .map(|m| format!("; ordered dose now {m} mg"))
+        .unwrap_or_default();
+    let alt = format!(
+        "Last {} days: {given} day(s) dosed at the window, {home} take-home day(s), {missed} missed day(s), {changes} order change(s){last}.",
+        days.len()
+    );
+    (svg, alt)
+}
+
+async fn orders_page(
+    state: &AppState,
+    p: &Principal,
+    id: PatientId,
+    f: OrderForm,
+    error: Option<String>,
+    message: Option<String>,
+) -> Result<Response, AppError> {
+    let panel = dosing::panel(&state.app, p, id).await?;
+    let h = dosing::history(&state.app, p, id).await?;
+    let by_id: std::collections::HashMap<&str, &carepath_app::model::MedOrder> =
+        h.orders.iter().map(|o| (o.id.as_str(), o)).collect();
+    let today = panel.clinic_day.clone();
+    let active = dosing::active_on(&h.orders, &today).map(|o| o.id.clone());
+    let orders = h
+        .orders
+        .iter()
+        .rev()
+        .map(|o| OrderRow {
+            starts_on: o.starts_on.clone(),
+            summary: dosing::order_summary(o),
+            status: if Some(&o.id) == active.as_ref() {
+                "active".into()
+            } else if o.superseded_by.is_some() {
+                "superseded".into()
+            } else if o.starts_on > today {
+                "starts later".into()
+            } else {
+                "ended".into()
+            },
+            by: format!(
+                "{}{}",
+                o.ordered_by_name,
+                if o.verbal {
+                    match &o.signer_name {
+                        Some(s) => format!(" (verbal, signed by {s})"),
+                        None => " (verbal, not yet signed)".into(),
+                    }
+                } else {
+                    String::new()
+                }
+            ),
+            override_reason: o.override_reason.clone(),
+        })
+        .collect();
+    let doses = h
+        .doses
+        .iter()
+        .take(30)
+        .map(|d| {
+            let under = by_id
+                .get(d.order_id.as_str())
+                .map(|o| format!("{} mg order of {}", dosing::mg(o.dose_ug), o.starts_on))
+                .unwrap_or_default();
+            (
+                d.clinic_day.clone(),
+                d.kind.replace('_', " "),
+                dosing::mg(d.amount_ug),
+                d.nurse_name.clone(),
+                under,
+            )
+        })
+        .collect();
+    let (chart, chart_alt) = history_chart(&h.days);
+    let prescriber = panel
+        .order
+        .as_ref()
+        .map(|o| o.program_id)
+        .map(|g| p.holds_in(g, Permission::OrderMedication))
+        .unwrap_or_else(|| !p.programs_with(Permission::OrderMedication).is_empty());
+    let status = on_error(&error, StatusCode::UNPROCESSABLE_ENTITY);
+    Ok((
+        status,
+        render(&OrdersPage {
+            nav: Nav::for_principal(p),
+            title: format!("Orders — {}", panel.name),
+            patient_id: id.to_string(),
+            name: panel.name,
+            orders,
+            doses,
+            chart,
+            chart_alt,
+            prescriber,
+            f,
+            medications: dosing::MEDICATIONS,
+            forms: dosing::FORMS,
+            phases: dosing::PHASES,
+            error,
+            message,
+        }),
+    )
+        .into_response())
+}
+
+pub async fn orders_view(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Query(q): Query<DoneQuery>,
+) -> HtmlResult<Response> {
+    let id: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
+    let msg = (!q.done.is_empty()).then(|| q.done.chars().take(200).collect());
+    let f = OrderForm {
+        medication: "methadone".into(),
+        form: "oral_liquid".into(),
+        phase: "induction".into(),
+        ..Default::default()
+    };
+    Ok(orders_page(&state, &p, id, f, None, msg).await?)
+}
+
+fn number<T: std::str::FromStr>(
+    field: &'static str,
+    v: &str,
+    what: &'static str,
+) -> Result<Option<T>, AppError> {
+    match v.trim() {
+        "" => Ok(None),
+        t => t
+            .parse::<T>()
+            .map(Some)
+            .map_err(|_| AppError::invalid(field, what)),
+    }
+}
+
+pub async fn orders_create(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Form(f): Form<OrderForm>,
+) -> HtmlResult<Response> {
+    let id: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
+    let parsed = async {
+        let dose_mg = number::<f64>("dose_mg", &f.dose_mg, "the daily dose in mg, e.g. 30")?
+            .ok_or_else(|| AppError::invalid("dose_mg", "the daily dose in mg, e.g. 30"))?;
+        let verbal_from = match f.verbal_from.trim() {
+            "" => None,
+            u => Some(
+                carepath_app::admin::user_by_username(&state.app, u)
+                    .await?
+                    .ok_or_else(|| AppError::invalid("verbal_from", "no user by that name"))?
+                    .id
+                    .to_string(),
+            ),
+        };
+        let text = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_string());
+        Ok::<_, AppError>(dosing::OrderInput {
+            medication: f.medication.clone(),
+            form: f.form.clone(),
+            phase: f.phase.clone(),
+            dose_mg,
+            split: f.split == "true",
+            first_dose_mg: number("first_dose_mg", &f.first_dose_mg, "mg, e.g. 20")?,
+            starts_on: text(&f.starts_on),
+            ends_on: text(&f.ends_on),
+            override_reason: text(&f.override_reason),
+            verbal_from,
+            qtc_ms: number("qtc_ms", &f.qtc_ms, "milliseconds, e.g. 430")?,
+            cows: number("cows", &f.cows, "a COWS score 0–48")?,
+            days_on_medication: number(
+                "days_on_medication",
+                &f.days_on_medication,
+                "a whole number of days",
+            )?,
+        })
+    }
+    .await;
+    let input = match parsed {
+        Ok(i) => i,
+        Err(e @ AppError::Invalid(_)) => {
+            return Ok(orders_page(&state, &p, id, f, Some(e.to_string()), None).await?);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match dosing::create_order(&state.app, &p, id, &input).await {
+        Ok(_) => {
+            let q = serde_urlencoded::to_string([(
+                "done",
+                format!(
+                    "Order saved: {} {} mg a day",
+                    input.medication, input.dose_mg
+                ),
+            )])
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+            Ok(Redirect::to(&format!("/dosing/{id}/orders?{q}")).into_response())
+        }
+        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+            Ok(orders_page(&state, &p, id, f, Some(e.to_string()), None).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
