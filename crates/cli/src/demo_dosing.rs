@@ -2,14 +2,16 @@
 //! the shelf, methadone and buprenorphine-naloxone orders at every stage
 //! (induction and titration, stable maintenance, a taper, a split dose for a
 //! pregnant patient, patients who stopped coming), two weeks of doses, and
-//! this morning's window half done. Everything goes through the dosing
+//! this morning's window half done; the last week's end-of-day counts
+//! reconciled with two signatures; take-homes granted and bottles handed out
+//! to stable patients; a staff training day ahead. Everything goes through the dosing
 //! services, as the desk would, with the clock at each day's window.
 
 use crate::demo::Team;
 use anyhow::Result;
 use carepath_app::clock::{DAY_US, ManualClock};
 use carepath_app::dosing::{self, DoseInput, OrderInput, ProductInput, ReceiptInput};
-use carepath_app::{App, Principal, work};
+use carepath_app::{App, Principal, stock, takehome, work};
 use carepath_domain::ids::{PatientId, ProgramId};
 use rand::Rng;
 
@@ -235,6 +237,12 @@ pub async fn seed(
                 }
             }
         }
+        // The last week's end-of-day counts: the OTP nurse counts every lot
+        // and signs, the prescriber co-signs.
+        if (1..=7).contains(&days_ago) {
+            clock.set(at(days_ago, 600)?);
+            reconcile_day(app, &nurse, &prescriber, otp).await?;
+        }
     }
     // This morning a nurse took a telephone order that waits for the
     // prescriber's signature.
@@ -256,6 +264,76 @@ pub async fn seed(
             .ok();
         }
     }
+    // Take-homes: stable patients already dosed this morning, decided by
+    // the prescriber within the policy's ceiling, their bottles handed out;
+    // a staff training day later this week closes the clinic.
+    clock.set(at(0, 200)?);
+    let training = carepath_domain::program::clinic_day(
+        jiff::Timestamp::from_microsecond(today_us + 3 * DAY_US)?,
+        tz,
+    );
+    takehome::add_closure(app, &sys, otp, &training.to_string(), "Staff training day").await?;
+    let mut granted = 0;
+    for (k, (pid, plan)) in plans.iter().enumerate() {
+        if granted >= 8 || k % 2 == 1 || !matches!(plan, Plan::Stable { .. }) {
+            continue;
+        }
+        let e = takehome::eligibility(app, &prescriber, *pid).await?;
+        let doses = e.ceiling.ceiling.min(3);
+        if doses == 0 {
+            continue;
+        }
+        let criteria = e.criteria.iter().map(|c| (c.clone(), true)).collect();
+        takehome::assess(
+            app,
+            &prescriber,
+            *pid,
+            &takehome::AssessInput {
+                criteria,
+                doses_granted: doses,
+                ..Default::default()
+            },
+        )
+        .await?;
+        match takehome::dispense(app, &nurse, *pid).await {
+            Ok(_) | Err(carepath_app::Error::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        granted += 1;
+    }
     clock.set(today_us);
     Ok(doses)
+}
+
+/// Count every lot as the records expect it and sign; a second person co-signs.
+async fn reconcile_day(
+    app: &App,
+    counter: &Principal,
+    cosigner: &Principal,
+    otp: ProgramId,
+) -> Result<()> {
+    let day = stock::stock_day(app, counter, otp, None).await?;
+    let counts = day
+        .lots
+        .iter()
+        .map(|l| stock::CountInput {
+            lot_id: l.lot.id.clone(),
+            counted_mg: l.expected_ug as f64 / 1000.0,
+        })
+        .collect();
+    let recs = stock::reconcile(
+        app,
+        counter,
+        otp,
+        &stock::ReconcileInput {
+            day: None,
+            counts,
+            note: None,
+        },
+    )
+    .await?;
+    for r in recs {
+        stock::cosign(app, cosigner, &r.id).await?;
+    }
+    Ok(())
 }
