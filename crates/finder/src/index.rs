@@ -225,9 +225,46 @@ impl Index {
                 GeocodeError(format!("ZIP code {digits} is not in the Census ZIP list"))
             });
         }
-        Err(GeocodeError(format!(
-            "{s:?} is not a ZIP code, \"City, ST\" or \"latitude,longitude\""
-        )))
+        if !digits.is_empty() {
+            return Err(GeocodeError(format!(
+                "{s:?} is not a ZIP code: use 5 digits, e.g. 21201"
+            )));
+        }
+        // "Baltimore MD": a city and a two-letter state without the comma.
+        if let Some((city, st)) = s.rsplit_once(char::is_whitespace)
+            && st.len() == 2
+            && st.chars().all(|c| c.is_ascii_alphabetic())
+            && let Some(p) = self.cities.get(&(normalize(city), st.to_ascii_uppercase()))
+        {
+            return Ok(*p);
+        }
+        // A bare city name: where it names one place, that place; where
+        // several states have it, ask which.
+        let name = normalize(s);
+        let mut states: Vec<(&str, (f64, f64))> = self
+            .cities
+            .iter()
+            .filter(|((c, _), _)| *c == name)
+            .map(|((_, st), p)| (st.as_str(), *p))
+            .collect();
+        states.sort_by(|a, b| a.0.cmp(b.0));
+        match states.as_slice() {
+            [(_, p)] => Ok(*p),
+            [] => Err(GeocodeError(format!(
+                "no treatment listing in a place called {s:?}: try a ZIP code, \"City, ST\" or \"latitude,longitude\""
+            ))),
+            many => {
+                let city = title_case(s);
+                Err(GeocodeError(format!(
+                    "{city} is in more than one state ({}): add the state, e.g. \"{city}, {}\"",
+                    many.iter()
+                        .map(|(st, _)| *st)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    many[0].0
+                )))
+            }
+        }
     }
 
     /// Search: nearest first (ties by id), paginated, with the total count.
@@ -345,6 +382,23 @@ impl Index {
     }
 }
 
+/// "springfield" → "Springfield", for an example in a message.
+fn title_case(s: &str) -> String {
+    s.split_whitespace()
+        .map(|w| {
+            let mut c = w.chars();
+            match c.next() {
+                Some(f) => f
+                    .to_uppercase()
+                    .chain(c.flat_map(char::to_lowercase))
+                    .collect(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<String>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,6 +467,30 @@ mod tests {
         assert!(idx.geocode("99999").is_err());
         assert!(idx.geocode("91.0,0").is_err());
         assert!(idx.geocode("hello").is_err());
+        // The ways people type a place.
+        let baltimore = idx.geocode("Baltimore, MD").unwrap();
+        assert_eq!(idx.geocode("baltimore").unwrap(), baltimore);
+        assert_eq!(idx.geocode("Baltimore MD").unwrap(), baltimore);
+        assert_eq!(idx.geocode("  BALTIMORE md ").unwrap(), baltimore);
+        assert!(idx.geocode("Towson").is_ok());
+        let e = idx.geocode("2120").unwrap_err().0;
+        assert!(e.contains("5 digits"), "{e}");
+        let e = idx.geocode("Nowhere Special").unwrap_err().0;
+        assert!(e.contains("ZIP code"), "{e}");
+    }
+
+    #[test]
+    fn a_city_in_several_states_asks_which() {
+        let mut fs = synthetic(6, 2);
+        fs[3].city = "Springfield".into();
+        fs[3].state = "IL".into();
+        fs[4].city = "Springfield".into();
+        fs[4].state = "MA".into();
+        let idx = Index::new(fs);
+        let e = idx.geocode("springfield").unwrap_err().0;
+        assert!(e.contains("IL, MA") && e.contains("Springfield, IL"), "{e}");
+        assert!(idx.geocode("Springfield MA").is_ok());
+        assert!(idx.geocode("Springfield, IL").is_ok());
     }
 
     proptest! {
