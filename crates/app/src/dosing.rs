@@ -636,6 +636,8 @@ struct Loaded {
     bottles: Vec<carepath_store::takehome::Bottle>,
     /// Overdoses in the last 30 days.
     overdoses: Vec<carepath_store::takehome::Overdose>,
+    /// Holds placed from today on, and administrative holds not lifted.
+    holds: Vec<carepath_store::window::Hold>,
 }
 
 async fn load(app: &App, s: &PatientScope) -> Result<Loaded> {
@@ -680,6 +682,7 @@ async fn load(app: &App, s: &PatientScope) -> Result<Loaded> {
             .into_iter()
             .filter(|o| o.occurred_at >= month_ago)
             .collect(),
+        holds: app.store.holds(patient, &today.to_string()).await?,
     })
 }
 
@@ -707,6 +710,16 @@ fn panel_for(s: &PatientScope, day: &str, doses_today: Vec<Dose>, l: &Loaded) ->
     let mut takehomes_due: Vec<(String, bool)> = vec![];
     let mut next_slot = None;
     let (mut lot, mut product) = (None, None);
+    // A nurse's hold (sedation, intoxication) or an administrative hold.
+    for h in l.holds.iter().filter(|h| h.holds_on(day)) {
+        holds.push(format!(
+            "{}: {} — {}, {}",
+            crate::window::hold_label(&h.kind),
+            h.reason,
+            h.placed_by_name,
+            crate::fmt::time(h.placed_at, &s.tz)
+        ));
+    }
     match &order {
         None => holds.push("no active order: a prescriber must write one".into()),
         Some(o) => {
@@ -969,6 +982,14 @@ pub async fn record_dose(
             }
         }
     };
+    // A hold stops every dose, a replacement too.
+    if let Some(h) = loaded.holds.iter().find(|h| h.holds_on(&day)) {
+        return Err(Error::Conflict(format!(
+            "not dosed: on hold — {}: {}",
+            crate::window::hold_label(&h.kind),
+            h.reason
+        )));
+    }
     if kind != "exception"
         && let Some(h) = panel.holds.first()
     {

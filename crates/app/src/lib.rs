@@ -36,6 +36,7 @@ pub mod overdose;
 pub mod registration;
 pub mod stock;
 pub mod takehome;
+pub mod window;
 pub mod work;
 
 pub use actor::{ActorKind, Principal, Via};
@@ -50,6 +51,7 @@ pub mod model {
         Bottle, BottleEvent, Closure, Flows, Grant as TakehomeGrant, Kit, Overdose, Reconciliation,
         Signature as ReconciliationSignature,
     };
+    pub use carepath_store::window::{Hold, QueueEntry};
     pub use carepath_store::{
         ApiToken, BreakGlassGrant, CalendarSession, CensusRow, Disclosure, Episode, Grant, Listing,
         NewReferral, Organization, Patient, PatientSearch, Program, ProgramProtocol, Record,

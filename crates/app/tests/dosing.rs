@@ -671,3 +671,183 @@ both!(
         assert!(panel.takehomes_due.is_empty());
     }
 );
+
+// A nurse who finds the patient sedated holds the dose — a replacement dose
+// too — until the hold is lifted with a reason; an administrative hold lasts
+// past the day; nothing of it is deleted.
+both!(a_hold_stops_the_dose_until_lifted, |db| {
+    use carepath_app::window::{self, HoldInput};
+    let d = desk(db).await;
+    let (app, pid) = (&d.app, d.w.patient_a);
+    dosing::create_order(app, &d.prescriber, pid, &methadone(30.0, "induction"))
+        .await
+        .unwrap();
+    let r = window::place_hold(
+        app,
+        &d.nurse,
+        pid,
+        &HoldInput {
+            kind: "sedation".into(),
+            reason: "x".into(),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(fields(&r), ["reason"]);
+    let hold = window::place_hold(
+        app,
+        &d.nurse,
+        pid,
+        &HoldInput {
+            kind: "sedation".into(),
+            reason: "nodding off, pinpoint pupils".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let panel = dosing::panel(app, &d.nurse, pid).await.unwrap();
+    assert!(
+        panel.holds[0].starts_with("Sedated at the window: nodding off"),
+        "{:?}",
+        panel.holds
+    );
+    for input in [
+        DoseInput::default(),
+        DoseInput {
+            kind: Some("exception".into()),
+            amount_mg: Some(30.0),
+            reason: Some("spilled the cup".into()),
+            ..Default::default()
+        },
+    ] {
+        let r = dosing::record_dose(app, &d.nurse, pid, &input).await;
+        assert!(
+            matches!(&r, Err(Error::Conflict(m)) if m.contains("on hold") && m.contains("nodding off")),
+            "{r:?}"
+        );
+    }
+    // Re-assessed at noon: lifted with a reason, then dosed; lifting twice is refused.
+    window::lift_hold(app, &d.nurse, pid, &hold, "alert and oriented at 12:00")
+        .await
+        .unwrap();
+    let r = window::lift_hold(app, &d.nurse, pid, &hold, "again for the record").await;
+    assert!(matches!(r, Err(Error::Conflict(_))), "{r:?}");
+    dosing::record_dose(app, &d.nurse, pid, &DoseInput::default())
+        .await
+        .unwrap();
+    // An administrative hold stays until lifted, the next day too.
+    let admin_hold = window::place_hold(
+        app,
+        &d.nurse,
+        pid,
+        &HoldInput {
+            kind: "administrative".into(),
+            reason: "identity not confirmed: photo does not match".into(),
+        },
+    )
+    .await
+    .unwrap();
+    d.clock.advance(DAY_US);
+    let r = dosing::record_dose(app, &d.nurse, pid, &DoseInput::default()).await;
+    assert!(matches!(r, Err(Error::Conflict(_))), "{r:?}");
+    window::lift_hold(
+        app,
+        &d.nurse,
+        pid,
+        &admin_hold,
+        "identity confirmed with ID card",
+    )
+    .await
+    .unwrap();
+    dosing::record_dose(app, &d.nurse, pid, &DoseInput::default())
+        .await
+        .unwrap();
+    let holds = window::holds(app, &d.nurse, pid).await.unwrap();
+    assert_eq!(holds.len(), 2);
+    assert!(holds.iter().all(|h| h.released_at.is_some()));
+    let r = d.w.db.exec_raw("DELETE FROM dosing_hold").await;
+    assert!(r.is_err(), "holds are never deleted");
+});
+
+// The queue: arrivals in order; two windows calling at once never get the
+// same person; those dosed leave the queue.
+both!(windows_call_the_queue_in_order_and_never_twice, |db| {
+    use carepath_app::registration;
+    use carepath_app::window;
+    let d = desk(db).await;
+    let app = &d.app;
+    let mut patients = vec![d.w.patient_a];
+    for i in 0..9 {
+        let p = registration::register(
+            app,
+            &system(),
+            &registration::Registration {
+                program_id: d.w.a.to_string(),
+                legal_first_name: format!("Q{i}"),
+                legal_last_name: "Queue".into(),
+                date_of_birth: "1980-01-02".into(),
+                sex: "male".into(),
+                admit_level: Some("opioid_treatment_program".into()),
+                confirm_new: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        patients.push(p.id);
+    }
+    for (k, p) in patients.iter().enumerate() {
+        dosing::create_order(app, &d.prescriber, *p, &methadone(30.0, "induction"))
+            .await
+            .unwrap();
+        assert_eq!(window::arrive(app, &d.nurse, *p).await.unwrap(), 1);
+        d.clock.advance(1_000_000 + k as i64);
+    }
+    let r = window::arrive(app, &d.nurse, patients[0]).await;
+    assert!(
+        matches!(&r, Err(Error::Conflict(m)) if m.contains("already waiting")),
+        "{r:?}"
+    );
+    let q = window::queue(app, &d.nurse, d.w.a).await.unwrap();
+    assert_eq!(q.waiting.len(), 10);
+    assert_eq!(q.waiting[0].patient_id, patients[0].to_string());
+    let r = window::call_next(app, &d.nurse, d.w.a, "  ")
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&r), ["window"]);
+    // Twenty presses of "Call next" from four windows at once: ten calls,
+    // ten different people, the rest told nobody is waiting.
+    let mut tasks = vec![];
+    for i in 0..20 {
+        let (app, nurse) = (app.clone(), d.nurse.clone());
+        let program = d.w.a;
+        tasks.push(tokio::spawn(async move {
+            window::call_next(&app, &nurse, program, &format!("{}", i % 4 + 1)).await
+        }));
+    }
+    let mut called = vec![];
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(p) => called.push(p),
+            Err(Error::Conflict(m)) => assert!(m.contains("nobody is waiting"), "{m}"),
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    called.sort();
+    called.dedup();
+    assert_eq!(called.len(), 10, "each person called once");
+    let q = window::queue(app, &d.nurse, d.w.a).await.unwrap();
+    assert!(q.waiting.is_empty());
+    assert_eq!(q.at_windows.len(), 10);
+    // Dosed people leave the queue.
+    dosing::record_dose(app, &d.nurse, patients[3], &DoseInput::default())
+        .await
+        .unwrap();
+    let q = window::queue(app, &d.nurse, d.w.a).await.unwrap();
+    assert_eq!(q.at_windows.len(), 9);
+    assert!(
+        q.at_windows
+            .iter()
+            .all(|r| r.patient_id != patients[3].to_string())
+    );
+});

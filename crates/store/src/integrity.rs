@@ -311,6 +311,32 @@ const COVERED: &[Covered] = &[
         ],
     },
     Covered {
+        table: "dosing_hold",
+        key: "id",
+        cols: &[
+            ("id", Text),
+            ("patient_id", Text),
+            ("program_id", Text),
+            ("kind", Text),
+            ("reason", Text),
+            ("clinic_day", Text),
+            ("placed_by", Text),
+            ("placed_by_name", Text),
+            ("placed_at", Int),
+        ],
+    },
+    Covered {
+        table: "dosing_hold_release",
+        key: "hold_id",
+        cols: &[
+            ("hold_id", Text),
+            ("reason", Text),
+            ("released_by", Text),
+            ("released_by_name", Text),
+            ("released_at", Int),
+        ],
+    },
+    Covered {
         table: "overdose_event",
         key: "id",
         cols: &[

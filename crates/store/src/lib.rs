@@ -107,6 +107,7 @@ pub mod referrals;
 pub mod sessions;
 pub mod takehome;
 pub mod users;
+pub mod window;
 
 pub use audit_log::{AuditFilter, AuditPage, VerifyResult};
 pub use patients::{CensusRow, Episode, Patient, PatientSearch};

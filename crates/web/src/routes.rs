@@ -468,6 +468,26 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(pages::dosing::stock_cosign),
         ),
         (
+            r(M::POST, "/dosing/call", Perm(P::WriteClinical)),
+            post(pages::dosing::call_next),
+        ),
+        (
+            r(M::POST, "/dosing/{id}/arrive", Perm(P::WriteClinical)),
+            post(pages::dosing::arrive),
+        ),
+        (
+            r(M::POST, "/dosing/{id}/holds", Perm(P::WriteClinical)),
+            post(pages::dosing::hold_place),
+        ),
+        (
+            r(
+                M::POST,
+                "/dosing/{id}/holds/{hid}/lift",
+                Perm(P::WriteClinical),
+            ),
+            post(pages::dosing::hold_lift),
+        ),
+        (
             r(M::GET, "/dosing/{id}/orders", Perm(P::ReadClinical)),
             get(pages::dosing::orders_view),
         ),

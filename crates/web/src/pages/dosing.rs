@@ -27,6 +27,11 @@ struct DeskPage {
     day: String,
     rows: Vec<DeskRow>,
     dosed: usize,
+    queue: carepath_app::window::Queue,
+    /// Patients waiting or at a window.
+    queued: std::collections::HashSet<String>,
+    /// The window this desk is (kept across pages).
+    window: String,
     message: Option<String>,
 }
 
@@ -36,6 +41,14 @@ pub struct DeskQuery {
     program: String,
     #[serde(default)]
     done: String,
+    #[serde(default)]
+    window: String,
+}
+
+/// A window name from a form or query: short, defaulting to "1".
+fn window_name(w: &str) -> String {
+    let w: String = w.trim().chars().take(20).collect();
+    if w.is_empty() { "1".into() } else { w }
 }
 
 async fn my_programs(state: &AppState, p: &Principal) -> Result<Vec<(String, String)>, AppError> {
@@ -87,6 +100,13 @@ pub async fn desk(
     let programs = my_programs(&state, &p).await?;
     let (program, pid) = pick(&programs, &q.program)?;
     let (day, rows) = dosing::desk(&state.app, &p, pid).await?;
+    let queue = carepath_app::window::queue(&state.app, &p, pid).await?;
+    let queued = queue
+        .waiting
+        .iter()
+        .chain(&queue.at_windows)
+        .map(|q| q.patient_id.clone())
+        .collect();
     let dosed = rows.iter().filter(|r| r.given >= r.per_day).count();
     Ok(render(&DeskPage {
         nav: Nav::for_principal(&p),
@@ -96,6 +116,9 @@ pub async fn desk(
         day,
         rows,
         dosed,
+        queue,
+        queued,
+        window: window_name(&q.window),
         message: (!q.done.is_empty()).then(|| q.done.chars().take(200).collect()),
     })
     .into_response())
@@ -112,7 +135,25 @@ struct DosePage {
     due: Option<String>,
     given: Vec<String>,
     has_photo: bool,
+    holds: Vec<carepath_app::model::Hold>,
+    hold_kinds: &'static [(&'static str, &'static str)],
+    window: String,
     error: Option<String>,
+}
+
+/// One line about a hold for the panel.
+pub fn hold_text(h: &carepath_app::model::Hold) -> String {
+    let mut t = format!(
+        "{} on {}: {} — {}",
+        carepath_app::window::hold_label(&h.kind),
+        h.clinic_day,
+        h.reason,
+        h.placed_by_name
+    );
+    if let (Some(by), Some(why)) = (&h.released_by_name, &h.release_reason) {
+        t.push_str(&format!("; lifted by {by}: {why}"));
+    }
+    t
 }
 
 async fn dose_page(
@@ -120,6 +161,7 @@ async fn dose_page(
     p: &Principal,
     id: PatientId,
     error: Option<String>,
+    window: &str,
 ) -> Result<Response, AppError> {
     let panel = dosing::panel(&state.app, p, id).await?;
     let has_photo = carepath_app::access::open(
@@ -157,6 +199,9 @@ async fn dose_page(
             .map(|d| format!("{} mg by {}", dosing::mg(d.amount_ug), d.nurse_name))
             .collect(),
         has_photo,
+        holds: carepath_app::window::holds(&state.app, p, id).await?,
+        hold_kinds: carepath_app::window::HOLD_KINDS,
+        window: window.to_string(),
         error: error.clone(),
         p: panel,
     };
@@ -164,13 +209,20 @@ async fn dose_page(
     Ok((status, render(&page)).into_response())
 }
 
+#[derive(Deserialize)]
+pub struct WindowQuery {
+    #[serde(default)]
+    window: String,
+}
+
 pub async fn panel(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
+    Query(q): Query<WindowQuery>,
 ) -> HtmlResult<Response> {
     let id: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
-    Ok(dose_page(&state, &p, id, None).await?)
+    Ok(dose_page(&state, &p, id, None, &window_name(&q.window)).await?)
 }
 
 #[derive(Deserialize)]
@@ -183,6 +235,8 @@ pub struct DoseForm {
     reason: String,
     #[serde(default)]
     observed: String,
+    #[serde(default)]
+    window: String,
 }
 
 pub async fn record(
@@ -210,13 +264,14 @@ pub async fn record(
         Ok(d) => {
             let panel = dosing::panel(&state.app, &p, id).await?;
             let msg = format!("{} — {} mg given", panel.name, dosing::mg(d.amount_ug));
-            let q =
-                serde_urlencoded::to_string([("program", d.program_id.to_string()), ("done", msg)])
-                    .map_err(|e| AppError::Internal(e.to_string()))?;
-            Ok(Redirect::to(&format!("/dosing?{q}")).into_response())
+            Ok(back_to_desk(
+                &d.program_id.to_string(),
+                &window_name(&f.window),
+                &msg,
+            )?)
         }
         Err(e @ (AppError::Conflict(_) | AppError::Invalid(_))) => {
-            Ok(dose_page(&state, &p, id, Some(e.to_string())).await?)
+            Ok(dose_page(&state, &p, id, Some(e.to_string()), "1").await?)
         }
         Err(e) => Err(e.into()),
     }
@@ -519,7 +574,7 @@ pub async fn takehome_dispense(
     match takehome::dispense(&state.app, &p, id).await {
         Ok(_) => Ok(Redirect::to(&format!("/dosing/{id}/labels")).into_response()),
         Err(e @ (AppError::Conflict(_) | AppError::Invalid(_))) => {
-            Ok(dose_page(&state, &p, id, Some(e.to_string())).await?)
+            Ok(dose_page(&state, &p, id, Some(e.to_string()), "1").await?)
         }
         Err(e) => Err(e.into()),
     }
@@ -1345,6 +1400,114 @@ pub async fn orders_create(
         Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
             Ok(orders_page(&state, &p, id, f, Some(e.to_string()), None).await?)
         }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct HoldForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Place a hold from the panel; the panel shows it (or the error).
+pub async fn hold_place(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Form(f): Form<HoldForm>,
+) -> HtmlResult<Response> {
+    let id: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
+    let input = carepath_app::window::HoldInput {
+        kind: f.kind,
+        reason: f.reason,
+    };
+    match carepath_app::window::place_hold(&state.app, &p, id, &input).await {
+        Ok(_) => Ok(Redirect::to(&format!("/dosing/{id}")).into_response()),
+        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+            Ok(dose_page(&state, &p, id, Some(e.to_string()), "1").await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LiftForm {
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn hold_lift(
+    State(state): State<AppState>,
+    p: Principal,
+    Path((id, hid)): Path<(String, String)>,
+    Form(f): Form<LiftForm>,
+) -> HtmlResult<Response> {
+    let id: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
+    match carepath_app::window::lift_hold(&state.app, &p, id, &hid, &f.reason).await {
+        Ok(()) => Ok(Redirect::to(&format!("/dosing/{id}")).into_response()),
+        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+            Ok(dose_page(&state, &p, id, Some(e.to_string()), "1").await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct WindowForm {
+    #[serde(default)]
+    program: String,
+    #[serde(default)]
+    window: String,
+}
+
+fn back_to_desk(program: &str, window: &str, done: &str) -> Result<Response, AppError> {
+    let q = serde_urlencoded::to_string([("program", program), ("window", window), ("done", done)])
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(Redirect::to(&format!("/dosing?{q}")).into_response())
+}
+
+/// Check a patient in at the window's queue.
+pub async fn arrive(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Form(f): Form<WindowForm>,
+) -> HtmlResult<Response> {
+    let id: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
+    let window = window_name(&f.window);
+    let panel = dosing::panel(&state.app, &p, id).await?;
+    let program = panel
+        .order
+        .as_ref()
+        .map(|o| o.program_id.to_string())
+        .unwrap_or_default();
+    let msg = match carepath_app::window::arrive(&state.app, &p, id).await {
+        Ok(_) => format!("{} is in the queue", panel.name),
+        Err(AppError::Conflict(m)) => format!("{}: {m}", panel.name),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(back_to_desk(&program, &window, &msg)?)
+}
+
+/// The nurse at a window calls the next in line: their pre-dose panel opens.
+pub async fn call_next(
+    State(state): State<AppState>,
+    p: Principal,
+    Form(f): Form<WindowForm>,
+) -> HtmlResult<Response> {
+    let programs = my_programs(&state, &p).await?;
+    let (program, pid) = pick(&programs, &f.program)?;
+    let window = window_name(&f.window);
+    match carepath_app::window::call_next(&state.app, &p, pid, &window).await {
+        Ok(patient) => {
+            let q = serde_urlencoded::to_string([("window", window.as_str())])
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            Ok(Redirect::to(&format!("/dosing/{patient}?{q}")).into_response())
+        }
+        Err(AppError::Conflict(m)) => Ok(back_to_desk(&program, &window, &m)?),
         Err(e) => Err(e.into()),
     }
 }

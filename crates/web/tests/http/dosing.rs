@@ -62,8 +62,70 @@ carepath_testkit::both!(the_window_from_order_to_dose, |db| {
         desk.contains("Testcase, Alpha") && desk.contains("due"),
         "{desk}"
     );
+    // The queue: checked in, called to window 2, the panel opens there.
+    let r = nurse
+        .post(format!("{base}/dosing/{pid}/arrive"))
+        .form(&[("window", "2")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let desk = get_text(&nurse, format!("{base}/dosing?program={}", w.a)).await;
+    assert!(desk.contains("Queue: 1 waiting"), "{desk}");
+    let r = nurse
+        .post(format!("{base}/dosing/call"))
+        .form(&[("program", w.a.to_string()), ("window", "2".into())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.headers()["location"].to_str().unwrap(),
+        format!("/dosing/{pid}?window=2")
+    );
+    let desk = get_text(&nurse, format!("{base}/dosing?program={}", w.a)).await;
+    assert!(
+        desk.contains("Queue: 0 waiting") && desk.contains("Window 2"),
+        "{desk}"
+    );
+    // A hold from the panel: no dose button until it is lifted.
+    let r = nurse
+        .post(format!("{base}/dosing/{pid}/holds"))
+        .form(&[
+            ("kind", "intoxication"),
+            ("reason", "smells of alcohol, unsteady"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let page = get_text(&nurse, format!("{base}/dosing/{pid}")).await;
+    assert!(
+        page.contains("Do not dose") && !page.contains("Dose 30 mg"),
+        "{page}"
+    );
+    let r = nurse
+        .post(format!("{base}/dosing/{pid}/holds"))
+        .form(&[("kind", "intoxication"), ("reason", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("reason"));
+    let hold = carepath_app::window::holds(&w.app, &w.principal(Role::Nurse).await, pid)
+        .await
+        .unwrap()
+        .remove(0);
+    let r = nurse
+        .post(format!("{base}/dosing/{pid}/holds/{}/lift", hold.id))
+        .form(&[("reason", "breathalyser 0.00 at 08:30")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = get_text(&nurse, format!("{base}/dosing/{pid}?window=2")).await;
     assert!(page.contains("Dose 30 mg (lot L-1)"), "{page}");
+    assert!(page.contains("lifted by"), "{page}");
     let r = nurse
         .post(format!("{base}/dosing/{pid}"))
         .form(&[("observed", "true")])
