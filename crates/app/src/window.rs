@@ -229,6 +229,21 @@ pub async fn arrive(app: &App, who: &Principal, patient: PatientId) -> Result<i6
             hhmm(w.arrived_at, &s.tz)
         )));
     }
+    let given = tx
+        .doses_on(patient, &day)
+        .await?
+        .iter()
+        .filter(|d| !d.slot.starts_with('x'))
+        .count() as i64;
+    if let Some(w) = mine
+        .iter()
+        .find(|q| q.visit > given && q.called_at.is_some())
+    {
+        return Err(Error::Conflict(format!(
+            "already called to window {}",
+            w.window_name.as_deref().unwrap_or("")
+        )));
+    }
     let visit = mine.len() as i64 + 1;
     tx.arrive(program, patient, &day, visit, who.user_id)
         .await

@@ -14,7 +14,8 @@ use carepath_app::dosing::{self, DoseInput, OrderInput, Panel, ProductInput, Rec
 use carepath_app::overdose::{KitInput, NaloxoneDose, OverdoseInput};
 use carepath_app::stock::{CountInput, LotDay, ReconcileInput, StockDay, WasteInput};
 use carepath_app::takehome::{AssessInput, BottleEventInput, Eligibility, Settings};
-use carepath_app::{overdose, stock as stockmod, takehome};
+use carepath_app::window::{HoldInput, Queue, QueueRow};
+use carepath_app::{overdose, stock as stockmod, takehome, window};
 use carepath_domain::ids::{PatientId, ProgramId};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -42,7 +43,13 @@ use utoipa::{OpenApi, ToSchema};
         record_overdose,
         give_kit,
         save_settings,
-        add_closure
+        add_closure,
+        place_hold,
+        list_holds,
+        lift_hold,
+        arrive,
+        queue,
+        call_next
     ),
     components(schemas(
         OrderInput,
@@ -68,7 +75,14 @@ use utoipa::{OpenApi, ToSchema};
         KitInput,
         Settings,
         ClosureInput,
-        BalanceDto
+        BalanceDto,
+        HoldInput,
+        LiftInput,
+        ArrivalDto,
+        CallInput,
+        CallDto,
+        Queue,
+        QueueRow
     ))
 )]
 pub struct DosingApiDoc;
@@ -404,4 +418,103 @@ pub async fn add_closure(
     let c = body(b)?;
     takehome::add_closure(&state.app, &p, program(&pid)?, &c.day, &c.reason).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Put a hold on dosing: sedation or intoxication seen at the window (this
+/// clinic day), or an administrative hold (until lifted).
+#[utoipa::path(post, path = "/api/v1/patients/{id}/dosing-holds", params(("id" = String, Path)), request_body = HoldInput, responses((status = 201, body = IdDto), (status = 422, body = ErrorBody)))]
+pub async fn place_hold(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    b: Result<Json<HoldInput>, JsonRejection>,
+) -> ApiResult<Response> {
+    let id = window::place_hold(&state.app, &p, pid(&id)?, &body(b)?).await?;
+    Ok((StatusCode::CREATED, Json(IdDto { id })).into_response())
+}
+
+/// The patient's holds of the last 30 days and any administrative hold in force.
+#[utoipa::path(get, path = "/api/v1/patients/{id}/dosing-holds", params(("id" = String, Path)), responses((status = 200, body = Vec<Object>)))]
+pub async fn list_holds(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    Ok(Json(window::holds(&state.app, &p, pid(&id)?).await?).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LiftInput {
+    /// Why the hold can be lifted (at least 5 characters).
+    pub reason: String,
+}
+
+/// Lift a hold, once, with a reason.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/dosing-holds/{hid}/lift", params(("id" = String, Path), ("hid" = String, Path)), request_body = LiftInput, responses((status = 204), (status = 409, body = ErrorBody)))]
+pub async fn lift_hold(
+    State(state): State<AppState>,
+    p: Principal,
+    Path((id, hid)): Path<(String, String)>,
+    b: Result<Json<LiftInput>, JsonRejection>,
+) -> ApiResult<Response> {
+    let i = body(b)?;
+    window::lift_hold(&state.app, &p, pid(&id)?, &hid, &i.reason).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ArrivalDto {
+    /// 1 for the day's first visit, 2 for a split dose's second.
+    pub visit: i64,
+}
+
+/// Check the patient in at the window's queue.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/arrivals", params(("id" = String, Path)), responses((status = 201, body = ArrivalDto), (status = 409, body = ErrorBody)))]
+pub async fn arrive(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let visit = window::arrive(&state.app, &p, pid(&id)?).await?;
+    Ok((StatusCode::CREATED, Json(ArrivalDto { visit })).into_response())
+}
+
+/// The day's queue: who waits, in arrival order, and who is at a window.
+#[utoipa::path(get, path = "/api/v1/programs/{pid}/queue", params(("pid" = String, Path)), responses((status = 200, body = Queue)))]
+pub async fn queue(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(pid): Path<String>,
+) -> ApiResult<Response> {
+    Ok(Json(window::queue(&state.app, &p, program(&pid)?).await?).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallInput {
+    /// The window calling (e.g. "1").
+    pub window: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CallDto {
+    /// The patient called to the window.
+    pub patient_id: String,
+}
+
+/// Call the next person in line to a window (409 when nobody is waiting).
+#[utoipa::path(post, path = "/api/v1/programs/{pid}/queue/call", params(("pid" = String, Path)), request_body = CallInput, responses((status = 200, body = CallDto), (status = 409, body = ErrorBody)))]
+pub async fn call_next(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(pid): Path<String>,
+    b: Result<Json<CallInput>, JsonRejection>,
+) -> ApiResult<Response> {
+    let i = body(b)?;
+    let patient = window::call_next(&state.app, &p, program(&pid)?, &i.window).await?;
+    Ok(Json(CallDto {
+        patient_id: patient.to_string(),
+    })
+    .into_response())
 }

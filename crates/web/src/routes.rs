@@ -714,6 +714,54 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (
             r(
                 M::POST,
+                "/api/v1/patients/{id}/dosing-holds",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::dosing_api::place_hold),
+        ),
+        (
+            r(
+                M::GET,
+                "/api/v1/patients/{id}/dosing-holds",
+                Perm(P::ReadClinical),
+            ),
+            get(crate::dosing_api::list_holds),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/patients/{id}/dosing-holds/{hid}/lift",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::dosing_api::lift_hold),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/patients/{id}/arrivals",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::dosing_api::arrive),
+        ),
+        (
+            r(
+                M::GET,
+                "/api/v1/programs/{pid}/queue",
+                Perm(P::WriteClinical),
+            ),
+            get(crate::dosing_api::queue),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/programs/{pid}/queue/call",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::dosing_api::call_next),
+        ),
+        (
+            r(
+                M::POST,
                 "/api/v1/patients/{id}/admit",
                 Perm(P::WriteClinical),
             ),

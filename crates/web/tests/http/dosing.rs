@@ -126,6 +126,65 @@ carepath_testkit::both!(the_window_from_order_to_dose, |db| {
     let page = get_text(&nurse, format!("{base}/dosing/{pid}?window=2")).await;
     assert!(page.contains("Dose 30 mg (lot L-1)"), "{page}");
     assert!(page.contains("lifted by"), "{page}");
+    // The same over the JSON API the desk uses.
+    let (st, e) = post_json(
+        &nurse,
+        format!("{base}/api/v1/patients/{pid}/arrivals"),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{e}");
+    assert!(e.to_string().contains("already called to window 2"), "{e}");
+    let q = get_json(&nurse, format!("{base}/api/v1/programs/{}/queue", w.a)).await;
+    assert_eq!(q["at_windows"][0]["window"], "2", "{q}");
+    let (st, e) = post_json(
+        &nurse,
+        format!("{base}/api/v1/programs/{}/queue/call", w.a),
+        serde_json::json!({"window": "3"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{e}");
+    let holds = format!("{base}/api/v1/patients/{pid}/dosing-holds");
+    let (st, e) = post_json(
+        &nurse,
+        holds.clone(),
+        serde_json::json!({"kind": "asleep", "reason": "nodding off"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(e["error"]["field"], "kind");
+    let (st, v) = post_json(
+        &nurse,
+        holds.clone(),
+        serde_json::json!({"kind": "sedation", "reason": "nodding off at the window"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let hid = v["id"].as_str().unwrap().to_string();
+    let (st, e) = post_json(
+        &nurse,
+        format!("{base}/api/v1/patients/{pid}/doses"),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{e}");
+    let lift = format!("{holds}/{hid}/lift");
+    let (st, _) = post_json(
+        &nurse,
+        lift.clone(),
+        serde_json::json!({"reason": "awake and talking at 09:10"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _) = post_json(
+        &nurse,
+        lift,
+        serde_json::json!({"reason": "awake and talking at 09:10"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    let list = get_json(&nurse, holds).await;
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
     let r = nurse
         .post(format!("{base}/dosing/{pid}"))
         .form(&[("observed", "true")])
