@@ -4,7 +4,8 @@
 //! pregnant patient, patients who stopped coming), two weeks of doses, and
 //! this morning's window half done; the last week's end-of-day counts
 //! reconciled with two signatures; take-homes granted and bottles handed out
-//! to stable patients; a staff training day ahead. Everything goes through the dosing
+//! to stable patients; a staff training day ahead; an overdose reversed with
+//! naloxone two days ago; this morning's queue at the window. Everything goes through the dosing
 //! services, as the desk would, with the clock at each day's window.
 
 use crate::demo::Team;
@@ -300,6 +301,72 @@ pub async fn seed(
             Err(e) => return Err(e.into()),
         }
         granted += 1;
+    }
+    // An overdose in the parking lot two days ago, reversed with naloxone
+    // by staff: the prescriber's review and overdose education are on the
+    // worklist.
+    if let Some((pid, _)) = plans
+        .iter()
+        .find(|(_, p)| matches!(p, Plan::Induction { .. }))
+    {
+        let when = at(2, 150)?;
+        clock.set(when + 20 * 60_000_000);
+        let local = |us: i64| -> Result<String> {
+            Ok(jiff::Timestamp::from_microsecond(us)?
+                .to_zoned(tz.clone())
+                .strftime("%Y-%m-%dT%H:%M")
+                .to_string())
+        };
+        carepath_app::overdose::record(
+            app,
+            &nurse,
+            *pid,
+            &carepath_app::overdose::OverdoseInput {
+                occurred_at: local(when)?,
+                naloxone: vec![
+                    carepath_app::overdose::NaloxoneDose {
+                        product: "Naloxone nasal spray 4 mg".into(),
+                        dose_mg: 4.0,
+                        route: "intranasal".into(),
+                        at: local(when + 2 * 60_000_000)?,
+                    },
+                    carepath_app::overdose::NaloxoneDose {
+                        product: "Naloxone nasal spray 4 mg".into(),
+                        dose_mg: 4.0,
+                        route: "intranasal".into(),
+                        at: local(when + 5 * 60_000_000)?,
+                    },
+                ],
+                breathing_support: "rescue_breathing".into(),
+                vitals: "RR 6 → 14, SpO2 84 % → 96 %, pulse 58".into(),
+                ems_called: true,
+                transported: false,
+                outcome: "refused_transport".into(),
+                note: Some(
+                    "Found unresponsive in the parking lot after a missed day; used fentanyl."
+                        .into(),
+                ),
+            },
+        )
+        .await?;
+    }
+    // This morning's queue: a few of those not yet dosed have arrived, one
+    // is at window 1.
+    clock.set(at(0, 210)?);
+    let mut arrived = 0;
+    for (k, (pid, plan)) in plans.iter().enumerate() {
+        if arrived >= 6 || k % 2 == 0 || matches!(plan, Plan::Missing { .. }) {
+            continue;
+        }
+        if carepath_app::window::arrive(app, &nurse, *pid)
+            .await
+            .is_ok()
+        {
+            arrived += 1;
+        }
+    }
+    if arrived > 0 {
+        carepath_app::window::call_next(app, &nurse, otp, "1").await?;
     }
     clock.set(today_us);
     Ok(doses)
