@@ -51,6 +51,9 @@ pub struct Index {
     /// tests become one AND instead of binary searches.
     bits: HashMap<String, u32>,
     masks: Vec<u128>,
+    /// Facilities whose listing names no service at all: a filter cannot
+    /// say they lack a service, only that nobody said (shown apart).
+    unlisted: Vec<u32>,
 }
 
 /// A compiled filter: bits for common codes, posting lists for the rest.
@@ -127,6 +130,12 @@ impl Index {
                     .fold(0u128, |m, b| m | (1u128 << b))
             })
             .collect();
+        let unlisted = facilities
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.codes.is_empty())
+            .map(|(i, _)| i as u32)
+            .collect();
         Index {
             facilities,
             tree,
@@ -135,6 +144,7 @@ impl Index {
             cities,
             bits,
             masks,
+            unlisted,
         }
     }
 
@@ -265,6 +275,39 @@ impl Index {
                 )))
             }
         }
+    }
+
+    /// Facilities within the query's distance whose listing names no
+    /// services, nearest first (ties by id), at most `limit`: what a
+    /// filtered search cannot rule out. Empty when the query has no filter
+    /// (they are among the results then).
+    pub fn unlisted(&self, q: &Query, limit: usize) -> Vec<Hit<'_>> {
+        if q.codes.is_empty() && q.any_of.is_empty() {
+            return vec![];
+        }
+        let mut v: Vec<(f64, u32)> = self
+            .unlisted
+            .iter()
+            .map(|i| {
+                let f = &self.facilities[*i as usize];
+                (haversine_mi(q.lat, q.lon, f.latitude, f.longitude), *i)
+            })
+            .filter(|(d, _)| q.radius_mi.is_none_or(|r| *d <= r))
+            .collect();
+        v.sort_by(|a, b| {
+            a.0.total_cmp(&b.0).then_with(|| {
+                self.facilities[a.1 as usize]
+                    .id
+                    .cmp(&self.facilities[b.1 as usize].id)
+            })
+        });
+        v.into_iter()
+            .take(limit)
+            .map(|(d, i)| Hit {
+                facility: &self.facilities[i as usize],
+                distance_mi: d,
+            })
+            .collect()
     }
 
     /// Search: nearest first (ties by id), paginated, with the total count.
@@ -477,6 +520,49 @@ mod tests {
         assert!(e.contains("5 digits"), "{e}");
         let e = idx.geocode("Nowhere Special").unwrap_err().0;
         assert!(e.contains("ZIP code"), "{e}");
+    }
+
+    #[test]
+    fn listings_without_services_are_shown_apart_from_filtered_results() {
+        let mut fs = synthetic(40, 3);
+        for f in fs.iter_mut().take(10) {
+            f.codes.clear();
+        }
+        let without = fs.iter().filter(|f| f.codes.is_empty()).count();
+        assert!(without >= 10);
+        let idx = Index::new(fs);
+        let (lat, lon) = (39.29, -76.61);
+        let mut q = Query {
+            lat,
+            lon,
+            radius_mi: None,
+            codes: vec!["METH".into()],
+            any_of: vec![],
+            page: 1,
+            page_size: 100,
+        };
+        let matched = idx.search(&q);
+        let apart = idx.unlisted(&q, 100);
+        assert_eq!(apart.len(), without);
+        assert!(apart.iter().all(|h| h.facility.codes.is_empty()));
+        assert!(
+            apart
+                .windows(2)
+                .all(|w| w[0].distance_mi <= w[1].distance_mi),
+            "nearest first"
+        );
+        assert!(
+            matched.hits.iter().all(|h| !h.facility.codes.is_empty()),
+            "never among the matches"
+        );
+        assert_eq!(idx.unlisted(&q, 3).len(), 3);
+        q.radius_mi = Some(1.0);
+        assert!(idx.unlisted(&q, 100).iter().all(|h| h.distance_mi <= 1.0));
+        q.codes.clear();
+        assert!(
+            idx.unlisted(&q, 100).is_empty(),
+            "no filter: they are results"
+        );
     }
 
     #[test]

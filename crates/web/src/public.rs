@@ -29,6 +29,8 @@ pub struct Text {
     pub search: &'static str,
     pub results: &'static str,
     pub none_found: &'static str,
+    pub unlisted_h: &'static str,
+    pub unlisted_hint: &'static str,
     pub call: &'static str,
     pub details: &'static str,
     pub previous: &'static str,
@@ -79,6 +81,8 @@ pub const EN: Text = Text {
     search: "Search",
     results: "programs found",
     none_found: "No programs match. Try a larger distance or fewer choices, or call the helpline.",
+    unlisted_h: "Services not listed — call to ask",
+    unlisted_hint: "These programs did not list their services in the national directory. They may offer what you need: call and ask.",
     call: "Call",
     details: "Details",
     previous: "Previous",
@@ -129,6 +133,8 @@ pub const ES: Text = Text {
     search: "Buscar",
     results: "programas encontrados",
     none_found: "Ningún programa coincide. Pruebe una distancia mayor o menos opciones, o llame a la línea de ayuda.",
+    unlisted_h: "Servicios no indicados — llame para preguntar",
+    unlisted_hint: "Estos programas no indicaron sus servicios en el directorio nacional. Puede que ofrezcan lo que necesita: llame y pregunte.",
     call: "Llamar",
     details: "Detalles",
     previous: "Anterior",
@@ -317,6 +323,9 @@ struct FindPage {
     searched: bool,
     total: usize,
     results: Vec<ResultView>,
+    /// Nearby listings without services (a filtered search cannot rule
+    /// them out), after the last page of matches.
+    unlisted: Vec<ResultView>,
     page: usize,
     prev_link: Option<String>,
     next_link: Option<String>,
@@ -412,6 +421,7 @@ pub async fn find(
         searched: false,
         total: 0,
         results: vec![],
+        unlisted: vec![],
         page: p.page.unwrap_or(1).max(1),
         prev_link: None,
         next_link: None,
@@ -441,29 +451,29 @@ pub async fn find(
                 let r = idx.search(&q);
                 page.searched = true;
                 page.total = r.total;
-                page.results = r
-                    .hits
-                    .iter()
-                    .map(|h| {
-                        let f = h.facility;
-                        ResultView {
-                            id: f.id.clone(),
-                            name: f.name.clone(),
-                            address: format!("{}, {}, {} {}", f.street, f.city, f.state, f.zip),
-                            tel: f.phone.as_deref().and_then(tel),
-                            phone: f.phone.clone(),
-                            distance: format!("{:.1}", h.distance_mi),
-                            highlights: FILTERS
-                                .iter()
-                                .filter(|x| {
-                                    x.codes.iter().any(|c| f.codes.iter().any(|fc| fc == c))
-                                })
-                                .map(|x| if t.lang == "es" { x.es } else { x.en })
-                                .take(6)
-                                .collect(),
-                        }
-                    })
-                    .collect();
+                let view = |h: &carepath_finder::index::Hit<'_>| {
+                    let f = h.facility;
+                    ResultView {
+                        id: f.id.clone(),
+                        name: f.name.clone(),
+                        address: format!("{}, {}, {} {}", f.street, f.city, f.state, f.zip),
+                        tel: f.phone.as_deref().and_then(tel),
+                        phone: f.phone.clone(),
+                        distance: format!("{:.1}", h.distance_mi),
+                        highlights: FILTERS
+                            .iter()
+                            .filter(|x| x.codes.iter().any(|c| f.codes.iter().any(|fc| fc == c)))
+                            .map(|x| if t.lang == "es" { x.es } else { x.en })
+                            .take(6)
+                            .collect(),
+                    }
+                };
+                page.results = r.hits.iter().map(view).collect();
+                // Unknown is not "no": after the last page of matches, the
+                // nearest listings that name no services at all.
+                if page.page * 10 >= r.total {
+                    page.unlisted = idx.unlisted(&q, 10).iter().map(view).collect();
+                }
                 let mut base = format!(
                     "/find?lang={}&near={}&radius={}",
                     t.lang,

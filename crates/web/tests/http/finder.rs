@@ -107,6 +107,7 @@ async fn public_finder_pages_work_without_login_or_cookies_in_two_languages() {
         vec![
             fac("otp", 39.30, -76.62, &["OTP", "MD"]),
             fac("bup", 39.30, -76.62, &["BU", "PI"]),
+            fac("quiet", 39.31, -76.60, &[]),
         ],
     )
     .await
@@ -134,6 +135,20 @@ async fn public_finder_pages_work_without_login_or_cookies_in_two_languages() {
     assert!(
         html.contains("Harbor Clinic otp") && !html.contains("Harbor Clinic bup"),
         "methadone + Medicaid filters"
+    );
+    // Unknown is not "no": a listing that names no services comes after the
+    // matches, labelled, never among them and never hidden.
+    let (matches, apart) = html
+        .split_once("Services not listed — call to ask")
+        .expect(&html);
+    assert!(
+        !matches.contains("Harbor Clinic quiet"),
+        "not counted as a match"
+    );
+    assert!(apart.contains("Harbor Clinic quiet"), "{apart}");
+    assert!(
+        html.contains("1 programs found"),
+        "the count is the matches"
     );
     assert!(html.contains("tel:+14105550100"), "tap-to-call");
     assert!(html.contains("1-800-662-4357") && html.contains("tel:988"));
