@@ -30,6 +30,7 @@ pub struct Text {
     pub results: &'static str,
     pub none_found: &'static str,
     pub unlisted_h: &'static str,
+    pub nearest_h: &'static str,
     pub unlisted_hint: &'static str,
     pub call: &'static str,
     pub details: &'static str,
@@ -82,6 +83,7 @@ pub const EN: Text = Text {
     results: "programs found",
     none_found: "No programs match. Try a larger distance or fewer choices, or call the helpline.",
     unlisted_h: "Services not listed — call to ask",
+    nearest_h: "Nothing within this distance. The nearest programs:",
     unlisted_hint: "These programs did not list their services in the national directory. They may offer what you need: call and ask.",
     call: "Call",
     details: "Details",
@@ -134,6 +136,7 @@ pub const ES: Text = Text {
     results: "programas encontrados",
     none_found: "Ningún programa coincide. Pruebe una distancia mayor o menos opciones, o llame a la línea de ayuda.",
     unlisted_h: "Servicios no indicados — llame para preguntar",
+    nearest_h: "Nada dentro de esta distancia. Los programas más cercanos:",
     unlisted_hint: "Estos programas no indicaron sus servicios en el directorio nacional. Puede que ofrezcan lo que necesita: llame y pregunte.",
     call: "Llamar",
     details: "Detalles",
@@ -326,6 +329,9 @@ struct FindPage {
     /// Nearby listings without services (a filtered search cannot rule
     /// them out), after the last page of matches.
     unlisted: Vec<ResultView>,
+    /// When nothing matches within the distance: the nearest that match at
+    /// any distance, with how far they are.
+    nearest: Vec<ResultView>,
     page: usize,
     prev_link: Option<String>,
     next_link: Option<String>,
@@ -422,6 +428,7 @@ pub async fn find(
         total: 0,
         results: vec![],
         unlisted: vec![],
+        nearest: vec![],
         page: p.page.unwrap_or(1).max(1),
         prev_link: None,
         next_link: None,
@@ -473,6 +480,17 @@ pub async fn find(
                 // nearest listings that name no services at all.
                 if page.page * 10 >= r.total {
                     page.unlisted = idx.unlisted(&q, 10).iter().map(view).collect();
+                }
+                // Nothing within the distance: say how far the nearest are
+                // rather than "0 found".
+                if r.total == 0 && q.radius_mi.is_some() {
+                    let anywhere = carepath_finder::Query {
+                        radius_mi: None,
+                        page: 1,
+                        page_size: 3,
+                        ..q.clone()
+                    };
+                    page.nearest = idx.search(&anywhere).hits.iter().map(view).collect();
                 }
                 let mut base = format!(
                     "/find?lang={}&near={}&radius={}",
