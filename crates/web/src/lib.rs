@@ -15,6 +15,7 @@ pub mod client;
 pub mod dosing_api;
 pub mod error;
 pub mod finder;
+pub mod flash;
 pub mod form;
 pub mod map;
 pub mod metrics;

@@ -371,6 +371,9 @@ struct ChartPage {
 pub struct ChartQuery {
     #[serde(default)]
     error: String,
+    /// The error's signature (`crate::flash`): unsigned text is not shown.
+    #[serde(default)]
+    sig: String,
     /// `all`: the whole timeline instead of the newest entries.
     #[serde(default)]
     timeline: String,
@@ -461,8 +464,8 @@ pub async fn chart(
     let mut x =
         crate::pages::chart_view::build(&state, &p, &scope, &tz, clinical_allowed, &records)
             .await?;
-    if !q.error.is_empty() {
-        x.error = Some(q.error.chars().take(300).collect());
+    if let Some(e) = crate::flash::read(&q.error, &q.sig) {
+        x.error = Some(e);
     }
     if clinical_allowed {
         for (at, when, what, detail) in crate::pages::chart_view::timeline(&records, &tz) {

@@ -42,6 +42,8 @@ pub struct DeskQuery {
     #[serde(default)]
     done: String,
     #[serde(default)]
+    sig: String,
+    #[serde(default)]
     window: String,
 }
 
@@ -119,7 +121,7 @@ pub async fn desk(
         queue,
         queued,
         window: window_name(&q.window),
-        message: (!q.done.is_empty()).then(|| q.done.chars().take(200).collect()),
+        message: crate::flash::read(&q.done, &q.sig),
     })
     .into_response())
 }
@@ -487,6 +489,8 @@ async fn takehome_page(
 pub struct DoneQuery {
     #[serde(default)]
     done: String,
+    #[serde(default)]
+    sig: String,
 }
 
 pub async fn takehome_view(
@@ -496,7 +500,7 @@ pub async fn takehome_view(
     Query(q): Query<DoneQuery>,
 ) -> HtmlResult<Response> {
     let id: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
-    let msg = (!q.done.is_empty()).then(|| q.done.chars().take(200).collect());
+    let msg = crate::flash::read(&q.done, &q.sig);
     Ok(takehome_page(&state, &p, id, None, msg).await?)
 }
 
@@ -547,14 +551,10 @@ pub async fn takehome_decide(
     };
     match takehome::assess(&state.app, &p, id, &input).await {
         Ok(g) => {
-            let q = serde_urlencoded::to_string([(
-                "done",
-                format!(
-                    "Decision recorded: {} take-home doses per supply",
-                    g.doses_granted
-                ),
-            )])
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+            let q = done_query(&format!(
+                "Decision recorded: {} take-home doses per supply",
+                g.doses_granted
+            ));
             Ok(Redirect::to(&format!("/dosing/{id}/takehome?{q}")).into_response())
         }
         Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
@@ -636,11 +636,11 @@ pub async fn bottle_event(
     };
     match takehome::bottle_event(&state.app, &p, id, &input).await {
         Ok(e) => {
-            let q = serde_urlencoded::to_string([(
-                "done",
-                format!("Bottle {}: {}", e.kind, e.outcome.replace('_', " ")),
-            )])
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+            let q = done_query(&format!(
+                "Bottle {}: {}",
+                e.kind,
+                e.outcome.replace('_', " ")
+            ));
             Ok(Redirect::to(&format!("/dosing/{id}/takehome?{q}")).into_response())
         }
         Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
@@ -674,6 +674,8 @@ pub struct StockQuery {
     day: String,
     #[serde(default)]
     done: String,
+    #[serde(default)]
+    sig: String,
 }
 
 /// Bars of each lot's balance against the largest (inline SVG with a
@@ -754,13 +756,19 @@ pub async fn stock_view(
     p: Principal,
     Query(q): Query<StockQuery>,
 ) -> HtmlResult<Response> {
-    let msg = (!q.done.is_empty()).then(|| q.done.chars().take(200).collect());
+    let msg = crate::flash::read(&q.done, &q.sig);
     Ok(stock_page(&state, &p, &q.program, &q.day, None, msg).await?)
 }
 
 fn back_to_stock(program: &str, day: &str, done: &str) -> Result<Response, AppError> {
-    let q = serde_urlencoded::to_string([("program", program), ("day", day), ("done", done)])
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let sig = crate::flash::sign(done);
+    let q = serde_urlencoded::to_string([
+        ("program", program),
+        ("day", day),
+        ("done", done),
+        ("sig", &sig),
+    ])
+    .map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(Redirect::to(&format!("/dosing/stock?{q}")).into_response())
 }
 
@@ -940,7 +948,7 @@ pub async fn overdose_view(
     Query(q): Query<DoneQuery>,
 ) -> HtmlResult<Response> {
     let id: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
-    let msg = (!q.done.is_empty()).then(|| q.done.chars().take(200).collect());
+    let msg = crate::flash::read(&q.done, &q.sig);
     Ok(overdose_page(&state, &p, id, None, msg).await?)
 }
 
@@ -998,7 +1006,8 @@ pub async fn overdose_record(
     };
     match overdose::record(&state.app, &p, id, &input).await {
         Ok(_) => Ok(Redirect::to(&format!(
-            "/dosing/{id}/overdose?done=Overdose+recorded%3A+the+prescriber+reviews+and+education+follows"
+            "/dosing/{id}/overdose?{}",
+            done_query("Overdose recorded: the prescriber reviews and education follows")
         ))
         .into_response()),
         Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
@@ -1039,10 +1048,11 @@ pub async fn kit(
         education: f.education == "true",
     };
     match overdose::give_kit(&state.app, &p, program, &input).await {
-        Ok(_) => Ok(
-            Redirect::to(&format!("/dosing/{pid}/overdose?done=Naloxone+kit+logged"))
-                .into_response(),
-        ),
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/dosing/{pid}/overdose?{}",
+            done_query("Naloxone kit logged")
+        ))
+        .into_response()),
         Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
             Ok(overdose_page(&state, &p, pid, Some(e.to_string()), None).await?)
         }
@@ -1312,7 +1322,7 @@ pub async fn orders_view(
     Query(q): Query<DoneQuery>,
 ) -> HtmlResult<Response> {
     let id: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
-    let msg = (!q.done.is_empty()).then(|| q.done.chars().take(200).collect());
+    let msg = crate::flash::read(&q.done, &q.sig);
     let f = OrderForm {
         medication: "methadone".into(),
         form: "oral_liquid".into(),
@@ -1387,14 +1397,10 @@ pub async fn orders_create(
     };
     match dosing::create_order(&state.app, &p, id, &input).await {
         Ok(_) => {
-            let q = serde_urlencoded::to_string([(
-                "done",
-                format!(
-                    "Order saved: {} {} mg a day",
-                    input.medication, input.dose_mg
-                ),
-            )])
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+            let q = done_query(&format!(
+                "Order saved: {} {} mg a day",
+                input.medication, input.dose_mg
+            ));
             Ok(Redirect::to(&format!("/dosing/{id}/orders?{q}")).into_response())
         }
         Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
@@ -1464,8 +1470,14 @@ pub struct WindowForm {
 }
 
 fn back_to_desk(program: &str, window: &str, done: &str) -> Result<Response, AppError> {
-    let q = serde_urlencoded::to_string([("program", program), ("window", window), ("done", done)])
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let sig = crate::flash::sign(done);
+    let q = serde_urlencoded::to_string([
+        ("program", program),
+        ("window", window),
+        ("done", done),
+        ("sig", &sig),
+    ])
+    .map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(Redirect::to(&format!("/dosing?{q}")).into_response())
 }
 
@@ -1510,4 +1522,10 @@ pub async fn call_next(
         Err(AppError::Conflict(m)) => Ok(back_to_desk(&program, &window, &m)?),
         Err(e) => Err(e.into()),
     }
+}
+
+/// `done=…&sig=…` for a notice shown after a redirect.
+fn done_query(text: &str) -> String {
+    serde_urlencoded::to_string([("done", text), ("sig", &crate::flash::sign(text))])
+        .unwrap_or_default()
 }

@@ -178,3 +178,34 @@ async fn behind_a_trusted_proxy_and_metrics_behind_a_token() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+/// A link cannot put words on a Carepath page: notices carried across a
+/// redirect show only when the server signed them (issue 12, item 14).
+#[tokio::test]
+async fn a_link_cannot_put_words_on_a_page() {
+    let w = World::new(TestDb::sqlite().await).await;
+    let nurse = w.login(Role::Nurse).await;
+    let base = &w.base;
+    let pid = w.patient_a;
+    let forged = "Call 555-0100 now to keep your dose";
+    for url in [
+        format!("{base}/patients/{pid}?error=Call+555-0100+now+to+keep+your+dose"),
+        format!("{base}/patients/{pid}?error=Call+555-0100+now+to+keep+your+dose&sig=00ff"),
+        format!("{base}/dosing?done=Call+555-0100+now+to+keep+your+dose"),
+        format!("{base}/dosing/{pid}/orders?done=Call+555-0100+now+to+keep+your+dose"),
+    ] {
+        let page = get_text(&nurse, url.clone()).await;
+        assert!(!page.contains(forged), "{url}");
+    }
+    // What the server itself says after a redirect still shows.
+    let r = nurse
+        .post(format!("{base}/dosing/{pid}/arrive"))
+        .form(&[("window", "1")])
+        .send()
+        .await
+        .unwrap();
+    let to = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(to.contains("sig="), "{to}");
+    let page = get_text(&nurse, format!("{base}{to}")).await;
+    assert!(page.contains("is in the queue"), "{page}");
+}
