@@ -21,7 +21,9 @@ use carepath_domain::authz::Permission;
 pub async fn home(State(state): State<AppState>, req: Request) -> Response {
     let (parts, _) = req.into_parts();
     let Ok(Some(p)) = resolve(&state, &parts).await else {
-        return Redirect::to("/login").into_response();
+        // The public's front door is the treatment finder; staff sign in
+        // from its header.
+        return Redirect::to("/find").into_response();
     };
     Redirect::to(landing(&p)).into_response()
 }

@@ -1587,6 +1587,9 @@ pub async fn episode_form(
     let s = open_write(&state, &p, id, "episode.form").await?;
     let mut v = Values::default();
     v.set("program_id", s.program.id.to_string());
+    // The program's own level of care, never the first in the list (a
+    // methadone clinic's patient is not admitted to detox by one click).
+    v.set("level_of_care", s.program.kind.as_str().to_string());
     Ok(episode_page(
         &p,
         &s,

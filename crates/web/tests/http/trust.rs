@@ -209,3 +209,29 @@ async fn a_link_cannot_put_words_on_a_page() {
     let page = get_text(&nurse, format!("{base}{to}")).await;
     assert!(page.contains("is in the queue"), "{page}");
 }
+
+/// Safe defaults (issue 12, item 14): the public lands on the finder, an
+/// admission defaults to the program's own level of care, and granting a
+/// role starts from no role.
+#[tokio::test]
+async fn defaults_are_safe() {
+    let w = World::new(TestDb::sqlite().await).await;
+    let base = &w.base;
+    let r = client().get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(r.headers()["location"], "/find");
+    let find = get_text(&client(), format!("{base}/find")).await;
+    assert!(find.contains("href=\"/login\""), "staff can still sign in");
+    let nurse = w.login(Role::Nurse).await;
+    let r = nurse.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(r.headers()["location"], "/dashboard");
+    let admit = get_text(&nurse, format!("{base}/patients/{}/episode", w.patient_a)).await;
+    assert!(
+        admit.contains("<option value=\"opioid_treatment_program\" selected>"),
+        "{admit}"
+    );
+    assert!(!admit.contains("<option value=\"withdrawal_management\" selected>"));
+    let admin = w.login(Role::Admin).await;
+    let users = get_text(&admin, format!("{base}/admin/users")).await;
+    assert!(users.contains("<option value=\"\" selected disabled>Choose a role…</option>"));
+    assert!(!users.contains("<option value=\"admin\" selected"));
+}
