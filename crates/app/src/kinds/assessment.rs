@@ -81,9 +81,12 @@ pub struct AssessmentInput {
     pub imminent_danger: bool,
     #[serde(default)]
     pub on_medication: bool,
-    /// Nine answers 0–3.
+    /// Nine answers 0–3, or none at all when the screen was not done
+    /// (unanswered is recorded as such, never as 0).
+    #[serde(default)]
     pub phq9: Vec<u8>,
-    /// Seven answers 0–3.
+    /// Seven answers 0–3, or none when not done.
+    #[serde(default)]
     pub gad7: Vec<u8>,
     /// The intake's direct suicide-risk question answered yes.
     #[serde(default)]
@@ -130,8 +133,11 @@ pub struct AssessmentBody {
     /// The program kind providing the recommendation.
     pub recommended_kind: String,
     pub placement: PlacementResult,
-    pub phq9: clinical::screens::ScreenResult,
-    pub gad7: clinical::screens::ScreenResult,
+    /// None: the screen was not done.
+    #[serde(default)]
+    pub phq9: Option<clinical::screens::ScreenResult>,
+    #[serde(default)]
+    pub gad7: Option<clinical::screens::ScreenResult>,
     /// The expected withdrawal course from the last use, if given.
     pub course: Option<clinical::course::Output>,
 }
@@ -321,10 +327,16 @@ pub fn compute(s: &PatientScope, i: &AssessmentInput) -> Result<(AssessmentBody,
         oud_severity: dx.severity,
         on_medication: i.on_medication,
     })?;
-    let phq9 = clinical::screens::phq9(&i.phq9)?;
-    let gad7 = clinical::screens::gad7(&i.gad7)?;
+    // A screen is scored only when every item was answered; none answered
+    // is "not done" (the engine refuses a partial screen, naming it).
+    let phq9 = (!i.phq9.is_empty())
+        .then(|| clinical::screens::phq9(&i.phq9))
+        .transpose()?;
+    let gad7 = (!i.gad7.is_empty())
+        .then(|| clinical::screens::gad7(&i.gad7))
+        .transpose()?;
     clinical::screens::require_suicide_follow_up(
-        phq9.suicide_item_positive || i.suicide_question,
+        phq9.as_ref().is_some_and(|r| r.suicide_item_positive) || i.suicide_question,
         &i.suicide_followup,
     )?;
     let recommended_kind = kind_for(&rec);
@@ -338,7 +350,7 @@ pub fn compute(s: &PatientScope, i: &AssessmentInput) -> Result<(AssessmentBody,
     }
     let code = dx.codes.first().map(|c| c.code.clone()).unwrap_or_default();
     let summary = format!(
-        "Intake assessment: OUD {:?}{}; recommended {}; placed {}{}; PHQ-9 {} ({}), GAD-7 {} ({})",
+        "Intake assessment: OUD {:?}{}; recommended {}; placed {}{}; PHQ-9 {}, GAD-7 {}",
         dx.severity,
         if code.is_empty() {
             String::new()
@@ -348,10 +360,8 @@ pub fn compute(s: &PatientScope, i: &AssessmentInput) -> Result<(AssessmentBody,
         recommended_kind.label(),
         placed.label(),
         if reason.is_some() { " (override)" } else { "" },
-        phq9.total,
-        phq9.severity,
-        gad7.total,
-        gad7.severity,
+        screen_text(phq9.as_ref()),
+        screen_text(gad7.as_ref()),
     )
     .replace("Severe", "severe")
     .replace("Moderate", "moderate")
@@ -389,5 +399,13 @@ pub fn build(s: &PatientScope, i: &AssessmentInput) -> Result<NewRecord> {
 impl AssessmentBody {
     pub fn recommended_program_kind(&self) -> Option<ProgramKind> {
         self.recommended_kind.parse().ok()
+    }
+}
+
+/// "7 (mild)", or "not done".
+pub fn screen_text(r: Option<&clinical::screens::ScreenResult>) -> String {
+    match r {
+        Some(r) => format!("{} ({})", r.total, r.severity),
+        None => "not done".into(),
     }
 }

@@ -236,10 +236,15 @@ fn assessment_fields(b: &mut Builder) {
         "Already on methadone, buprenorphine or naltrexone",
     );
     b.heading("PHQ-9: over the last 2 weeks…");
-    let ans: Vec<(String, String)> = clinical::screens::ANSWERS
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (i.to_string(), format!("{i} {a}")))
+    // Unanswered is a value: nothing is pre-chosen, and a screen left
+    // wholly unanswered is recorded as not done.
+    let ans: Vec<(String, String)> = std::iter::once((String::new(), "— not asked —".to_string()))
+        .chain(
+            clinical::screens::ANSWERS
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (i.to_string(), format!("{i} {a}"))),
+        )
         .collect();
     for (i, q) in clinical::screens::PHQ9_ITEMS.iter().enumerate() {
         b.select(
@@ -330,8 +335,8 @@ pub fn assessment_panels(a: &AssessmentBody) -> Vec<Panel> {
     r.extend(rec.notes.iter().cloned());
     r.push(rec.disclaimer.clone());
     let s = vec![
-        format!("PHQ-9 {} ({})", a.phq9.total, a.phq9.severity),
-        format!("GAD-7 {} ({})", a.gad7.total, a.gad7.severity),
+        format!("PHQ-9 {}", assessment::screen_text(a.phq9.as_ref())),
+        format!("GAD-7 {}", assessment::screen_text(a.gad7.as_ref())),
     ];
     vec![
         Panel {
@@ -395,12 +400,6 @@ pub async fn assessment_form(
     let mut v = Values::default();
     v.set("placement.accept", "true");
     v.set("pregnancy", "not_applicable");
-    for i in 0..9 {
-        v.set(&format!("phq9[{i}]"), "0");
-    }
-    for i in 0..7 {
-        v.set(&format!("gad7[{i}]"), "0");
-    }
     Ok(assessment_page(&p, id, &v, &[], vec![], None))
 }
 
@@ -414,7 +413,8 @@ pub async fn assessment_submit(
     let v = Values(pairs);
     let review = v.get("action") == "review";
     let r = async {
-        let mut input: AssessmentInput = form::parse(&v.0, &["action"])?;
+        let pairs = screens_answered(&v.0)?;
+        let mut input: AssessmentInput = form::parse(&pairs, &["action"])?;
         if review {
             // The recommendation alone: computed, nothing stored.
             input.placement.accept = true;
@@ -438,6 +438,35 @@ pub async fn assessment_submit(
         Ok(None) => Ok(Redirect::to(&chart_url(id, "assessment")).into_response()),
         Err(e) => Ok(assessment_page(&p, id, &v, &field_errors(e)?, vec![], None)),
     }
+}
+
+/// The PHQ-9 and GAD-7 answers as the form sent them: a screen with every
+/// item answered is kept, one with none answered is dropped (not done), and
+/// one answered in part is refused naming the first item left blank.
+fn screens_answered(pairs: &[(String, String)]) -> Result<Vec<(String, String)>, AppError> {
+    let mut out: Vec<(String, String)> = pairs.to_vec();
+    for (prefix, n, name) in [("phq9", 9, "PHQ-9"), ("gad7", 7, "GAD-7")] {
+        let answered: Vec<bool> = (0..n)
+            .map(|i| {
+                let k = format!("{prefix}[{i}]");
+                pairs
+                    .iter()
+                    .any(|(pk, pv)| *pk == k && !pv.trim().is_empty())
+            })
+            .collect();
+        if answered.iter().all(|a| !a) {
+            out.retain(|(k, _)| !k.starts_with(&format!("{prefix}[")));
+        } else if let Some(i) = answered.iter().position(|a| !a) {
+            return Err(AppError::invalid(
+                if prefix == "phq9" { "phq9" } else { "gad7" },
+                format!(
+                    "{name} item {} is unanswered: answer every item, or none if the screen was not done",
+                    i + 1
+                ),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------- flowsheet
@@ -1839,4 +1868,35 @@ pub async fn aftercare_print(
         calls,
     })
     .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_screen_is_all_answered_or_not_done() {
+        let mut all: Vec<(String, String)> = (0..9)
+            .map(|i| (format!("phq9[{i}]"), "1".to_string()))
+            .collect();
+        all.push(("gad7[0]".into(), String::new()));
+        let kept = screens_answered(&all).unwrap();
+        assert_eq!(
+            kept.iter().filter(|(k, _)| k.starts_with("phq9")).count(),
+            9
+        );
+        assert!(
+            kept.iter().all(|(k, _)| !k.starts_with("gad7")),
+            "none answered: not done"
+        );
+        let e = screens_answered(&pairs(&[("phq9[0]", "2"), ("phq9[1]", "")])).unwrap_err();
+        assert!(e.to_string().contains("item 2 is unanswered"), "{e}");
+        assert!(screens_answered(&pairs(&[("name", "x")])).is_ok());
+    }
 }

@@ -94,6 +94,23 @@ carepath_testkit::both!(the_patients_path_through_the_api, |db| {
             == 6
     );
     assert_eq!(v["record"]["phq9"]["total"], 9);
+    // Unanswered is a value: a screen not done is recorded as not done,
+    // never as 0; a screen answered in part is refused.
+    let mut partial = assessment_body();
+    partial["phq9"] = serde_json::json!([1, 2]);
+    let (st, e) = post_json(&nurse, rec("assessment"), partial).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(e["error"]["field"], "phq9");
+    let mut skipped = assessment_body();
+    skipped["phq9"] = serde_json::json!([]);
+    skipped.as_object_mut().unwrap().remove("gad7");
+    let (st, v2) = post_json(&nurse, rec("assessment"), skipped).await;
+    assert_eq!(st, StatusCode::CREATED, "{v2}");
+    assert!(
+        v2["record"]["phq9"].is_null() && v2["record"]["gad7"].is_null(),
+        "{v2}"
+    );
+    assert_eq!(v2["record"]["input"]["phq9"], serde_json::json!([]));
     let mut over = assessment_body();
     over["placement"] = serde_json::json!({"accept": false, "level": "residential"});
     let (st, e) = post_json(&nurse, rec("assessment"), over).await;
