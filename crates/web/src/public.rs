@@ -336,6 +336,8 @@ struct FindPage {
     prev_link: Option<String>,
     next_link: Option<String>,
     self_query: String,
+    /// The same search in the other language (place, filters, page kept).
+    switch: String,
     from: String,
     map_view_box: String,
     map_r: f64,
@@ -433,6 +435,7 @@ pub async fn find(
         prev_link: None,
         next_link: None,
         self_query: String::new(),
+        switch: String::new(),
         from: String::new(),
         map_view_box: String::new(),
         map_r: 1.0,
@@ -502,6 +505,14 @@ pub async fn find(
                     base.push_str(&format!("&f={}", f.key));
                 }
                 page.self_query = base.clone();
+                page.switch = base.replacen(
+                    &format!("lang={}", t.lang),
+                    &format!("lang={}", t.other_lang),
+                    1,
+                );
+                if page.page > 1 {
+                    page.switch.push_str(&format!("&page={}", page.page));
+                }
                 // The map: pins for this page's results around the search point.
                 page.map_center = crate::map::project(q.lat, q.lon);
                 page.from = format!("{:.5},{:.5}", q.lat, q.lon);
@@ -560,6 +571,8 @@ struct FacilityPage {
     message: Option<&'static str>,
     form_error: Option<String>,
     directions: Option<String>,
+    /// This facility in the other language, with the way back kept.
+    switch: String,
 }
 
 fn category_name(cat: &str, es: bool) -> &'static str {
@@ -607,6 +620,7 @@ impl FacilityPage {
             message: None,
             form_error: None,
             directions: None,
+            switch: format!("/find/facility/{}?lang={}", enc(&f.id), t.other_lang),
         }
     }
 }
@@ -703,7 +717,22 @@ pub async fn facility(
         .back
         .filter(|b| b.starts_with("/find?"))
         .unwrap_or_else(|| format!("/find?lang={}", t.lang));
+    let other_back = back.replacen(
+        &format!("lang={}", t.lang),
+        &format!("lang={}", t.other_lang),
+        1,
+    );
+    let mut switch = format!(
+        "/find/facility/{}?lang={}&back={}",
+        enc(&f.id),
+        t.other_lang,
+        enc(&other_back)
+    );
+    if let Some(from) = q.from.as_deref() {
+        switch.push_str(&format!("&from={}", enc(from)));
+    }
     let page = FacilityPage {
+        switch,
         groups,
         unknown,
         directions: q.from.as_deref().and_then(|s| {

@@ -150,6 +150,38 @@ async fn public_finder_pages_work_without_login_or_cookies_in_two_languages() {
         html.contains("1 programs found"),
         "the count is the matches"
     );
+    // Switching language keeps the place, the filters and the page …
+    assert!(
+        html.contains(
+            "href=\"/find?lang=es&#38;near=21201&#38;radius=10&#38;f=methadone&#38;f=medicaid\""
+        ),
+        "{html}"
+    );
+    // … and on a facility page stays on the facility, with the way back.
+    let fpage = get_text(
+        &c,
+        format!(
+            "{}/find/facility/otp?lang=en&back=%2Ffind%3Flang%3Den%26near%3D21201",
+            w.base
+        ),
+    )
+    .await;
+    assert!(
+        fpage.contains(
+            "href=\"/find/facility/otp?lang=es&#38;back=%2Ffind%3Flang%3Des%26near%3D21201\""
+        ),
+        "{fpage}"
+    );
+    // Nothing within the distance: the nearest, with how far they are.
+    let far = get_text(&c, format!("{}/find?near=10001&radius=10", w.base)).await;
+    assert!(far.contains("0 programs found"), "{far}");
+    let (_, nearest) = far
+        .split_once("Nothing within this distance. The nearest programs:")
+        .expect(&far);
+    assert!(
+        nearest.contains("Harbor Clinic") && nearest.contains("miles away"),
+        "{nearest}"
+    );
     assert!(html.contains("tel:+14105550100"), "tap-to-call");
     assert!(html.contains("1-800-662-4357") && html.contains("tel:988"));
     assert!(!html.contains("<script"), "public pages need no JavaScript");
