@@ -81,7 +81,7 @@ fn assessment(rng: &mut ChaCha8Rng, last_use: i64, wm: bool, pregnant: bool) -> 
             .map(|i| if i == 8 { 0 } else { rng.random_range(0..3) })
             .collect(),
         gad7: (0..7).map(|_| rng.random_range(0..3)).collect(),
-        suicide_question: false,
+        suicide_question: Some(false),
         suicide_followup: Default::default(),
         pregnancy: if pregnant {
             "pregnant"

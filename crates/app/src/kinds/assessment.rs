@@ -88,9 +88,10 @@ pub struct AssessmentInput {
     /// Seven answers 0–3, or none when not done.
     #[serde(default)]
     pub gad7: Vec<u8>,
-    /// The intake's direct suicide-risk question answered yes.
+    /// The intake's direct suicide-risk question: yes (true), no (false),
+    /// or absent when it was not asked (never assumed "no").
     #[serde(default)]
-    pub suicide_question: bool,
+    pub suicide_question: Option<bool>,
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub suicide_followup: clinical::screens::SuicideFollowUp,
@@ -336,7 +337,7 @@ pub fn compute(s: &PatientScope, i: &AssessmentInput) -> Result<(AssessmentBody,
         .then(|| clinical::screens::gad7(&i.gad7))
         .transpose()?;
     clinical::screens::require_suicide_follow_up(
-        phq9.as_ref().is_some_and(|r| r.suicide_item_positive) || i.suicide_question,
+        phq9.as_ref().is_some_and(|r| r.suicide_item_positive) || i.suicide_question == Some(true),
         &i.suicide_followup,
     )?;
     let recommended_kind = kind_for(&rec);

@@ -261,10 +261,12 @@ fn assessment_fields(b: &mut Builder) {
             ans.clone(),
         );
     }
-    b.check(
+    b.radio(
         "suicide_question",
         "Suicide risk: has thoughts of ending their life now or recently",
-    );
+        [("true", "Yes"), ("false", "No")],
+    )
+    .hint("Leave unanswered if it was not asked: it is then recorded as not asked, not as no.");
     b.select(
         "suicide_followup.risk",
         "If PHQ-9 item 9 or the question above is positive: risk after further assessment",

@@ -111,6 +111,17 @@ carepath_testkit::both!(the_patients_path_through_the_api, |db| {
         "{v2}"
     );
     assert_eq!(v2["record"]["input"]["phq9"], serde_json::json!([]));
+    // The direct question: yes needs the follow-up; not asked is recorded as such.
+    let mut yes = assessment_body();
+    yes["suicide_question"] = serde_json::json!(true);
+    let (st, e) = post_json(&nurse, rec("assessment"), yes).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(e["error"]["field"], "suicide_followup.risk");
+    let mut unasked = assessment_body();
+    unasked.as_object_mut().unwrap().remove("suicide_question");
+    let (st, v3) = post_json(&nurse, rec("assessment"), unasked).await;
+    assert_eq!(st, StatusCode::CREATED, "{v3}");
+    assert!(v3["record"]["input"]["suicide_question"].is_null(), "{v3}");
     let mut over = assessment_body();
     over["placement"] = serde_json::json!({"accept": false, "level": "residential"});
     let (st, e) = post_json(&nurse, rec("assessment"), over).await;
