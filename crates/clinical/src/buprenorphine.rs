@@ -243,7 +243,7 @@ pub fn check(i: &Input) -> Result<Output> {
     }
     if given > 0 {
         match i.hours_since_last_dose {
-            Some(h) if h < p.redose_min_hours => violations.push(v("buprenorphine.redose_interval", format!("{h} h since the last dose; re-dose no sooner than {} h, and only while withdrawal persists", p.redose_min_hours), LABEL)),
+            Some(h) if h < p.redose_min_hours => violations.push(v("buprenorphine.redose_interval", format!("{} since the last dose; re-dose no sooner than {}, and only while withdrawal persists", crate::comfort::elapsed_text(h), crate::comfort::elapsed_text(p.redose_min_hours)), LABEL)),
             None => return Err(InputError::new("hours_since_last_dose", "is required when doses were already given today")),
             _ => {}
         }

@@ -143,6 +143,18 @@ pub const FORMULARY: &[MedRule] = &[
 ];
 
 /// Default holds for alpha-2 agonists: SBP < 90, DBP < 60, HR < 60 (local protocol; configurable).
+/// Hours as people say them: "less than a minute", "25 min", "2 h 10 min",
+/// "6 h" (never a long decimal).
+pub fn elapsed_text(hours: f64) -> String {
+    let minutes = (hours.max(0.0) * 60.0).round() as i64;
+    match (minutes / 60, minutes % 60) {
+        (0, 0) => "less than a minute".into(),
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
 pub fn default_holds() -> Vec<Hold> {
     vec![
         Hold {
@@ -297,8 +309,9 @@ fn check_with(i: &Input, dose_now: bool) -> Result<Output> {
             Some(h) if h < rule.min_interval_h => v.push(Violation {
                 rule: "comfort.interval".into(),
                 message: format!(
-                    "{h} h since the last dose; at least {} h",
-                    rule.min_interval_h
+                    "{} since the last dose; at least {}",
+                    elapsed_text(h),
+                    elapsed_text(rule.min_interval_h)
                 ),
                 citation: rule.citation.into(),
                 overridable: true,
@@ -372,6 +385,15 @@ mod tests {
             max_daily_mg: None,
             override_: None,
         }
+    }
+
+    #[test]
+    fn elapsed_time_reads_in_hours_and_minutes() {
+        assert_eq!(elapsed_text(0.000_406_304_444), "less than a minute");
+        assert_eq!(elapsed_text(0.25), "15 min");
+        assert_eq!(elapsed_text(2.5), "2 h 30 min");
+        assert_eq!(elapsed_text(6.0), "6 h");
+        assert_eq!(elapsed_text(-1.0), "less than a minute");
     }
 
     #[test]
