@@ -20,8 +20,13 @@ fn mac(text: &str) -> Hmac<Sha256> {
 }
 
 /// The signature to send with `text`.
-pub fn sign(text: &str) -> String {
+fn sign(text: &str) -> String {
     hex::encode(mac(text).finalize().into_bytes())
+}
+
+/// `KEY=text&sig=…`, URL-encoded: a notice to append to a redirect's query.
+pub fn query(key: &str, text: &str) -> String {
+    serde_urlencoded::to_string([(key, text), ("sig", sign(text).as_str())]).unwrap_or_default()
 }
 
 /// `text` when `sig` is its signature (and it is not empty), cut to 300

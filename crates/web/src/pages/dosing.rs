@@ -761,15 +761,10 @@ pub async fn stock_view(
 }
 
 fn back_to_stock(program: &str, day: &str, done: &str) -> Result<Response, AppError> {
-    let sig = crate::flash::sign(done);
-    let q = serde_urlencoded::to_string([
-        ("program", program),
-        ("day", day),
-        ("done", done),
-        ("sig", &sig),
-    ])
-    .map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(Redirect::to(&format!("/dosing/stock?{q}")).into_response())
+    let q = serde_urlencoded::to_string([("program", program), ("day", day)])
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let notice = crate::flash::query("done", done);
+    Ok(Redirect::to(&format!("/dosing/stock?{q}&{notice}")).into_response())
 }
 
 /// The count form: `count.LOT_ID=mg` per lot, `note`, `program`, `day`.
@@ -1470,15 +1465,10 @@ pub struct WindowForm {
 }
 
 fn back_to_desk(program: &str, window: &str, done: &str) -> Result<Response, AppError> {
-    let sig = crate::flash::sign(done);
-    let q = serde_urlencoded::to_string([
-        ("program", program),
-        ("window", window),
-        ("done", done),
-        ("sig", &sig),
-    ])
-    .map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(Redirect::to(&format!("/dosing?{q}")).into_response())
+    let q = serde_urlencoded::to_string([("program", program), ("window", window)])
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let notice = crate::flash::query("done", done);
+    Ok(Redirect::to(&format!("/dosing?{q}&{notice}")).into_response())
 }
 
 /// Check a patient in at the window's queue.
@@ -1526,6 +1516,5 @@ pub async fn call_next(
 
 /// `done=…&sig=…` for a notice shown after a redirect.
 fn done_query(text: &str) -> String {
-    serde_urlencoded::to_string([("done", text), ("sig", &crate::flash::sign(text))])
-        .unwrap_or_default()
+    crate::flash::query("done", text)
 }

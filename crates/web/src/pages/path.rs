@@ -84,9 +84,7 @@ fn chart_with_errors(id: PatientId, errs: &[FieldError], anchor: &str) -> Respon
         .map(|e| format!("{}: {}", e.field, e.message))
         .collect::<Vec<_>>()
         .join("; ");
-    let sig = crate::flash::sign(&text);
-    let q = serde_urlencoded::to_string([("error", text.as_str()), ("sig", sig.as_str())])
-        .unwrap_or_default();
+    let q = crate::flash::query("error", &text);
     Redirect::to(&format!("/patients/{id}?{q}#{anchor}")).into_response()
 }
 
