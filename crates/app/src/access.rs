@@ -95,10 +95,58 @@ pub async fn open(
     perm: Permission,
     action: &str,
 ) -> Result<PatientScope> {
+    let (scope, event) = open_deferred(app, who, id, perm, action).await?;
+    app.audit(event.0).await?;
+    Ok(scope)
+}
+
+/// The success event of an access, not yet written: the caller queues it in
+/// the unit of work the access is for ([`AccessEvent::queue`]), so the
+/// access and the change it made commit (and are audited) together — or,
+/// when that unit of work fails or never starts, writes it alone
+/// ([`AccessEvent::record`]). Either way the access is in the audit chain
+/// before the caller answers.
+#[must_use = "an access must reach the audit chain: queue or record it"]
+pub struct AccessEvent(carepath_domain::audit::NewEvent);
+
+impl AccessEvent {
+    /// Queue the access in the unit of work it is for.
+    pub(crate) fn queue(&self, tx: &mut carepath_store::Tx) {
+        tx.audit(self.0.clone());
+    }
+
+    /// Write the access on its own (the unit of work it was for failed).
+    pub(crate) async fn record(self, app: &App) -> Result<()> {
+        app.audit(self.0).await
+    }
+}
+
+/// [`open`], but the success event is handed back instead of written: see
+/// [`AccessEvent`]. Refusals are audited here, as in `open`.
+pub(crate) async fn open_deferred(
+    app: &App,
+    who: &Principal,
+    id: PatientId,
+    perm: Permission,
+    action: &str,
+) -> Result<(PatientScope, AccessEvent)> {
     if !who.mfa_done {
         return Err(Error::MfaPending);
     }
-    let programs = app.store.patient_programs(id).await?;
+    // The patient row and episodes are read first (nothing is shown before
+    // the decision): the programs the patient belongs to are the home
+    // program and every program with an episode.
+    let found = app.store.find_patient(id).await?;
+    let episodes = match &found {
+        Some(_) => app.store.episodes(id).await?,
+        None => vec![],
+    };
+    let mut programs: Vec<ProgramId> = found.iter().map(|p| p.program_id).collect();
+    for e in &episodes {
+        if !programs.contains(&e.program_id) {
+            programs.push(e.program_id);
+        }
+    }
     let audit = |outcome, detail: Option<String>| {
         let mut e = who.event(action, outcome).object("patient", id).patient(id);
         if let Some(d) = detail {
@@ -145,8 +193,7 @@ pub async fn open(
             Error::NotFound
         });
     };
-    let patient = app.store.patient(id).await?;
-    let episodes = app.store.episodes(id).await?;
+    let patient = found.ok_or(Error::NotFound)?;
     let mine = who.programs_with(perm);
     let episode = episodes
         .iter()
@@ -166,9 +213,8 @@ pub async fn open(
         .map(|r| r.as_str().to_string())
         .unwrap_or_default();
     let detail = (basis == Basis::Emergency).then(|| "break-the-glass access".to_string());
-    app.audit(audit(Outcome::Success, detail).program(patient.program_id))
-        .await?;
-    Ok(PatientScope {
+    let event = AccessEvent(audit(Outcome::Success, detail).program(patient.program_id));
+    let scope = PatientScope {
         author: Author {
             id: who.user_id,
             name: who.display_name.clone(),
@@ -185,7 +231,8 @@ pub async fn open(
         protocol,
         followup,
         now: app.now_us(),
-    })
+    };
+    Ok((scope, event))
 }
 
 /// The permit to write a just-registered patient's first details and

@@ -249,7 +249,7 @@ pub async fn resolve(
         }
         Credential::Session(token) => {
             let token_hash = sha256_hex(token);
-            let Some(s) = app.store.session(&token_hash).await? else {
+            let Some((s, user)) = app.store.session_with_user(&token_hash).await? else {
                 return Ok(None);
             };
             if s.ended_at.is_some() {
@@ -271,7 +271,6 @@ pub async fn resolve(
                 tx.commit().await?;
                 return Err(Error::SessionExpired);
             }
-            let user = app.store.user(s.user_id).await?;
             if user.disabled {
                 return Ok(None);
             }

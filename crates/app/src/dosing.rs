@@ -29,6 +29,7 @@ pub const MEDICATIONS: &[(&str, &str)] = &[
     ("methadone", "Methadone"),
     ("buprenorphine", "Buprenorphine"),
     ("buprenorphine_naloxone", "Buprenorphine-naloxone"),
+    ("naltrexone", "Naltrexone"),
 ];
 
 pub const FORMS: &[(&str, &str)] = &[
@@ -36,7 +37,49 @@ pub const FORMS: &[(&str, &str)] = &[
     ("tablet", "Tablet"),
     ("sublingual_tablet", "Sublingual tablet"),
     ("sublingual_film", "Sublingual film"),
+    ("injection_xr", "Extended-release injection"),
 ];
+
+/// The injection schedule an order follows, if it is a long-acting
+/// injection (the engine's `injection` module keeps the intervals).
+pub fn injection_kind(o: &MedOrder) -> Option<clinical::injection::Kind> {
+    injection_kind_of(&o.medication, &o.form, o.dose_ug as f64 / 1000.0)
+}
+
+/// Buprenorphine XR comes weekly (8–32 mg) or monthly (64–300 mg): the
+/// strengths do not overlap, so the dose names the schedule.
+fn injection_kind_of(
+    medication: &str,
+    form: &str,
+    dose_mg: f64,
+) -> Option<clinical::injection::Kind> {
+    use clinical::injection::Kind;
+    match (medication, form) {
+        ("buprenorphine", "injection_xr") if dose_mg <= 32.0 => Some(Kind::BuprenorphineWeekly),
+        ("buprenorphine", "injection_xr") => Some(Kind::BuprenorphineMonthly),
+        ("naltrexone", "injection_xr") => Some(Kind::NaltrexoneMonthly),
+        _ => None,
+    }
+}
+
+/// The day of the last injection of `kind` before `day`, from the history.
+fn last_injection(
+    orders: &[MedOrder],
+    history: &[Dose],
+    kind: clinical::injection::Kind,
+    day: &str,
+) -> Option<Date> {
+    history
+        .iter()
+        .filter(|d| d.clinic_day.as_str() < day)
+        .filter(|d| {
+            orders
+                .iter()
+                .any(|o| o.id == d.order_id && injection_kind(o) == Some(kind))
+        })
+        .filter_map(|d| d.clinic_day.parse().ok())
+        .max()
+}
 
 pub const PHASES: &[(&str, &str)] = &[
     ("induction", "Induction"),
@@ -61,9 +104,11 @@ pub fn mg(ug: i64) -> String {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OrderInput {
-    /// methadone, buprenorphine, buprenorphine_naloxone.
+    /// methadone, buprenorphine, buprenorphine_naloxone, naltrexone.
     pub medication: String,
-    /// oral_liquid, tablet, sublingual_tablet, sublingual_film.
+    /// oral_liquid, tablet, sublingual_tablet, sublingual_film, or
+    /// injection_xr (buprenorphine weekly 8–32 mg or monthly 64–300 mg;
+    /// naltrexone 380 mg every 4 weeks).
     pub form: String,
     /// induction, titration, maintenance, taper.
     pub phase: String,
@@ -99,6 +144,20 @@ pub struct OrderInput {
     /// a first dose.
     #[serde(default)]
     pub days_on_medication: Option<u32>,
+    /// Naltrexone start: the last opioid used (heroin, short_acting,
+    /// fentanyl, methadone, buprenorphine). Doses recorded here count too.
+    #[serde(default)]
+    pub last_opioid: Option<String>,
+    /// Naltrexone start: the day of the last opioid use (YYYY-MM-DD).
+    #[serde(default)]
+    pub last_opioid_use: Option<String>,
+    /// Naltrexone start: a urine screen negative for opioids (fentanyl,
+    /// methadone and buprenorphine included).
+    #[serde(default)]
+    pub urine_opioid_negative: Option<bool>,
+    /// Naltrexone start: naloxone challenge not_done, negative or positive.
+    #[serde(default)]
+    pub naloxone_challenge: Option<String>,
 }
 
 /// The order a patient is dosed under on `day`: among orders started by
@@ -140,14 +199,19 @@ fn check(p: &mut Problems, i: &OrderInput) {
     if !MEDICATIONS.iter().any(|(k, _)| *k == i.medication) {
         p.add(
             "medication",
-            "must be methadone, buprenorphine or buprenorphine_naloxone (injections and naltrexone are not ordered at the desk yet)",
+            "must be methadone, buprenorphine, buprenorphine_naloxone or naltrexone",
         );
     }
     let form_ok = match i.medication.as_str() {
         "methadone" => matches!(i.form.as_str(), "oral_liquid" | "tablet"),
-        "buprenorphine" | "buprenorphine_naloxone" => {
+        "buprenorphine" => matches!(
+            i.form.as_str(),
+            "sublingual_tablet" | "sublingual_film" | "injection_xr"
+        ),
+        "buprenorphine_naloxone" => {
             matches!(i.form.as_str(), "sublingual_tablet" | "sublingual_film")
         }
+        "naltrexone" => matches!(i.form.as_str(), "tablet" | "injection_xr"),
         _ => true,
     };
     if !form_ok {
@@ -161,6 +225,9 @@ fn check(p: &mut Problems, i: &OrderInput) {
     }
     if !(i.dose_mg > 0.0 && i.dose_mg <= 1000.0) {
         p.add("dose_mg", "must be more than 0 mg");
+    }
+    if i.split && i.form == "injection_xr" {
+        p.add("split", "an injection is not split");
     }
     if let Some(f) = i.first_dose_mg {
         if !i.split {
@@ -404,6 +471,10 @@ fn engine_check(
             };
             serde_json::to_value(clinical::methadone::check_order(&input)?)
         }
+        _ if i.medication == "naltrexone" || i.form == "injection_xr" => {
+            let v = antagonist_or_xr_check(i, orders, history, starts_on, over.as_ref())?;
+            serde_json::to_value(v)
+        }
         _ => {
             let input = clinical::buprenorphine::Input {
                 day: Some(day_of_treatment),
@@ -425,6 +496,159 @@ fn engine_check(
         }
     };
     v.map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// The engine on a long-acting injection or a naltrexone order: the
+/// injection's strengths and ladder (`injection::dose_check`); a first
+/// buprenorphine injection only after transmucosal buprenorphine; a first
+/// naltrexone order through `naltrexone::start` (opioid-free days, urine,
+/// naloxone challenge), with the last agonist dose recorded here counted as
+/// opioid use whatever was typed.
+fn antagonist_or_xr_check(
+    i: &OrderInput,
+    orders: &[MedOrder],
+    history: &[Dose],
+    starts_on: &str,
+    over: Option<&clinical::Override>,
+) -> Result<clinical::Verdict> {
+    let mut violations = vec![];
+    let mut alerts = vec![];
+    let med_of = |d: &Dose| {
+        orders
+            .iter()
+            .find(|o| o.id == d.order_id)
+            .map(|o| o.medication.as_str())
+    };
+    let xr = i.form == "injection_xr";
+    if let Some(k) = injection_kind_of(&i.medication, &i.form, i.dose_mg) {
+        let before = history
+            .iter()
+            .filter(|d| {
+                orders
+                    .iter()
+                    .any(|o| o.id == d.order_id && injection_kind(o) == Some(k))
+            })
+            .count() as u32;
+        let c = clinical::injection::dose_check(k, i.dose_mg, before);
+        if let Some(m) = c.not_a_strength {
+            violations.push(clinical::Violation {
+                rule: "injection.strength".into(),
+                message: m,
+                citation: k.citation().into(),
+                overridable: false,
+            });
+        }
+        if let Some(m) = c.ladder_note {
+            alerts.push(clinical::Alert {
+                rule: "injection.ladder".into(),
+                message: m,
+                citation: k.citation().into(),
+            });
+        }
+    }
+    if xr && i.medication == "buprenorphine" {
+        // Sublocade (Feb 2025 label): after a single transmucosal dose and
+        // about an hour's observation; Brixadi: after a 4 mg test dose.
+        let had = history
+            .iter()
+            .any(|d| matches!(med_of(d), Some("buprenorphine" | "buprenorphine_naloxone")))
+            || i.days_on_medication.unwrap_or(0) > 0;
+        if !had {
+            violations.push(clinical::Violation {
+                rule: "buprenorphine.xr_transmucosal_first".into(),
+                message: "no transmucosal buprenorphine on record: give a test dose and observe about an hour before the first injection, or record the days on buprenorphine".into(),
+                citation: format!(
+                    "{}; {}",
+                    clinical::injection::SUBLOCADE,
+                    clinical::injection::BRIXADI
+                ),
+                overridable: true,
+            });
+        }
+    }
+    let on_naltrexone_already = orders.iter().any(|o| o.medication == "naltrexone");
+    if i.medication == "naltrexone" && !on_naltrexone_already {
+        use clinical::course::Opioid;
+        let mut last: Option<(Opioid, Date)> = None;
+        if let Some(t) = i
+            .last_opioid_use
+            .as_deref()
+            .filter(|t| !t.trim().is_empty())
+        {
+            let d: Date = t.trim().parse().map_err(|_| {
+                Error::invalid("last_opioid_use", "must be a date written YYYY-MM-DD")
+            })?;
+            let o: Opioid = serde_json::from_value(serde_json::Value::String(
+                i.last_opioid.clone().unwrap_or_default(),
+            ))
+            .map_err(|_| {
+                Error::invalid(
+                    "last_opioid",
+                    "must be heroin, short_acting, fentanyl, methadone or buprenorphine",
+                )
+            })?;
+            last = Some((o, d));
+        }
+        // The last agonist dose given here is opioid use too.
+        let agonist = history
+            .iter()
+            .filter_map(|d| {
+                let o = match med_of(d)? {
+                    "methadone" => Opioid::Methadone,
+                    "buprenorphine" | "buprenorphine_naloxone" => Opioid::Buprenorphine,
+                    _ => return None,
+                };
+                Some((o, d.clinic_day.parse::<Date>().ok()?))
+            })
+            .max_by_key(|(_, d)| *d);
+        if let Some((o, d)) = agonist
+            && last.is_none_or(|(_, t)| d >= t)
+        {
+            last = Some((o, d));
+        }
+        let Some((last_opioid, last_use)) = last else {
+            return Err(Error::invalid(
+                "last_opioid_use",
+                "a naltrexone start needs the day of the last opioid use and which opioid",
+            ));
+        };
+        let challenge = match i.naloxone_challenge.as_deref().unwrap_or("not_done") {
+            "" | "not_done" => clinical::naltrexone::Challenge::NotDone,
+            "negative" => clinical::naltrexone::Challenge::Negative,
+            "positive" => clinical::naltrexone::Challenge::Positive,
+            _ => {
+                return Err(Error::invalid(
+                    "naloxone_challenge",
+                    "must be not_done, negative or positive",
+                ));
+            }
+        };
+        let out = clinical::naltrexone::start(&clinical::naltrexone::Input {
+            last_opioid,
+            last_use_date: last_use.to_string(),
+            proposed_start_date: starts_on.to_string(),
+            formulation: if xr {
+                clinical::naltrexone::Formulation::ExtendedRelease
+            } else {
+                clinical::naltrexone::Formulation::Oral
+            },
+            urine_opioid_negative: i.urine_opioid_negative,
+            naloxone_challenge: challenge,
+            acute_hepatitis_or_liver_failure: false,
+            needs_opioid_analgesia: false,
+            params: Default::default(),
+        })?;
+        for b in out.blocking {
+            violations.push(clinical::Violation {
+                rule: "naltrexone.start".into(),
+                message: format!("{b} (earliest start {})", out.earliest_start),
+                citation: out.citation.clone(),
+                overridable: true,
+            });
+        }
+        alerts.extend(out.alerts);
+    }
+    Ok(clinical::Verdict::decide(violations, alerts, over)?)
 }
 
 /// Every order of the patient, oldest first; audited as a read.
@@ -607,6 +831,9 @@ pub struct Panel {
     pub takehomes_due: Vec<TakehomeDay>,
     /// Take-home doses per supply in force (none: never decided).
     pub takehome_grant: Option<i64>,
+    /// A long-acting injection order: where the schedule stands.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub injection: Option<clinical::injection::Schedule>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -617,8 +844,12 @@ pub struct TakehomeDay {
     pub closure: bool,
 }
 
+/// A product fits an order of its medication and form; an injection is one
+/// prefilled syringe or vial, so its strength must be the ordered dose.
 fn matches_product(p: &Product, o: &MedOrder) -> bool {
-    p.medication == o.medication && p.form == o.form
+    p.medication == o.medication
+        && p.form == o.form
+        && (o.form != "injection_xr" || p.strength_ug == o.dose_ug)
 }
 
 /// What the panel is computed from, read before any unit of work begins
@@ -638,9 +869,23 @@ struct Loaded {
     overdoses: Vec<carepath_store::takehome::Overdose>,
     /// Holds placed from today on, and administrative holds not lifted.
     holds: Vec<carepath_store::window::Hold>,
+    /// The latest assessment's pregnancy status and due date, when pregnant
+    /// or postpartum.
+    pregnancy: Option<(String, Option<String>)>,
 }
 
-async fn load(app: &App, s: &PatientScope) -> Result<Loaded> {
+/// What the panel is loaded for: showing it (everything that informs the
+/// nurse) or recording a dose (only what decides whether and how much:
+/// take-home plans, recent overdoses and pregnancy are alerts, not
+/// decisions, and are not read).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Show,
+    Dose,
+}
+
+async fn load(app: &App, s: &PatientScope, purpose: Purpose) -> Result<Loaded> {
+    let show = purpose == Purpose::Show;
     let patient = s.patient.id;
     let orders = app.store.orders(patient).await?;
     let mut programs = vec![s.program.id];
@@ -673,17 +918,60 @@ async fn load(app: &App, s: &PatientScope) -> Result<Loaded> {
             .into_iter()
             .map(|c| c.day)
             .collect(),
-        grant: app.store.takehome_grants(patient).await?.into_iter().next(),
-        bottles: app.store.bottles(patient, &today.to_string()).await?,
-        overdoses: app
-            .store
-            .overdoses(patient)
-            .await?
-            .into_iter()
-            .filter(|o| o.occurred_at >= month_ago)
-            .collect(),
+        grant: if show {
+            app.store.takehome_grants(patient).await?.into_iter().next()
+        } else {
+            None
+        },
+        bottles: if show {
+            app.store.bottles(patient, &today.to_string()).await?
+        } else {
+            vec![]
+        },
+        overdoses: if show {
+            app.store
+                .overdoses(patient)
+                .await?
+                .into_iter()
+                .filter(|o| o.occurred_at >= month_ago)
+                .collect()
+        } else {
+            vec![]
+        },
         holds: app.store.holds(patient, &today.to_string()).await?,
+        pregnancy: if show {
+            pregnancy(app, patient).await?
+        } else {
+            None
+        },
     })
+}
+
+/// Pregnant or postpartum at the latest assessment, with the due date.
+async fn pregnancy(app: &App, patient: PatientId) -> Result<Option<(String, Option<String>)>> {
+    let latest = app
+        .store
+        .patient_records(patient, &["assessment"])
+        .await?
+        .into_iter()
+        .max_by_key(|r| (r.occurred_at, r.recorded_at));
+    let Some(r) = latest else {
+        return Ok(None);
+    };
+    let crate::kinds::Body::Assessment(a) =
+        crate::kinds::Body::decode(crate::kinds::Kind::Assessment, &r.body)?
+    else {
+        return Ok(None);
+    };
+    let status = a.input.pregnancy.clone();
+    Ok(
+        matches!(status.as_str(), "pregnant" | "postpartum").then(|| {
+            (
+                status,
+                a.due_date.clone().or_else(|| a.input.due_date.clone()),
+            )
+        }),
+    )
 }
 
 /// The pre-dose panel for `day` (normally today), from what was loaded and
@@ -701,13 +989,14 @@ fn panel_for(s: &PatientScope, day: &str, doses_today: Vec<Dose>, l: &Loaded) ->
     let mut alerts = vec![];
     // Clinic days without a dose since the last one; closure days are not
     // missed (a closure take-home covers them when granted).
-    let missed_days = last_dose_day
+    let mut missed_days = last_dose_day
         .as_deref()
         .map(|last| missed_clinic_days(last, day, &l.closures))
         .unwrap_or(0);
     let mut due_mg = None;
     let mut missed_rule: Option<clinical::methadone::MissedOutput> = None;
     let mut takehomes_due: Vec<(String, bool)> = vec![];
+    let mut injection_status = None;
     let mut next_slot = None;
     let (mut lot, mut product) = (None, None);
     // A nurse's hold (sedation, intoxication) or an administrative hold.
@@ -742,7 +1031,20 @@ fn panel_for(s: &PatientScope, day: &str, doses_today: Vec<Dose>, l: &Loaded) ->
             }
             let usual = next_slot.map(|k| o.slot_amount_ug(k)).unwrap_or(o.dose_ug);
             due_mg = Some(usual as f64 / 1000.0);
-            if o.medication == "methadone" && missed_days > 0 {
+            let injection = injection_kind(o);
+            if let Some(k) = injection {
+                // No daily dose is due, so no day is missed.
+                missed_days = 0;
+                injection_status = Some(injection_panel(
+                    o,
+                    k,
+                    l,
+                    day,
+                    next_slot.is_some(),
+                    &mut holds,
+                    &mut alerts,
+                ));
+            } else if o.medication == "methadone" && missed_days > 0 {
                 let r = clinical::methadone::missed(&clinical::methadone::MissedInput {
                     consecutive_missed_days: missed_days,
                     usual_dose_mg: usual as f64 / 1000.0,
@@ -761,6 +1063,8 @@ fn panel_for(s: &PatientScope, day: &str, doses_today: Vec<Dose>, l: &Loaded) ->
             }
             let held = missed_rule.as_ref().is_some_and(|r| r.needs_prescriber);
             let granted = match &l.grant {
+                // Nothing to take home from an injection.
+                _ if injection.is_some() => 0,
                 Some(g) => match &g.suspended_reason {
                     Some(r) => {
                         alerts.push(format!("take-homes suspended: {r}"));
@@ -789,6 +1093,22 @@ fn panel_for(s: &PatientScope, day: &str, doses_today: Vec<Dose>, l: &Loaded) ->
                     crate::fmt::time(od.occurred_at, &s.tz),
                     od.outcome.replace('_', " ")
                 ));
+            }
+            if let Some((status, due)) = &l.pregnancy {
+                // Methadone and buprenorphine continue in pregnancy; the
+                // dose often has to rise or be split in the third trimester
+                // (SAMHSA TIP 63, 2021 ed., part 3; ACOG Committee Opinion
+                // 711, 2017).
+                alerts.push(if status == "pregnant" {
+                    format!(
+                        "pregnant{}: watch for withdrawal late in pregnancy — the dose may need to rise or be split (SAMHSA TIP 63; ACOG CO 711)",
+                        due.as_deref()
+                            .map(|d| format!(", due {d}"))
+                            .unwrap_or_default()
+                    )
+                } else {
+                    "postpartum: review the dose for sedation as the pregnancy changes wear off (SAMHSA TIP 63)".to_string()
+                });
             }
             if o.verbal && !o.is_signed() {
                 alerts.push("verbal order waiting for the prescriber's signature".into());
@@ -839,14 +1159,79 @@ fn panel_for(s: &PatientScope, day: &str, doses_today: Vec<Dose>, l: &Loaded) ->
             .map(|(d, closure)| TakehomeDay { day: d, closure })
             .collect(),
         takehome_grant: l.grant.as_ref().map(|g| g.doses_granted),
+        injection: injection_status,
     })
+}
+
+/// What the panel says about a long-acting injection: too early is a hold
+/// (the label's minimum interval), due and late are alerts; a late
+/// naltrexone injection adds the label's overdose warning.
+#[allow(clippy::too_many_arguments)]
+fn injection_panel(
+    o: &MedOrder,
+    k: clinical::injection::Kind,
+    l: &Loaded,
+    day: &str,
+    open_slot: bool,
+    holds: &mut Vec<String>,
+    alerts: &mut Vec<String>,
+) -> clinical::injection::Schedule {
+    use clinical::injection::State;
+    let today = day.parse::<Date>().unwrap_or_default();
+    // The engine's default policy (naltrexone: 21 days at the earliest);
+    // not yet a per-program setting.
+    let p = clinical::injection::Params::default();
+    let last = last_injection(&l.orders, &l.history, k, day);
+    let sc = clinical::injection::schedule(k, &p, last, today);
+    let (due, earliest) = (
+        sc.due_on.map(|d| d.to_string()).unwrap_or_default(),
+        sc.earliest_on.map(|d| d.to_string()).unwrap_or_default(),
+    );
+    if !open_slot {
+        return sc;
+    }
+    match sc.state {
+        State::First => alerts.push(format!(
+            "first injection under this order: {} mg",
+            mg(o.dose_ug)
+        )),
+        State::TooEarly => holds.push(format!(
+            "next injection from {earliest} (due {due}): at least {} days between injections — {}",
+            k.min_days(&p),
+            k.citation()
+        )),
+        State::Due => {
+            let n = sc.days_from_due.unwrap_or(0);
+            alerts.push(match n {
+                0 => "injection due today".to_string(),
+                n if n < 0 => format!("injection due {due} (may be given from {earliest})"),
+                n => format!(
+                    "injection due {due}, {n} day{} ago",
+                    if n == 1 { "" } else { "s" }
+                ),
+            });
+        }
+        State::Late => {
+            let n = sc.days_from_due.unwrap_or(0);
+            let mut a = format!("injection late by {n} days (due {due})");
+            if o.medication == "naltrexone" {
+                a.push_str(
+                    ": the blockade has worn off and tolerance is low — counsel on overdose risk and offer naloxone",
+                );
+            } else {
+                a.push_str(": assess for withdrawal and use before giving it");
+            }
+            alerts.push(a);
+        }
+    }
+    sc
 }
 
 /// The pre-dose panel for today; audited as a read of the patient.
 pub async fn panel(app: &App, who: &Principal, patient: PatientId) -> Result<Panel> {
     let s = access::open(app, who, patient, Permission::ReadClinical, "dosing.panel").await?;
     let day = s.today().to_string();
-    let loaded = load(app, &s).await?;
+    let loaded = load(app, &s, Purpose::Show).await?;
     let today: Vec<Dose> = loaded
         .history
         .iter()
@@ -900,7 +1285,27 @@ pub async fn record_dose(
     patient: PatientId,
     i: &DoseInput,
 ) -> Result<Dose> {
-    let s = access::open(app, who, patient, Permission::WriteClinical, "dose.open").await?;
+    // The access is audited in the dose's own unit of work (one commit for
+    // both), or alone when no dose is recorded.
+    let (s, access) =
+        access::open_deferred(app, who, patient, Permission::WriteClinical, "dose.open").await?;
+    match record_dose_in(app, who, &s, &access, i).await {
+        Ok(d) => Ok(d),
+        Err(e) => {
+            access.record(app).await?;
+            Err(e)
+        }
+    }
+}
+
+async fn record_dose_in(
+    app: &App,
+    who: &Principal,
+    s: &PatientScope,
+    access: &access::AccessEvent,
+    i: &DoseInput,
+) -> Result<Dose> {
+    let patient = s.patient.id;
     let w = s.writer()?;
     let kind = i.kind.clone().unwrap_or_else(|| "observed".into());
     let mut p = Problems::new();
@@ -949,11 +1354,11 @@ pub async fn record_dose(
     };
     p.finish()?;
     let day = day.to_string();
-    let loaded = load(app, &s).await?;
+    let loaded = load(app, s, Purpose::Dose).await?;
     let mut tx = app.begin().await?;
     tx.lock(&format!("dose:{patient}:{day}")).await?;
     let doses_today = tx.doses_on(patient, &day).await?;
-    let panel = panel_for(&s, &day, doses_today.clone(), &loaded)?;
+    let panel = panel_for(s, &day, doses_today.clone(), &loaded)?;
     let Some(order) = panel.order.clone() else {
         return Err(Error::Conflict(
             "no active order: a prescriber must write one before dosing".into(),
@@ -1077,12 +1482,8 @@ pub async fn record_dose(
                 if d.late_entry { ", back entry" } else { "" }
             )),
     );
-    let recorded = tx
-        .doses_on(patient, &day)
-        .await?
-        .into_iter()
-        .find(|x| x.id == id)
-        .ok_or(Error::NotFound)?;
+    access.queue(&mut tx);
+    let recorded = d.stored(id, tx.now());
     tx.commit().await?;
     Ok(recorded)
 }
@@ -1114,13 +1515,13 @@ pub async fn add_product(
     if !MEDICATIONS.iter().any(|(k, _)| *k == i.medication) {
         p.add(
             "medication",
-            "must be methadone, buprenorphine or buprenorphine_naloxone",
+            "must be methadone, buprenorphine, buprenorphine_naloxone or naltrexone",
         );
     }
     if !FORMS.iter().any(|(k, _)| *k == i.form) {
         p.add(
             "form",
-            "must be oral_liquid, tablet, sublingual_tablet or sublingual_film",
+            "must be oral_liquid, tablet, sublingual_tablet, sublingual_film or injection_xr",
         );
     }
     if i.name.trim().is_empty() {
@@ -1311,6 +1712,8 @@ pub fn order_summary(o: &MedOrder) -> String {
             mg(o.slot_amount_ug(1)),
             mg(o.slot_amount_ug(2))
         )
+    } else if let Some(k) = injection_kind(o) {
+        format!("{med} {} mg every {} days", mg(o.dose_ug), k.every_days())
     } else {
         format!("{med} {} mg", mg(o.dose_ug))
     }
@@ -1596,11 +1999,18 @@ pub async fn missed_dose_sweep(app: &App, who: &Principal) -> Result<Vec<SweepRe
             }
             r.patients += 1;
             let p = panel(app, who, pid).await?;
-            if p.missed_days == 0 {
+            if p.missed_days == 0 && p.injection.is_none() {
+                continue;
+            }
+            let late = p
+                .injection
+                .is_some_and(|s| s.state == clinical::injection::State::Late);
+            if p.missed_days == 0 && !late {
                 continue;
             }
             r.missed += 1;
-            let needs = p.missed_rule.as_ref().is_some_and(|m| m.needs_prescriber)
+            let needs = late
+                || p.missed_rule.as_ref().is_some_and(|m| m.needs_prescriber)
                 || (p.missed_rule.is_none() && p.missed_days >= 3);
             if !needs {
                 continue;

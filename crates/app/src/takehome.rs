@@ -903,3 +903,147 @@ pub async fn schedule(
         app.store.bottle_events(patient).await?,
     ))
 }
+
+/// One day of the take-home calendar.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CalendarDay {
+    pub day: String,
+    /// Monday 0 … Sunday 6.
+    pub weekday: u8,
+    /// window (an observed dose), take_home (a bottle for the day),
+    /// closure, missed, or none.
+    pub state: &'static str,
+    pub bottle_no: Option<i64>,
+    /// A bottle reported lost or stolen, or a count that did not match.
+    pub flag: Option<String>,
+    pub today: bool,
+}
+
+/// Six weeks of take-home calendar — the three weeks before this one, this
+/// week and the two after — from the dose history (`dosing::history`), the
+/// bottles and what became of them. Pure: the page draws it.
+pub fn calendar(
+    today: jiff::civil::Date,
+    days: &[dosing::DayPoint],
+    bottles: &[carepath_store::takehome::Bottle],
+    events: &[carepath_store::takehome::BottleEvent],
+) -> Vec<CalendarDay> {
+    let monday = today
+        .checked_sub(
+            jiff::Span::new().days(i64::from(today.weekday().to_monday_zero_offset()) + 21),
+        )
+        .unwrap_or(today);
+    (0..42)
+        .filter_map(|k| monday.checked_add(jiff::Span::new().days(k)).ok())
+        .map(|d| {
+            let key = d.to_string();
+            let bottle = bottles.iter().find(|b| b.take_on == key);
+            let point = days.iter().find(|p| p.day == key);
+            let flag = bottle.and_then(|b| {
+                events
+                    .iter()
+                    .filter(|e| e.dose_id == b.dose_id)
+                    .find(|e| {
+                        matches!(e.kind.as_str(), "lost" | "stolen") || e.outcome == "discrepancy"
+                    })
+                    .map(|e| {
+                        if e.outcome == "discrepancy"
+                            && !matches!(e.kind.as_str(), "lost" | "stolen")
+                        {
+                            format!("{} count did not match", e.kind)
+                        } else {
+                            e.kind.clone()
+                        }
+                    })
+            });
+            let state = match (bottle, point) {
+                (Some(_), _) => "take_home",
+                (None, Some(p)) if p.observed_mg > 0.0 => "window",
+                (None, Some(p)) if p.closure => "closure",
+                (None, Some(p)) if p.missed => "missed",
+                _ => "none",
+            };
+            CalendarDay {
+                day: key,
+                weekday: d.weekday().to_monday_zero_offset() as u8,
+                state,
+                bottle_no: bottle.map(|b| b.bottle_no),
+                flag,
+                today: d == today,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod calendar_tests {
+    use super::*;
+    use carepath_store::takehome::{Bottle, BottleEvent};
+    use jiff::civil::date;
+
+    fn point(day: &str, observed: f64, missed: bool, closure: bool) -> dosing::DayPoint {
+        dosing::DayPoint {
+            day: day.into(),
+            observed_mg: observed,
+            take_home_mg: 0.0,
+            ordered_mg: Some(60.0),
+            order_change: false,
+            missed,
+            closure,
+        }
+    }
+
+    fn bottle(day: &str, no: i64) -> Bottle {
+        Bottle {
+            dose_id: format!("d-{day}"),
+            patient_id: "00000000-0000-0000-0000-000000000001".parse().unwrap(),
+            program_id: "00000000-0000-0000-0000-000000000002".parse().unwrap(),
+            grant_id: None,
+            bottle_no: no,
+            take_on: day.into(),
+            handed_out_on: "2026-11-27".into(),
+            closure: false,
+            amount_ug: 60_000,
+            lot_id: "l".into(),
+            product_id: "p".into(),
+            order_id: "o".into(),
+            given_at: 0,
+            nurse_name: "N".into(),
+        }
+    }
+
+    #[test]
+    fn six_weeks_from_a_monday_with_each_day_named() {
+        // Wednesday 2 December 2026.
+        let today = date(2026, 12, 2);
+        let days = vec![
+            point("2026-11-30", 60.0, false, false),
+            point("2026-11-29", 0.0, false, true),
+            point("2026-11-25", 0.0, true, false),
+        ];
+        let bottles = vec![bottle("2026-12-03", 1), bottle("2026-12-04", 2)];
+        let events = vec![BottleEvent {
+            id: "e".into(),
+            dose_id: "d-2026-12-04".into(),
+            patient_id: "00000000-0000-0000-0000-000000000001".parse().unwrap(),
+            kind: "lost".into(),
+            outcome: "as_expected".into(),
+            note: None,
+            at_us: 0,
+            by_name: "N".into(),
+        }];
+        let c = calendar(today, &days, &bottles, &events);
+        assert_eq!(c.len(), 42);
+        assert_eq!(c[0].day, "2026-11-09");
+        assert_eq!(c[0].weekday, 0);
+        let at = |d: &str| c.iter().find(|x| x.day == d).unwrap();
+        assert_eq!(at("2026-11-30").state, "window");
+        assert_eq!(at("2026-11-29").state, "closure");
+        assert_eq!(at("2026-11-25").state, "missed");
+        assert_eq!(at("2026-12-03").state, "take_home");
+        assert_eq!(at("2026-12-03").bottle_no, Some(1));
+        assert_eq!(at("2026-12-04").flag.as_deref(), Some("lost"));
+        assert!(at("2026-12-02").today);
+        assert_eq!(c.iter().filter(|x| x.today).count(), 1);
+    }
+}

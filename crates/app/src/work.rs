@@ -463,6 +463,9 @@ pub struct WorkItem {
 #[derive(Debug, Clone, Serialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Worklist {
+    /// Withdrawal entries with dangerous readings (`flowsheet::danger`) in
+    /// the last 48 hours that no prescriber has signed yet.
+    pub danger: Vec<WorkItem>,
     /// Admitted in the last 30 days without an intake assessment since.
     pub assessments_due: Vec<WorkItem>,
     pub cows_due: Vec<WorkItem>,
@@ -508,6 +511,7 @@ pub fn cows_due(
 
 #[derive(Clone, Copy)]
 enum List {
+    Danger,
     Assess,
     Cows,
     Sign,
@@ -607,6 +611,28 @@ pub async fn worklist(app: &App, who: &Principal) -> Result<Worklist> {
                         program: pname.clone(),
                     },
                 ));
+            }
+        }
+        // Dangerous readings until a prescriber signs the entry.
+        for kind in [Kind::Cows, Kind::Sows] {
+            for r in app
+                .store
+                .program_records(
+                    prog,
+                    kind.as_str(),
+                    now - 2 * DAY_US,
+                    None,
+                    Pending::Unsigned,
+                )
+                .await?
+                .into_iter()
+                .filter(|r| r.sign_role.is_some())
+            {
+                let what = r.summary.clone();
+                let at = r.occurred_at;
+                let mut it = item(&r, what, Some(at));
+                it.overdue = true;
+                pending.push((List::Danger, prog, r.patient_id, it));
             }
         }
         // Notes and plans to sign; co-signatures (filtered in SQL).
@@ -714,6 +740,7 @@ pub async fn worklist(app: &App, who: &Principal) -> Result<Worklist> {
             .unwrap_or(jiff::tz::TimeZone::UTC);
         it.due = it.due_at.map(|d| fmt::time(d, &tz)).unwrap_or_default();
         match list {
+            List::Danger => w.danger.push(it),
             List::Assess => w.assessments_due.push(it),
             List::Cows => w.cows_due.push(it),
             List::Sign => w.to_sign.push(it),
@@ -739,7 +766,8 @@ pub async fn worklist(app: &App, who: &Principal) -> Result<Worklist> {
     }
     app.audit(who.event("worklist.view", Outcome::Success).detail(format!(
         "items={}",
-        w.cows_due.len()
+        w.danger.len()
+            + w.cows_due.len()
             + w.assessments_due.len()
             + w.to_sign.len()
             + w.to_cosign.len()
@@ -1009,6 +1037,31 @@ async fn dosing_items(
             let Some(l) = last.get(&o.patient_id.to_string()) else {
                 continue;
             };
+            // A long-acting injection: late past its due day and grace days
+            // (the injection schedule), not missed clinic days.
+            if let Some(k) = crate::dosing::injection_kind(active) {
+                let (Ok(last_day), Ok(today)) = (l.parse(), day.parse()) else {
+                    continue;
+                };
+                let sc =
+                    clinical::injection::schedule(k, &Default::default(), Some(last_day), today);
+                if sc.state == clinical::injection::State::Late {
+                    out.push((
+                        o.patient_id,
+                        item(
+                            o.patient_id,
+                            format!(
+                                "Injection late by {} days (due {}): see the patient",
+                                sc.days_from_due.unwrap_or(0),
+                                sc.due_on.map(|d| d.to_string()).unwrap_or_default()
+                            ),
+                            None,
+                            true,
+                        ),
+                    ));
+                }
+                continue;
+            }
             let missed = crate::dosing::missed_clinic_days(l, &day, &closures);
             if missed == 0 {
                 continue;

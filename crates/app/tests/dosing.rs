@@ -851,3 +851,275 @@ both!(windows_call_the_queue_in_order_and_never_twice, |db| {
             .all(|r| r.patient_id != patients[3].to_string())
     );
 });
+
+/// A formulary product and a lot of it in program A.
+async fn stock_of(d: &Desk, medication: &str, form: &str, name: &str, strength: f64, amount: f64) {
+    let product = dosing::add_product(
+        &d.app,
+        &system(),
+        d.w.a,
+        &ProductInput {
+            medication: medication.into(),
+            form: form.into(),
+            name: name.into(),
+            strength_mg: strength,
+        },
+    )
+    .await
+    .unwrap();
+    dosing::receive(
+        &d.app,
+        &d.nurse,
+        d.w.a,
+        &ReceiptInput {
+            product_id: product,
+            lot: format!("{name}-L1"),
+            expires_on: Some("2027-11-30".into()),
+            amount_mg: amount,
+        },
+    )
+    .await
+    .unwrap();
+}
+
+both!(long_acting_injections_follow_the_label_intervals, |db| {
+    let d = desk(db).await;
+    let (app, pid) = (&d.app, d.w.patient_a);
+    stock_of(
+        &d,
+        "buprenorphine",
+        "sublingual_film",
+        "Bup-nx film 8 mg",
+        8.0,
+        400.0,
+    )
+    .await;
+    stock_of(
+        &d,
+        "buprenorphine",
+        "injection_xr",
+        "Sublocade 300 mg",
+        300.0,
+        3000.0,
+    )
+    .await;
+    let xr = |dose: f64| OrderInput {
+        medication: "buprenorphine".into(),
+        form: "injection_xr".into(),
+        phase: "maintenance".into(),
+        dose_mg: dose,
+        ..Default::default()
+    };
+    // No transmucosal buprenorphine on record: the first injection waits
+    // (the prescriber may override with a reason).
+    let e = dosing::create_order(app, &d.prescriber, pid, &xr(300.0))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("transmucosal"), "{e}");
+    // A strength no product comes in is refused outright, override or not.
+    let e = dosing::create_order(
+        app,
+        &d.prescriber,
+        pid,
+        &OrderInput {
+            override_reason: Some("the patient asked for a middle dose".into()),
+            ..xr(150.0)
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("100, 300 mg"), "{e}");
+    // A dose of sublingual buprenorphine here first, then the first 300 mg.
+    dosing::create_order(
+        app,
+        &d.prescriber,
+        pid,
+        &OrderInput {
+            medication: "buprenorphine".into(),
+            form: "sublingual_film".into(),
+            phase: "maintenance".into(),
+            dose_mg: 8.0,
+            days_on_medication: Some(10),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    dosing::record_dose(app, &d.nurse, pid, &DoseInput::default())
+        .await
+        .unwrap();
+    d.clock.advance(DAY_US);
+    dosing::create_order(app, &d.prescriber, pid, &xr(300.0))
+        .await
+        .unwrap();
+    let panel = dosing::panel(app, &d.nurse, pid).await.unwrap();
+    assert_eq!(panel.due_mg, Some(300.0));
+    assert!(
+        panel.alerts.iter().any(|a| a.contains("first injection")),
+        "{:?}",
+        panel.alerts
+    );
+    assert!(panel.takehomes_due.is_empty());
+    dosing::record_dose(app, &d.nurse, pid, &DoseInput::default())
+        .await
+        .unwrap();
+    // Day 20 after it: too early (the label's 26 days), a hold that refuses.
+    d.clock.advance(20 * DAY_US);
+    let panel = dosing::panel(app, &d.nurse, pid).await.unwrap();
+    assert!(
+        panel.holds.iter().any(|h| h.contains("at least 26 days")),
+        "{:?}",
+        panel.holds
+    );
+    assert_eq!(panel.missed_days, 0, "no daily dose is due");
+    assert!(
+        panel.missed_rule.is_none(),
+        "no daily missed-dose rule for an injection"
+    );
+    let r = dosing::record_dose(app, &d.nurse, pid, &DoseInput::default()).await;
+    assert!(matches!(r, Err(Error::Conflict(_))), "{r:?}");
+    // Day 27: may be given, due on day 28.
+    d.clock.advance(7 * DAY_US);
+    let panel = dosing::panel(app, &d.nurse, pid).await.unwrap();
+    assert!(panel.holds.is_empty(), "{:?}", panel.holds);
+    assert!(
+        panel.alerts.iter().any(|a| a.contains("injection due")),
+        "{:?}",
+        panel.alerts
+    );
+    // Day 40: late, and says so.
+    d.clock.advance(13 * DAY_US);
+    let panel = dosing::panel(app, &d.nurse, pid).await.unwrap();
+    assert!(
+        panel.alerts.iter().any(|a| a.contains("late by 12 days")),
+        "{:?}",
+        panel.alerts
+    );
+    dosing::record_dose(app, &d.nurse, pid, &DoseInput::default())
+        .await
+        .unwrap();
+});
+
+both!(naltrexone_starts_only_when_opioid_free, |db| {
+    let d = desk(db).await;
+    let (app, pid) = (&d.app, d.w.patient_a);
+    stock_of(
+        &d,
+        "naltrexone",
+        "injection_xr",
+        "Vivitrol 380 mg",
+        380.0,
+        3800.0,
+    )
+    .await;
+    // Methadone dosed here today.
+    dosing::create_order(app, &d.prescriber, pid, &methadone(30.0, "induction"))
+        .await
+        .unwrap();
+    dosing::record_dose(app, &d.nurse, pid, &DoseInput::default())
+        .await
+        .unwrap();
+    let vivitrol = |last_use: &str| OrderInput {
+        medication: "naltrexone".into(),
+        form: "injection_xr".into(),
+        phase: "maintenance".into(),
+        dose_mg: 380.0,
+        last_opioid: Some("heroin".into()),
+        last_opioid_use: Some(last_use.into()),
+        urine_opioid_negative: Some(true),
+        naloxone_challenge: Some("negative".into()),
+        ..Default::default()
+    };
+    // Three days later, claiming heroin a month ago: the methadone dose
+    // recorded here counts, and two weeks after methadone are required.
+    d.clock.advance(3 * DAY_US);
+    let e = dosing::create_order(app, &d.prescriber, pid, &vivitrol("2020-01-01"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("of 14 required"), "{e}");
+    // Without a typed day of last use the recorded methadone dose decides.
+    let e = dosing::create_order(
+        app,
+        &d.prescriber,
+        pid,
+        &OrderInput {
+            last_opioid_use: None,
+            ..vivitrol("")
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("of 14 required"), "{e}");
+    // Fifteen days after the last methadone dose it starts.
+    d.clock.advance(12 * DAY_US);
+    let (o, verdict) = dosing::create_order(app, &d.prescriber, pid, &vivitrol("2020-01-01"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (o.medication.as_str(), o.form.as_str()),
+        ("naltrexone", "injection_xr")
+    );
+    assert!(
+        verdict["alerts"].to_string().contains("naloxone"),
+        "{verdict}"
+    );
+    let panel = dosing::panel(app, &d.nurse, pid).await.unwrap();
+    assert_eq!(panel.due_mg, Some(380.0));
+    dosing::record_dose(app, &d.nurse, pid, &DoseInput::default())
+        .await
+        .unwrap();
+    // Five weeks later the blockade has worn off: the panel warns.
+    d.clock.advance(37 * DAY_US);
+    let panel = dosing::panel(app, &d.nurse, pid).await.unwrap();
+    assert!(
+        panel.alerts.iter().any(|a| a.contains("offer naloxone")),
+        "{:?}",
+        panel.alerts
+    );
+});
+
+both!(
+    the_panel_says_pregnant_and_dosing_does_not_wait_for_it,
+    |db| {
+        let d = desk(db).await;
+        let (app, pid) = (&d.app, d.w.patient_a);
+        dosing::create_order(app, &d.prescriber, pid, &methadone(30.0, "induction"))
+            .await
+            .unwrap();
+        let last_use = jiff::Timestamp::from_microsecond(d.clock.now_us() - 10 * 3_600_000_000)
+            .unwrap()
+            .to_string();
+        let input = carepath_app::kinds::Input::from_json(
+        carepath_app::kinds::Kind::Assessment,
+        serde_json::json!({
+            "substances": [{"code": 5, "route": 4, "frequency": 3, "age_first_use": 19}],
+            "last_opioid": "heroin",
+            "last_use_at": last_use,
+            "prior_treatment_episodes": 0,
+            "overdoses_lifetime": 0,
+            "dsm5": ["A1","A2","A3","A4","A5","A6"],
+            "dimensions": {"withdrawal": 3, "biomedical": 1, "emotional_behavioral": 1, "readiness": 2, "relapse": 3, "recovery_environment": 2},
+            "cows": 12,
+            "pregnancy": "pregnant",
+            "due_date": "2027-04-20",
+            "placement": {"accept": true}
+        }),
+    )
+    .unwrap();
+        chart::create(app, &d.nurse, pid, &input).await.unwrap();
+        let panel = dosing::panel(app, &d.nurse, pid).await.unwrap();
+        assert!(
+            panel
+                .alerts
+                .iter()
+                .any(|a| a.starts_with("pregnant, due 2027-04-20") && a.contains("TIP 63")),
+            "{:?}",
+            panel.alerts
+        );
+        // An alert informs; it does not stop the dose.
+        assert!(panel.holds.is_empty(), "{:?}", panel.holds);
+        dosing::record_dose(app, &d.nurse, pid, &DoseInput::default())
+            .await
+            .unwrap();
+    }
+);

@@ -32,6 +32,12 @@ enum Plan {
     Split { first: f64, second: f64 },
     /// Buprenorphine-naloxone film, stable.
     Bup { dose: f64 },
+    /// A long-acting injection (buprenorphine XR monthly or naltrexone
+    /// XR), the last one `injected` days ago.
+    Xr {
+        medication: &'static str,
+        injected: i64,
+    },
 }
 
 fn order(med: &str, form: &str, phase: &str, dose: f64) -> OrderInput {
@@ -67,7 +73,8 @@ pub async fn seed(
         let morning = day.at(6, 0, 0, 0).to_zoned(tz.clone())?.timestamp();
         Ok(morning.as_microsecond() + minutes * 60_000_000)
     };
-    clock.set(at(HISTORY_DAYS + 3, 0)?);
+    // The formulary and stock arrived before the oldest injection below.
+    clock.set(at(40, 0)?);
     let methadone = dosing::add_product(
         app,
         &sys,
@@ -80,6 +87,36 @@ pub async fn seed(
         },
     )
     .await?;
+    let mut xr_products = vec![];
+    for (medication, form, name, strength) in [
+        (
+            "buprenorphine",
+            "injection_xr",
+            "Buprenorphine extended-release injection 300 mg/1.5 mL",
+            300.0,
+        ),
+        (
+            "naltrexone",
+            "injection_xr",
+            "Naltrexone extended-release injectable suspension 380 mg",
+            380.0,
+        ),
+    ] {
+        xr_products.push(
+            dosing::add_product(
+                app,
+                &sys,
+                otp,
+                &ProductInput {
+                    medication: medication.into(),
+                    form: form.into(),
+                    name: name.into(),
+                    strength_mg: strength,
+                },
+            )
+            .await?,
+        );
+    }
     let film = dosing::add_product(
         app,
         &sys,
@@ -96,6 +133,8 @@ pub async fn seed(
         (&methadone, "MT-2611-A", 40_000.0, "2027-10-31"),
         (&methadone, "MT-2611-B", 60_000.0, "2027-11-30"),
         (&film, "BN-2610-07", 6_000.0, "2027-06-30"),
+        (&xr_products[0], "BX-2609-3", 3_000.0, "2027-03-31"),
+        (&xr_products[1], "NX-2608-1", 3_800.0, "2027-02-28"),
     ] {
         dosing::receive(
             app,
@@ -143,10 +182,33 @@ pub async fn seed(
         };
         plans.push((e.patient_id, plan));
     }
+    // Three patients on long-acting injections: buprenorphine XR given 9
+    // days ago (the next not yet allowed) and 27 days ago (due), naltrexone
+    // XR 36 days ago (late: the panel warns of lost tolerance).
+    let mut xr = [
+        ("buprenorphine", 9),
+        ("buprenorphine", 27),
+        ("naltrexone", 36),
+    ]
+    .into_iter();
+    let mut next = xr.next();
+    for ((_, plan), e) in plans.iter_mut().zip(&episodes) {
+        if let Some((medication, injected)) = next
+            && matches!(plan, Plan::Bup { .. })
+            && e.admitted_at < today_us - (injected + 1) * DAY_US
+        {
+            next = xr.next();
+            *plan = Plan::Xr {
+                medication,
+                injected,
+            };
+        }
+    }
     // Orders written when each plan began (the clock at that day).
     for (k, (pid, plan)) in plans.iter().enumerate() {
         let start = match plan {
             Plan::Induction { days } => *days,
+            Plan::Xr { injected, .. } => *injected,
             _ => HISTORY_DAYS,
         };
         clock.set(at(start, k as i64 % 50)?);
@@ -174,8 +236,32 @@ pub async fn seed(
                     *dose,
                 )
             },
+            Plan::Xr {
+                medication: "naltrexone",
+                injected,
+            } => {
+                let opioid_free_since = carepath_domain::program::clinic_day(
+                    jiff::Timestamp::from_microsecond(today_us - (injected + 21) * DAY_US)?,
+                    tz,
+                );
+                OrderInput {
+                    last_opioid: Some("heroin".into()),
+                    last_opioid_use: Some(opioid_free_since.to_string()),
+                    urine_opioid_negative: Some(true),
+                    naloxone_challenge: Some("negative".into()),
+                    ..order("naltrexone", "injection_xr", "maintenance", 380.0)
+                }
+            }
+            Plan::Xr { .. } => OrderInput {
+                days_on_medication: Some(rng.random_range(30..300)),
+                ..order("buprenorphine", "injection_xr", "maintenance", 300.0)
+            },
         };
         dosing::create_order(app, &prescriber, *pid, &first).await?;
+        // The injection is given the day it is ordered.
+        if matches!(plan, Plan::Xr { .. }) {
+            dosing::record_dose(app, &nurse, *pid, &DoseInput::default()).await?;
+        }
     }
     // The window, day by day: titrations and the taper on their days, then
     // everyone who comes is dosed; today only the first half of the line.
@@ -212,6 +298,8 @@ pub async fn seed(
                     .await?;
                 }
                 Plan::Missing { gone, .. } if days_ago < *gone => continue,
+                // No daily dose: the injection was given when ordered.
+                Plan::Xr { .. } => continue,
                 _ => {}
             }
             // Today the line is half way through; now and then someone misses a day.

@@ -94,6 +94,58 @@ pub fn check_vitals(v: &Vitals) -> Result<()> {
     Ok(())
 }
 
+pub const DANGER_CITATION: &str = "NEWS2 (Royal College of Physicians, 2017): a single parameter in the red band calls for urgent clinical review; COWS > 36 severe withdrawal (Wesson & Ling 2003)";
+
+/// Readings that must reach the prescriber now: any single vital sign in
+/// NEWS2's red band (3 points: RR ≤ 8 or ≥ 25; SpO2 ≤ 91 %; systolic ≤ 90
+/// or ≥ 220; pulse ≤ 40 or ≥ 131; temperature ≤ 35.0 °C), a temperature
+/// of 39.1 °C or more (NEWS2's highest fever band), and severe withdrawal
+/// (COWS above 36, Wesson & Ling 2003). Each reason names the reading and
+/// the limit; empty when nothing is dangerous. (NEWS2 scores air-breathing
+/// adults on scale 1; the limits are those of its published chart.)
+pub fn danger(v: &Vitals, cows_total: Option<u8>) -> Vec<String> {
+    let mut out = vec![];
+    if let Some(c) = cows_total
+        && c > 36
+    {
+        out.push(format!("COWS {c}: severe withdrawal (above 36)"));
+    }
+    if let Some(x) = v.spo2
+        && x <= 91
+    {
+        out.push(format!("SpO2 {x}% (91% or less)"));
+    }
+    if let Some(x) = v.rr {
+        if x <= 8 {
+            out.push(format!("respiratory rate {x} (8 or less)"));
+        } else if x >= 25 {
+            out.push(format!("respiratory rate {x} (25 or more)"));
+        }
+    }
+    if let Some(x) = v.sbp {
+        if x <= 90 {
+            out.push(format!("systolic BP {x} (90 or less)"));
+        } else if x >= 220 {
+            out.push(format!("systolic BP {x} (220 or more)"));
+        }
+    }
+    if let Some(x) = v.hr {
+        if x <= 40 {
+            out.push(format!("heart rate {x} (40 or less)"));
+        } else if x >= 131 {
+            out.push(format!("heart rate {x} (131 or more)"));
+        }
+    }
+    if let Some(t) = v.temp_c {
+        if t <= 35.0 {
+            out.push(format!("temperature {t:.1} °C (35.0 or less)"));
+        } else if t >= 39.1 {
+            out.push(format!("temperature {t:.1} °C (39.1 or more)"));
+        }
+    }
+    out
+}
+
 /// Whether an entry written at `recorded_us` about `occurred_us` is a late entry.
 pub fn is_late_entry(occurred_us: i64, recorded_us: i64, late_after_h: u32) -> bool {
     recorded_us - occurred_us > late_after_h as i64 * HOUR_US
@@ -101,6 +153,126 @@ pub fn is_late_entry(occurred_us: i64, recorded_us: i64, late_after_h: u32) -> b
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_issue_example_is_dangerous_on_every_count() {
+        // COWS 48 with SpO2 89%, BP 88/50, T 38.6 °C (issue 12, item 10).
+        let v = Vitals {
+            sbp: Some(88),
+            dbp: Some(50),
+            temp_c: Some(38.6),
+            spo2: Some(89),
+            ..Default::default()
+        };
+        let d = danger(&v, Some(48));
+        assert_eq!(d.len(), 3, "{d:?}");
+        assert!(d[0].starts_with("COWS 48"));
+        assert!(d.iter().any(|x| x.starts_with("SpO2 89%")));
+        assert!(d.iter().any(|x| x.starts_with("systolic BP 88")));
+    }
+
+    #[test]
+    fn the_red_band_edges() {
+        let at = |v: Vitals| danger(&v, None).len();
+        assert_eq!(
+            at(Vitals {
+                spo2: Some(92),
+                ..Default::default()
+            }),
+            0
+        );
+        assert_eq!(
+            at(Vitals {
+                spo2: Some(91),
+                ..Default::default()
+            }),
+            1
+        );
+        assert_eq!(
+            at(Vitals {
+                rr: Some(9),
+                ..Default::default()
+            }),
+            0
+        );
+        assert_eq!(
+            at(Vitals {
+                rr: Some(8),
+                ..Default::default()
+            }),
+            1
+        );
+        assert_eq!(
+            at(Vitals {
+                rr: Some(24),
+                ..Default::default()
+            }),
+            0
+        );
+        assert_eq!(
+            at(Vitals {
+                rr: Some(25),
+                ..Default::default()
+            }),
+            1
+        );
+        assert_eq!(
+            at(Vitals {
+                sbp: Some(91),
+                ..Default::default()
+            }),
+            0
+        );
+        assert_eq!(
+            at(Vitals {
+                sbp: Some(220),
+                ..Default::default()
+            }),
+            1
+        );
+        assert_eq!(
+            at(Vitals {
+                hr: Some(41),
+                ..Default::default()
+            }),
+            0
+        );
+        assert_eq!(
+            at(Vitals {
+                hr: Some(131),
+                ..Default::default()
+            }),
+            1
+        );
+        assert_eq!(
+            at(Vitals {
+                temp_c: Some(35.1),
+                ..Default::default()
+            }),
+            0
+        );
+        assert_eq!(
+            at(Vitals {
+                temp_c: Some(39.1),
+                ..Default::default()
+            }),
+            1
+        );
+        assert!(danger(&Vitals::default(), Some(36)).is_empty());
+    }
+
+    proptest::proptest! {
+        /// Normal adult readings are never dangerous.
+        #[test]
+        fn normal_readings_are_quiet(
+            sbp in 100u32..200, hr in 51u32..120, rr in 12u32..21,
+            spo2 in 96u32..101, t in 36.0f64..38.0, cows in 0u8..37,
+        ) {
+            let v = Vitals { sbp: Some(sbp), dbp: Some(60), hr: Some(hr), temp_c: Some(t), spo2: Some(spo2), rr: Some(rr) };
+            proptest::prop_assert!(danger(&v, Some(cows)).is_empty());
+        }
+    }
+
     use super::*;
     use proptest::prelude::*;
 

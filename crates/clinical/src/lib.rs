@@ -19,6 +19,7 @@ pub mod cows;
 pub mod discharge;
 pub mod drugtest;
 pub mod flowsheet;
+pub mod injection;
 pub mod level_of_care;
 pub mod methadone;
 pub mod naltrexone;

@@ -177,6 +177,22 @@ async fn a_referral_walks_the_whole_path_in_headless_chromium() {
         assert_eq!(points.len(), 2, "two points on the chart");
         assert!(main_text(c).await?.contains("moderately severe"));
         axe(c, &axe_js, "chart with flowsheet", &mut problems).await?;
+        // A reading in the red band: the chart says so at the top, in words.
+        c.goto(&format!("{chart_url}/flowsheet")).await?;
+        for (item, _) in carepath_clinical::cows::ITEMS.iter() {
+            select(c, &format!("items.{item}"), "0").await?;
+        }
+        type_in(c, "vitals.sbp", "88").await?;
+        type_in(c, "vitals.dbp", "50").await?;
+        type_in(c, "vitals.spo2", "89").await?;
+        submit(c, "Save entry").await?;
+        c.wait().for_element(Locator::Id("danger-h")).await?;
+        let chart = main_text(c).await?;
+        assert!(
+            chart.contains("Notify the prescriber now") && chart.contains("SpO2 89%"),
+            "{chart}"
+        );
+        axe(c, &axe_js, "chart with a dangerous reading", &mut problems).await?;
 
         // 4. A group session on the calendar; attendance.
         c.goto(&format!("{base}/calendar/new")).await?;

@@ -125,6 +125,32 @@ pub struct Dose {
     pub reason: Option<String>,
 }
 
+impl NewDose {
+    /// The dose as stored under `id`, recorded at `recorded_at` (the unit
+    /// of work's time): what reading it back would return.
+    pub fn stored(&self, id: String, recorded_at: i64) -> Dose {
+        Dose {
+            id,
+            patient_id: self.patient_id,
+            program_id: self.program_id,
+            order_id: self.order_id.clone(),
+            clinic_day: self.clinic_day.clone(),
+            slot: self.slot.clone(),
+            kind: self.kind.clone(),
+            amount_ug: self.amount_ug,
+            product_id: self.product_id.clone(),
+            lot_id: self.lot_id.clone(),
+            observed: self.observed,
+            given_at: self.given_at,
+            recorded_at,
+            nurse_id: self.nurse_id.to_string(),
+            nurse_name: self.nurse_name.clone(),
+            late_entry: self.late_entry,
+            reason: self.reason.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewDose {
     pub patient_id: PatientId,
@@ -162,6 +188,7 @@ impl Tx {
         name: &str,
         strength_ug: i64,
     ) -> Result<String> {
+        self.changes_reference();
         let id = uuid::Uuid::now_v7().to_string();
         let now = self.now();
         on_tx!(self, c => {
@@ -343,10 +370,17 @@ impl Tx {
 impl crate::Store {
     /// The program's formulary.
     pub async fn products(&self, program: ProgramId) -> Result<Vec<Product>> {
-        Ok(with_reader!(self, c => {
+        let key = format!("products:{program}");
+        if let Some(p) = self.refs.get::<Vec<Product>>(&key) {
+            return Ok(p);
+        }
+        let g = self.refs.generation();
+        let p: Vec<Product> = with_reader!(self, c => {
             sqlx::query_as("SELECT id, program_id, medication, form, name, strength_ug, created_at FROM med_product WHERE program_id = $1 ORDER BY name")
                 .bind(program.to_string()).fetch_all(c).await?
-        }))
+        });
+        self.refs.put(key, g, p.clone());
+        Ok(p)
     }
 
     /// The program's lots with stock left, oldest first (first in, first out).

@@ -103,6 +103,7 @@ pub mod patients;
 mod probe;
 pub mod programs;
 pub mod records;
+mod refcache;
 pub mod referrals;
 pub mod sessions;
 pub mod takehome;
@@ -221,6 +222,8 @@ pub struct Store {
     url_redacted: String,
     /// The installation's audit key: events are sealed with it when set.
     pub(crate) key: Option<std::sync::Arc<carepath_domain::audit::AuditKey>>,
+    /// Programs' reference data (program, protocol, formulary, closures).
+    pub(crate) refs: std::sync::Arc<refcache::RefCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -248,6 +251,9 @@ pub struct Tx {
     /// Clinical rows written in this unit of work, (table, key): their
     /// digests go into its audit events at commit.
     pub(crate) touched: Vec<(&'static str, String)>,
+    refs: std::sync::Arc<refcache::RefCache>,
+    /// This unit of work writes programs' reference data (see `refcache`).
+    changes_reference: bool,
 }
 
 /// Where a read runs: the read pool, or inside an open transaction.
@@ -378,6 +384,7 @@ impl Store {
             db,
             url_redacted: redact(url),
             key: None,
+            refs: Default::default(),
         })
     }
 
@@ -449,6 +456,8 @@ impl Store {
             events: vec![],
             key: self.key.clone(),
             touched: vec![],
+            refs: self.refs.clone(),
+            changes_reference: false,
         })
     }
 
@@ -464,6 +473,13 @@ impl Tx {
     /// The time this unit of work records (UTC microseconds).
     pub fn now(&self) -> i64 {
         self.now
+    }
+
+    /// Mark this unit of work as changing programs' reference data (the
+    /// program, its protocol, formulary or closure days): its commit makes
+    /// every cached copy stale.
+    pub(crate) fn changes_reference(&mut self) {
+        self.changes_reference = true;
     }
 
     /// Queue an audit event; it is appended to the chain at commit.
@@ -498,65 +514,96 @@ impl Tx {
             let digests = integrity::digests_in(&mut self, &touched).await?;
             integrity::attach(&mut events, digests);
         }
-        for ev in events {
-            self.append_audit(ev).await?;
-        }
-        match self.conn {
+        self.append_audit(events).await?;
+        let (refs, changed) = (self.refs.clone(), self.changes_reference);
+        let r = match self.conn {
             // Returns once the batch holding this unit is durable.
-            TxConn::Sqlite(t) => t.commit().await?,
-            TxConn::Postgres(t) => t.commit().await?,
+            TxConn::Sqlite(t) => t.commit().await,
+            TxConn::Postgres(t) => t.commit().await.map_err(StoreError::from),
+        };
+        // Bumped whatever the outcome: a failed commit's change may still
+        // have landed (a lost acknowledgement), so nothing cached survives.
+        if changed {
+            refs.bump();
         }
+        r?;
         Ok(())
     }
 
-    /// Seal one event onto the chain. The head row is advanced first, which
-    /// locks it on PostgreSQL until commit, so concurrent appends form one
-    /// linear chain on both backends.
-    async fn append_audit(&mut self, ev: NewEvent) -> Result<i64> {
+    /// Seal a unit of work's events onto the chain: three statements
+    /// however many there are. The head row is advanced first (by all of
+    /// them), which locks it on PostgreSQL until commit, so concurrent
+    /// appends form one linear chain on both backends; then one insert of
+    /// every sealed event; then the head takes the last hash.
+    async fn append_audit(&mut self, events: Vec<NewEvent>) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
         let now = self.now;
+        let n = events.len() as i64;
+        let key = self.key.clone();
         on_tx!(self, c => {
-            let (seq, prev): (i64, String) = sqlx::query_as(
-                "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash",
+            let (last, head): (i64, String) = sqlx::query_as(
+                "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash",
             )
+            .bind(n)
             .fetch_one(&mut *c)
             .await?;
-            let sealed = carepath_domain::audit::seal(
-                seq - 1,
-                &prev,
-                uuid::Uuid::now_v7().to_string(),
-                now,
-                ev,
-                self.key.as_deref(),
-            );
-            sqlx::query(
+            let mut prev = head;
+            let mut sealed = Vec::with_capacity(events.len());
+            for (k, ev) in events.into_iter().enumerate() {
+                let e = carepath_domain::audit::seal(
+                    last - n + k as i64,
+                    &prev,
+                    uuid::Uuid::now_v7().to_string(),
+                    now,
+                    ev,
+                    key.as_deref(),
+                );
+                prev = e.hash.clone();
+                sealed.push(e);
+            }
+            // 17 parameters a row: 500 rows stay under both databases'
+            // limits on parameters per statement.
+            const COLS: usize = 17;
+            for chunk in sealed.chunks(500) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|r| format!("({})", placeholders(1 + r * COLS, COLS)))
+                .collect();
+            let sql = format!(
                 "INSERT INTO audit_event (seq, id, at_us, user_id, username, role, program_id, patient_id, \
                  action, object_type, object_id, client_addr, outcome, detail, prev_hash, hash, digests) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-            )
-            .bind(sealed.seq)
-            .bind(&sealed.id)
-            .bind(sealed.at_us)
-            .bind(&sealed.event.user_id)
-            .bind(&sealed.event.username)
-            .bind(&sealed.event.role)
-            .bind(&sealed.event.program_id)
-            .bind(&sealed.event.patient_id)
-            .bind(&sealed.event.action)
-            .bind(&sealed.event.object_type)
-            .bind(&sealed.event.object_id)
-            .bind(&sealed.event.client_addr)
-            .bind(sealed.event.outcome.as_str())
-            .bind(&sealed.event.detail)
-            .bind(&sealed.prev_hash)
-            .bind(&sealed.hash)
-            .bind(&sealed.event.digests)
-            .execute(&mut *c)
-            .await?;
+                 VALUES {}",
+                rows.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for e in chunk {
+                q = q
+                    .bind(e.seq)
+                    .bind(&e.id)
+                    .bind(e.at_us)
+                    .bind(&e.event.user_id)
+                    .bind(&e.event.username)
+                    .bind(&e.event.role)
+                    .bind(&e.event.program_id)
+                    .bind(&e.event.patient_id)
+                    .bind(&e.event.action)
+                    .bind(&e.event.object_type)
+                    .bind(&e.event.object_id)
+                    .bind(&e.event.client_addr)
+                    .bind(e.event.outcome.as_str())
+                    .bind(&e.event.detail)
+                    .bind(&e.prev_hash)
+                    .bind(&e.hash)
+                    .bind(&e.event.digests);
+            }
+            q.execute(&mut *c).await?;
+            }
             sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-                .bind(&sealed.hash)
+                .bind(&prev)
                 .execute(&mut *c)
                 .await?;
-            Ok(sealed.seq)
+            Ok(())
         })
     }
 }

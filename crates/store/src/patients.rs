@@ -240,6 +240,14 @@ impl Store {
         }))
     }
 
+    /// One patient, or none for an unknown id.
+    pub async fn find_patient(&self, id: PatientId) -> Result<Option<Patient>> {
+        let sql = format!("SELECT {PATIENT_COLS} FROM patient p WHERE p.id = $1");
+        Ok(with_reader!(self, c => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).fetch_optional(c).await?
+        }))
+    }
+
     /// The programs a patient belongs to: the home program and every program
     /// with an episode. Empty for an unknown id.
     pub async fn patient_programs(&self, id: PatientId) -> Result<Vec<ProgramId>> {

@@ -58,6 +58,7 @@ impl Tx {
     }
 
     pub async fn create_program(&mut self, org: OrgId, p: &NewProgram) -> Result<Program> {
+        self.changes_reference();
         let id = ProgramId::new();
         let now = self.now();
         on_tx!(self, c => {
@@ -94,6 +95,7 @@ impl Tx {
         p: &ProgramProtocol,
         by: UserId,
     ) -> Result<()> {
+        self.changes_reference();
         let now = self.now();
         on_tx!(self, c => {
             sqlx::query(
@@ -135,15 +137,34 @@ impl Store {
         }))
     }
 
+    /// One program (cached: see `refcache`).
     pub async fn program(&self, id: ProgramId) -> Result<Program> {
+        let key = format!("program:{id}");
+        if let Some(p) = self.refs.get::<Program>(&key) {
+            return Ok(p);
+        }
+        let g = self.refs.generation();
         let sql = format!("SELECT {PROGRAM_COLS} FROM program WHERE id = $1");
-        Ok(with_reader!(self, c => {
+        let p: Program = with_reader!(self, c => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).fetch_one(c).await?
-        }))
+        });
+        self.refs.put(key, g, p.clone());
+        Ok(p)
     }
 
     /// A program's protocol settings, if it has its own.
     pub async fn program_protocol(&self, id: ProgramId) -> Result<Option<ProgramProtocol>> {
+        let key = format!("protocol:{id}");
+        if let Some(p) = self.refs.get::<Option<ProgramProtocol>>(&key) {
+            return Ok(p);
+        }
+        let g = self.refs.generation();
+        let p = self.program_protocol_uncached(id).await?;
+        self.refs.put(key, g, p);
+        Ok(p)
+    }
+
+    async fn program_protocol_uncached(&self, id: ProgramId) -> Result<Option<ProgramProtocol>> {
         let row: Option<(i64, i64, i64, i64, i64)> = with_reader!(self, c => {
             sqlx::query_as(
                 "SELECT cows_every_h, cows_severe_every_h, cows_severe_from, followup_every_days, followup_count \

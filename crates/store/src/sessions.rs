@@ -2,6 +2,7 @@
 //! secrets are stored; the secrets themselves live in the cookie or with the
 //! token's owner.
 
+use crate::users::User;
 use crate::{Result, Store, StoreError, Tx};
 use carepath_domain::ids::{TokenId, UserId};
 use serde::Serialize;
@@ -16,6 +17,18 @@ pub struct Session {
     pub expires_at: i64,
     pub mfa_done: bool,
     pub ended_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionUser {
+    token_hash: String,
+    s_created_at: i64,
+    last_seen_at: i64,
+    expires_at: i64,
+    mfa_done: bool,
+    ended_at: Option<i64>,
+    #[sqlx(flatten)]
+    user: User,
 }
 
 /// Token scopes are stored as a space-separated list of permission names.
@@ -191,6 +204,35 @@ impl Store {
             .bind(token_hash)
             .fetch_optional(c)
             .await?
+        }))
+    }
+
+    /// A session and its user in one read (the per-request lookup).
+    pub async fn session_with_user(&self, token_hash: &str) -> Result<Option<(Session, User)>> {
+        let row: Option<SessionUser> = with_reader!(self, c => {
+            sqlx::query_as(
+                "SELECT s.token_hash, s.created_at AS s_created_at, s.last_seen_at, s.expires_at, s.mfa_done, \
+                 s.ended_at, u.id, u.username, u.display_name, u.password_hash, u.disabled, u.totp_secret, \
+                 u.pending_totp_secret, u.failed_logins, u.locked_until, u.created_at \
+                 FROM session s JOIN staff_user u ON u.id = s.user_id WHERE s.token_hash = $1",
+            )
+            .bind(token_hash)
+            .fetch_optional(c)
+            .await?
+        });
+        Ok(row.map(|r| {
+            (
+                Session {
+                    token_hash: r.token_hash,
+                    user_id: r.user.id,
+                    created_at: r.s_created_at,
+                    last_seen_at: r.last_seen_at,
+                    expires_at: r.expires_at,
+                    mfa_done: r.mfa_done,
+                    ended_at: r.ended_at,
+                },
+                r.user,
+            )
         }))
     }
 

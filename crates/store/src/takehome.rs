@@ -262,6 +262,7 @@ impl Tx {
         phone: &str,
         by: UserId,
     ) -> Result<()> {
+        self.changes_reference();
         let now = self.now();
         on_tx!(self, c => {
             sqlx::query(
@@ -284,6 +285,7 @@ impl Tx {
         reason: &str,
         by: UserId,
     ) -> Result<()> {
+        self.changes_reference();
         let now = self.now();
         on_tx!(self, c => {
             sqlx::query("INSERT INTO clinic_closure (program_id, day, reason, created_at, created_by) VALUES ($1, $2, $3, $4, $5)")
@@ -295,6 +297,7 @@ impl Tx {
 
     /// Remove a planned closure day (a calendar entry, not a record).
     pub async fn remove_closure(&mut self, program: ProgramId, day: &str) -> Result<bool> {
+        self.changes_reference();
         let n = on_tx!(self, c => {
             sqlx::query("DELETE FROM clinic_closure WHERE program_id = $1 AND day = $2")
                 .bind(program.to_string()).bind(day).execute(&mut *c).await?.rows_affected()
@@ -495,10 +498,17 @@ impl crate::Store {
 
     /// A program's closure days from `from` on, in order.
     pub async fn closures(&self, program: ProgramId, from: &str) -> Result<Vec<Closure>> {
-        Ok(with_reader!(self, c => {
+        let key = format!("closures:{program}:{from}");
+        if let Some(c) = self.refs.get::<Vec<Closure>>(&key) {
+            return Ok(c);
+        }
+        let g = self.refs.generation();
+        let v: Vec<Closure> = with_reader!(self, c => {
             sqlx::query_as("SELECT day, reason FROM clinic_closure WHERE program_id = $1 AND day >= $2 ORDER BY day")
                 .bind(program.to_string()).bind(from).fetch_all(c).await?
-        }))
+        });
+        self.refs.put(key, g, v.clone());
+        Ok(v)
     }
 
     /// A patient's take-home decisions, newest first.

@@ -172,6 +172,7 @@ impl Tx {
         role: Role,
         by: Option<UserId>,
     ) -> Result<()> {
+        self.changes_reference();
         let now = self.now();
         on_tx!(self, c => {
             sqlx::query(
@@ -196,6 +197,7 @@ impl Tx {
         program: ProgramId,
         role: Role,
     ) -> Result<()> {
+        self.changes_reference();
         on_tx!(self, c => {
             sqlx::query("DELETE FROM user_role WHERE user_id = $1 AND program_id = $2 AND role = $3")
                 .bind(user.to_string())
@@ -215,6 +217,7 @@ impl Tx {
         role: Role,
         by: Option<UserId>,
     ) -> Result<()> {
+        self.changes_reference();
         let now = self.now();
         on_tx!(self, c => {
             sqlx::query(
@@ -234,6 +237,7 @@ impl Tx {
 
     /// Remove an organization-wide role.
     pub async fn revoke_org_role(&mut self, user: UserId, org: OrgId, role: Role) -> Result<()> {
+        self.changes_reference();
         on_tx!(self, c => {
             sqlx::query("DELETE FROM org_role WHERE user_id = $1 AND org_id = $2 AND role = $3")
                 .bind(user.to_string())
@@ -446,7 +450,20 @@ impl Store {
 
     /// Every role the user holds, in programs and organization-wide, in one
     /// round trip (each request resolves its principal with it).
+    /// A user's roles in programs and organizations (cached like programs'
+    /// reference data: a grant or revocation commits a new generation).
     pub async fn roles_of(&self, user: UserId) -> Result<(Vec<Grant>, Vec<OrgGrant>)> {
+        let key = format!("roles:{user}");
+        if let Some(r) = self.refs.get::<(Vec<Grant>, Vec<OrgGrant>)>(&key) {
+            return Ok(r);
+        }
+        let g = self.refs.generation();
+        let r = self.roles_of_uncached(user).await?;
+        self.refs.put(key, g, r.clone());
+        Ok(r)
+    }
+
+    async fn roles_of_uncached(&self, user: UserId) -> Result<(Vec<Grant>, Vec<OrgGrant>)> {
         let rows: Vec<(bool, String, String)> = with_reader!(self, c => {
             sqlx::query_as(
                 "SELECT FALSE AS org, program_id AS scope, role FROM user_role WHERE user_id = $1 \

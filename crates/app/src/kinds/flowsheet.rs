@@ -51,6 +51,9 @@ pub struct CowsBody {
     pub score: clinical::cows::Output,
     #[serde(default)]
     pub vitals: Vitals,
+    /// Readings the prescriber must hear of now (`flowsheet::danger`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub danger: Vec<String>,
 }
 
 /// A stored SOWS entry.
@@ -62,6 +65,8 @@ pub struct SowsBody {
     pub score: clinical::sows::Output,
     #[serde(default)]
     pub vitals: Vitals,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub danger: Vec<String>,
 }
 
 /// Vital signs in a few words ("BP 120/80, HR 88").
@@ -92,6 +97,20 @@ fn with_vitals(head: String, v: &Vitals) -> String {
     } else {
         format!("{head}; {vt}")
     }
+}
+
+/// The words that open a dangerous entry's summary (chart and worklist).
+pub const DANGER: &str = "Notify the prescriber now";
+
+/// A dangerous entry says so first in its summary and waits for a
+/// prescriber's signature (their acknowledgement that they were told):
+/// until then it is on the worklist of everyone caring for the patient.
+fn flag_danger(r: &mut NewRecord, danger: &[String]) {
+    if danger.is_empty() {
+        return;
+    }
+    r.summary = format!("{DANGER}: {} — {}", danger.join("; "), r.summary);
+    r.sign_role = Some(carepath_domain::authz::Role::Prescriber.as_str().into());
 }
 
 /// Score a COWS entry (the measured heart rate scores the pulse item when no
@@ -129,14 +148,17 @@ pub fn build(s: &PatientScope, i: &FlowsheetInput) -> Result<NewRecord> {
                 format!("COWS {} ({})", out.total, out.band_label),
                 &i.vitals,
             );
+            let danger = clinical::flowsheet::danger(&i.vitals, Some(out.total));
             let body = CowsBody {
                 v: BODY_VERSION,
                 scale: Scale::Cows,
                 score: out,
                 vitals: i.vitals.clone(),
+                danger: danger.clone(),
             };
             let mut r = s.new_record(Kind::Cows, encode(&body)?, summary, at);
             r.due_at = Some(due);
+            flag_danger(&mut r, &danger);
             r
         }
         Scale::Sows => {
@@ -151,14 +173,17 @@ pub fn build(s: &PatientScope, i: &FlowsheetInput) -> Result<NewRecord> {
                 bands: vec![],
             })?;
             let summary = with_vitals(format!("SOWS {}", out.total), &i.vitals);
+            let danger = clinical::flowsheet::danger(&i.vitals, None);
             let body = SowsBody {
                 v: BODY_VERSION,
                 scale: Scale::Sows,
                 score: out,
                 vitals: i.vitals.clone(),
+                danger: danger.clone(),
             };
             let mut r = s.new_record(Kind::Sows, encode(&body)?, summary, at);
             r.due_at = Some(at + s.protocol.every_h as i64 * HOUR_US);
+            flag_danger(&mut r, &danger);
             r
         }
     };

@@ -140,6 +140,9 @@ pub struct Sections {
     pub assessment: Vec<Panel>,
     pub placement: String,
     pub flowsheet: Vec<FlowRow>,
+    /// Withdrawal entries with dangerous readings no prescriber has signed:
+    /// (record id, summary, whether this user may sign it).
+    pub danger: Vec<(String, String, bool)>,
     pub svg: Option<Svg>,
     pub next_due: String,
     pub overdue: bool,
@@ -413,6 +416,13 @@ pub async fn build(
         if r.kind == Kind::Cows && r.is_current() {
             points.push((r.occurred_at, total));
             last_due = r.due_at;
+        }
+        if r.is_current() && r.rec.sign_role.is_some() && !r.is_signed() {
+            out.danger.push((
+                r.id.clone(),
+                r.summary.clone(),
+                p.holds_in(r.program_id, Permission::OrderMedication),
+            ));
         }
         out.flowsheet.push(FlowRow {
             id: r.id.clone(),

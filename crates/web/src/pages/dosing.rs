@@ -444,6 +444,8 @@ struct TakehomePage {
     prescriber: bool,
     bottles: Vec<carepath_app::model::Bottle>,
     events: Vec<carepath_app::model::BottleEvent>,
+    calendar: String,
+    calendar_alt: String,
     error: Option<String>,
     message: Option<String>,
 }
@@ -462,6 +464,13 @@ async fn takehome_page(
         Err(e) => return Err(e),
     };
     let (_, bottles, events) = takehome::schedule(&state.app, p, id).await?;
+    let history = dosing::history(&state.app, p, id).await?;
+    let today: jiff::civil::Date = panel
+        .clinic_day
+        .parse()
+        .map_err(|_| AppError::Internal("clinic day".into()))?;
+    let (calendar, calendar_alt) =
+        calendar_chart(&takehome::calendar(today, &history.days, &bottles, &events));
     let prescriber = panel
         .order
         .as_ref()
@@ -478,11 +487,95 @@ async fn takehome_page(
             prescriber,
             bottles,
             events,
+            calendar,
+            calendar_alt,
             error,
             message,
         }),
     )
         .into_response())
+}
+
+/// The take-home calendar as an inline SVG: six weeks, a column per
+/// weekday; each day says in a letter as well as a colour what it was
+/// (W window dose, T with the bottle number, C clinic closed, M missed),
+/// a flagged bottle (lost, stolen, a count that did not match) is marked
+/// "!", today is outlined. The text alternative counts each kind.
+fn calendar_chart(days: &[takehome::CalendarDay]) -> (String, String) {
+    let (cell, top) = (64.0_f64, 22.0_f64);
+    let rows = days.len().div_ceil(7).max(1);
+    let (w, h) = (cell * 7.0, top + cell * rows as f64);
+    let mut svg = format!(
+        "<svg class=\"chart\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-labelledby=\"th-cal-t\"><title id=\"th-cal-t\">Take-home calendar, six weeks</title>"
+    );
+    for (k, name) in ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+        .iter()
+        .enumerate()
+    {
+        svg.push_str(&format!(
+            "<text x=\"{:.0}\" y=\"15\" font-size=\"12\" text-anchor=\"middle\">{name}</text>",
+            cell * k as f64 + cell / 2.0
+        ));
+    }
+    for (i, d) in days.iter().enumerate() {
+        let (x, y) = (cell * (i % 7) as f64, top + cell * (i / 7) as f64);
+        let (fill, code) = match d.state {
+            "window" => ("#1d4e89", "W".to_string()),
+            "take_home" => ("#7fb3e6", format!("T{}", d.bottle_no.unwrap_or(0))),
+            "closure" => ("#d9d9d9", "C".to_string()),
+            "missed" => ("#f2b8b5", "M".to_string()),
+            _ => ("#ffffff", String::new()),
+        };
+        let ink = if d.state == "window" {
+            "#ffffff"
+        } else {
+            "#111111"
+        };
+        svg.push_str(&format!(
+            "<rect x=\"{:.0}\" y=\"{:.0}\" width=\"{:.0}\" height=\"{:.0}\" fill=\"{fill}\" stroke=\"{}\" stroke-width=\"{}\"/>",
+            x + 1.0,
+            y + 1.0,
+            cell - 2.0,
+            cell - 2.0,
+            if d.today { "#000000" } else { "#999999" },
+            if d.today { 3 } else { 1 }
+        ));
+        svg.push_str(&format!(
+            "<text x=\"{:.0}\" y=\"{:.0}\" font-size=\"11\" fill=\"{ink}\">{}</text>",
+            x + 5.0,
+            y + 15.0,
+            d.day.get(5..).unwrap_or(&d.day)
+        ));
+        if !code.is_empty() || d.flag.is_some() {
+            svg.push_str(&format!(
+                "<text x=\"{:.0}\" y=\"{:.0}\" font-size=\"16\" font-weight=\"bold\" fill=\"{ink}\">{code}{}</text>",
+                x + 8.0,
+                y + 42.0,
+                if d.flag.is_some() { " !" } else { "" }
+            ));
+        }
+    }
+    svg.push_str("</svg>");
+    let count = |st: &str| days.iter().filter(|d| d.state == st).count();
+    let flagged: Vec<String> = days
+        .iter()
+        .filter_map(|d| d.flag.as_ref().map(|f| format!("{} ({f})", d.day)))
+        .collect();
+    let alt = format!(
+        "{} to {}: {} window doses, {} take-home days, {} closure days, {} missed days{}.",
+        days.first().map(|d| d.day.as_str()).unwrap_or(""),
+        days.last().map(|d| d.day.as_str()).unwrap_or(""),
+        count("window"),
+        count("take_home"),
+        count("closure"),
+        count("missed"),
+        if flagged.is_empty() {
+            String::new()
+        } else {
+            format!("; flagged bottles: {}", flagged.join(", "))
+        }
+    );
+    (svg, alt)
 }
 
 #[derive(Deserialize)]
@@ -1086,6 +1179,14 @@ pub struct OrderForm {
     #[serde(default)]
     days_on_medication: String,
     #[serde(default)]
+    last_opioid: String,
+    #[serde(default)]
+    last_opioid_use: String,
+    #[serde(default)]
+    urine_opioid_negative: String,
+    #[serde(default)]
+    naloxone_challenge: String,
+    #[serde(default)]
     override_reason: String,
     #[serde(default)]
     verbal_from: String,
@@ -1107,9 +1208,22 @@ struct OrdersPage {
     medications: &'static [(&'static str, &'static str)],
     forms: &'static [(&'static str, &'static str)],
     phases: &'static [(&'static str, &'static str)],
+    opioids: &'static [(&'static str, &'static str)],
     error: Option<String>,
     message: Option<String>,
 }
+
+/// The last opioid before a naltrexone start, as the engine names them.
+const OPIOIDS: &[(&str, &str)] = &[
+    ("heroin", "Heroin"),
+    (
+        "short_acting",
+        "Another short-acting opioid (pills, tramadol)",
+    ),
+    ("fentanyl", "Fentanyl"),
+    ("methadone", "Methadone"),
+    ("buprenorphine", "Buprenorphine"),
+];
 
 struct OrderRow {
     starts_on: String,
@@ -1303,6 +1417,7 @@ async fn orders_page(
             medications: dosing::MEDICATIONS,
             forms: dosing::FORMS,
             phases: dosing::PHASES,
+            opioids: OPIOIDS,
             error,
             message,
         }),
@@ -1380,6 +1495,14 @@ pub async fn orders_create(
                 &f.days_on_medication,
                 "a whole number of days",
             )?,
+            last_opioid: text(&f.last_opioid),
+            last_opioid_use: text(&f.last_opioid_use),
+            urine_opioid_negative: match f.urine_opioid_negative.as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            },
+            naloxone_challenge: text(&f.naloxone_challenge),
         })
     }
     .await;

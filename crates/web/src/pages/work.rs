@@ -54,6 +54,12 @@ pub async fn worklist(State(state): State<AppState>, p: Principal) -> HtmlResult
     };
     let mut sections = vec![
         (
+            "danger".into(),
+            "Notify the prescriber now".into(),
+            conv(w.danger),
+            "withdrawal",
+        ),
+        (
             "assess".into(),
             "Intake assessments due".into(),
             conv(w.assessments_due),
@@ -117,6 +123,9 @@ pub async fn worklist(State(state): State<AppState>, p: Principal) -> HtmlResult
         &["assess", "followups"]
     };
     sections.sort_by_key(|s| first.iter().position(|f| *f == s.0).unwrap_or(first.len()));
+    // Danger comes first for everyone, and only when there is some.
+    sections.retain(|s| s.0 != "danger" || !s.2.is_empty());
+    sections.sort_by_key(|s| s.0 != "danger");
     Ok(render(&WorklistPage {
         nav: Nav::for_principal(&p),
         title: "Worklist".into(),

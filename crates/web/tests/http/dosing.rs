@@ -403,6 +403,17 @@ carepath_testkit::both!(take_homes_labels_reconciliation_and_overdose_pages, |db
             && labels.contains("bottle 2 of 2"),
         "{labels}"
     );
+    // The take-home calendar shows today's window dose and both bottles on
+    // their days, in letters as well as colours, with a text alternative.
+    let th = get_text(&nurse, format!("{base}/dosing/{pid}/takehome")).await;
+    assert!(
+        th.contains("Take-home calendar, six weeks")
+            && th.contains(">W<")
+            && th.contains(">T1<")
+            && th.contains(">T2<")
+            && th.contains("1 window doses, 2 take-home days"),
+        "{th}"
+    );
     // Reconciliation: the nurse counts 410 mg (500 − 30 − 2 × 30) and signs;
     // the prescriber co-signs; the day balances.
     let stock = get_text(&nurse, format!("{base}/dosing/stock?program={}", w.a)).await;
