@@ -1113,6 +1113,13 @@ fn panel_for(s: &PatientScope, day: &str, doses_today: Vec<Dose>, l: &Loaded) ->
             if o.verbal && !o.is_signed() {
                 alerts.push("verbal order waiting for the prescriber's signature".into());
             }
+            // The QTc the prescriber recorded with the order, as the engine
+            // judged it then (monitor above 450 ms, 500 ms or more: no
+            // increase — Krantz et al., Ann Intern Med 2009): at the window
+            // too, with the order it belongs to.
+            for a in order_qtc_alerts(o) {
+                alerts.push(a);
+            }
             if o.medication == "methadone" && o.dose_ug > 100_000 {
                 alerts.push(
                     "above 100 mg/day: ECG review (Krantz et al., Ann Intern Med 2009)".into(),
@@ -1161,6 +1168,20 @@ fn panel_for(s: &PatientScope, day: &str, doses_today: Vec<Dose>, l: &Loaded) ->
         takehome_grant: l.grant.as_ref().map(|g| g.doses_granted),
         injection: injection_status,
     })
+}
+
+/// The QTc alerts and overridden QTc violations in an order's engine
+/// verdict (kept with the order as JSON), in the engine's words.
+fn order_qtc_alerts(o: &MedOrder) -> Vec<String> {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&o.engine_check) else {
+        return vec![];
+    };
+    ["alerts", "overridden"]
+        .iter()
+        .flat_map(|k| v[*k].as_array().cloned().unwrap_or_default())
+        .filter(|a| a["rule"].as_str().is_some_and(|r| r.contains("qtc")))
+        .filter_map(|a| a["message"].as_str().map(|m| format!("ECG: {m}")))
+        .collect()
 }
 
 /// What the panel says about a long-acting injection: too early is a hold

@@ -1123,3 +1123,29 @@ both!(
             .unwrap();
     }
 );
+
+both!(a_long_qtc_on_the_order_shows_at_the_window, |db| {
+    let d = desk(db).await;
+    let (app, pid) = (&d.app, d.w.patient_a);
+    dosing::create_order(
+        app,
+        &d.prescriber,
+        pid,
+        &OrderInput {
+            qtc_ms: Some(470),
+            ..methadone(30.0, "induction")
+        },
+    )
+    .await
+    .unwrap();
+    let panel = dosing::panel(app, &d.nurse, pid).await.unwrap();
+    assert!(
+        panel
+            .alerts
+            .iter()
+            .any(|a| a.starts_with("ECG: QTc 470 ms")),
+        "{:?}",
+        panel.alerts
+    );
+    assert!(panel.holds.is_empty());
+});

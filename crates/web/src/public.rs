@@ -545,7 +545,17 @@ pub async fn find(
             Err(_) => status = StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
-    (status, render(&page)).into_response()
+    // This page may ask for the position ("Use my location"); every other
+    // page keeps geolocation off.
+    (
+        status,
+        [(
+            axum::http::header::HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=(self)",
+        )],
+        render(&page),
+    )
+        .into_response()
 }
 
 pub struct ServiceGroup {
@@ -673,6 +683,26 @@ pub fn directions(from: (f64, f64), to: (f64, f64), es: bool) -> String {
     }
 }
 
+#[derive(Template)]
+#[template(path = "public_404.html")]
+struct PublicNotFound {
+    t: &'static Text,
+}
+
+/// The public's "not found": in the finder's frame (help lines, language,
+/// the way to the finder), never the staff sign-in. 404.
+pub fn not_found(headers: &HeaderMap, lang: Option<&str>) -> Response {
+    let t = text_for(lang, headers);
+    match (PublicNotFound { t }).render() {
+        Ok(html) => (
+            axum::http::StatusCode::NOT_FOUND,
+            axum::response::Html(html),
+        )
+            .into_response(),
+        Err(e) => crate::error::Respond::html(crate::error::AppError::Internal(e.to_string())),
+    }
+}
+
 /// `GET /find/facility/{id}`.
 pub async fn facility(
     State(state): State<AppState>,
@@ -683,7 +713,7 @@ pub async fn facility(
     let t = text_for(q.lang.as_deref(), &headers);
     let idx = state.app.finder.get();
     let Some(f) = idx.get(&id) else {
-        return crate::error::Respond::html(crate::error::AppError::NotFound);
+        return not_found(&headers, q.lang.as_deref());
     };
     let es = t.lang == "es";
     let mut groups: Vec<ServiceGroup> = vec![];
@@ -774,7 +804,7 @@ pub async fn callback(
     let t = text_for(Some(form.lang.as_str()).filter(|l| !l.is_empty()), &headers);
     let idx = state.app.finder.get();
     let Some(f) = idx.get(&id) else {
-        return crate::error::Respond::html(crate::error::AppError::NotFound);
+        return not_found(&headers, Some(t.lang));
     };
     let Some(live) = f.live.clone() else {
         return crate::error::Respond::html(crate::error::AppError::NotFound);

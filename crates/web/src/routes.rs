@@ -987,10 +987,14 @@ pub fn app(state: AppState) -> Router {
 
 async fn fallback(req: Request) -> Response {
     // Marked so tests can tell "no such route" from a handler's own 404.
+    let signed_in = crate::auth::cookie_value(req.headers(), crate::auth::SESSION_COOKIE).is_some();
     let mut resp = if is_api(req.uri().path()) {
         AppError::NotFound.json()
-    } else {
+    } else if signed_in {
         AppError::NotFound.html().into_response()
+    } else {
+        // The public (no staff session): back to the finder, not the login.
+        crate::public::not_found(req.headers(), None)
     };
     resp.headers_mut()
         .insert("x-carepath-unrouted", HeaderValue::from_static("1"));

@@ -46,6 +46,7 @@ pub fn landing(p: &carepath_app::Principal) -> &'static str {
 const CSS: &str = include_str!("../../assets/app.css");
 const HTMX: &[u8] = include_bytes!("../../assets/vendor/htmx-2.0.11.min.js");
 const SIGNATURE_JS: &str = include_str!("../../assets/signature.js");
+const LOCATE_JS: &str = include_str!("../../assets/locate.js");
 
 /// Static assets compiled into the binary (no CDN).
 pub async fn asset(Path(file): Path<String>) -> Response {
@@ -64,6 +65,14 @@ pub async fn asset(Path(file): Path<String>) -> Response {
                 (header::CACHE_CONTROL, "no-cache"),
             ],
             SIGNATURE_JS,
+        )
+            .into_response(),
+        "locate.js" => (
+            [
+                (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            LOCATE_JS,
         )
             .into_response(),
         "htmx-2.0.11.min.js" => (

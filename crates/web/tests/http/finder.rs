@@ -131,11 +131,47 @@ async fn public_finder_pages_work_without_login_or_cookies_in_two_languages() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.headers().get("set-cookie").is_none());
+    // "Use my location": this page (and only it) may ask for the position;
+    // the button is hidden until the script finds the browser can locate.
+    assert_eq!(
+        r.headers()["permissions-policy"],
+        "camera=(), microphone=(), geolocation=(self)"
+    );
     let html = r.text().await.unwrap();
     assert!(
         html.contains("Harbor Clinic otp") && !html.contains("Harbor Clinic bup"),
         "methadone + Medicaid filters"
     );
+    assert!(
+        html.contains("id=\"locate\"")
+            && html.contains(" hidden ")
+            && html.contains("/static/locate.js"),
+        "{html}"
+    );
+    let js = c
+        .get(format!("{}/static/locate.js", w.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.status(), StatusCode::OK);
+    assert!(js.text().await.unwrap().contains("toFixed(2)"));
+    let login = c.get(format!("{}/login", w.base)).send().await.unwrap();
+    assert!(
+        login.headers()["permissions-policy"]
+            .to_str()
+            .unwrap()
+            .contains("geolocation=()")
+    );
+    // What the button fills in is a place the finder takes.
+    let by_position = c
+        .get(format!("{}/find?near=39.30,-76.62&radius=10", w.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(by_position.contains("Harbor Clinic otp"), "{by_position}");
     // Unknown is not "no": a listing that names no services comes after the
     // matches, labelled, never among them and never hidden.
     let (matches, apart) = html
@@ -184,7 +220,14 @@ async fn public_finder_pages_work_without_login_or_cookies_in_two_languages() {
     );
     assert!(html.contains("tel:+14105550100"), "tap-to-call");
     assert!(html.contains("1-800-662-4357") && html.contains("tel:988"));
-    assert!(!html.contains("<script"), "public pages need no JavaScript");
+    // Public pages need no JavaScript: the results above are in the HTML;
+    // the one script only adds "Use my location".
+    assert_eq!(
+        html.matches("<script").count(),
+        html.matches("<script src=\"/static/locate.js\" defer></script>")
+            .count(),
+        "no script but the location button's"
+    );
     assert!(
         html.contains("/static/us-states.svg") && html.contains("class=\"pin\""),
         "an offline map with the results"

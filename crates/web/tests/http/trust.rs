@@ -234,4 +234,36 @@ async fn defaults_are_safe() {
     let users = get_text(&admin, format!("{base}/admin/users")).await;
     assert!(users.contains("<option value=\"\" selected disabled>Choose a role…</option>"));
     assert!(!users.contains("<option value=\"admin\" selected"));
+    // A dead link followed by the public lands in the finder's frame, not
+    // at the staff sign-in; a dead facility link too, in the asked language.
+    for (path, words) in [
+        ("/no/such/page", "We could not find that page"),
+        ("/find/facility/no-such-id", "We could not find that page"),
+        (
+            "/find/facility/no-such-id?lang=es",
+            "No encontramos esa página",
+        ),
+    ] {
+        let r = client().get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND, "{path}");
+        let page = r.text().await.unwrap();
+        assert!(
+            page.contains(words) && page.contains("href=\"/find?lang=") && page.contains("tel:988"),
+            "{path}: {page}"
+        );
+        assert!(!page.contains("action=\"/login\""), "{path}");
+    }
+    // Staff keep their own frame.
+    let r = nurse
+        .get(format!("{base}/no/such/page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND);
+    assert!(
+        !r.text()
+            .await
+            .unwrap()
+            .contains("We could not find that page")
+    );
 }
