@@ -34,7 +34,7 @@ async fn sign_in(
         click(c, "form[action='/mfa'] button").await?;
     }
     c.wait()
-        .for_element(Locator::XPath("//h1[text()='Program dashboard']"))
+        .for_element(Locator::XPath("//h1[text()='Worklist']"))
         .await?;
     Ok(())
 }

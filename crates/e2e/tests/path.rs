@@ -59,7 +59,7 @@ async fn a_referral_walks_the_whole_path_in_headless_chromium() {
         type_in(c, "password", PW).await?;
         click(c, "form[action='/login'] button").await?;
         c.wait()
-            .for_element(Locator::XPath("//h1[text()='Program dashboard']"))
+            .for_element(Locator::XPath("//h1[text()='Worklist']"))
             .await?;
 
         // 1. The call-back request becomes a patient (name carried across).

@@ -28,10 +28,24 @@ pub async fn home(State(state): State<AppState>, req: Request) -> Response {
     Redirect::to(landing(&p)).into_response()
 }
 
-/// The first page for a principal.
+/// The first page for a principal: their work. Clinical staff (prescriber,
+/// nurse, counselor, intake) land on the worklist, which puts each role's
+/// own items first (danger, then the bedside for nurses and prescribers,
+/// notes for counselors, assessments and calls for intake); the front desk
+/// on the call-back queue; administrators on the dashboard; auditors on
+/// the audit log.
 pub fn landing(p: &carepath_app::Principal) -> &'static str {
+    use carepath_domain::authz::Role;
+    let roles = p.roles();
+    let clinical = [Role::Prescriber, Role::Nurse, Role::Counselor, Role::Intake]
+        .iter()
+        .any(|r| roles.contains(r));
     if !p.mfa_done {
         "/mfa"
+    } else if clinical && p.can(Permission::ReadClinical) {
+        "/worklist"
+    } else if roles.contains(&Role::FrontDesk) && p.can(Permission::ManageReferrals) {
+        "/referrals"
     } else if p.can(Permission::ViewDashboard) {
         "/dashboard"
     } else if p.can(Permission::ReadAudit) {

@@ -223,7 +223,9 @@ async fn defaults_are_safe() {
     assert!(find.contains("href=\"/login\""), "staff can still sign in");
     let nurse = w.login(Role::Nurse).await;
     let r = nurse.get(format!("{base}/")).send().await.unwrap();
-    assert_eq!(r.headers()["location"], "/dashboard");
+    // Each role lands on its work: the nurse on the worklist, the
+    // administrator on the dashboard.
+    assert_eq!(r.headers()["location"], "/worklist");
     let admit = get_text(&nurse, format!("{base}/patients/{}/episode", w.patient_a)).await;
     assert!(
         admit.contains("<option value=\"opioid_treatment_program\" selected>"),
@@ -231,6 +233,8 @@ async fn defaults_are_safe() {
     );
     assert!(!admit.contains("<option value=\"withdrawal_management\" selected>"));
     let admin = w.login(Role::Admin).await;
+    let r = admin.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(r.headers()["location"], "/dashboard");
     let users = get_text(&admin, format!("{base}/admin/users")).await;
     assert!(users.contains("<option value=\"\" selected disabled>Choose a role…</option>"));
     assert!(!users.contains("<option value=\"admin\" selected"));
