@@ -949,13 +949,7 @@ async fn load(app: &App, s: &PatientScope, purpose: Purpose) -> Result<Loaded> {
 
 /// Pregnant or postpartum at the latest assessment, with the due date.
 async fn pregnancy(app: &App, patient: PatientId) -> Result<Option<(String, Option<String>)>> {
-    let latest = app
-        .store
-        .patient_records(patient, &["assessment"])
-        .await?
-        .into_iter()
-        .max_by_key(|r| (r.occurred_at, r.recorded_at));
-    let Some(r) = latest else {
+    let Some(r) = app.store.latest_record(patient, "assessment").await? else {
         return Ok(None);
     };
     let crate::kinds::Body::Assessment(a) =

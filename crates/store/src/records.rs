@@ -519,6 +519,24 @@ impl Store {
         Ok(self.with_signatures(vec![r]).await?.remove(0))
     }
 
+    /// The current version of a patient's latest record of `kind` (by
+    /// clinical time), without signatures: one statement, for hot paths
+    /// that need only its body.
+    pub async fn latest_record(&self, patient: PatientId, kind: &str) -> Result<Option<Record>> {
+        let sql = format!(
+            "SELECT {RECORD_COLS} FROM clinical_record r WHERE r.patient_id = $1 AND r.kind = $2 \
+             AND NOT EXISTS (SELECT 1 FROM clinical_record a WHERE a.amends = r.id) \
+             ORDER BY r.occurred_at DESC, r.recorded_at DESC LIMIT 1"
+        );
+        Ok(with_reader!(self, c => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(patient.to_string())
+                .bind(kind)
+                .fetch_optional(c)
+                .await?
+        }))
+    }
+
     /// A patient's records of the given kinds (empty = all), every version, oldest first.
     pub async fn patient_records(&self, patient: PatientId, kinds: &[&str]) -> Result<Vec<Record>> {
         let filter = if kinds.is_empty() {
