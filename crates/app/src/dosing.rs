@@ -872,6 +872,9 @@ struct Loaded {
     /// The latest assessment's pregnancy status and due date, when pregnant
     /// or postpartum.
     pregnancy: Option<(String, Option<String>)>,
+    /// Drug tests whose reading waits for a prescriber's review, and a
+    /// random test due today (alerts only).
+    drug_tests: Vec<String>,
 }
 
 /// What the panel is loaded for: showing it (everything that informs the
@@ -944,7 +947,40 @@ async fn load(app: &App, s: &PatientScope, purpose: Purpose) -> Result<Loaded> {
         } else {
             None
         },
+        drug_tests: if show {
+            drug_test_alerts(app, s, &today.to_string()).await?
+        } else {
+            vec![]
+        },
     })
+}
+
+/// The drug-test alerts of the pre-dose panel: a random test due today
+/// (collect before the dose), and each test whose reading needs the
+/// prescriber's review (issue 13; findings are never sanctions).
+async fn drug_test_alerts(app: &App, s: &PatientScope, today: &str) -> Result<Vec<String>> {
+    let mut out = vec![];
+    if app
+        .store
+        .patient_random_days(s.patient.id, today)
+        .await?
+        .iter()
+        .any(|d| d.test_day == today)
+        && !app.store.drug_tests(s.patient.id).await?.iter().any(|t| {
+            jiff::Timestamp::from_microsecond(t.collected_at)
+                .map(|x| carepath_domain::program::clinic_day(x, &s.tz).to_string() == today)
+                .unwrap_or(false)
+        })
+    {
+        out.push("random drug test due today: collect before the dose".into());
+    }
+    for v in crate::drugtest::needing_review(app, s).await? {
+        out.push(format!(
+            "drug test {} needs the prescriber's review: {}",
+            v.collected, v.summary
+        ));
+    }
+    Ok(out)
 }
 
 /// Pregnant or postpartum at the latest assessment, with the due date.
@@ -1104,6 +1140,7 @@ fn panel_for(s: &PatientScope, day: &str, doses_today: Vec<Dose>, l: &Loaded) ->
                     "postpartum: review the dose for sedation as the pregnancy changes wear off (SAMHSA TIP 63)".to_string()
                 });
             }
+            alerts.extend(l.drug_tests.iter().cloned());
             if o.verbal && !o.is_signed() {
                 alerts.push("verbal order waiting for the prescriber's signature".into());
             }

@@ -82,6 +82,8 @@ pub fn conflict_message(constraint: &str) -> String {
         "staff_user_username_key" => "that username is taken".into(),
         "referral_not_new" => "someone else already claimed that request".into(),
         "referral_closed" => "that request is already closed".into(),
+        "drug_test_specimen" => "that specimen id is already on a test of this program".into(),
+        "lab_message_match_pkey" => "that lab message was already matched".into(),
         other => format!("the change conflicts with the record as it stands ({other})"),
     }
 }

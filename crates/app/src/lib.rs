@@ -27,11 +27,13 @@ pub mod auth;
 pub mod chart;
 pub mod clock;
 pub mod dosing;
+pub mod drugtest;
 pub mod error;
 pub mod finder;
 pub mod fmt;
 pub mod intake;
 pub mod kinds;
+pub mod lab;
 pub mod overdose;
 pub mod registration;
 pub mod stock;
@@ -45,6 +47,7 @@ pub use error::{Error, Result};
 /// Data types the services hand out (owned by the store, read-only here).
 pub mod model {
     pub use carepath_store::dosing::{Dose, Lot, MedOrder, Product};
+    pub use carepath_store::drugtest::{DrugTest, LabMessage, Review as TestReview, TestResult};
     pub use carepath_store::referrals::Codes;
     pub use carepath_store::sessions::Scopes;
     pub use carepath_store::takehome::{

@@ -479,6 +479,9 @@ pub struct Worklist {
     /// prescriber, suspended take-homes, reviews and education after an
     /// overdose.
     pub dosing: Vec<WorkItem>,
+    /// Drug tests of the last 30 days whose reading needs a prescriber's
+    /// review (prescribers only).
+    pub drug_tests: Vec<WorkItem>,
     pub referrals_waiting: i64,
 }
 
@@ -520,6 +523,7 @@ enum List {
     Plan,
     Followup,
     Dosing,
+    DrugTest,
 }
 
 /// The principal's worklist across the programs where they read clinical
@@ -723,6 +727,32 @@ pub async fn worklist(app: &App, who: &Principal) -> Result<Worklist> {
         for (pid, it) in dosing_items(app, who, prog, &pname, &tz, now).await? {
             pending.push((List::Dosing, prog, pid, it));
         }
+        // Drug tests whose reading needs a prescriber (the last 30 days).
+        if who.holds_in(prog, Permission::OrderMedication) {
+            for v in crate::drugtest::program_needing_review(app, prog, &tz, now).await? {
+                let why = v
+                    .findings
+                    .iter()
+                    .find(|f| f.level == carepath_clinical::drugtest::Level::NeedsReview)
+                    .map(|f| f.message.clone())
+                    .unwrap_or_default();
+                pending.push((
+                    List::DrugTest,
+                    prog,
+                    v.test.patient_id,
+                    WorkItem {
+                        patient_id: v.test.patient_id.to_string(),
+                        patient: String::new(),
+                        what: format!("Drug test {}: {} — {why}", v.collected, v.summary),
+                        due_at: Some(v.test.collected_at),
+                        due: String::new(),
+                        overdue: false,
+                        record_id: Some(v.test.id.clone()),
+                        program: pname.clone(),
+                    },
+                ));
+            }
+        }
     }
     let ids: Vec<PatientId> = pending
         .iter()
@@ -749,6 +779,7 @@ pub async fn worklist(app: &App, who: &Principal) -> Result<Worklist> {
             List::Plan => w.plan_reviews.push(it),
             List::Followup => w.followups.push(it),
             List::Dosing => w.dosing.push(it),
+            List::DrugTest => w.drug_tests.push(it),
         }
     }
     w.followups.sort_by_key(|i| i.due_at);
@@ -775,6 +806,7 @@ pub async fn worklist(app: &App, who: &Principal) -> Result<Worklist> {
             + w.plan_reviews.len()
             + w.followups.len()
             + w.dosing.len()
+            + w.drug_tests.len()
     )))
     .await?;
     Ok(w)

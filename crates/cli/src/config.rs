@@ -29,7 +29,17 @@ pub struct Config {
     pub audit_checkpoint_export: Option<PathBuf>,
     /// How often the server writes a checkpoint when the chain has grown.
     pub audit_checkpoint_secs: u64,
+    /// The HL7 v2 lab interface over MLLP: listen here (e.g.
+    /// `127.0.0.1:2575`; none by default) and file results in `lab.program`.
+    pub lab: LabConfig,
     pub web: carepath_web::WebConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LabConfig {
+    pub mllp_listen: Option<String>,
+    /// Program name or id the interface files results in.
+    pub program: Option<String>,
 }
 
 impl Default for Config {
@@ -42,6 +52,7 @@ impl Default for Config {
             audit_checkpoint_file: None,
             audit_checkpoint_export: None,
             audit_checkpoint_secs: 10,
+            lab: Default::default(),
             web: Default::default(),
         }
     }

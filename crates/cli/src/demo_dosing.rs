@@ -438,6 +438,7 @@ pub async fn seed(
         )
         .await?;
     }
+    drug_tests(app, clock, &nurse, otp, &plans, &at).await?;
     // This morning's queue: a few of those not yet dosed have arrived, one
     // is at window 1.
     clock.set(at(0, 210)?);
@@ -458,6 +459,135 @@ pub async fn seed(
     }
     clock.set(today_us);
     Ok(doses)
+}
+
+/// Drug tests: observed cups for the stable patients (as expected), a
+/// fentanyl-positive cup after the overdose (on the prescriber's worklist),
+/// the laboratory's HL7 results — one filed, one waiting in the inbox for a
+/// person to match — and today's random list drawn.
+async fn drug_tests(
+    app: &App,
+    clock: &ManualClock,
+    nurse: &Principal,
+    otp: ProgramId,
+    plans: &[(PatientId, Plan)],
+    at: &impl Fn(i64, i64) -> Result<i64>,
+) -> Result<()> {
+    use carepath_app::drugtest::{self, CollectInput, ResultInput};
+    let r = |a: &str, o: &str| ResultInput {
+        analyte: a.into(),
+        outcome: o.into(),
+        ..Default::default()
+    };
+    let mut n = 0;
+    for (k, (pid, plan)) in plans.iter().enumerate() {
+        let (agonist, metabolite) = match plan {
+            Plan::Stable { .. } | Plan::Taper { .. } | Plan::Split { .. } => ("methadone", "eddp"),
+            Plan::Bup { .. } => ("buprenorphine", "norbuprenorphine"),
+            _ => continue,
+        };
+        if n >= 8 {
+            break;
+        }
+        n += 1;
+        clock.set(at(3 + k as i64 % 9, 20 + k as i64)?);
+        drugtest::collect(
+            app,
+            nurse,
+            *pid,
+            &CollectInput {
+                specimen: "urine".into(),
+                observed: k % 3 == 0,
+                temperature_in_range: Some(true),
+                specimen_id: Some(format!("RV-{:05}", 1000 + k)),
+                results: vec![
+                    r(agonist, "positive"),
+                    r(metabolite, "positive"),
+                    r("fentanyl", "negative"),
+                    r("6_mam", "negative"),
+                    r("benzoylecgonine", "negative"),
+                ],
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
+    let after_overdose = plans
+        .iter()
+        .find(|(_, p)| matches!(p, Plan::Induction { .. }))
+        .map(|x| x.0);
+    if let Some(pid) = after_overdose {
+        clock.set(at(1, 15)?);
+        drugtest::collect(
+            app,
+            nurse,
+            pid,
+            &CollectInput {
+                specimen: "urine".into(),
+                observed: true,
+                temperature_in_range: Some(true),
+                specimen_id: Some("RV-20001".into()),
+                results: vec![
+                    r("methadone", "positive"),
+                    r("eddp", "positive"),
+                    r("fentanyl", "positive"),
+                    r("6_mam", "negative"),
+                ],
+                note: Some("Sent to the laboratory for confirmation.".into()),
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
+    // The laboratory's results this morning, over the HL7 interface.
+    clock.set(at(0, 60)?);
+    let lab = Principal::system("demo lab interface");
+    let stable: Vec<PatientId> = plans
+        .iter()
+        .filter(|(_, p)| matches!(p, Plan::Stable { .. }))
+        .map(|x| x.0)
+        .take(2)
+        .collect();
+    for (k, pid) in after_overdose.iter().chain(stable.iter()).enumerate() {
+        let p = carepath_app::access::open(
+            app,
+            &lab,
+            *pid,
+            carepath_domain::authz::Permission::ReadDemographics,
+            "demo.lab_message",
+        )
+        .await?
+        .patient;
+        // The second message carries a birth date the lab typed wrong: it
+        // waits in the inbox for a person.
+        let dob = if k == 2 {
+            "19010101".to_string()
+        } else {
+            p.date_of_birth.replace('-', "")
+        };
+        let placer = if k == 0 { "RV-20001" } else { "" };
+        let collected = jiff::Timestamp::from_microsecond(at(1, 180)?)?
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .strftime("%Y%m%d%H%M+0000")
+            .to_string();
+        let obx = if k == 0 {
+            "OBX|1|NM|58381-5^Fentanyl [Mass/volume] in Urine by Confirmatory method^LN||38|ng/mL|1||||F\r\
+             OBX|2|NM|58383-1^Norfentanyl [Mass/volume] in Urine by Confirmatory method^LN||212|ng/mL|1||||F"
+        } else {
+            "OBX|1|CWE|3773-9^Methadone [Presence] in Urine^LN||260373001^Detected^SCT|||A|||F\r\
+             OBX|2|CWE|41858-2^EDDP [Presence] in Urine^LN||260373001^Detected^SCT|||A|||F\r\
+             OBX|3|CWE|11235-9^Fentanyl [Presence] in Urine^LN||260415000^Not detected^SCT|||N|||F"
+        };
+        let msg = format!(
+            "MSH|^~\\&|TOXLAB|ACME REFERENCE LAB|CAREPATH|RIVERSIDE|20261201070000||ORU^R01^ORU_R01|DEMO-{k}|P|2.5.1\r\
+             PID|1||{}^^^CAREPATH^MR||{}^{}||{dob}\r\
+             OBR|1|{placer}|ACC-DEMO-{k}|URDS^Urine drug screen panel^L|||{collected}||||||||||||||||||F\r{obx}",
+            p.mrn, p.legal_last_name, p.legal_first_name
+        );
+        carepath_app::lab::receive(app, &lab, otp, carepath_app::lab::Channel::Mllp, &msg).await?;
+    }
+    drugtest::random_today(app, nurse, otp).await?;
+    Ok(())
 }
 
 /// Count every lot as the records expect it and sign; a second person co-signs.

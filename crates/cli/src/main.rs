@@ -9,6 +9,7 @@ mod config;
 mod demo;
 mod demo_dosing;
 mod demo_path;
+mod lab;
 mod scratch;
 
 use anyhow::{Context, Result, bail};
@@ -45,7 +46,16 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the server.
-    Serve,
+    Serve {
+        /// Also receive HL7 v2 lab results over MLLP on this address
+        /// (config `lab.mllp_listen`).
+        #[arg(long)]
+        mllp: Option<String>,
+        /// The program (name or id) the MLLP interface files results in
+        /// (config `lab.program`; needed when there are several).
+        #[arg(long)]
+        lab_program: Option<String>,
+    },
     /// Create (or reopen) a demo organization (SQLite in ./carepath-demo
     /// unless --data-dir or --database-url say otherwise), print logins, and serve.
     Demo {
@@ -74,6 +84,9 @@ enum Cmd {
     /// The dosing desk's jobs.
     #[command(subcommand)]
     Dosing(DosingCmd),
+    /// The HL7 v2 laboratory interface.
+    #[command(subcommand)]
+    Lab(LabCmd),
     /// Benchmarks (results belong in BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -135,6 +148,24 @@ enum DosingCmd {
     /// suspend take-homes where the prescriber must see the patient first
     /// (the server runs this every hour).
     Sweep,
+}
+
+#[derive(Subcommand)]
+enum LabCmd {
+    /// Receive ORU^R01 result messages from files (one or more messages
+    /// each): every message is stored as received, filed on the patient it
+    /// names or queued for a staff match, and its ACK printed. Exits 2 when
+    /// any message was rejected (AE/AR), naming the problem.
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Program name or id (needed when there are several).
+        #[arg(long)]
+        program: Option<String>,
+        /// Print each ACK message as well as the summary line.
+        #[arg(long)]
+        ack: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -296,7 +327,13 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         (None, false) => {}
     }
     match cli.cmd {
-        Cmd::Serve => {
+        Cmd::Serve { mllp, lab_program } => {
+            if mllp.is_some() {
+                cfg.lab.mllp_listen = mllp;
+            }
+            if lab_program.is_some() {
+                cfg.lab.program = lab_program;
+            }
             let _lock = cfg.lock_data_dir()?;
             let store = open(&cfg, true).await?;
             serve(store, &cfg).await?;
@@ -343,6 +380,16 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 );
             }
             checkpoint(&store, &cfg).await?;
+        }
+        Cmd::Lab(LabCmd::Import {
+            files,
+            program,
+            ack,
+        }) => {
+            let store = open(&cfg, true).await?;
+            let code = lab::import(&app(&store, &cfg), &files, program.as_deref(), ack).await?;
+            checkpoint(&store, &cfg).await?;
+            return Ok(code);
         }
         Cmd::Finder(FinderCmd::Import { file, format }) => {
             let store = open(&cfg, true).await?;
@@ -395,11 +442,27 @@ async fn serve(store: Store, cfg: &config::Config) -> Result<()> {
             }
         }
     });
+    // The HL7 v2 lab interface over MLLP, when configured.
+    let mllp = match &cfg.lab.mllp_listen {
+        Some(addr) => {
+            let lab_app = app(&store, cfg);
+            let program = lab::program(&lab_app, cfg.lab.program.as_deref()).await?;
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the MLLP listener {addr}"))?;
+            tracing::info!(addr = %l.local_addr()?, "HL7 v2 MLLP listener");
+            Some(tokio::spawn(lab::mllp(l, lab_app, program)))
+        }
+        None => None,
+    };
     carepath_web::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
     sweeps.abort();
+    if let Some(m) = mllp {
+        m.abort();
+    }
     checkpoints.abort();
     checkpoint(&store, cfg).await?;
     store.close().await;

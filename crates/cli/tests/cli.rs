@@ -667,3 +667,167 @@ fn kill_dash_nine_mid_rush_loses_no_acknowledged_dose() {
         assert!(text.contains("PostgreSQL: crash test passed"), "{text}");
     }
 }
+
+/// `carepath lab import` files a demo patient's results and exits 2 naming
+/// a rejected message; `carepath serve --mllp` answers framed messages with
+/// framed ACKs.
+#[tokio::test]
+async fn lab_import_and_mllp() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let out = carepath(&dir)
+        .args(["demo", "--no-serve", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = format!("sqlite://{}", dir.join("carepath.sqlite3").display());
+    let store = carepath_store::Store::connect(&url).await.unwrap();
+    let program = store
+        .list_programs()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.kind == carepath_domain::program::ProgramKind::OpioidTreatmentProgram)
+        .unwrap();
+    let p = store
+        .search_patients(
+            &[program.id],
+            &carepath_store::PatientSearch {
+                limit: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    store.close().await;
+    let msg = |control: &str, status: &str| {
+        format!(
+            "MSH|^~\\&|TOXLAB|ACMELAB|CAREPATH|OTP|20261201083000||ORU^R01^ORU_R01|{control}|P|2.5.1\r\
+             PID|1||{}^^^CAREPATH^MR||{}^{}||{}\r\
+             OBR|1||ACC-{control}|URDS^Urine drug screen^L|||20261130091500\r\
+             OBX|1|CWE|3773-9^Methadone^LN||260373001^Detected^SCT|||A|||{status}",
+            p.mrn,
+            p.legal_last_name,
+            p.legal_first_name,
+            p.date_of_birth.replace('-', "")
+        )
+    };
+    let file = tmp.path().join("results.hl7");
+    // Two messages in one file (newline-separated segments, as files are).
+    std::fs::write(
+        &file,
+        format!("{}\n{}\n", msg("CLI-1", "F"), msg("CLI-2", "F")).replace('\r', "\n"),
+    )
+    .unwrap();
+    let o = carepath(&dir)
+        .args(["lab", "import", "--program", &program.name])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(text.matches("AA filed (1 results)").count(), 2, "{text}");
+    // A rejected message: exit 2, the problem named.
+    std::fs::write(&file, msg("CLI-3", "X")).unwrap();
+    let o = carepath(&dir)
+        .args([
+            "lab",
+            "import",
+            "--ack",
+            "--program",
+            &program.id.to_string(),
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("AE rejected") && text.contains("OBX[1]-11"),
+        "{text}"
+    );
+    assert!(text.contains("MSA|AE|CLI-3"), "{text}");
+    let none = carepath(&dir)
+        .args(["lab", "import", "--program", "Nowhere"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no program named"));
+
+    // MLLP: the server's listener answers each framed message in order.
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (http, mllp) = (free(), free());
+    let mut server = carepath(&dir)
+        .args([
+            "serve",
+            "--mllp",
+            &format!("127.0.0.1:{mllp}"),
+            "--lab-program",
+            &program.name,
+        ])
+        .env("CAREPATH_LISTEN", format!("127.0.0.1:{http}"))
+        .spawn()
+        .unwrap();
+    let mut sock = None;
+    for _ in 0..100 {
+        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", mllp)) {
+            sock = Some(s);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let mut sock = sock.expect("the MLLP listener is up");
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let frame = |m: &str| {
+        let mut v = vec![0x0b];
+        v.extend_from_slice(m.as_bytes());
+        v.extend_from_slice(&[0x1c, 0x0d]);
+        v
+    };
+    let mut bytes = frame(&msg("MLLP-1", "F"));
+    bytes.extend(frame(&msg("MLLP-1", "F")));
+    bytes.extend(frame("garbage"));
+    sock.write_all(&bytes).unwrap();
+    let mut got = vec![];
+    let mut buf = [0u8; 4096];
+    while got.iter().filter(|b| **b == 0x1c).count() < 3 {
+        let n = sock.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "connection closed early: {}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let text = String::from_utf8_lossy(&got);
+    let acks: Vec<&str> = text.split('\u{1c}').filter(|s| s.contains("MSA")).collect();
+    assert_eq!(acks.len(), 3, "{text}");
+    assert!(acks[0].contains("MSA|AA|MLLP-1"), "{}", acks[0]);
+    assert!(
+        acks[1].contains("MSA|AA|MLLP-1"),
+        "a repeat is answered the same: {}",
+        acks[1]
+    );
+    assert!(acks[2].contains("MSA|AR"), "{}", acks[2]);
+}

@@ -28,6 +28,7 @@ enum Ty {
     Int,
     OptInt,
     Bool,
+    OptBool,
     Bytes,
 }
 
@@ -373,6 +374,106 @@ const COVERED: &[Covered] = &[
             ("by_name", Text),
         ],
     },
+    Covered {
+        table: "random_test_day",
+        key: "patient_id || '/' || program_id || '/' || test_day",
+        cols: &[
+            ("patient_id", Text),
+            ("program_id", Text),
+            ("admitted_on", Text),
+            ("block", Int),
+            ("test_day", Text),
+            ("seed", Int),
+            ("created_at", Int),
+        ],
+    },
+    Covered {
+        table: "lab_message",
+        key: "id",
+        cols: &[
+            ("id", Text),
+            ("program_id", Text),
+            ("received_at", Int),
+            ("channel", Text),
+            ("sender", Text),
+            ("control_id", Text),
+            ("message_type", Text),
+            ("raw", Text),
+            ("ack_code", Text),
+            ("status", Text),
+            ("error", OptText),
+            ("patient_id", OptText),
+            ("received_by", Text),
+        ],
+    },
+    Covered {
+        table: "lab_message_match",
+        key: "message_id",
+        cols: &[
+            ("message_id", Text),
+            ("patient_id", Text),
+            ("reason", Text),
+            ("by_user", Text),
+            ("by_name", Text),
+            ("matched_at", Int),
+        ],
+    },
+    Covered {
+        table: "drug_test",
+        key: "id",
+        cols: &[
+            ("id", Text),
+            ("patient_id", Text),
+            ("program_id", Text),
+            ("collected_at", Int),
+            ("specimen", Text),
+            ("observed", Bool),
+            ("temperature_in_range", OptBool),
+            ("refused", Bool),
+            ("random", Bool),
+            ("specimen_id", OptText),
+            ("note", OptText),
+            ("lab_message_id", OptText),
+            ("by_user", OptText),
+            ("by_name", Text),
+            ("recorded_at", Int),
+        ],
+    },
+    Covered {
+        table: "drug_test_result",
+        key: "id",
+        cols: &[
+            ("id", Text),
+            ("test_id", Text),
+            ("patient_id", Text),
+            ("analyte", Text),
+            ("loinc", Text),
+            ("method", Text),
+            ("source", Text),
+            ("outcome", Text),
+            ("value", OptText),
+            ("unit", OptText),
+            ("cutoff", OptText),
+            ("status", Text),
+            ("lab_message_id", OptText),
+            ("resulted_at", Int),
+            ("recorded_at", Int),
+            ("by_name", Text),
+        ],
+    },
+    Covered {
+        table: "drug_test_review",
+        key: "id",
+        cols: &[
+            ("id", Text),
+            ("test_id", Text),
+            ("results_seen", Int),
+            ("note", Text),
+            ("by_user", Text),
+            ("by_name", Text),
+            ("reviewed_at", Int),
+        ],
+    },
 ];
 
 /// The tables the chain vouches for.
@@ -431,6 +532,9 @@ where
                 .try_get::<Option<i64>, _>(i)?
                 .map(|n| n.to_be_bytes().to_vec()),
             Bool => Some(vec![u8::from(row.try_get::<bool, _>(i)?)]),
+            OptBool => row
+                .try_get::<Option<bool>, _>(i)?
+                .map(|b| vec![u8::from(b)]),
             Bytes => Some(row.try_get::<Vec<u8>, _>(i)?),
         };
         put(v);

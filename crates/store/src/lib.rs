@@ -96,6 +96,7 @@ macro_rules! with_src {
 pub mod audit_log;
 pub mod backup;
 pub mod dosing;
+pub mod drugtest;
 pub mod finder;
 mod group;
 pub mod integrity;

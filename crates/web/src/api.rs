@@ -54,6 +54,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::path_api::PathApiDoc::openapi());
     doc.merge(crate::dosing_api::DosingApiDoc::openapi());
+    doc.merge(crate::lab_api::LabApiDoc::openapi());
     let err = |what: &str| {
         ResponseBuilder::new()
             .description(what)

@@ -87,16 +87,16 @@ use utoipa::{OpenApi, ToSchema};
 )]
 pub struct DosingApiDoc;
 
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
+pub(crate) fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
     b.map(|Json(x)| x)
         .map_err(|e| AppError::invalid("body", e.body_text()))
 }
 
-fn pid(s: &str) -> Result<PatientId, AppError> {
+pub(crate) fn pid(s: &str) -> Result<PatientId, AppError> {
     s.parse().map_err(|_| AppError::NotFound)
 }
 
-fn program(s: &str) -> Result<ProgramId, AppError> {
+pub(crate) fn program(s: &str) -> Result<ProgramId, AppError> {
     s.parse().map_err(|_| AppError::NotFound)
 }
 

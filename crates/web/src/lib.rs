@@ -17,6 +17,7 @@ pub mod error;
 pub mod finder;
 pub mod flash;
 pub mod form;
+pub mod lab_api;
 pub mod map;
 pub mod metrics;
 pub mod pages;

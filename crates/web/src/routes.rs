@@ -524,6 +524,34 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(pages::dosing::overdose_view),
         ),
         (
+            r(M::GET, "/patients/{id}/drug-tests", Perm(P::ReadClinical)),
+            get(pages::labs::tests_view),
+        ),
+        (
+            r(M::POST, "/patients/{id}/drug-tests", Perm(P::WriteClinical)),
+            post(pages::labs::collect),
+        ),
+        (
+            r(
+                M::POST,
+                "/patients/{id}/drug-tests/{test}/review",
+                Perm(P::OrderMedication),
+            ),
+            post(pages::labs::review),
+        ),
+        (
+            r(M::GET, "/drug-tests/today", Perm(P::ReadClinical)),
+            get(pages::labs::random_today),
+        ),
+        (
+            r(M::GET, "/labs/inbox", Perm(P::WriteClinical)),
+            get(pages::labs::inbox),
+        ),
+        (
+            r(M::POST, "/labs/inbox/{mid}/match", Perm(P::WriteClinical)),
+            post(pages::labs::match_message),
+        ),
+        (
             r(M::POST, "/dosing/{id}/overdose", Perm(P::WriteClinical)),
             post(pages::dosing::overdose_record),
         ),
@@ -686,6 +714,94 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Perm(P::WriteClinical),
             ),
             post(crate::dosing_api::record_overdose),
+        ),
+        (
+            r(
+                M::GET,
+                "/api/v1/patients/{id}/drug-tests",
+                Perm(P::ReadClinical),
+            ),
+            get(crate::lab_api::list_tests),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/patients/{id}/drug-tests",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::lab_api::collect),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/patients/{id}/drug-tests/{test}/results",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::lab_api::add_results),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/patients/{id}/drug-tests/{test}/review",
+                Perm(P::OrderMedication),
+            ),
+            post(crate::lab_api::review),
+        ),
+        (
+            r(
+                M::GET,
+                "/api/v1/patients/{id}/drug-results/{analyte}",
+                Perm(P::ReadClinical),
+            ),
+            get(crate::lab_api::analyte),
+        ),
+        (
+            r(
+                M::GET,
+                "/api/v1/programs/{pid}/drug-tests/random-today",
+                Perm(P::ReadClinical),
+            ),
+            get(crate::lab_api::random_today),
+        ),
+        (
+            r(
+                M::GET,
+                "/api/v1/programs/{pid}/testing-policy",
+                Perm(P::ReadClinical),
+            ),
+            get(crate::lab_api::get_policy),
+        ),
+        (
+            r(
+                M::PUT,
+                "/api/v1/programs/{pid}/testing-policy",
+                Perm(P::ManagePrograms),
+            ),
+            put(crate::lab_api::put_policy),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/programs/{pid}/lab/hl7",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::lab_api::receive_hl7),
+        ),
+        (
+            r(
+                M::GET,
+                "/api/v1/programs/{pid}/lab/queue",
+                Perm(P::WriteClinical),
+            ),
+            get(crate::lab_api::lab_queue),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/lab/messages/{mid}/match",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::lab_api::lab_match),
         ),
         (
             r(

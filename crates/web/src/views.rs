@@ -33,6 +33,9 @@ pub struct Nav {
     pub calendar: bool,
     pub programs: bool,
     pub dosing: bool,
+    /// Drug tests (the day's random list) and the lab inbox.
+    pub tests: bool,
+    pub labs: bool,
 }
 
 impl Nav {
@@ -69,6 +72,8 @@ impl Nav {
                     )
                 }),
             programs: p.mfa_done && p.can(Permission::ManagePrograms),
+            tests: p.mfa_done && p.can(Permission::ReadClinical),
+            labs: p.mfa_done && p.can(Permission::WriteClinical),
         }
     }
 }

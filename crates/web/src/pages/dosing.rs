@@ -57,7 +57,7 @@ async fn my_programs(state: &AppState, p: &Principal) -> Result<Vec<(String, Str
     programs_where(state, p, Permission::WriteClinical).await
 }
 
-async fn programs_where(
+pub(crate) async fn programs_where(
     state: &AppState,
     p: &Principal,
     perm: Permission,
@@ -72,7 +72,7 @@ async fn programs_where(
 }
 
 /// A page shown again with an error answers `code`; otherwise 200.
-fn on_error(error: &Option<String>, code: StatusCode) -> StatusCode {
+pub(crate) fn on_error(error: &Option<String>, code: StatusCode) -> StatusCode {
     if error.is_some() {
         code
     } else {
@@ -81,7 +81,10 @@ fn on_error(error: &Option<String>, code: StatusCode) -> StatusCode {
 }
 
 /// The program asked for when the user works there, else their first.
-fn pick(programs: &[(String, String)], asked: &str) -> Result<(String, ProgramId), AppError> {
+pub(crate) fn pick(
+    programs: &[(String, String)],
+    asked: &str,
+) -> Result<(String, ProgramId), AppError> {
     let program = if programs.iter().any(|g| g.0 == asked) {
         asked.to_string()
     } else {
@@ -581,9 +584,9 @@ fn calendar_chart(days: &[takehome::CalendarDay]) -> (String, String) {
 #[derive(Deserialize)]
 pub struct DoneQuery {
     #[serde(default)]
-    done: String,
+    pub(crate) done: String,
     #[serde(default)]
-    sig: String,
+    pub(crate) sig: String,
 }
 
 pub async fn takehome_view(
@@ -1638,6 +1641,6 @@ pub async fn call_next(
 }
 
 /// `done=…&sig=…` for a notice shown after a redirect.
-fn done_query(text: &str) -> String {
+pub(crate) fn done_query(text: &str) -> String {
     crate::flash::query("done", text)
 }

@@ -7,6 +7,7 @@ pub mod clinic;
 pub mod dosing;
 pub mod forms;
 pub mod intake;
+pub mod labs;
 pub mod path;
 pub mod work;
 

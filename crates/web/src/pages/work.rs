@@ -107,10 +107,18 @@ pub async fn worklist(State(state): State<AppState>, p: Principal) -> HtmlResult
             conv(w.dosing),
             "dose",
         ),
+        (
+            "drugtests".into(),
+            "Drug tests to review".into(),
+            conv(w.drug_tests),
+            "drugtest",
+        ),
     ];
-    // Only prescribers sign orders; the empty section would only be noise for others.
+    // Only prescribers sign orders and review drug tests; the empty
+    // sections would only be noise for others.
     if !p.can(Permission::OrderMedication) {
-        sections.retain(|s: &(String, String, Vec<Item>, &str)| s.0 != "orders");
+        sections
+            .retain(|s: &(String, String, Vec<Item>, &str)| s.0 != "orders" && s.0 != "drugtests");
     }
     // Each role's own work first: counselors their notes and plans, intake and
     // front desk their calls; nurses and prescribers keep the bedside order.

@@ -6,6 +6,7 @@ mod calc;
 mod dosing;
 mod finder;
 mod intake;
+mod labs;
 mod path;
 mod trust;
 
