@@ -525,6 +525,7 @@ pub async fn collect(
             )),
     );
     tx.commit().await?;
+    crate::cm::after_evidence(app, patient).await;
     load_view(app, &s, test).await
 }
 
@@ -576,6 +577,7 @@ pub async fn add_results(
             .detail(format!("results={}", results.len())),
     );
     tx.commit().await?;
+    crate::cm::after_evidence(app, patient).await;
     load_view(app, &s, test).await
 }
 

@@ -717,6 +717,7 @@ pub async fn receive(
                     .detail(format!("results={n} channel={}", channel.as_str())),
             );
             tx.commit().await?;
+            crate::cm::after_evidence(app, pid).await;
             (id, n)
         }
         Err(why) => {
@@ -1033,6 +1034,7 @@ pub async fn resolve(
             .detail(format!("results={n}")),
     );
     tx.commit().await?;
+    crate::cm::after_evidence(app, patient).await;
     Ok(n)
 }
 

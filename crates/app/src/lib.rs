@@ -26,6 +26,7 @@ pub mod admin;
 pub mod auth;
 pub mod chart;
 pub mod clock;
+pub mod cm;
 pub mod dosing;
 pub mod drugtest;
 pub mod error;
@@ -46,6 +47,9 @@ pub use error::{Error, Result};
 
 /// Data types the services hand out (owned by the store, read-only here).
 pub mod model {
+    pub use carepath_store::cm::{
+        Enrollment, Funding, Item as RewardItem, Redemption, Sample as CmSample,
+    };
     pub use carepath_store::dosing::{Dose, Lot, MedOrder, Product};
     pub use carepath_store::drugtest::{DrugTest, LabMessage, Review as TestReview, TestResult};
     pub use carepath_store::referrals::Codes;

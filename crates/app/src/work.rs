@@ -443,6 +443,9 @@ pub async fn attendance(
         written += 1;
     }
     tx.commit().await?;
+    for (pid, _) in &todo {
+        crate::cm::after_evidence(app, *pid).await;
+    }
     Ok(written)
 }
 

@@ -690,4 +690,56 @@ both!(messages_from_hl7apy, |db| {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "AA");
+    // A methadone patient's sample with EDDP not detected: filed, and the
+    // reading asks the prescriber (possible spiked sample).
+    let out = std::process::Command::new(&python)
+        .args([
+            script,
+            "oru",
+            "--control",
+            "APY-2",
+            "--mrn",
+            &c.mrn,
+            "--family",
+            "Testcase",
+            "--dob",
+            "19900102",
+            "--collected",
+            &app.now().strftime("%Y%m%d%H%M%S+0000").to_string(),
+            "--result",
+            "3773-9=detected",
+            "--result",
+            "41858-2=not_detected",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let msg = String::from_utf8(out.stdout).unwrap();
+    let r = lab::receive(app, &system(), c.w.a, Channel::Mllp, &msg)
+        .await
+        .unwrap();
+    assert_eq!((r.ack_code.as_str(), r.status.as_str()), ("AA", "filed"));
+    let again = lab::receive(app, &system(), c.w.a, Channel::Mllp, &msg)
+        .await
+        .unwrap();
+    assert_eq!(again.status, "duplicate");
+    let h = drugtest::history(app, &c.nurse, pid).await.unwrap();
+    assert_eq!(h.tests.len(), 2, "the same message twice makes one test");
+    let t = h
+        .tests
+        .iter()
+        .find(|t| t.test.specimen_id.as_deref() == Some("ACC-APY-2"))
+        .unwrap();
+    assert!(t.needs_review, "{:?}", t.findings);
+    assert!(codes(t).contains(&"possible_adulterated_sample".to_string()));
+    let wl = work::worklist(app, &c.prescriber).await.unwrap();
+    assert!(
+        wl.drug_tests
+            .iter()
+            .any(|i| i.record_id.as_deref() == Some(t.test.id.as_str()))
+    );
 });

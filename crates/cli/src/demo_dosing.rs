@@ -479,6 +479,48 @@ async fn drug_tests(
         outcome: o.into(),
         ..Default::default()
     };
+    // Contingency management: a grant, a catalog with stock, and three
+    // patients enrolled two months ago (two on vouchers, one on prize draws).
+    use carepath_app::cm;
+    clock.set(at(60, 0)?);
+    let sys = Principal::system("demo");
+    let funding = cm::add_funding(
+        app,
+        &sys,
+        otp,
+        &cm::FundingInput {
+            name: "State opioid response grant".into(),
+            annual_cap_cents: None,
+            annual_budget_cents: 6_000_000,
+        },
+    )
+    .await?;
+    let mut items = vec![];
+    for (name, category, cost, stock) in [
+        ("Bus pass, 7 days", "transport", 1_500, 20),
+        ("Grocery card $10", "grocery", 1_000, 30),
+        ("Pharmacy card $5", "pharmacy", 500, 30),
+        ("Hygiene kit", "hygiene", 800, 15),
+        ("Gym day pass", "fitness", 700, 10),
+        ("Phone minutes, 100", "phone", 1_000, 25),
+        ("Winter hat and gloves", "clothing", 1_200, 10),
+    ] {
+        items.push(
+            cm::add_item(
+                app,
+                &sys,
+                otp,
+                &cm::ItemInput {
+                    name: name.into(),
+                    category: category.into(),
+                    cost_cents: cost,
+                    stock,
+                },
+            )
+            .await?,
+        );
+    }
+    let mut enrolled = vec![];
     let mut n = 0;
     for (k, (pid, plan)) in plans.iter().enumerate() {
         let (agonist, metabolite) = match plan {
@@ -490,27 +532,78 @@ async fn drug_tests(
             break;
         }
         n += 1;
-        clock.set(at(3 + k as i64 % 9, 20 + k as i64)?);
-        drugtest::collect(
-            app,
-            nurse,
-            *pid,
-            &CollectInput {
-                specimen: "urine".into(),
-                observed: k % 3 == 0,
-                temperature_in_range: Some(true),
-                specimen_id: Some(format!("RV-{:05}", 1000 + k)),
-                results: vec![
-                    r(agonist, "positive"),
-                    r(metabolite, "positive"),
-                    r("fentanyl", "negative"),
-                    r("6_mam", "negative"),
-                    r("benzoylecgonine", "negative"),
-                ],
-                ..Default::default()
-            },
-        )
-        .await?;
+        if enrolled.len() < 3 {
+            clock.set(at(60, 30 + k as i64)?);
+            cm::enroll(
+                app,
+                nurse,
+                *pid,
+                &cm::EnrollInput {
+                    kind: if enrolled.len() == 2 {
+                        "prize"
+                    } else {
+                        "voucher"
+                    }
+                    .into(),
+                    preset: if enrolled.len() == 2 {
+                        "petry_500"
+                    } else {
+                        "higgins"
+                    }
+                    .into(),
+                    analytes: vec!["fentanyl".into(), "6_mam".into(), "benzoylecgonine".into()],
+                    attendance: false,
+                    funding_id: funding.id.clone(),
+                },
+            )
+            .await?;
+            enrolled.push(*pid);
+        }
+        // Two months of tests: every two weeks, and one in the last days.
+        for (j, days_ago) in [56, 42, 28, 14, 3 + k as i64 % 9].into_iter().enumerate() {
+            clock.set(at(days_ago, 20 + k as i64)?);
+            // One cocaine-positive cup in the middle of the record.
+            let coke = if n == 2 && j == 2 {
+                "positive"
+            } else {
+                "negative"
+            };
+            drugtest::collect(
+                app,
+                nurse,
+                *pid,
+                &CollectInput {
+                    specimen: "urine".into(),
+                    observed: (k + j) % 3 == 0,
+                    temperature_in_range: Some(true),
+                    specimen_id: Some(format!("RV-{:05}", 1000 + k * 10 + j)),
+                    results: vec![
+                        r(agonist, "positive"),
+                        r(metabolite, "positive"),
+                        r("fentanyl", "negative"),
+                        r("6_mam", "negative"),
+                        r("benzoylecgonine", coke),
+                    ],
+                    ..Default::default()
+                },
+            )
+            .await?;
+        }
+    }
+    // The prize patient drew at the desk each time; the voucher patients
+    // spent some of theirs.
+    clock.set(at(2, 30)?);
+    for pid in &enrolled {
+        let l = cm::ledger(app, nurse, *pid).await?;
+        for line in l.enrollments.iter().flat_map(|e| e.lines.iter()).rev() {
+            if line.draw_due {
+                cm::draw(app, nurse, *pid, &line.sample.id).await?;
+            }
+        }
+        let l = cm::ledger(app, nurse, *pid).await?;
+        if let Some(it) = items.iter().find(|i| i.cost_cents <= l.balance_cents) {
+            cm::redeem(app, nurse, *pid, &it.id).await?;
+        }
     }
     let after_overdose = plans
         .iter()

@@ -478,9 +478,104 @@ pub fn draw(i: &DrawInput) -> Result<DrawOutput> {
     })
 }
 
+/// How a drug test counts for a contingency-management schedule whose
+/// targets are `targets` (analyte names): a refusal counts as `Refused`, an
+/// invalid collection (e.g. temperature out of range) as `Invalid`; then,
+/// over the targets the test reported, any positive is `Positive`, any
+/// inconclusive `Invalid`, all negative `Negative`; a test that reported
+/// none of the targets does not count (`None`: wait for the laboratory).
+/// Incentives reinforce objectively verified abstinence only (Higgins et
+/// al.; Petry, Drug Alcohol Depend 2000); a missed or refused sample resets
+/// like a positive one (the presets' `reset_on`).
+pub fn sample_of_test(
+    targets: &[String],
+    refused: bool,
+    valid: bool,
+    results: &[(String, crate::drugtest::Outcome)],
+) -> Option<Sample> {
+    use crate::drugtest::Outcome;
+    if refused {
+        return Some(Sample::Refused);
+    }
+    let tested: Vec<Outcome> = results
+        .iter()
+        .filter(|(a, _)| targets.contains(a))
+        .map(|(_, o)| *o)
+        .collect();
+    if tested.is_empty() {
+        return None;
+    }
+    if !valid {
+        return Some(Sample::Invalid);
+    }
+    Some(if tested.contains(&Outcome::Positive) {
+        Sample::Positive
+    } else if tested.contains(&Outcome::Inconclusive) {
+        Sample::Invalid
+    } else {
+        Sample::Negative
+    })
+}
+
+/// How an attendance mark counts: present or late meets the target, an
+/// absence is a missed sample, an excused absence does not count.
+pub fn sample_of_attendance(status: &str) -> Option<Sample> {
+    match status {
+        "present" | "late" => Some(Sample::Negative),
+        "absent" => Some(Sample::Missed),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn samples_from_tests_and_attendance() {
+        use crate::drugtest::Outcome::*;
+        let t = vec!["fentanyl".to_string(), "6_mam".to_string()];
+        let r = |v: &[(&str, crate::drugtest::Outcome)]| {
+            v.iter()
+                .map(|(a, o)| (a.to_string(), *o))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sample_of_test(&t, true, true, &[]), Some(Sample::Refused));
+        assert_eq!(
+            sample_of_test(&t, false, true, &r(&[("methadone", Positive)])),
+            None
+        );
+        assert_eq!(
+            sample_of_test(
+                &t,
+                false,
+                true,
+                &r(&[("methadone", Positive), ("fentanyl", Negative)])
+            ),
+            Some(Sample::Negative),
+            "a prescribed medication is not a target"
+        );
+        assert_eq!(
+            sample_of_test(
+                &t,
+                false,
+                true,
+                &r(&[("fentanyl", Negative), ("6_mam", Positive)])
+            ),
+            Some(Sample::Positive)
+        );
+        assert_eq!(
+            sample_of_test(&t, false, true, &r(&[("fentanyl", Inconclusive)])),
+            Some(Sample::Invalid)
+        );
+        assert_eq!(
+            sample_of_test(&t, false, false, &r(&[("fentanyl", Negative)])),
+            Some(Sample::Invalid)
+        );
+        assert_eq!(sample_of_attendance("late"), Some(Sample::Negative));
+        assert_eq!(sample_of_attendance("absent"), Some(Sample::Missed));
+        assert_eq!(sample_of_attendance("excused"), None);
+    }
     use proptest::prelude::*;
 
     fn run(preset_name: &str, results: Vec<Sample>, cap: i64) -> LedgerOutput {

@@ -146,3 +146,28 @@ pub async fn submit(c: &Client, label: &str) -> Result<(), CmdError> {
     .click()
     .await
 }
+
+/// Sign in as `user` with `password` (and the second factor's `code` when
+/// one is due), waiting for the worklist every clinical role lands on.
+pub async fn sign_in(
+    c: &Client,
+    base: &str,
+    user: &str,
+    password: &str,
+    code: Option<String>,
+) -> Result<(), CmdError> {
+    c.delete_all_cookies().await?;
+    c.goto(&format!("{base}/login")).await?;
+    type_in(c, "username", user).await?;
+    type_in(c, "password", password).await?;
+    click(c, "form[action='/login'] button").await?;
+    if let Some(code) = code {
+        c.wait().for_element(Locator::Id("code")).await?;
+        type_in(c, "code", &code).await?;
+        click(c, "form[action='/mfa'] button").await?;
+    }
+    c.wait()
+        .for_element(Locator::XPath("//h1[text()='Worklist']"))
+        .await?;
+    Ok(())
+}

@@ -11,33 +11,11 @@ use carepath_app::clock::{Clock, DAY_US, ManualClock, SystemClock};
 use carepath_app::dosing::{self, DoseInput, OrderInput, ProductInput, ReceiptInput};
 use carepath_domain::authz::Role;
 use carepath_domain::program::ProgramKind;
-use carepath_e2e::{axe, browser, click, main_text, skip_or_fail, submit, type_in};
+use carepath_e2e::{axe, browser, click, main_text, sign_in, skip_or_fail, submit, type_in};
 use carepath_testkit::{Clinic, PW, TestDb, code_now, system};
+use fantoccini::Locator;
 use fantoccini::wd::PrintConfiguration;
-use fantoccini::{Client, Locator};
 use std::sync::Arc;
-
-async fn sign_in(
-    c: &Client,
-    base: &str,
-    user: &str,
-    mfa: bool,
-) -> Result<(), fantoccini::error::CmdError> {
-    c.delete_all_cookies().await?;
-    c.goto(&format!("{base}/login")).await?;
-    type_in(c, "username", user).await?;
-    type_in(c, "password", PW).await?;
-    click(c, "form[action='/login'] button").await?;
-    if mfa {
-        c.wait().for_element(Locator::Id("code")).await?;
-        type_in(c, "code", &code_now()).await?;
-        click(c, "form[action='/mfa'] button").await?;
-    }
-    c.wait()
-        .for_element(Locator::XPath("//h1[text()='Worklist']"))
-        .await?;
-    Ok(())
-}
 
 #[tokio::test]
 async fn the_dosing_desk_from_order_to_reconciliation_in_headless_chromium() {
@@ -156,7 +134,7 @@ async fn the_dosing_desk_from_order_to_reconciliation_in_headless_chromium() {
 
     let result = async {
         // 1. The prescriber starts Alex on methadone 30 mg.
-        sign_in(c, &base, "dr.e2e", true).await?;
+        sign_in(c, &base, "dr.e2e", PW, Some(code_now())).await?;
         let orders = format!("{base}/dosing/{}/orders", alex.id);
         c.goto(&orders).await?;
         axe(c, &axe_js, "orders (empty)", &mut problems).await?;
@@ -230,7 +208,7 @@ async fn the_dosing_desk_from_order_to_reconciliation_in_headless_chromium() {
 
         // 4. At the window: the nurse doses Alex (60 mg under the new order).
         // A second window still shows the button; pressing it is refused.
-        sign_in(c, &base, "nurse.one", false).await?;
+        sign_in(c, &base, "nurse.one", PW, None).await?;
         c.goto(&format!("{base}/dosing")).await?;
         axe(c, &axe_js, "dosing desk", &mut problems).await?;
         let panel = format!("{base}/dosing/{}", alex.id);
@@ -319,7 +297,7 @@ async fn the_dosing_desk_from_order_to_reconciliation_in_headless_chromium() {
                 .await?
                 .is_empty()
         );
-        sign_in(c, &base, "nurse.two", false).await?;
+        sign_in(c, &base, "nurse.two", PW, None).await?;
         c.goto(&format!("{base}/dosing/stock")).await?;
         click(c, "form[action$='/cosign'] button").await?;
         c.wait().for_element(Locator::Css("strong.ok")).await?;

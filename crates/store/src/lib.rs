@@ -95,6 +95,7 @@ macro_rules! with_src {
 
 pub mod audit_log;
 pub mod backup;
+pub mod cm;
 pub mod dosing;
 pub mod drugtest;
 pub mod finder;

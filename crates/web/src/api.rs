@@ -55,6 +55,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::path_api::PathApiDoc::openapi());
     doc.merge(crate::dosing_api::DosingApiDoc::openapi());
     doc.merge(crate::lab_api::LabApiDoc::openapi());
+    doc.merge(crate::cm_api::CmApiDoc::openapi());
     let err = |what: &str| {
         ResponseBuilder::new()
             .description(what)

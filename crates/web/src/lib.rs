@@ -12,6 +12,7 @@
 pub mod api;
 pub mod auth;
 pub mod client;
+pub mod cm_api;
 pub mod dosing_api;
 pub mod error;
 pub mod finder;

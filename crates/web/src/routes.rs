@@ -540,6 +540,66 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(pages::labs::review),
         ),
         (
+            r(M::GET, "/patients/{id}/incentives", Perm(P::ReadClinical)),
+            get(pages::cm::ledger_view),
+        ),
+        (
+            r(
+                M::POST,
+                "/patients/{id}/incentives/enroll",
+                Perm(P::WriteClinical),
+            ),
+            post(pages::cm::enroll),
+        ),
+        (
+            r(
+                M::POST,
+                "/patients/{id}/incentives/draw/{sid}",
+                Perm(P::WriteClinical),
+            ),
+            post(pages::cm::draw),
+        ),
+        (
+            r(
+                M::POST,
+                "/patients/{id}/incentives/redeem",
+                Perm(P::WriteClinical),
+            ),
+            post(pages::cm::redeem),
+        ),
+        (
+            r(
+                M::POST,
+                "/patients/{id}/incentives/requests/{rid}",
+                Perm(P::WriteClinical),
+            ),
+            post(pages::cm::decide),
+        ),
+        (
+            r(M::GET, "/rewards", Perm(P::ReadClinical)),
+            get(pages::cm::rewards),
+        ),
+        (
+            r(M::GET, "/rewards/catalog", Perm(P::ManagePrograms)),
+            get(pages::cm::catalog),
+        ),
+        (
+            r(M::POST, "/rewards/items", Perm(P::ManagePrograms)),
+            post(pages::cm::add_item),
+        ),
+        (
+            r(
+                M::POST,
+                "/rewards/items/{iid}/stock",
+                Perm(P::WriteClinical),
+            ),
+            post(pages::cm::stock),
+        ),
+        (
+            r(M::POST, "/rewards/funding", Perm(P::ManagePrograms)),
+            post(pages::cm::add_funding),
+        ),
+        (
             r(M::GET, "/drug-tests/today", Perm(P::ReadClinical)),
             get(pages::labs::random_today),
         ),
@@ -714,6 +774,86 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Perm(P::WriteClinical),
             ),
             post(crate::dosing_api::record_overdose),
+        ),
+        (
+            r(
+                M::GET,
+                "/api/v1/patients/{id}/incentives",
+                Perm(P::ReadClinical),
+            ),
+            get(crate::cm_api::ledger),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/patients/{id}/incentives/enrollments",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::cm_api::enroll),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/patients/{id}/incentives/enrollments/{eid}/end",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::cm_api::end),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/patients/{id}/incentives/samples/{sid}/draw",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::cm_api::draw),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/patients/{id}/incentives/redemptions",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::cm_api::redeem),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/patients/{id}/incentives/redemptions/{rid}/decide",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::cm_api::decide),
+        ),
+        (
+            r(
+                M::GET,
+                "/api/v1/programs/{pid}/rewards",
+                Perm(P::ReadClinical),
+            ),
+            get(crate::cm_api::report),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/programs/{pid}/rewards/items",
+                Perm(P::ManagePrograms),
+            ),
+            post(crate::cm_api::add_item),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/programs/{pid}/rewards/items/{iid}/stock",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::cm_api::stock),
+        ),
+        (
+            r(
+                M::POST,
+                "/api/v1/programs/{pid}/cm-funding",
+                Perm(P::ManagePrograms),
+            ),
+            post(crate::cm_api::add_funding),
         ),
         (
             r(

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod chart_view;
 pub mod clinic;
+pub mod cm;
 pub mod dosing;
 pub mod forms;
 pub mod intake;

@@ -207,4 +207,66 @@ carepath_testkit::both!(drug_tests_pages_and_the_hl7_endpoint, |db| {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // The rewards catalog: an administrator adds items (never cash) and a
+    // funding source; clinicians see the store and the patient's ledger.
+    let admin = w.login(Role::Admin).await;
+    let r = admin
+        .post(format!("{base}/rewards/items"))
+        .form(&[
+            ("program", w.a.to_string().as_str()),
+            ("name", "Cigarettes"),
+            ("category", "grocery"),
+            ("cost", "5"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("never cash, alcohol, tobacco"), "{html}");
+    for (path, form) in [
+        (
+            "/rewards/items",
+            vec![
+                ("name", "Bus pass, 7 days"),
+                ("category", "transport"),
+                ("cost", "15"),
+                ("stock", "4"),
+            ],
+        ),
+        (
+            "/rewards/funding",
+            vec![("name", "County grant"), ("budget", "12000")],
+        ),
+    ] {
+        let mut f = form.clone();
+        let prog = w.a.to_string();
+        f.push(("program", prog.as_str()));
+        let r = admin
+            .post(format!("{base}{path}"))
+            .form(&f)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}");
+    }
+    let html = get_text(&admin, format!("{base}/rewards/catalog")).await;
+    assert!(
+        html.contains("Bus pass, 7 days") && html.contains("$15.00") && html.contains("4 in stock"),
+        "{html}"
+    );
+    assert!(html.contains("County grant: cap $750.00"), "{html}");
+    let html = get_text(&nurse, format!("{base}/rewards")).await;
+    assert!(
+        html.contains("Bus pass, 7 days") && html.contains("<svg class=\"chart\""),
+        "{html}"
+    );
+    let html = get_text(&nurse, format!("{base}/patients/{pid}/incentives")).await;
+    assert!(
+        html.contains("Enrol in contingency management") && html.contains("County grant"),
+        "{html}"
+    );
+    let v = get_json(&nurse, format!("{base}/api/v1/patients/{pid}/incentives")).await;
+    assert_eq!(v["balance_cents"], 0);
 });
