@@ -160,9 +160,13 @@ pub struct EnrollInput {
     /// Target analytes that must be negative (engine names or LOINC codes).
     #[serde(default)]
     pub analytes: Vec<String>,
-    /// Attending scheduled sessions is a target too.
+    /// Attending scheduled groups and individual or family sessions is a target.
     #[serde(default)]
     pub attendance: bool,
+    /// Attending the activities of the treatment plan (calendar sessions of
+    /// kind `activity`: yoga, art, exercise …) is a target.
+    #[serde(default)]
+    pub activities: bool,
     pub funding_id: String,
 }
 
@@ -214,10 +218,10 @@ pub async fn enroll(
             analytes.push(name);
         }
     }
-    if analytes.is_empty() && !i.attendance {
+    if analytes.is_empty() && !i.attendance && !i.activities {
         p.add(
             "analytes",
-            "choose at least one target: analytes or attendance",
+            "choose at least one target: analytes, attendance or plan activities",
         );
     }
     let funding = app
@@ -254,6 +258,7 @@ pub async fn enroll(
                 schedule,
                 analytes: analytes.join(","),
                 attendance: i.attendance,
+                activities: i.activities,
                 seed: rand::random::<i64>(),
                 starts_at: app.now_us(),
                 by: who.user_id,
@@ -435,12 +440,17 @@ pub async fn sync(app: &App, patient: PatientId) -> Result<usize> {
                 }
             }
         }
-        if e.attendance {
+        if e.attendance || e.activities {
             for r in attendance.iter().filter(|r| {
                 r.is_current() && r.program_id == e.program_id && r.occurred_at >= e.starts_at
             }) {
                 if let Ok(entry) = crate::kinds::Entry::decode(r.clone())
                     && let crate::kinds::Body::Attendance(b) = entry.body
+                    && (if b.session_kind == "activity" {
+                        e.activities
+                    } else {
+                        e.attendance
+                    })
                     && let Some(x) = engine::sample_of_attendance(&b.status)
                 {
                     evidence.push((
@@ -466,9 +476,6 @@ pub async fn sync(app: &App, patient: PatientId) -> Result<usize> {
                 .iter()
                 .any(|d| d.source == *source && d.evidence_id == *id)
             {
-                continue;
-            }
-            if *source == "attendance" && !e.attendance {
                 continue;
             }
             let _ = prog;

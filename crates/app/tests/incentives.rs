@@ -104,6 +104,7 @@ both!(
                 preset: "higgins".into(),
                 analytes: vec!["methadone".into()],
                 attendance: false,
+                activities: false,
                 funding_id: f.id.clone(),
             },
         )
@@ -115,6 +116,7 @@ both!(
             preset: "higgins".into(),
             analytes: vec!["fentanyl".into(), "19321-9".into()],
             attendance: true,
+            activities: false,
             funding_id: f.id.clone(),
         };
         let e = cm::enroll(app, &c.nurse, pid, &input).await.unwrap();
@@ -387,6 +389,7 @@ both!(prize_draws_replay_and_the_annual_cap, |db| {
             preset: "petry_500".into(),
             analytes: vec!["fentanyl".into()],
             attendance: false,
+            activities: false,
             funding_id: f.id.clone(),
         },
     )
@@ -454,4 +457,89 @@ both!(prize_draws_replay_and_the_annual_cap, |db| {
         "an earning past the annual cap"
     );
     c.w.db.exec_raw(&earning(room)).await.unwrap();
+});
+
+both!(plan_activities_count_as_their_own_target, |db| {
+    let c = clinic(db).await;
+    let (app, pid) = (&c.app, c.w.patient_a);
+    let f = cm::add_funding(
+        app,
+        &c.admin,
+        c.w.a,
+        &FundingInput {
+            name: "Program funds".into(),
+            annual_cap_cents: None,
+            annual_budget_cents: 0,
+        },
+    )
+    .await
+    .unwrap();
+    cm::enroll(
+        app,
+        &c.nurse,
+        pid,
+        &EnrollInput {
+            kind: "voucher".into(),
+            preset: "higgins".into(),
+            analytes: vec![],
+            attendance: false,
+            activities: true,
+            funding_id: f.id,
+        },
+    )
+    .await
+    .unwrap();
+    let tomorrow = jiff::Timestamp::from_microsecond(app.now_us() + 86_400_000_000)
+        .unwrap()
+        .in_tz("America/Chicago")
+        .unwrap()
+        .date();
+    let counselor = c.w.principal(Role::Counselor).await;
+    for (kind, title, modality) in [
+        ("group", "Relapse prevention", "cbt"),
+        ("activity", "Morning yoga", "yoga"),
+    ] {
+        let sessions = work::schedule(
+            app,
+            &counselor,
+            c.w.a,
+            &work::SeriesInput {
+                kind: kind.into(),
+                title: title.into(),
+                modality: modality.into(),
+                start_date: tomorrow.to_string(),
+                time: "10:00".into(),
+                minutes: 60,
+                weekdays: vec![],
+                weeks: 1,
+                location: String::new(),
+            },
+        )
+        .await
+        .unwrap();
+        work::enroll(app, &counselor, &sessions[0], &pid.to_string(), true)
+            .await
+            .unwrap();
+        work::attendance(
+            app,
+            &counselor,
+            &sessions[0],
+            &work::AttendanceInput {
+                entries: vec![work::AttendanceEntry {
+                    patient_id: pid.to_string(),
+                    status: "present".into(),
+                }],
+            },
+        )
+        .await
+        .unwrap();
+    }
+    // A drug test does not count (no analyte targets); the group does not
+    // count (attendance is not a target); the yoga session does.
+    cup(&c, "negative").await;
+    let l = cm::ledger(app, &c.nurse, pid).await.unwrap();
+    let lines = &l.enrollments[0].lines;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0].sample.source, "attendance");
+    assert_eq!(l.balance_cents, 250);
 });

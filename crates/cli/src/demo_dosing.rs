@@ -553,6 +553,7 @@ async fn drug_tests(
                     .into(),
                     analytes: vec!["fentanyl".into(), "6_mam".into(), "benzoylecgonine".into()],
                     attendance: false,
+                    activities: false,
                     funding_id: funding.id.clone(),
                 },
             )

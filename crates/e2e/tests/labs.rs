@@ -89,6 +89,7 @@ async fn a_cup_a_prize_draw_and_a_reward_in_headless_chromium() {
             preset: "petry_500".into(),
             analytes: vec!["fentanyl".into()],
             attendance: false,
+            activities: false,
             funding_id: f.id,
         },
     )

@@ -33,7 +33,10 @@ pub struct Enrollment {
     pub schedule: String,
     /// Target analytes, comma-separated engine names.
     pub analytes: String,
+    /// Attending groups and individual or family sessions is a target.
     pub attendance: bool,
+    /// Attending the plan's activities (sessions of kind `activity`) is a target.
+    pub activities: bool,
     #[serde(skip)]
     pub seed: i64,
     pub starts_at: i64,
@@ -52,6 +55,7 @@ pub struct NewEnrollment {
     pub schedule: String,
     pub analytes: String,
     pub attendance: bool,
+    pub activities: bool,
     pub seed: i64,
     pub starts_at: i64,
     pub by: UserId,
@@ -121,7 +125,7 @@ pub struct Redemption {
 }
 
 const ENROLL_COLS: &str = "e.id, e.patient_id, e.program_id, e.funding_id, e.kind, e.preset, e.schedule, e.analytes, \
-     e.attendance, e.seed, e.starts_at, e.by_name, e.enrolled_at, x.ended_at, x.reason AS end_reason";
+     e.attendance, e.activities, e.seed, e.starts_at, e.by_name, e.enrolled_at, x.ended_at, x.reason AS end_reason";
 const SAMPLE_COLS: &str = "s.id, s.enrollment_id, s.source, s.evidence_id, s.sample, s.evidence_at, s.recorded_at, \
      g.amount_cents, g.wanted_cents, g.draw, g.detail, g.earned_at";
 const ITEM_COLS: &str = "i.id, i.program_id, i.name, i.category, i.cost_cents, \
@@ -158,10 +162,11 @@ impl Tx {
         on_tx!(self, c => {
             sqlx::query(
                 "INSERT INTO cm_enrollment (id, patient_id, program_id, funding_id, kind, preset, schedule, analytes, attendance, \
-                 seed, starts_at, by_user, by_name, enrolled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                 activities, seed, starts_at, by_user, by_name, enrolled_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             )
             .bind(&id).bind(e.patient_id.to_string()).bind(e.program_id.to_string()).bind(&e.funding_id)
-            .bind(&e.kind).bind(&e.preset).bind(&e.schedule).bind(&e.analytes).bind(e.attendance).bind(e.seed)
+            .bind(&e.kind).bind(&e.preset).bind(&e.schedule).bind(&e.analytes).bind(e.attendance).bind(e.activities).bind(e.seed)
             .bind(e.starts_at).bind(e.by.to_string()).bind(&e.by_name).bind(now)
             .execute(&mut *c).await?;
         });

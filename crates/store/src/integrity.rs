@@ -487,6 +487,7 @@ const COVERED: &[Covered] = &[
             ("schedule", Text),
             ("analytes", Text),
             ("attendance", Bool),
+            ("activities", Bool),
             ("seed", Int),
             ("starts_at", Int),
             ("by_user", Text),

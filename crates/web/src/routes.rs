@@ -244,6 +244,14 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(pages::work::programs),
         ),
         (
+            r(M::GET, "/programs/{pid}/testing", Perm(P::ManagePrograms)),
+            get(pages::work::testing_form),
+        ),
+        (
+            r(M::POST, "/programs/{pid}/testing", Perm(P::ManagePrograms)),
+            post(pages::work::testing_submit),
+        ),
+        (
             r(M::GET, "/programs/{pid}/protocol", Perm(P::ManagePrograms)),
             get(pages::work::protocol_form),
         ),

@@ -163,6 +163,8 @@ pub struct EnrollForm {
     funding_id: String,
     #[serde(default)]
     attendance: String,
+    #[serde(default)]
+    activities: String,
     #[serde(flatten)]
     rest: std::collections::HashMap<String, String>,
 }
@@ -190,6 +192,7 @@ pub async fn enroll(
         preset: preset.into(),
         analytes,
         attendance: f.attendance == "true",
+        activities: f.activities == "true",
         funding_id: f.funding_id,
     };
     let r = cm::enroll(&state.app, &p, id, &input)

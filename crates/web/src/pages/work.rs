@@ -447,12 +447,23 @@ struct ProgramsPage {
     nav: Nav,
     title: String,
     rows: Vec<(String, String, String, String, bool)>,
+    /// Each program's random drug-testing policy, in words.
+    testing: Vec<String>,
 }
 
 /// Programs and their protocol settings (administrators).
 pub async fn programs(State(state): State<AppState>, p: Principal) -> HtmlResult<Response> {
     let mut rows = vec![];
+    let mut testing = vec![];
     for (g, own, (proto, follow)) in work::protocols(&state.app, &p).await? {
+        let t = carepath_app::drugtest::policy(&state.app, g.id).await?;
+        testing.push(format!(
+            "{} a month for the first {} days, then {} (at least {} a year)",
+            t.early_per_block,
+            t.early_days,
+            t.steady(),
+            t.min_per_year
+        ));
         rows.push((
             g.id.to_string(),
             g.name,
@@ -468,6 +479,7 @@ pub async fn programs(State(state): State<AppState>, p: Principal) -> HtmlResult
         nav: Nav::for_principal(&p),
         title: "Programs".into(),
         rows,
+        testing,
     })
     .into_response())
 }
@@ -539,5 +551,70 @@ pub async fn protocol_submit(
     match r {
         Ok(()) => Ok(Redirect::to("/programs").into_response()),
         Err(e) => Ok(protocol_page(&p, &pid, &g.name, &v, &field_errors(e)?)),
+    }
+}
+
+fn testing_page(p: &Principal, pid: &str, name: &str, v: &Values, errs: &[FieldError]) -> Response {
+    let mut b = Builder::new(v, errs);
+    b.heading("Random drug tests (30-day blocks from admission)");
+    b.number("early_days", "Early treatment lasts (days)", "1")
+        .required();
+    b.number(
+        "early_per_block",
+        "Random tests per 30 days in early treatment",
+        "1",
+    )
+    .required();
+    b.number("per_block", "Random tests per 30 days after that", "1")
+        .required();
+    b.number("min_per_year", "At least this many in any 365 days", "1")
+        .required()
+        .hint("8 is the federal minimum for patients in maintenance treatment (42 CFR § 8.12(f)(6)); a state may require more.");
+    let mut page = FormPage::new(
+        p,
+        format!("Drug testing: {name}"),
+        format!("/programs/{pid}/testing"),
+    );
+    page.back = Some(("/programs".into(), "Back to the programs".into()));
+    page.fields = b.fields;
+    page.submit = "Save the policy".into();
+    page.with_errors(errs).respond()
+}
+
+pub async fn testing_form(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(pid): Path<String>,
+) -> HtmlResult<Response> {
+    let program: ProgramId = pid.parse().map_err(|_| AppError::NotFound)?;
+    work::protocol(&state.app, &p, program).await?;
+    let g = work::program(&state.app, program).await?;
+    let t = carepath_app::drugtest::policy(&state.app, program).await?;
+    let mut v = Values::default();
+    v.set("early_days", t.early_days.to_string());
+    v.set("early_per_block", t.early_per_block.to_string());
+    v.set("per_block", t.per_block.to_string());
+    v.set("min_per_year", t.min_per_year.to_string());
+    Ok(testing_page(&p, &pid, &g.name, &v, &[]))
+}
+
+pub async fn testing_submit(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(pid): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> HtmlResult<Response> {
+    let program: ProgramId = pid.parse().map_err(|_| AppError::NotFound)?;
+    work::protocol(&state.app, &p, program).await?;
+    let g = work::program(&state.app, program).await?;
+    let v = Values(pairs);
+    let r = async {
+        let s: carepath_clinical::drugtest::RandomPolicy = crate::form::parse(&v.0, &[])?;
+        carepath_app::drugtest::set_policy(&state.app, &p, program, &s).await
+    }
+    .await;
+    match r {
+        Ok(_) => Ok(Redirect::to("/programs").into_response()),
+        Err(e) => Ok(testing_page(&p, &pid, &g.name, &v, &field_errors(e)?)),
     }
 }

@@ -269,4 +269,27 @@ carepath_testkit::both!(drug_tests_pages_and_the_hl7_endpoint, |db| {
     );
     let v = get_json(&nurse, format!("{base}/api/v1/patients/{pid}/incentives")).await;
     assert_eq!(v["balance_cents"], 0);
+    // The program's random-testing policy from the programs page.
+    let form = format!("{base}/programs/{}/testing", w.a);
+    let html = get_text(&admin, form.clone()).await;
+    assert!(html.contains("42 CFR § 8.12(f)(6)"), "{html}");
+    let policy = |min: &'static str| {
+        vec![
+            ("early_days", "60"),
+            ("early_per_block", "6"),
+            ("per_block", "2"),
+            ("min_per_year", min),
+        ]
+    };
+    let r = admin.post(&form).form(&policy("6")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("federal minimum"), "{html}");
+    let r = admin.post(&form).form(&policy("24")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let html = get_text(&admin, format!("{base}/programs")).await;
+    assert!(
+        html.contains("6 a month for the first 60 days, then 3 (at least 24 a year)"),
+        "{html}"
+    );
 });
