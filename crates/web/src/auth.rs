@@ -30,6 +30,19 @@ impl LoginLimiter {
     }
 }
 
+/// A rate limit keyed by text (a phone number's digits), per hour.
+pub struct KeyLimiter(DefaultKeyedRateLimiter<String>);
+
+impl KeyLimiter {
+    pub fn per_hour(n: u32) -> Self {
+        let n = NonZeroU32::new(n.max(1)).expect("non-zero");
+        KeyLimiter(RateLimiter::keyed(Quota::per_hour(n)))
+    }
+    pub fn check(&self, key: &str) -> bool {
+        self.0.check_key(&key.to_string()).is_ok()
+    }
+}
+
 /// The signed-in principal of a request (put there by the route guard).
 #[derive(Debug, Clone)]
 pub struct Principal(pub carepath_app::Principal);

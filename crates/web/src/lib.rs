@@ -39,8 +39,11 @@ use std::sync::Arc;
 pub struct AppState {
     pub app: App,
     pub login_limiter: Arc<auth::LoginLimiter>,
-    /// Call-back requests per client address per minute (public form).
+    /// Call-back requests stored per client address per minute (public
+    /// form; failed attempts do not count).
     pub callback_limiter: Arc<auth::LoginLimiter>,
+    /// Call-back requests stored per phone number per hour.
+    pub callback_phone_limiter: Arc<auth::KeyLimiter>,
     pub metrics: Arc<metrics::Metrics>,
     /// `web.trusted_proxies`, parsed (invalid entries are refused when the
     /// configuration is read).
@@ -52,7 +55,8 @@ impl AppState {
         let limiter = auth::LoginLimiter::new(app.settings.login_attempts_per_minute);
         Self {
             login_limiter: Arc::new(limiter),
-            callback_limiter: Arc::new(auth::LoginLimiter::new(3)),
+            callback_limiter: Arc::new(auth::LoginLimiter::new(10)),
+            callback_phone_limiter: Arc::new(auth::KeyLimiter::per_hour(3)),
             metrics: Arc::new(metrics::Metrics::default()),
             trusted_proxies: Arc::new(
                 app.settings

@@ -63,6 +63,14 @@ pub struct Text {
     pub send: &'static str,
     pub callback_thanks: &'static str,
     pub callback_limited: &'static str,
+    pub for_whom: &'static str,
+    pub for_me: &'static str,
+    pub for_other: &'static str,
+    pub their_name: &'static str,
+    pub relation: &'static str,
+    pub err_name: &'static str,
+    pub err_phone: &'static str,
+    pub err_consent: &'static str,
 }
 
 pub const EN: Text = Text {
@@ -115,7 +123,15 @@ pub const EN: Text = Text {
     callback_consent: "I agree that this program may call me at this number about treatment.",
     send: "Send",
     callback_thanks: "Thank you. The intake team will call you. If you need help sooner, call the number above or the helpline.",
-    callback_limited: "Too many requests from this device. Please call the program or the helpline instead.",
+    callback_limited: "This number or this device has sent several requests already; the intake team has them. If you need help now, call the program or the helpline.",
+    for_whom: "Who needs help?",
+    for_me: "I do",
+    for_other: "Someone else (my child, partner, a friend …)",
+    their_name: "Their first name (optional)",
+    relation: "You are their … (for example mother, partner, friend; optional)",
+    err_name: "please write a first name (up to 80 letters) for the team to ask for",
+    err_phone: "please write a phone number with 10 digits, like 410-555-0123",
+    err_consent: "please tick the box that lets the program call this number",
 };
 
 pub const ES: Text = Text {
@@ -168,7 +184,15 @@ pub const ES: Text = Text {
     callback_consent: "Acepto que este programa me llame a este número sobre el tratamiento.",
     send: "Enviar",
     callback_thanks: "Gracias. El equipo de admisión le llamará. Si necesita ayuda antes, llame al número de arriba o a la línea de ayuda.",
-    callback_limited: "Demasiadas solicitudes desde este dispositivo. Por favor llame al programa o a la línea de ayuda.",
+    callback_limited: "Este número o este dispositivo ya envió varias solicitudes; el equipo de admisión las tiene. Si necesita ayuda ahora, llame al programa o a la línea de ayuda.",
+    for_whom: "¿Quién necesita ayuda?",
+    for_me: "Yo",
+    for_other: "Otra persona (mi hijo o hija, mi pareja, una amistad …)",
+    their_name: "Su nombre (opcional)",
+    relation: "Usted es su … (por ejemplo madre, pareja, amistad; opcional)",
+    err_name: "escriba un nombre (hasta 80 letras) por el que el equipo pueda preguntar",
+    err_phone: "escriba un teléfono de 10 dígitos, por ejemplo 410-555-0123",
+    err_consent: "marque la casilla que permite al programa llamar a este número",
 };
 
 /// A friendly filter: any of its codes qualifies.
@@ -580,6 +604,8 @@ struct FacilityPage {
     live: Option<carepath_finder::model::Live>,
     message: Option<&'static str>,
     form_error: Option<String>,
+    /// What was typed into the call-back form (kept on an error).
+    form: CallbackForm,
     directions: Option<String>,
     /// This facility in the other language, with the way back kept.
     switch: String,
@@ -629,6 +655,7 @@ impl FacilityPage {
             live: f.live.clone(),
             message: None,
             form_error: None,
+            form: CallbackForm::default(),
             directions: None,
             switch: format!("/find/facility/{}?lang={}", enc(&f.id), t.other_lang),
         }
@@ -776,10 +803,11 @@ pub async fn facility(
     render(&page).into_response()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Clone)]
 pub struct CallbackForm {
     #[serde(default)]
     lang: String,
+    /// The caller's name.
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -788,6 +816,15 @@ pub struct CallbackForm {
     best_time: String,
     #[serde(default)]
     consent: Option<String>,
+    /// `me` or `other`: the caller may be a parent, a partner, a friend.
+    #[serde(default)]
+    for_whom: String,
+    /// The first name of the person who needs help, when not the caller.
+    #[serde(default)]
+    their_name: String,
+    /// How the caller knows them (mother, partner …).
+    #[serde(default)]
+    relation: String,
     /// Honeypot: hidden from people; bots fill it.
     #[serde(default)]
     website: String,
@@ -812,45 +849,80 @@ pub async fn callback(
     let page = |message: Option<&'static str>, form_error: Option<String>| FacilityPage {
         message,
         form_error,
+        form: form.clone(),
         ..FacilityPage::new(t, f, format!("/find?lang={}", t.lang))
     };
-    if !state.callback_limiter.check(from.ip) {
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            render(&page(Some(t.callback_limited), None)),
-        )
-            .into_response();
-    }
     // A filled honeypot gets the same thanks and stores nothing.
     if !form.website.trim().is_empty() {
         return render(&page(Some(t.callback_thanks), None)).into_response();
     }
     let name = form.name.trim();
     let digits: String = form.phone.chars().filter(|c| c.is_ascii_digit()).collect();
-    let err = if name.is_empty() || name.chars().count() > 80 {
-        Some(format!("{}: 1–80", t.your_name))
-    } else if !(10..=15).contains(&digits.len()) {
-        Some(format!("{}: 10", t.your_phone))
-    } else if form.consent.is_none() {
-        Some(t.callback_consent.to_string())
-    } else {
-        None
-    };
-    if let Some(e) = err {
+    let mut errs: Vec<String> = vec![];
+    if name.is_empty() || name.chars().count() > 80 {
+        errs.push(format!("{}: {}", t.your_name, t.err_name));
+    }
+    if !(10..=15).contains(&digits.len()) {
+        errs.push(format!("{}: {}", t.your_phone, t.err_phone));
+    }
+    if form.consent.is_none() {
+        errs.push(t.err_consent.to_string());
+    }
+    if !errs.is_empty() {
+        // Everything typed comes back; nothing counts against the limits.
         return (
             StatusCode::UNPROCESSABLE_ENTITY,
-            render(&page(None, Some(e))),
+            render(&page(None, Some(errs.join("; ")))),
         )
             .into_response();
     }
+    // Only requests that would be stored count: a generous allowance per
+    // client address (a family, a shared clinic computer) and a tight one
+    // per phone number (the same number cannot flood the queue).
+    if !state.callback_limiter.check(from.ip) || !state.callback_phone_limiter.check(&digits) {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            render(&page(None, Some(t.callback_limited.to_string()))),
+        )
+            .into_response();
+    }
+    let for_other = form.for_whom == "other";
+    let their: String = form.their_name.trim().chars().take(80).collect();
+    let relation: String = form.relation.trim().chars().take(40).collect();
+    // The request is for the person who needs help: their name when the
+    // caller gave it; the caller is named in the note for the team.
+    let (request_name, note) = if for_other {
+        (
+            if their.is_empty() {
+                name.to_string()
+            } else {
+                their.clone()
+            },
+            Some(format!(
+                "Call-back asked by someone else: {name}{} is calling for {}.",
+                if relation.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({relation})")
+                },
+                if their.is_empty() {
+                    "a person they did not name".to_string()
+                } else {
+                    their.clone()
+                }
+            )),
+        )
+    } else {
+        (name.to_string(), None)
+    };
     let Ok(program) = live.program_id.parse::<carepath_domain::ids::ProgramId>() else {
         return crate::error::Respond::html(crate::error::AppError::NotFound);
     };
     let r = carepath_app::model::NewReferral {
-        name: name.to_string(),
+        name: request_name,
         phone: form.phone.trim().chars().take(30).collect(),
         best_time: form.best_time.trim().chars().take(80).collect(),
-        note: None,
+        note,
         language: t.lang.to_string(),
     };
     match carepath_app::intake::request_callback(&state.app, program, &r, Some(from.ip.to_string()))

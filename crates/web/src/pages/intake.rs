@@ -18,6 +18,8 @@ pub struct ReferralView {
     pub name: String,
     pub phone: String,
     pub best_time: String,
+    /// Who is calling for whom, when the caller is not the patient.
+    pub note: String,
     pub language: String,
     pub status: String,
     pub received: String,
@@ -55,6 +57,7 @@ async fn referrals_page(
                 name: r.name,
                 phone: r.phone,
                 best_time: r.best_time,
+                note: r.note.unwrap_or_default(),
                 language: if r.language == "es" {
                     "Español".into()
                 } else {

@@ -95,10 +95,86 @@ async fn call_backs_reach_the_program_intake_queue() {
     assert_eq!(queue.len(), 1, "one real request, none from the bot");
     assert_eq!(queue[0].language, "es");
 
+    // A mother asks for her son: a wrong number comes back in words with
+    // everything she typed; mistakes do not count against the limit.
+    let mother = [
+        ("for_whom", "other"),
+        ("their_name", "Luis"),
+        ("relation", "mother"),
+        ("name", "Maria"),
+        ("phone", "555-0142"),
+        ("best_time", "after 6 pm"),
+        ("consent", "yes"),
+    ];
+    for _ in 0..4 {
+        let r = public.post(&url).form(&mother).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = r.text().await.unwrap();
+        assert!(html.contains("10 digits"), "{html}");
+        for kept in [
+            "value=\"Maria\"",
+            "value=\"Luis\"",
+            "value=\"mother\"",
+            "value=\"555-0142\"",
+            "value=\"after 6 pm\"",
+        ] {
+            assert!(html.contains(kept), "{kept} kept: {html}");
+        }
+        assert!(html.contains("value=\"other\" checked"), "{html}");
+    }
+    let mut fixed = mother.to_vec();
+    fixed[4] = ("phone", "410-555-0142");
+    let r = public.post(&url).form(&fixed).send().await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "four mistakes did not lock her out"
+    );
+    let queue = w.store().referrals(&[w.a], true).await.unwrap();
+    let luis = queue.iter().find(|q| q.phone == "410-555-0142").unwrap();
+    assert_eq!(
+        luis.name, "Luis",
+        "the request is for the person who needs help"
+    );
+    assert_eq!(
+        luis.note.as_deref(),
+        Some("Call-back asked by someone else: Maria (mother) is calling for Luis.")
+    );
+    // The same number can ask three times an hour; the fourth is turned
+    // back with the form kept (and the queue unchanged).
+    for _ in 0..2 {
+        let r = public.post(&url).form(&fixed).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let r = public.post(&url).form(&fixed).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("already") && html.contains("value=\"Maria\""),
+        "{html}"
+    );
+    let n = w
+        .store()
+        .referrals(&[w.a], true)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|q| q.phone == "410-555-0142")
+        .count();
+    assert_eq!(n, 3);
+
     // Intake of program A sees, claims and closes it; front desk of program A sees it too.
     let html = get_text(&intake, format!("{}/referrals", w.base)).await;
     assert!(html.contains("Sam") && html.contains("410-555-0199"));
-    let id = queue[0].id.clone();
+    assert!(
+        html.contains("Maria (mother) is calling for Luis"),
+        "{html}"
+    );
+    let id = queue
+        .iter()
+        .find(|q| q.name == "Sam")
+        .map(|q| q.id.clone())
+        .unwrap();
     assert_eq!(
         intake
             .post(format!("{}/referrals/{id}/claim", w.base))
@@ -116,7 +192,14 @@ async fn call_backs_reach_the_program_intake_queue() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        w.store().referrals(&[w.a], true).await.unwrap()[0].status,
+        w.store()
+            .referrals(&[w.a], true)
+            .await
+            .unwrap()
+            .iter()
+            .find(|q| q.id == id)
+            .unwrap()
+            .status,
         "closed"
     );
     // A nurse has no intake queue.
