@@ -163,10 +163,21 @@ pub struct OrderInput {
 /// The order a patient is dosed under on `day`: among orders started by
 /// then and not ended, the newest whose successor (if any) starts later.
 pub fn active_on<'a>(orders: &'a [MedOrder], day: &str) -> Option<&'a MedOrder> {
+    in_force_on(orders, day).max_by_key(|o| o.ordered_at)
+}
+
+/// The orders in force on `day`: started by then, not ended, and not yet
+/// replaced by a successor that has started.
+pub fn in_force_on<'a, 'd>(
+    orders: &'a [MedOrder],
+    day: &'d str,
+) -> impl Iterator<Item = &'a MedOrder> + use<'a, 'd> {
     orders
         .iter()
-        .filter(|o| o.starts_on.as_str() <= day && o.ends_on.as_deref().is_none_or(|e| e >= day))
-        .filter(|o| {
+        .filter(move |o| {
+            o.starts_on.as_str() <= day && o.ends_on.as_deref().is_none_or(|e| e >= day)
+        })
+        .filter(move |o| {
             o.superseded_by.as_ref().is_none_or(|next| {
                 orders
                     .iter()
@@ -174,7 +185,6 @@ pub fn active_on<'a>(orders: &'a [MedOrder], day: &str) -> Option<&'a MedOrder> 
                     .is_none_or(|n| n.starts_on.as_str() > day)
             })
         })
-        .max_by_key(|o| o.ordered_at)
 }
 
 fn days_between(a: &str, b: &str) -> Option<i64> {
@@ -959,22 +969,18 @@ async fn load(app: &App, s: &PatientScope, purpose: Purpose) -> Result<Loaded> {
 /// (collect before the dose), and each test whose reading needs the
 /// prescriber's review (issue 13; findings are never sanctions).
 async fn drug_test_alerts(app: &App, s: &PatientScope, today: &str) -> Result<Vec<String>> {
+    // One read of the patient's tests serves both alerts.
+    let h = crate::drugtest::history_of(app, s).await?;
     let mut out = vec![];
-    if app
-        .store
-        .patient_random_days(s.patient.id, today)
-        .await?
-        .iter()
-        .any(|d| d.test_day == today)
-        && !app.store.drug_tests(s.patient.id).await?.iter().any(|t| {
-            jiff::Timestamp::from_microsecond(t.collected_at)
-                .map(|x| carepath_domain::program::clinic_day(x, &s.tz).to_string() == today)
-                .unwrap_or(false)
-        })
-    {
+    let collected_today = h.tests.iter().any(|t| {
+        jiff::Timestamp::from_microsecond(t.test.collected_at)
+            .map(|x| carepath_domain::program::clinic_day(x, &s.tz).to_string() == today)
+            .unwrap_or(false)
+    });
+    if h.random_today && !collected_today {
         out.push("random drug test due today: collect before the dose".into());
     }
-    for v in crate::drugtest::needing_review(app, s).await? {
+    for v in h.tests.iter().filter(|t| t.needs_review) {
         out.push(format!(
             "drug test {} needs the prescriber's review: {}",
             v.collected, v.summary

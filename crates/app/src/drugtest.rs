@@ -127,17 +127,7 @@ pub fn in_force(results: &[TestResult]) -> (Vec<&TestResult>, Vec<String>) {
 
 /// Medications ordered here active on `day` (engine names).
 pub fn medications_on(orders: &[MedOrder], day: &str) -> Vec<String> {
-    let mut v: Vec<String> = orders
-        .iter()
-        .filter(|o| o.starts_on.as_str() <= day && o.ends_on.as_deref().is_none_or(|e| e >= day))
-        .filter(|o| {
-            o.superseded_by.as_ref().is_none_or(|next| {
-                orders
-                    .iter()
-                    .find(|n| &n.id == next)
-                    .is_none_or(|n| n.starts_on.as_str() > day)
-            })
-        })
+    let mut v: Vec<String> = crate::dosing::in_force_on(orders, day)
         .map(|o| o.medication.clone())
         .collect();
     v.sort();
@@ -753,17 +743,6 @@ pub(crate) async fn history_of(app: &App, s: &PatientScope) -> Result<History> {
         random_today: random.contains(&today_s),
         tests: views,
     })
-}
-
-/// Tests of a patient needing a prescriber's review (for the pre-dose
-/// panel): reads without auditing — the caller's access was audited.
-pub(crate) async fn needing_review(app: &App, s: &PatientScope) -> Result<Vec<TestView>> {
-    Ok(history_of(app, s)
-        .await?
-        .tests
-        .into_iter()
-        .filter(|t| t.needs_review)
-        .collect())
 }
 
 /// A program's tests from the last `days` days that need a review, for

@@ -696,49 +696,50 @@ pub async fn receive(
         patient_id: matched.as_ref().ok().copied(),
         received_by: who.username.clone(),
     };
-    let (id, results) = match matched {
+    // A matched message is filed through the patient's access path.
+    let target = match &matched {
         Ok(pid) => {
-            let s = access::open(app, who, pid, Permission::WriteClinical, "lab.file").await?;
-            let w = s.writer()?;
-            let mut tx = app.begin().await?;
-            let id = match tx.add_lab_message(&new).await {
-                Err(carepath_store::StoreError::Conflict(c)) if c == "lab_message_once" => {
-                    drop(tx);
-                    return Box::pin(receive(app, who, program, channel, raw)).await;
-                }
-                other => other?,
-            };
-            let n = file(&mut tx, &w, pid, program, &oru, &id, now).await?;
+            let s = access::open(app, who, *pid, Permission::WriteClinical, "lab.file").await?;
+            Some((*pid, s.writer()?))
+        }
+        Err(_) => None,
+    };
+    let mut tx = app.begin().await?;
+    let id = match tx.add_lab_message(&new).await {
+        // The same message arrived at the same moment and was accepted
+        // first: answer as a duplicate.
+        Err(carepath_store::StoreError::Conflict(c)) if c == "lab_message_once" => {
+            drop(tx);
+            return Box::pin(receive(app, who, program, channel, raw)).await;
+        }
+        other => other?,
+    };
+    let results = match (&target, &matched) {
+        (Some((pid, w)), _) => {
+            let n = file(&mut tx, w, *pid, program, &oru, &id, now).await?;
             tx.audit(
                 who.event("lab.file", Outcome::Success)
                     .object("lab_message", &id)
-                    .patient(pid)
+                    .patient(*pid)
                     .program(program)
                     .detail(format!("results={n} channel={}", channel.as_str())),
             );
-            tx.commit().await?;
-            crate::cm::after_evidence(app, pid).await;
-            (id, n)
+            n
         }
-        Err(why) => {
-            let mut tx = app.begin().await?;
-            let id = match tx.add_lab_message(&new).await {
-                Err(carepath_store::StoreError::Conflict(c)) if c == "lab_message_once" => {
-                    drop(tx);
-                    return Box::pin(receive(app, who, program, channel, raw)).await;
-                }
-                other => other?,
-            };
+        (None, why) => {
             tx.audit(
                 who.event("lab.unmatched", Outcome::Success)
                     .object("lab_message", &id)
                     .program(program)
-                    .detail(why),
+                    .detail(why.clone().err().unwrap_or_default()),
             );
-            tx.commit().await?;
-            (id, 0)
+            0
         }
     };
+    tx.commit().await?;
+    if let Some((pid, _)) = target {
+        crate::cm::after_evidence(app, pid).await;
+    }
     Ok(Receipt {
         ack_code: "AA".into(),
         status: if results > 0 { "filed" } else { "unmatched" }.into(),

@@ -62,7 +62,7 @@ pub async fn import(
     program: Option<&str>,
     print_ack: bool,
 ) -> Result<std::process::ExitCode> {
-    let program = program_for(app, program).await?;
+    let program = self::program(app, program).await?;
     let who = Principal::system("lab import");
     let mut rejected = 0;
     let mut total = 0;
@@ -103,10 +103,6 @@ pub async fn import(
         return Ok(std::process::ExitCode::from(2));
     }
     Ok(std::process::ExitCode::SUCCESS)
-}
-
-async fn program_for(app: &App, asked: Option<&str>) -> Result<ProgramId> {
-    program(app, asked).await
 }
 
 /// Serve MLLP: each connection may send any number of framed messages;
