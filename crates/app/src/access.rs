@@ -370,6 +370,21 @@ impl PatientScope {
         Ok(PatientWrite::granted_by_access_path(self.patient.id))
     }
 
+    /// The permit for a patient to add to their own record from the portal
+    /// (self-reports, reward requests): only for a scope opened by the
+    /// patient themself. Their chart, orders and notes stay closed to them:
+    /// `writer` refuses patients.
+    pub fn own_writer(&self) -> Result<PatientWrite> {
+        match self.actor.kind {
+            ActorKind::Patient(p) if self.basis == Basis::Own && p == self.patient.id => {
+                Ok(PatientWrite::granted_by_access_path(self.patient.id))
+            }
+            _ => Err(Error::Forbidden(
+                "only the patient adds to their own record here".into(),
+            )),
+        }
+    }
+
     /// Whether the scope may read clinical records.
     fn clinical(&self) -> bool {
         matches!(

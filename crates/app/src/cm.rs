@@ -935,7 +935,7 @@ pub async fn decide(
 }
 
 /// The database's refusals, in words.
-fn balance_error(e: carepath_store::StoreError) -> Error {
+pub(crate) fn balance_error(e: carepath_store::StoreError) -> Error {
     match e {
         carepath_store::StoreError::Refused(m) if m.contains("balance") => {
             Error::Conflict("not enough points for this item".into())

@@ -36,6 +36,7 @@ pub mod intake;
 pub mod kinds;
 pub mod lab;
 pub mod overdose;
+pub mod portal;
 pub mod registration;
 pub mod stock;
 pub mod takehome;
@@ -46,6 +47,11 @@ pub use actor::{ActorKind, Principal, Via};
 pub use error::{Error, Result};
 
 /// Data types the services hand out (owned by the store, read-only here).
+/// The portal's stored shapes.
+pub mod portal_model {
+    pub use carepath_store::portal::{PortalAccount, PortalInvite, PortalSettings, Report};
+}
+
 pub mod model {
     pub use carepath_store::cm::{
         Enrollment, Funding, Item as RewardItem, Redemption, Sample as CmSample,
@@ -114,6 +120,8 @@ pub struct Settings {
     pub followup_every_days: u32,
     /// …this many times (default weekly for 12 weeks).
     pub followup_count: u32,
+    /// How long a portal invitation works (hours).
+    pub portal_invite_hours: i64,
 }
 
 impl Default for Settings {
@@ -134,6 +142,7 @@ impl Default for Settings {
             cows_protocol: carepath_clinical::flowsheet::Protocol::default(),
             followup_every_days: 7,
             followup_count: 12,
+            portal_invite_hours: 72,
         }
     }
 }
@@ -157,6 +166,9 @@ impl Settings {
         }
         if !(1..=3650).contains(&self.max_token_days) {
             bad.push("web.max_token_days: 1 to 3650".into());
+        }
+        if !(1..=720).contains(&self.portal_invite_hours) {
+            bad.push("web.portal_invite_hours: 1 to 720".into());
         }
         if self.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
             bad.push("web.metrics_token: at least 16 characters".into());

@@ -202,6 +202,39 @@ pub async fn range(
     ))
 }
 
+/// The sessions of `program` in `[from, to)` that `patient` is on: a
+/// closed group (or an individual or family session) they are enrolled in,
+/// or an open group or activity. Not audited: the caller's read is.
+pub(crate) async fn patient_sessions(
+    app: &App,
+    patient: PatientId,
+    program: ProgramId,
+    from: i64,
+    to: i64,
+) -> Result<Vec<CalendarSession>> {
+    let mut out = vec![];
+    for s in app.store.sessions(program, from, to).await? {
+        let mut memberships = vec![];
+        for r in app.store.records_referring(&group_key(&s)).await? {
+            if r.kind != Kind::Enrollment.as_str() {
+                continue;
+            }
+            let (p, at) = (r.patient_id, r.recorded_at);
+            if let Body::Enrollment(b) = Entry::decode(r)?.body {
+                memberships.push((p, at, b));
+            }
+        }
+        let on = match enrolled(&memberships) {
+            Some(members) => members.contains(&patient),
+            None => matches!(s.kind.as_str(), "group" | "activity"),
+        };
+        if on {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
 /// Who is enrolled in a group, from its enrollment records (newest per
 /// patient wins). `None` when nobody was ever enrolled: an open group.
 pub fn enrolled(records: &[(PatientId, i64, EnrollmentBody)]) -> Option<Vec<PatientId>> {
@@ -485,6 +518,10 @@ pub struct Worklist {
     /// Drug tests of the last 30 days whose reading needs a prescriber's
     /// review (prescribers only).
     pub drug_tests: Vec<WorkItem>,
+    /// Patients' portal self-reports of the last 7 days that alerted
+    /// (severe withdrawal, strong craving, a very bad mood) and that nobody
+    /// has acknowledged yet.
+    pub self_reports: Vec<WorkItem>,
     pub referrals_waiting: i64,
 }
 
@@ -527,6 +564,7 @@ enum List {
     Followup,
     Dosing,
     DrugTest,
+    SelfReport,
 }
 
 /// The principal's worklist across the programs where they read clinical
@@ -727,6 +765,26 @@ pub async fn worklist(app: &App, who: &Principal) -> Result<Worklist> {
         let tz = find(prog)
             .and_then(|g| parse_time_zone(&g.timezone).ok())
             .unwrap_or(jiff::tz::TimeZone::UTC);
+        // Portal self-reports that alerted, until someone acknowledges them.
+        if who.holds_in(prog, Permission::WriteClinical) {
+            for r in crate::portal::unacknowledged(app, prog, now).await? {
+                pending.push((
+                    List::SelfReport,
+                    prog,
+                    r.patient_id,
+                    WorkItem {
+                        patient_id: r.patient_id.to_string(),
+                        patient: String::new(),
+                        what: format!("Self-report from the portal: {}", r.alert),
+                        due_at: Some(r.reported_at),
+                        due: String::new(),
+                        overdue: true,
+                        record_id: Some(r.id.clone()),
+                        program: pname.clone(),
+                    },
+                ));
+            }
+        }
         for (pid, it) in dosing_items(app, who, prog, &pname, &tz, now).await? {
             pending.push((List::Dosing, prog, pid, it));
         }
@@ -783,6 +841,7 @@ pub async fn worklist(app: &App, who: &Principal) -> Result<Worklist> {
             List::Followup => w.followups.push(it),
             List::Dosing => w.dosing.push(it),
             List::DrugTest => w.drug_tests.push(it),
+            List::SelfReport => w.self_reports.push(it),
         }
     }
     w.followups.sort_by_key(|i| i.due_at);
@@ -810,6 +869,7 @@ pub async fn worklist(app: &App, who: &Principal) -> Result<Worklist> {
             + w.followups.len()
             + w.dosing.len()
             + w.drug_tests.len()
+            + w.self_reports.len()
     )))
     .await?;
     Ok(w)

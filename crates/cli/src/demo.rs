@@ -17,6 +17,8 @@ use rand_chacha::ChaCha8Rng;
 
 pub const SEED: u64 = 20_261_122;
 pub const PASSWORD: &str = "demo-clinic-2026";
+/// The demo patient's portal account (same password).
+pub const PORTAL_USER: &str = "portal.demo";
 
 pub struct Login {
     pub username: String,
@@ -493,5 +495,8 @@ pub fn print_logins(listen: &str, logins: &[Login]) {
         "Public treatment finder: http://{listen}/find (the demo's three programs; add the national"
     );
     println!("SAMHSA directory with `carepath finder import FILE` for each file in shared/data/).");
+    println!(
+        "Patient portal (a patient's own view, on a phone): http://{listen}/portal — username {PORTAL_USER}, the same password."
+    );
     println!("Stop with Ctrl-C; run the same command again to reopen the same clinic.");
 }

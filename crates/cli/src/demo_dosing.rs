@@ -606,6 +606,44 @@ async fn drug_tests(
             cm::redeem(app, nurse, *pid, &it.id).await?;
         }
     }
+    // The first voucher patient uses the patient portal: joined a week
+    // ago, asked for a reward yesterday, and checked in this morning with
+    // strong craving (on the worklist until someone calls).
+    if let Some(pid) = enrolled.first() {
+        clock.set(at(7, 45)?);
+        let inv = carepath_app::portal::invite(app, nurse, *pid).await?;
+        let token = carepath_app::portal::join(
+            app,
+            &carepath_app::portal::JoinInput {
+                code: inv.code,
+                username: crate::demo::PORTAL_USER.into(),
+                password: crate::demo::PASSWORD.into(),
+                confirm: crate::demo::PASSWORD.into(),
+                language: "en".into(),
+            },
+            None,
+        )
+        .await?;
+        let me = carepath_app::portal::resolve(app, &token, None)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the demo portal session"))?;
+        clock.set(at(1, 200)?);
+        let l = cm::ledger(app, nurse, *pid).await?;
+        if let Some(it) = items.iter().find(|i| i.cost_cents <= l.balance_cents) {
+            carepath_app::portal::request_reward(app, &me, &it.id).await?;
+        }
+        clock.set(at(0, 30)?);
+        carepath_app::portal::report(
+            app,
+            &me,
+            &carepath_app::portal::ReportInput {
+                sows: vec![],
+                craving: Some(8),
+                mood: Some(2),
+            },
+        )
+        .await?;
+    }
     let after_overdose = plans
         .iter()
         .find(|(_, p)| matches!(p, Plan::Induction { .. }))

@@ -26,6 +26,7 @@ pub mod naltrexone;
 pub mod oud;
 pub mod policy;
 pub mod screens;
+pub mod selfreport;
 pub mod sows;
 pub mod takehome;
 pub mod teds;

@@ -138,6 +138,25 @@ pub async fn main_text(c: &Client) -> Result<String, CmdError> {
     c.find(Locator::Css("main")).await?.text().await
 }
 
+/// Press the form button `label` and wait until the browser has left the
+/// page (its document is gone), so that what is looked for next is on the
+/// page the form leads to — not a notice still showing on the old one.
+pub async fn submit_and_leave(c: &Client, label: &str) -> Result<(), CmdError> {
+    let old = c.find(Locator::Css("html")).await?;
+    submit(c, label).await?;
+    for _ in 0..400 {
+        match old.tag_name().await {
+            Err(CmdError::Standard(e))
+                if e.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+            {
+                return Ok(());
+            }
+            _ => tokio::time::sleep(Duration::from_millis(25)).await,
+        }
+    }
+    Ok(())
+}
+
 pub async fn submit(c: &Client, label: &str) -> Result<(), CmdError> {
     c.find(Locator::XPath(&format!(
         "//main//button[normalize-space()='{label}']"
@@ -170,4 +189,52 @@ pub async fn sign_in(
         .for_element(Locator::XPath("//h1[text()='Worklist']"))
         .await?;
     Ok(())
+}
+
+/// Chromium's network emulation (the WebDriver extension
+/// `POST /session/{id}/chromium/network_conditions`): round-trip latency in
+/// milliseconds and throughput in bytes per second.
+#[derive(Debug, Clone, Copy)]
+pub struct NetworkConditions {
+    pub latency_ms: u32,
+    pub download_bps: u32,
+    pub upload_bps: u32,
+}
+
+impl NetworkConditions {
+    /// Chrome DevTools' "Slow 3G" preset: 2,000 ms latency (400 ms × 5),
+    /// 500 kbit/s × 0.8 each way.
+    pub const SLOW_3G: NetworkConditions = NetworkConditions {
+        latency_ms: 2_000,
+        download_bps: 500 * 1000 / 8 * 8 / 10,
+        upload_bps: 500 * 1000 / 8 * 8 / 10,
+    };
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for NetworkConditions {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/chromium/network_conditions",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = serde_json::json!({"network_conditions": {
+            "offline": false,
+            "latency": self.latency_ms,
+            "download_throughput": self.download_bps,
+            "upload_throughput": self.upload_bps,
+        }});
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// Emulate `n` on the browser's network from now on.
+pub async fn throttle(c: &Client, n: NetworkConditions) -> Result<(), CmdError> {
+    c.issue_cmd(n).await.map(|_| ())
 }

@@ -9,7 +9,9 @@ use carepath_app::cm::{self, EnrollInput, FundingInput, ItemInput};
 use carepath_app::drugtest::{self, CollectInput, ResultInput};
 use carepath_domain::authz::Role;
 use carepath_domain::program::ProgramKind;
-use carepath_e2e::{axe, browser, main_text, select, sign_in, skip_or_fail, submit, type_in};
+use carepath_e2e::{
+    axe, browser, main_text, select, sign_in, skip_or_fail, submit_and_leave, type_in,
+};
 use carepath_testkit::{Clinic, PW, TestDb, code_now, system};
 use fantoccini::Locator;
 
@@ -108,7 +110,7 @@ async fn a_cup_a_prize_draw_and_a_reward_in_headless_chromium() {
         type_in(c, "specimen_id", "CUP-1001").await?;
         select(c, "r_fentanyl", "negative").await?;
         select(c, "r_6_mam", "negative").await?;
-        submit(c, "Record the collection").await?;
+        submit_and_leave(c, "Record the collection").await?;
         c.wait()
             .for_element(Locator::Css("p.notice[role=status]"))
             .await?;
@@ -121,7 +123,7 @@ async fn a_cup_a_prize_draw_and_a_reward_in_headless_chromium() {
         c.goto(&format!("{base}/patients/{}/incentives", sam.id))
             .await?;
         axe(c, &axe_js, "incentives before the draw", &mut problems).await?;
-        submit(c, "Draw now").await?;
+        submit_and_leave(c, "Draw now").await?;
         c.wait()
             .for_element(Locator::Css("p.notice[role=status]"))
             .await?;
@@ -161,14 +163,14 @@ async fn a_cup_a_prize_draw_and_a_reward_in_headless_chromium() {
             .unwrap();
             c.goto(&format!("{base}/patients/{}/incentives", sam.id))
                 .await?;
-            submit(c, "Draw now").await?;
+            submit_and_leave(c, "Draw now").await?;
             c.wait()
                 .for_element(Locator::Css("p.notice[role=status]"))
                 .await?;
         }
         let l = cm::ledger(&app, &nurse, sam.id).await.unwrap();
         assert!(l.balance_cents >= 100, "twenty draws without a prize");
-        submit(c, "Hand over and deduct").await?;
+        submit_and_leave(c, "Hand over and deduct").await?;
         c.wait()
             .for_element(Locator::Css("p.notice[role=status]"))
             .await?;
@@ -182,7 +184,7 @@ async fn a_cup_a_prize_draw_and_a_reward_in_headless_chromium() {
         // 4. A positive cup goes to the prescriber.
         c.goto(&tests).await?;
         select(c, "r_fentanyl", "positive").await?;
-        submit(c, "Record the collection").await?;
+        submit_and_leave(c, "Record the collection").await?;
         c.wait()
             .for_element(Locator::Css("p.notice[role=status]"))
             .await?;
@@ -192,7 +194,7 @@ async fn a_cup_a_prize_draw_and_a_reward_in_headless_chromium() {
         c.goto(&tests).await?;
         axe(c, &axe_js, "drug tests needing review", &mut problems).await?;
         type_in(c, "note", "Discussed fentanyl use; naloxone kit given").await?;
-        submit(c, "Record the review").await?;
+        submit_and_leave(c, "Record the review").await?;
         c.wait()
             .for_element(Locator::Css("p.notice[role=status]"))
             .await?;

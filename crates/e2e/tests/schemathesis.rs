@@ -25,10 +25,19 @@ fn st() -> Option<String> {
     })
 }
 
+/// The credential a run sends, and which operations it tests.
+enum Cred {
+    None,
+    /// A staff API token: every operation but the portal's.
+    Bearer(String),
+    /// A patient's portal session: the portal's operations only.
+    Portal(String),
+}
+
 fn run(
     st: &str,
     base: &str,
-    token: Option<&str>,
+    cred: Cred,
     config: Option<&std::path::Path>,
     report: &std::path::Path,
 ) -> (bool, String) {
@@ -50,8 +59,16 @@ fn run(
         .arg(report)
         .env("SCHEMATHESIS_HOOKS", "")
         .env("NO_COLOR", "1");
-    if let Some(t) = token {
-        c.args(["-H", &format!("Authorization: Bearer {t}")]);
+    match cred {
+        Cred::None => {}
+        Cred::Bearer(t) => {
+            c.args(["-H", &format!("Authorization: Bearer {t}")]);
+            c.args(["--exclude-path-regex", "^/api/v1/portal/"]);
+        }
+        Cred::Portal(t) => {
+            c.args(["-H", &format!("Cookie: carepath_portal={t}")]);
+            c.args(["--include-path-regex", "^/api/v1/portal/"]);
+        }
     }
     let out = c.output().expect("run schemathesis");
     (
@@ -145,23 +162,58 @@ async fn the_served_api_matches_its_openapi_document() {
     .unwrap();
     let base = w.base.clone();
     let (st2, base2, dir) = (st.clone(), base.clone(), report.path().to_path_buf());
-    let anonymous =
-        tokio::task::spawn_blocking(move || run(&st2, &base2, None, None, &dir.join("anonymous")))
-            .await
-            .unwrap();
+    let anonymous = tokio::task::spawn_blocking(move || {
+        run(&st2, &base2, Cred::None, None, &dir.join("anonymous"))
+    })
+    .await
+    .unwrap();
     let dir = report.path().to_path_buf();
+    let (st3, base3, config3) = (st.clone(), base.clone(), config.clone());
     let clinical = tokio::task::spawn_blocking(move || {
         run(
-            &st,
-            &base,
-            Some(&token),
-            Some(&config),
+            &st3,
+            &base3,
+            Cred::Bearer(token),
+            Some(&config3),
             &dir.join("clinical"),
         )
     })
     .await
     .unwrap();
-    for (who, (ok, text)) in [("anonymous", anonymous), ("clinical token", clinical)] {
+    // The portal's operations with a patient's session.
+    let inv = carepath_app::portal::invite(&w.app, &carepath_testkit::system(), w.patient_a)
+        .await
+        .unwrap();
+    let session = carepath_app::portal::join(
+        &w.app,
+        &carepath_app::portal::JoinInput {
+            code: inv.code,
+            username: "alpha.portal".into(),
+            password: carepath_testkit::PW.into(),
+            confirm: carepath_testkit::PW.into(),
+            language: "en".into(),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let dir = report.path().to_path_buf();
+    let portal = tokio::task::spawn_blocking(move || {
+        run(
+            &st,
+            &base,
+            Cred::Portal(session),
+            Some(&config),
+            &dir.join("portal"),
+        )
+    })
+    .await
+    .unwrap();
+    for (who, (ok, text)) in [
+        ("anonymous", anonymous),
+        ("clinical token", clinical),
+        ("portal session", portal),
+    ] {
         // A failure is a finding about Carepath: fail. An error of the
         // tool's own ("Runtime Error": Hypothesis tripping over its
         // Python) is not, and is reported; any other error (network: the
@@ -188,7 +240,7 @@ async fn the_served_api_matches_its_openapi_document() {
             .filter(|l| !l.trim().is_empty())
             .collect();
         eprintln!("schemathesis ({who}):\n{}", summary.join("\n"));
-        if who == "clinical token" {
+        if who != "anonymous" {
             assert!(
                 !text.contains("401 Unauthorized"),
                 "the clinical token must reach the handlers:\n{text}"

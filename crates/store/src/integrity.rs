@@ -589,6 +589,32 @@ const COVERED: &[Covered] = &[
             ("at_us", Int),
         ],
     },
+    Covered {
+        table: "patient_report",
+        key: "id",
+        cols: &[
+            ("id", Text),
+            ("patient_id", Text),
+            ("program_id", Text),
+            ("sows_items", OptText),
+            ("sows_total", OptInt),
+            ("craving", Int),
+            ("mood", Int),
+            ("alert", Text),
+            ("reported_at", Int),
+        ],
+    },
+    Covered {
+        table: "patient_report_ack",
+        key: "report_id",
+        cols: &[
+            ("report_id", Text),
+            ("by_user", Text),
+            ("by_name", Text),
+            ("note", Text),
+            ("at_us", Int),
+        ],
+    },
 ];
 
 /// The tables the chain vouches for.

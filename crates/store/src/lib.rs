@@ -102,6 +102,7 @@ pub mod finder;
 mod group;
 pub mod integrity;
 pub mod patients;
+pub mod portal;
 mod probe;
 pub mod programs;
 pub mod records;

@@ -56,6 +56,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::dosing_api::DosingApiDoc::openapi());
     doc.merge(crate::lab_api::LabApiDoc::openapi());
     doc.merge(crate::cm_api::CmApiDoc::openapi());
+    doc.merge(crate::pages::portal::PortalApiDoc::openapi());
     let err = |what: &str| {
         ResponseBuilder::new()
             .description(what)

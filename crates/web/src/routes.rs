@@ -26,6 +26,13 @@ pub enum Guard {
     /// A fully signed-in user holding the permission in at least one program.
     /// Patient-level checks happen again in [`crate::access`].
     Perm(Permission),
+    /// A patient signed in to the portal (its own cookie and realm: a staff
+    /// session never passes, and a portal session passes nothing else),
+    /// second factor passed when they set one up.
+    Portal,
+    /// A portal session even before its second factor (the code page,
+    /// signing out).
+    PortalSignedIn,
 }
 
 #[derive(Debug, Clone)]
@@ -1116,6 +1123,130 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             axum::routing::put(crate::path_api::put_profile),
         ),
         (r(M::GET, "/find", Public), get(crate::public::find)),
+        // The patient portal (its own realm: Guard::Portal).
+        (
+            r(M::GET, "/portal/sign-in", Public),
+            get(pages::portal::sign_in_form),
+        ),
+        (
+            r(M::POST, "/portal/sign-in", Public),
+            post(pages::portal::sign_in),
+        ),
+        (
+            r(M::GET, "/portal/join", Public),
+            get(pages::portal::join_form),
+        ),
+        (
+            r(M::POST, "/portal/join", Public),
+            post(pages::portal::join),
+        ),
+        (
+            r(M::POST, "/portal/sign-out", PortalSignedIn),
+            post(pages::portal::sign_out),
+        ),
+        (
+            r(M::GET, "/portal/code", PortalSignedIn),
+            get(pages::portal::code_form),
+        ),
+        (
+            r(M::POST, "/portal/code", PortalSignedIn),
+            post(pages::portal::code_submit),
+        ),
+        (
+            r(M::GET, "/portal/security", Portal),
+            get(pages::portal::security),
+        ),
+        (
+            r(M::POST, "/portal/security/start", Portal),
+            post(pages::portal::security_start),
+        ),
+        (
+            r(M::POST, "/portal/security/enable", Portal),
+            post(pages::portal::security_enable),
+        ),
+        (
+            r(M::POST, "/portal/security/disable", Portal),
+            post(pages::portal::security_disable),
+        ),
+        (r(M::GET, "/portal", Portal), get(pages::portal::home)),
+        (
+            r(M::GET, "/portal/treatment", Portal),
+            get(pages::portal::treatment),
+        ),
+        (
+            r(M::GET, "/portal/rewards", Portal),
+            get(pages::portal::rewards),
+        ),
+        (
+            r(M::POST, "/portal/rewards/{item}", Portal),
+            post(pages::portal::request_reward),
+        ),
+        (
+            r(M::GET, "/portal/check-in", Portal),
+            get(pages::portal::check_in_form),
+        ),
+        (
+            r(M::POST, "/portal/check-in", Portal),
+            post(pages::portal::check_in),
+        ),
+        (
+            r(M::POST, "/portal/language", Portal),
+            post(pages::portal::set_language),
+        ),
+        (
+            r(M::GET, "/portal/learn", Portal),
+            get(pages::portal::learn),
+        ),
+        (
+            r(M::GET, "/portal/learn/{slug}", Portal),
+            get(pages::portal::learn_topic),
+        ),
+        (
+            r(M::GET, "/api/v1/portal/me", Portal),
+            get(pages::portal::api_me),
+        ),
+        (
+            r(M::POST, "/api/v1/portal/reports", Portal),
+            post(pages::portal::api_report),
+        ),
+        (
+            r(M::POST, "/api/v1/portal/rewards/{item}", Portal),
+            post(pages::portal::api_request_reward),
+        ),
+        // Staff: a patient's portal access and self-reports; the program's
+        // portal settings.
+        (
+            r(M::GET, "/patients/{id}/portal", Perm(P::ReadDemographics)),
+            get(pages::portal_staff::patient_portal),
+        ),
+        (
+            r(
+                M::POST,
+                "/patients/{id}/portal/invite",
+                Perm(P::ReadDemographics),
+            ),
+            post(pages::portal_staff::invite),
+        ),
+        (
+            r(
+                M::POST,
+                "/patients/{id}/portal/disable",
+                Perm(P::ReadDemographics),
+            ),
+            post(pages::portal_staff::disable),
+        ),
+        (
+            r(M::POST, "/portal-reports/{rid}/ack", Perm(P::WriteClinical)),
+            post(pages::portal_staff::acknowledge),
+        ),
+        (
+            r(M::GET, "/programs/{id}/portal", Perm(P::ManagePrograms)),
+            get(pages::portal_staff::settings_form),
+        ),
+        (
+            r(M::POST, "/programs/{id}/portal", Perm(P::ManagePrograms)),
+            post(pages::portal_staff::settings_submit),
+        ),
         (
             r(M::GET, "/find/facility/{id}", Public),
             get(crate::public::facility),
@@ -1166,6 +1297,25 @@ async fn guard(state: AppState, g: Guard, api: bool, mut req: Request, next: Nex
         return next.run(req).await;
     }
     let (mut parts, body) = req.into_parts();
+    if matches!(g, Guard::Portal | Guard::PortalSignedIn) {
+        let principal = match pages::portal::resolve(&state, &parts).await {
+            Ok(Some(p)) => p,
+            Ok(None) if api => return AppError::Unauthenticated.json(),
+            Ok(None) => return axum::response::Redirect::to("/portal/sign-in").into_response(),
+            Err(AppError::SessionExpired) if !api => {
+                return axum::response::Redirect::to("/portal/sign-in?m=idle").into_response();
+            }
+            Err(e) => return fail(e),
+        };
+        if g == Guard::Portal && !principal.mfa_done {
+            if api {
+                return AppError::MfaPending.json();
+            }
+            return axum::response::Redirect::to("/portal/code").into_response();
+        }
+        parts.extensions.insert(principal);
+        return next.run(Request::from_parts(parts, body)).await;
+    }
     let principal: Principal = match auth::resolve(&state, &parts).await {
         Ok(Some(p)) => p,
         Ok(None) => return fail(AppError::Unauthenticated),

@@ -193,6 +193,29 @@ struct EnrollPage {
     errors: Vec<carepath_domain::FieldError>,
 }
 
+/// An `otpauth://` URL as an inline SVG QR code named `label` for screen
+/// readers.
+pub(crate) fn qr_svg(url: &str, label: &str) -> Result<String, AppError> {
+    let qr = qrcode::QrCode::new(url.as_bytes()).map_err(|e| AppError::Internal(e.to_string()))?;
+    let svg = qr
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(200, 200)
+        .dark_color(qrcode::render::svg::Color("#000000"))
+        .light_color(qrcode::render::svg::Color("#ffffff"))
+        .build();
+    // Drop the XML declaration; give the image a name for screen readers.
+    let svg = svg.trim_start_matches(|c| c != '<').to_string();
+    let label = label.replace('"', "'");
+    Ok(match svg.find("<svg") {
+        Some(i) => svg[i..].replacen(
+            "<svg",
+            &format!("<svg role=\"img\" aria-label=\"{label}\""),
+            1,
+        ),
+        None => svg,
+    })
+}
+
 fn enroll_page(
     state: &AppState,
     p: &Principal,
@@ -203,23 +226,7 @@ fn enroll_page(
     let url = totp
         .to_url()
         .map_err(|e| AppError::Internal(e.to_string()))?;
-    let qr = qrcode::QrCode::new(url.as_bytes()).map_err(|e| AppError::Internal(e.to_string()))?;
-    let svg = qr
-        .render::<qrcode::render::svg::Color>()
-        .min_dimensions(200, 200)
-        .dark_color(qrcode::render::svg::Color("#000000"))
-        .light_color(qrcode::render::svg::Color("#ffffff"))
-        .build();
-    // Drop the XML declaration; give the image a name for screen readers.
-    let svg = svg.trim_start_matches(|c| c != '<').to_string();
-    let svg = match svg.find("<svg") {
-        Some(i) => svg[i..].replacen(
-            "<svg",
-            "<svg role=\"img\" aria-label=\"QR code for your authenticator app\"",
-            1,
-        ),
-        None => svg,
-    };
+    let svg = qr_svg(&url, "QR code for your authenticator app")?;
     let required = carepath_app::auth::mfa_required(&state.app, p);
     let page = EnrollPage {
         nav: Nav::for_principal(p),

@@ -508,6 +508,32 @@ pub async fn chart(
                 },
             ));
         }
+        // The patient's own check-ins from the portal.
+        for r in carepath_app::portal::reports(&state.app, &p, patient.id).await? {
+            let mut detail = format!(
+                "craving {}/10, mood {}",
+                r.craving,
+                carepath_clinical::selfreport::mood_word(u8::try_from(r.mood).unwrap_or(5))
+            );
+            if let Some(s) = r.sows_total {
+                detail.push_str(&format!(", SOWS {s}"));
+            }
+            if !r.alert.is_empty() {
+                detail.push_str(&format!(" — alerted: {}", r.alert));
+                match &r.ack_by {
+                    Some(by) => detail.push_str(&format!(" (acknowledged by {by})")),
+                    None => detail.push_str(" (not yet acknowledged)"),
+                }
+            }
+            timeline.push((
+                r.reported_at,
+                TimelineItem {
+                    when: fmt_time(r.reported_at, &tz),
+                    what: "Portal check-in".into(),
+                    detail,
+                },
+            ));
+        }
         timeline.push((
             patient.created_at,
             TimelineItem {

@@ -10,6 +10,8 @@ pub mod forms;
 pub mod intake;
 pub mod labs;
 pub mod path;
+pub mod portal;
+pub mod portal_staff;
 pub mod work;
 
 use crate::AppState;
@@ -65,16 +67,33 @@ const SIGNATURE_JS: &str = include_str!("../../assets/signature.js");
 const LOCATE_JS: &str = include_str!("../../assets/locate.js");
 
 /// Static assets compiled into the binary (no CDN).
-pub async fn asset(Path(file): Path<String>) -> Response {
+/// The stylesheet's entity tag (a digest of its text, fixed per build).
+fn css_etag() -> &'static str {
+    static E: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    E.get_or_init(|| format!("\"{}\"", &crate::auth::sha256_hex(CSS)[..16]))
+}
+
+pub async fn asset(Path(file): Path<String>, headers: axum::http::HeaderMap) -> Response {
     match file.as_str() {
-        "app.css" => (
-            [
+        // Cached for ten minutes, then revalidated by its entity tag: a
+        // phone on a slow link does not fetch it again on every page (a new
+        // release's stylesheet is in use within ten minutes).
+        "app.css" => {
+            let fresh = headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.split(',').any(|t| t.trim() == css_etag()));
+            let head = [
                 (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            CSS,
-        )
-            .into_response(),
+                (header::CACHE_CONTROL, "public, max-age=600"),
+                (header::ETAG, css_etag()),
+            ];
+            if fresh {
+                (axum::http::StatusCode::NOT_MODIFIED, head).into_response()
+            } else {
+                (head, CSS).into_response()
+            }
+        }
         "signature.js" => (
             [
                 (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),

@@ -60,6 +60,12 @@ pub async fn worklist(State(state): State<AppState>, p: Principal) -> HtmlResult
             "withdrawal",
         ),
         (
+            "selfreports".into(),
+            "Patients' check-ins that need a call".into(),
+            conv(w.self_reports),
+            "portal",
+        ),
+        (
             "assess".into(),
             "Intake assessments due".into(),
             conv(w.assessments_due),
@@ -132,8 +138,13 @@ pub async fn worklist(State(state): State<AppState>, p: Principal) -> HtmlResult
     };
     sections.sort_by_key(|s| first.iter().position(|f| *f == s.0).unwrap_or(first.len()));
     // Danger comes first for everyone, and only when there is some.
-    sections.retain(|s| s.0 != "danger" || !s.2.is_empty());
-    sections.sort_by_key(|s| s.0 != "danger");
+    // So do patients' alarming check-ins, right after, when there are some.
+    sections.retain(|s| (s.0 != "danger" && s.0 != "selfreports") || !s.2.is_empty());
+    sections.sort_by_key(|s| match s.0.as_str() {
+        "danger" => 0,
+        "selfreports" => 1,
+        _ => 2,
+    });
     Ok(render(&WorklistPage {
         nav: Nav::for_principal(&p),
         title: "Worklist".into(),

@@ -21,6 +21,15 @@ carepath_testkit::both!(
                     spec.method,
                     spec.path
                 ),
+                Guard::Portal | Guard::PortalSignedIn if !spec.path.starts_with("/api/") => {
+                    assert_eq!(
+                        r.headers().get("location").map(|v| v.to_str().unwrap()),
+                        Some("/portal/sign-in"),
+                        "{} {} anonymous",
+                        spec.method,
+                        spec.path
+                    )
+                }
                 _ if spec.path.starts_with("/api/") => assert_eq!(
                     r.status(),
                     StatusCode::UNAUTHORIZED,
@@ -504,7 +513,11 @@ carepath_testkit::both!(
         for (role, _, name) in &w.users {
             let c = login(&w, name, role.mfa_required_by_default()).await;
             for spec in specs() {
-                if spec.guard == Guard::Public || !spec.path.contains('{') {
+                if matches!(
+                    spec.guard,
+                    Guard::Public | Guard::Portal | Guard::PortalSignedIn
+                ) || !spec.path.contains('{')
+                {
                     continue;
                 }
                 let url = format!("{}{}", w.base, b_path(spec.path));

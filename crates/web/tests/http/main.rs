@@ -8,6 +8,7 @@ mod finder;
 mod intake;
 mod labs;
 mod path;
+mod portal;
 mod trust;
 
 pub use carepath_domain::audit::Outcome;
