@@ -167,6 +167,8 @@ pub(crate) async fn open_deferred(
                 Permission::ReadDemographics | Permission::ReadClinical
             ))
         .then_some(Basis::Own),
+        // A family member never opens the record: `open_family` is their path.
+        ActorKind::Family { .. } => None,
         ActorKind::Staff => {
             let grants = who.grant_pairs(perm);
             if authz::patient_access(&grants, &programs, perm) {
@@ -233,6 +235,120 @@ pub(crate) async fn open_deferred(
         now: app.now_us(),
     };
     Ok((scope, event))
+}
+
+/// What a family member may see: the patient's first name, the program,
+/// and the consent they stand on (what it shares, until when).
+pub struct FamilyScope {
+    pub patient_id: PatientId,
+    /// The patient's preferred or first name (never the full record).
+    pub first_name: String,
+    pub program: Program,
+    pub tz: jiff::tz::TimeZone,
+    pub consent: carepath_clinical::consent::Consent,
+    /// The consent lets them see upcoming appointments.
+    pub appointments: bool,
+    pub now: i64,
+}
+
+/// The family member's path to a patient: only while the patient's
+/// family-involvement consent stands (`clinical::consent::permits`: the
+/// recipient it names, not revoked, not expired, treatment not ended when
+/// it ends with treatment), checked on every request and audited either
+/// way. Never opens the record itself.
+pub async fn open_family(app: &App, who: &Principal, action: &str) -> Result<FamilyScope> {
+    let ActorKind::Family {
+        patient,
+        consent,
+        appointments,
+    } = &who.kind
+    else {
+        return Err(Error::Forbidden("this view is for family members".into()));
+    };
+    if !who.mfa_done {
+        return Err(Error::MfaPending);
+    }
+    let deny = |why: String| async move {
+        app.audit(
+            who.event(action, Outcome::Denied)
+                .object("patient", patient)
+                .patient(*patient)
+                .detail(why.clone()),
+        )
+        .await?;
+        Err::<FamilyScope, Error>(Error::Forbidden(why))
+    };
+    let Some(p) = app.store.find_patient(*patient).await? else {
+        return deny("no such patient".into()).await;
+    };
+    let mut entries = vec![];
+    for r in app
+        .store
+        .patient_records(*patient, &["consent", "consent_revocation"])
+        .await?
+    {
+        entries.push(Entry::decode(r)?);
+    }
+    let found = current(&entries, Kind::Consent).find(|e| &e.root_id == consent);
+    let Some(found) = found else {
+        return deny("the consent is not on file".into()).await;
+    };
+    let Body::Consent(c) = &found.body else {
+        return Err(Error::Internal("consent body".into()));
+    };
+    let c = c.consent.clone();
+    if c.kind != carepath_clinical::consent::Kind::Family {
+        return deny("not a family-involvement consent".into()).await;
+    }
+    let revoked = entries
+        .iter()
+        .any(|r| r.kind == Kind::ConsentRevocation && r.ref_id.as_deref() == Some(consent));
+    let episodes = app.store.episodes(*patient).await?;
+    let program_id = episodes
+        .iter()
+        .filter(|e| e.discharged_at.is_none())
+        .max_by_key(|e| e.admitted_at)
+        .map(|e| e.program_id)
+        .unwrap_or(p.program_id);
+    let program = app.store.program(program_id).await?;
+    let tz = parse_time_zone(&program.timezone)?;
+    let now = app.now_us();
+    let today = carepath_domain::program::clinic_day(app.now(), &tz);
+    let standing = carepath_clinical::consent::Standing {
+        revoked,
+        treatment_ended: !episodes.is_empty() && episodes.iter().all(|e| e.discharged_at.is_some()),
+        today,
+    };
+    if let Err(why) = carepath_clinical::consent::permits(
+        &c,
+        standing,
+        &carepath_clinical::consent::Request {
+            recipient: who.display_name.clone(),
+            purpose: c.purpose.clone(),
+        },
+    ) {
+        return deny(why).await;
+    }
+    app.audit(
+        who.event(action, Outcome::Success)
+            .object("patient", patient)
+            .patient(*patient)
+            .program(program_id),
+    )
+    .await?;
+    Ok(FamilyScope {
+        patient_id: *patient,
+        first_name: p
+            .preferred_name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or(p.legal_first_name.clone()),
+        program,
+        tz,
+        consent: c,
+        appointments: *appointments,
+        now,
+    })
 }
 
 /// The permit to write a just-registered patient's first details and
@@ -402,7 +518,10 @@ impl PatientScope {
         if !private {
             return true;
         }
-        if matches!(self.actor.kind, ActorKind::Patient(_)) {
+        if matches!(
+            self.actor.kind,
+            ActorKind::Patient(_) | ActorKind::Family { .. }
+        ) {
             return false;
         }
         let me = self.actor.user_id.to_string();

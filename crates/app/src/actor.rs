@@ -32,6 +32,14 @@ pub enum ActorKind {
     Staff,
     /// A portal user: their own record only.
     Patient(PatientId),
+    /// A patient's family member in the portal: only what the patient's
+    /// family-involvement consent (`consent`, its root record id) names —
+    /// `appointments` or not — while the consent stands; never the record.
+    Family {
+        patient: PatientId,
+        consent: String,
+        appointments: bool,
+    },
     /// A job inside Carepath.
     System {
         job: String,
@@ -122,6 +130,7 @@ impl Principal {
         match self.kind {
             ActorKind::System { .. } => true,
             ActorKind::Patient(_) => p == Permission::UsePortal,
+            ActorKind::Family { .. } => false,
             ActorKind::Staff => {
                 self.scope_allows(p)
                     && (self.grants.iter().any(|g| authz::role_allows(g.role, p))
@@ -134,7 +143,7 @@ impl Principal {
     pub fn org_allows(&self, p: Permission) -> bool {
         match self.kind {
             ActorKind::System { .. } => true,
-            ActorKind::Patient(_) => false,
+            ActorKind::Patient(_) | ActorKind::Family { .. } => false,
             ActorKind::Staff => {
                 self.scope_allows(p)
                     && self
@@ -231,6 +240,15 @@ impl Principal {
                 e.username = Some(self.username.clone());
                 e.role = Some("patient".into());
                 e.patient_id = Some(p.to_string());
+            }
+            ActorKind::Family {
+                patient, consent, ..
+            } => {
+                e.user_id = Some(self.user_id.to_string());
+                e.username = Some(self.username.clone());
+                e.role = Some("family".into());
+                e.patient_id = Some(patient.to_string());
+                e.detail = Some(format!("under family-involvement consent {consent}"));
             }
             ActorKind::System { .. } => {
                 e.username = Some(self.username.clone());

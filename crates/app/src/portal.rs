@@ -139,7 +139,7 @@ fn normalize_code(code: &str) -> String {
 /// Staff who register patients or write in their record (and jobs) manage
 /// a patient's portal access; never a patient.
 fn may_manage(who: &Principal, s: &PatientScope) -> bool {
-    !matches!(who.kind, ActorKind::Patient(_))
+    (who.is_staff() || who.is_system())
         && (s.holds_in(s.program.id, Permission::RegisterPatient)
             || s.holds_in(s.program.id, Permission::WriteClinical))
 }
@@ -170,6 +170,7 @@ pub async fn invite(app: &App, who: &Principal, patient: PatientId) -> Result<In
             (!who.user_id.0.is_nil()).then_some(who.user_id),
             &who.display_name,
             expires_at,
+            None,
         )
         .await?;
     tx.audit(
@@ -199,6 +200,11 @@ pub struct AccessState {
     pub may_acknowledge: bool,
     pub account: Option<PortalAccount>,
     pub invites: Vec<carepath_store::portal::PortalInvite>,
+    /// Family members' accounts.
+    pub family: Vec<PortalAccount>,
+    /// Family-involvement consents in force: (root record id, recipient,
+    /// what it shares).
+    pub family_consents: Vec<(String, String, String)>,
 }
 
 pub async fn access_state(app: &App, who: &Principal, patient: PatientId) -> Result<AccessState> {
@@ -210,7 +216,18 @@ pub async fn access_state(app: &App, who: &Principal, patient: PatientId) -> Res
         "portal.access.read",
     )
     .await?;
+    let family_consents = if s.holds_in(s.program.id, Permission::ReadClinical) {
+        family_consents(app, &s)
+            .await?
+            .into_iter()
+            .map(|(id, c)| (id, c.recipient, c.information))
+            .collect()
+    } else {
+        vec![]
+    };
     Ok(AccessState {
+        family: app.store.family_accounts(patient).await?,
+        family_consents,
         patient_name: s.patient.display_name(),
         tz: s.tz.clone(),
         may_manage: may_manage(who, &s),
@@ -237,7 +254,7 @@ pub async fn disable(app: &App, who: &Principal, patient: PatientId) -> Result<(
         ));
     }
     let mut tx = app.begin().await?;
-    if !tx.disable_portal_account(patient).await? {
+    if !tx.disable_portal_account(patient, None).await? {
         return Err(Error::Conflict(
             "this patient has no portal access to turn off".into(),
         ));
@@ -248,6 +265,224 @@ pub async fn disable(app: &App, who: &Principal, patient: PatientId) -> Result<(
             .patient(patient),
     );
     Ok(tx.commit().await?)
+}
+
+/// The patient's family-involvement consents that permit disclosure today
+/// (root record id and the consent), read through the scope.
+async fn family_consents(
+    app: &App,
+    s: &PatientScope,
+) -> Result<Vec<(String, carepath_clinical::consent::Consent)>> {
+    if !matches!(
+        s.permission(),
+        Permission::ReadClinical | Permission::WriteClinical
+    ) {
+        let again = access::open(
+            app,
+            s.principal(),
+            s.patient.id,
+            Permission::ReadClinical,
+            "portal.family.consents",
+        )
+        .await?;
+        return Box::pin(family_consents(app, &again)).await;
+    }
+    let entries = s
+        .entries(app, &[Kind::Consent, Kind::ConsentRevocation])
+        .await?;
+    let standing = |revoked: bool| carepath_clinical::consent::Standing {
+        revoked,
+        treatment_ended: !s.episodes.is_empty()
+            && s.episodes.iter().all(|e| e.discharged_at.is_some()),
+        today: s.today(),
+    };
+    Ok(crate::chart::consents_with_state(&entries)
+        .into_iter()
+        .filter_map(|(e, rev)| match &e.body {
+            Body::Consent(c) if c.consent.kind == carepath_clinical::consent::Kind::Family => {
+                let ok = carepath_clinical::consent::permits(
+                    &c.consent,
+                    standing(rev.is_some()),
+                    &carepath_clinical::consent::Request {
+                        recipient: c.consent.recipient.clone(),
+                        purpose: c.consent.purpose.clone(),
+                    },
+                )
+                .is_ok();
+                ok.then(|| (e.root_id.clone(), c.consent.clone()))
+            }
+            _ => None,
+        })
+        .collect())
+}
+
+/// Invite a family member the patient's family-involvement consent names
+/// (clinical staff of the program): the code works once, and what the
+/// family member sees stays within the consent — `appointments` only if
+/// the consent shares them — for as long as it stands.
+pub async fn invite_family(
+    app: &App,
+    who: &Principal,
+    patient: PatientId,
+    consent: &str,
+    appointments: bool,
+) -> Result<Invite> {
+    let s = access::open(
+        app,
+        who,
+        patient,
+        Permission::ReadClinical,
+        "portal.family_invite.open",
+    )
+    .await?;
+    if !(who.is_staff() || who.is_system()) || !s.holds_in(s.program.id, Permission::WriteClinical)
+    {
+        return Err(Error::Forbidden(
+            "clinical staff of the patient's program invite family members".into(),
+        ));
+    }
+    let Some((root, c)) = family_consents(app, &s)
+        .await?
+        .into_iter()
+        .find(|(id, _)| id == consent)
+    else {
+        return Err(Error::invalid(
+            "consent",
+            "choose a family-involvement consent that is in force (signed, not revoked, not expired)",
+        ));
+    };
+    let code = new_code();
+    let expires_at = app.now_us() + app.settings.portal_invite_hours * 3600 * 1_000_000;
+    let mut tx = app.begin().await?;
+    let id = tx
+        .create_portal_invite(
+            patient,
+            &sha256_hex(&normalize_code(&code)),
+            (!who.user_id.0.is_nil()).then_some(who.user_id),
+            &who.display_name,
+            expires_at,
+            Some(&carepath_store::portal::FamilyGrant {
+                consent_id: root.clone(),
+                recipient: c.recipient.clone(),
+                show_appointments: appointments,
+            }),
+        )
+        .await?;
+    tx.audit(
+        who.event("portal.family_invite", Outcome::Success)
+            .object("portal_invite", &id)
+            .patient(patient)
+            .program(s.program.id)
+            .detail(format!("consent {root}; appointments: {appointments}")),
+    );
+    tx.commit().await?;
+    Ok(Invite {
+        code,
+        expires_at,
+        expires: crate::fmt::time(expires_at, &s.tz),
+    })
+}
+
+/// Turn off one family member's access.
+pub async fn disable_family(
+    app: &App,
+    who: &Principal,
+    patient: PatientId,
+    account: &str,
+) -> Result<()> {
+    let s = access::open(
+        app,
+        who,
+        patient,
+        Permission::ReadDemographics,
+        "portal.disable.open",
+    )
+    .await?;
+    if !may_manage(who, &s) {
+        return Err(Error::Forbidden(
+            "only staff who register patients or write in their record turn off portal access"
+                .into(),
+        ));
+    }
+    let mut tx = app.begin().await?;
+    if !tx.disable_portal_account(patient, Some(account)).await? {
+        return Err(Error::NotFound);
+    }
+    tx.audit(
+        who.event("portal.family_disable", Outcome::Success)
+            .object("portal_account", account)
+            .patient(patient),
+    );
+    Ok(tx.commit().await?)
+}
+
+/// What a family member sees.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FamilyView {
+    /// The patient's first (or preferred) name.
+    pub first_name: String,
+    /// The family member, as the consent names them.
+    pub recipient: String,
+    pub program: String,
+    pub program_address: String,
+    pub program_hours: String,
+    /// What the patient agreed to share, in the consent's words.
+    pub information: String,
+    pub purpose: String,
+    /// Until when (a date or an event).
+    pub until: String,
+    /// Upcoming appointments, when the consent shares them.
+    pub appointments: Option<Vec<Appointment>>,
+}
+
+/// The family member's view, within the consent; audited (`family.view`),
+/// refused once the consent is revoked or expired.
+pub async fn family_view(app: &App, who: &Principal) -> Result<FamilyView> {
+    let f = access::open_family(app, who, "family.view").await?;
+    let appointments = if f.appointments {
+        let (from, to) = crate::work::range(app, f.program.id, None, 14).await?;
+        let from = from.max(f.now - 3600 * 1_000_000);
+        Some(
+            crate::work::patient_sessions(app, f.patient_id, f.program.id, from, to)
+                .await?
+                .into_iter()
+                .map(|x| appointment(x, &f.tz))
+                .collect(),
+        )
+    } else {
+        None
+    };
+    Ok(FamilyView {
+        first_name: f.first_name,
+        recipient: who.display_name.clone(),
+        program: f.program.name.clone(),
+        program_address: f.program.address.clone(),
+        program_hours: f.program.hours.clone(),
+        information: f.consent.information.clone(),
+        purpose: f.consent.purpose.clone(),
+        until: f
+            .consent
+            .expires_on
+            .clone()
+            .filter(|d| !d.trim().is_empty())
+            .or(f.consent.expiry_event.clone())
+            .unwrap_or_default(),
+        appointments,
+    })
+}
+
+fn appointment(x: carepath_store::CalendarSession, tz: &jiff::tz::TimeZone) -> Appointment {
+    let (day, time) = day_of(x.starts_at, tz);
+    Appointment {
+        kind: x.kind,
+        title: x.title,
+        starts_at: x.starts_at,
+        day,
+        time,
+        minutes: x.minutes,
+        location: x.location,
+    }
 }
 
 /// What joining asks for.
@@ -298,7 +533,7 @@ pub async fn join(app: &App, i: &JoinInput, client: Option<&str>) -> Result<Stri
     p.finish()?;
     let hash = hash_password(i.password.clone()).await?;
     let mut tx = app.begin().await?;
-    let Some(patient) = tx.use_portal_invite(&sha256_hex(&code)).await? else {
+    let Some((patient, family)) = tx.use_portal_invite(&sha256_hex(&code)).await? else {
         drop(tx);
         app.audit(
             portal_event("portal.join", Outcome::Failure, client)
@@ -311,7 +546,13 @@ pub async fn join(app: &App, i: &JoinInput, client: Option<&str>) -> Result<Stri
         ));
     };
     let account = match tx
-        .set_portal_account(patient, &username, &hash, lang_code(&i.language))
+        .set_portal_account(
+            patient,
+            &username,
+            &hash,
+            lang_code(&i.language),
+            family.as_ref(),
+        )
         .await
     {
         Ok(a) => a,
@@ -329,6 +570,10 @@ pub async fn join(app: &App, i: &JoinInput, client: Option<&str>) -> Result<Stri
         .patient(patient);
     e.username = Some(username);
     e.user_id = Some(account.clone());
+    if let Some(f) = &family {
+        e.role = Some("family".into());
+        e.detail = Some(format!("family member under consent {}", f.consent_id));
+    }
     tx.audit(e);
     tx.commit().await?;
     Ok(token)
@@ -340,6 +585,8 @@ pub async fn join(app: &App, i: &JoinInput, client: Option<&str>) -> Result<Stri
 pub struct SignedIn {
     pub token: String,
     pub mfa_due: bool,
+    /// A family member's account (their page is the family view).
+    pub family: bool,
 }
 
 /// Sign in to the portal: a session, or `None` (wrong username or
@@ -395,7 +642,11 @@ pub async fn sign_in(
         "signed in"
     }));
     tx.commit().await?;
-    Ok(Some(SignedIn { token, mfa_due }))
+    Ok(Some(SignedIn {
+        token,
+        mfa_due,
+        family: acc.consent_id.is_some(),
+    }))
 }
 
 /// Resolve a portal session to the patient's principal. `Ok(None)`: no
@@ -446,15 +697,31 @@ pub async fn resolve(
         .clone()
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| patient.legal_first_name.clone());
+    // A family member is named as their consent names them; they reach
+    // only what `access::open_family` allows.
+    let (kind, display_name) = match (&acc.consent_id, &acc.recipient) {
+        (Some(consent), Some(recipient)) => (
+            ActorKind::Family {
+                patient: acc.patient_id,
+                consent: consent.clone(),
+                appointments: acc.show_appointments,
+            },
+            recipient.clone(),
+        ),
+        _ => (
+            ActorKind::Patient(acc.patient_id),
+            format!("{first} {}", patient.legal_last_name),
+        ),
+    };
     Ok(Some(Principal {
-        kind: ActorKind::Patient(acc.patient_id),
+        kind,
         user_id: acc
             .id
             .parse::<uuid::Uuid>()
             .map(UserId)
             .map_err(|_| Error::Internal("portal account id".into()))?,
         username: acc.username.clone(),
-        display_name: format!("{first} {}", patient.legal_last_name),
+        display_name,
         grants: vec![],
         org_roles: vec![],
         via: Via::Session { token_hash },
@@ -647,22 +914,28 @@ pub async fn sign_out(app: &App, who: &Principal) -> Result<()> {
     Ok(tx.commit().await?)
 }
 
-/// A patient's portal language (en or es; en without an account).
-pub async fn language(app: &App, patient: PatientId) -> Result<String> {
+/// The portal account's language (en or es; en for anyone else).
+pub async fn language(app: &App, who: &Principal) -> Result<String> {
+    if !matches!(who.kind, ActorKind::Patient(_) | ActorKind::Family { .. }) {
+        return Ok("en".into());
+    }
     Ok(app
         .store
-        .portal_account_of(patient)
+        .portal_account(&who.user_id.to_string())
         .await?
         .map(|a| a.language)
         .unwrap_or_else(|| "en".into()))
 }
 
-/// The patient's preferred language (en or es).
+/// The account's preferred language (en or es): the patient's or a family
+/// member's.
 pub async fn set_language(app: &App, who: &Principal, lang: &str) -> Result<()> {
-    let patient = own(who)?;
+    if !matches!(who.kind, ActorKind::Patient(_) | ActorKind::Family { .. }) {
+        return Err(Error::Forbidden("the portal is for patients".into()));
+    }
     let acc = app
         .store
-        .portal_account_of(patient)
+        .portal_account(&who.user_id.to_string())
         .await?
         .ok_or(Error::NotFound)?;
     let mut tx = app.begin().await?;
@@ -868,18 +1141,7 @@ pub async fn home(app: &App, who: &Principal) -> Result<Home> {
     let appointments = crate::work::patient_sessions(app, patient, s.program.id, from, to)
         .await?
         .into_iter()
-        .map(|x| {
-            let (day, time) = day_of(x.starts_at, &s.tz);
-            Appointment {
-                kind: x.kind,
-                title: x.title,
-                starts_at: x.starts_at,
-                day,
-                time,
-                minutes: x.minutes,
-                location: x.location,
-            }
-        })
+        .map(|x| appointment(x, &s.tz))
         .collect();
 
     // Today's dose and the bottles from today on.

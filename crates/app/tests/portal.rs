@@ -572,3 +572,182 @@ both!(a_patient_may_add_a_second_factor, |db| {
         .unwrap();
     assert!(!s.mfa_due);
 });
+
+both!(
+    a_family_member_sees_what_the_consent_shares_while_it_stands,
+    |db| {
+        use carepath_app::kinds::{Input, Kind};
+        let w = World::new(db).await;
+        admitted(&w).await;
+        let app = &w.app;
+        let nurse = w.principal(Role::Nurse).await;
+        let today = jiff::Timestamp::now()
+            .in_tz("America/Chicago")
+            .unwrap()
+            .date();
+        let consent = |kind: &str, recipient: &str| {
+            Input::from_json(
+                Kind::Consent,
+                serde_json::json!({"kind": kind, "recipient": recipient,
+                "information": "upcoming appointments and how to help",
+                "purpose": "family involvement in treatment",
+                "expires_on": today.checked_add(jiff::Span::new().days(90)).unwrap().to_string(),
+                "signed_by": "Alpha Testcase", "signed_on": today.to_string()}),
+            )
+            .unwrap()
+        };
+        let (family_consent, _) = chart::create(
+            app,
+            &nurse,
+            w.patient_a,
+            &consent("family", "Maria Testcase (mother)"),
+        )
+        .await
+        .unwrap();
+        let (other_consent, _) = chart::create(
+            app,
+            &nurse,
+            w.patient_a,
+            &consent("disclosure", "Dr. Lee, Harbor Clinic"),
+        )
+        .await
+        .unwrap();
+        // A group the patient is on (open group: everyone in care).
+        work::schedule(
+            app,
+            &w.principal(Role::Counselor).await,
+            w.a,
+            &work::SeriesInput {
+                kind: "group".into(),
+                title: "Relapse prevention".into(),
+                modality: "process".into(),
+                start_date: today
+                    .checked_add(jiff::Span::new().days(2))
+                    .unwrap()
+                    .to_string(),
+                time: "10:00".into(),
+                minutes: 60,
+                weekdays: vec![],
+                weeks: 1,
+                location: "Room 2".into(),
+            },
+        )
+        .await
+        .unwrap();
+        // Only a family consent in force; only clinical staff.
+        let e = portal::invite_family(app, &nurse, w.patient_a, &other_consent, true)
+            .await
+            .unwrap_err();
+        assert_eq!(fields(&e), vec!["consent"]);
+        let desk = w.principal(Role::FrontDesk).await;
+        assert!(
+            portal::invite_family(app, &desk, w.patient_a, &family_consent, true)
+                .await
+                .is_err()
+        );
+        let state = portal::access_state(app, &nurse, w.patient_a)
+            .await
+            .unwrap();
+        assert_eq!(state.family_consents.len(), 1);
+        let inv = portal::invite_family(app, &nurse, w.patient_a, &family_consent, true)
+            .await
+            .unwrap();
+        let token = portal::join(
+            app,
+            &JoinInput {
+                code: inv.code,
+                username: "maria.t".into(),
+                password: PW.into(),
+                confirm: PW.into(),
+                language: "es".into(),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+        let mom = portal::resolve(app, &token, None).await.unwrap().unwrap();
+        assert!(matches!(mom.kind, carepath_app::ActorKind::Family { .. }));
+        assert_eq!(mom.display_name, "Maria Testcase (mother)");
+        let v = portal::family_view(app, &mom).await.unwrap();
+        assert_eq!(v.first_name, "Alpha");
+        assert_eq!(v.information, "upcoming appointments and how to help");
+        let appts = v.appointments.unwrap();
+        assert_eq!(appts.len(), 1);
+        assert_eq!(appts[0].title, "Relapse prevention");
+        // Nothing of the record: not the patient's view, not the access path.
+        assert!(portal::home(app, &mom).await.is_err());
+        assert!(
+            portal::report(
+                app,
+                &mom,
+                &ReportInput {
+                    craving: Some(1),
+                    mood: Some(3),
+                    ..Default::default()
+                }
+            )
+            .await
+            .is_err()
+        );
+        for perm in [Permission::ReadDemographics, Permission::ReadClinical] {
+            assert!(matches!(
+                access::open(app, &mom, w.patient_a, perm, "t").await.err(),
+                Some(Error::NotFound)
+            ));
+        }
+        // The patient's own account is separate and unaffected.
+        let me = join_as(&w, w.patient_a, "alpha.t").await;
+        assert!(portal::home(app, &me).await.is_ok());
+        let s = portal::sign_in(app, "maria.t", PW.into(), None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(s.family && !s.mfa_due);
+        // Revoking the consent closes the family view at once (audited).
+        chart::revoke(
+            app,
+            &nurse,
+            &family_consent,
+            "Patient asked to stop sharing",
+        )
+        .await
+        .unwrap();
+        let e = portal::family_view(app, &mom).await.unwrap_err();
+        assert!(
+            matches!(e, Error::Forbidden(ref m) if m.contains("revoked")),
+            "{e:?}"
+        );
+        let denied = w
+            .store()
+            .audit_events(&carepath_store::AuditFilter {
+                patient_id: Some(w.patient_a.to_string()),
+                limit: 500,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .events
+            .into_iter()
+            .filter(|e| e.event.action == "family.view")
+            .map(|e| e.event.outcome)
+            .collect::<Vec<_>>();
+        assert_eq!(
+            denied,
+            vec![
+                carepath_domain::audit::Outcome::Denied,
+                carepath_domain::audit::Outcome::Success
+            ],
+            "newest first: the refusal, then the view"
+        );
+        // Staff turn a family member's access off.
+        let fam = portal::access_state(app, &nurse, w.patient_a)
+            .await
+            .unwrap()
+            .family;
+        assert_eq!(fam.len(), 1);
+        portal::disable_family(app, &nurse, w.patient_a, &fam[0].id)
+            .await
+            .unwrap();
+        assert!(portal::resolve(app, &token, None).await.unwrap().is_none());
+    }
+);

@@ -196,7 +196,9 @@ async fn a_patient_on_a_phone_checks_in_and_asks_for_a_reward() {
             "/portal/learn/overdose",
             "/portal/learn/aftercare",
             "/portal/learn/contingency-management",
+            "/portal/learn/family",
             "/portal/security",
+            "/portal/learn/no-such-topic",
         ];
         for p in pages {
             c.goto(&format!("{base}{p}")).await?;
@@ -245,6 +247,80 @@ async fn a_patient_on_a_phone_checks_in_and_asks_for_a_reward() {
             .await?;
         let page = main_text(c).await?;
         assert!(page.contains("Acknowledged by Nurse Lee Park"), "{page}");
+        // 7. Sam's mother, under Sam's family-involvement consent, on her
+        // phone: her one page, in both languages.
+        let today = jiff::Timestamp::now()
+            .in_tz("America/New_York")
+            .unwrap()
+            .date();
+        let (consent, _) = carepath_app::chart::create(
+            &app,
+            &nurse,
+            sam.id,
+            &carepath_app::kinds::Input::from_json(
+                carepath_app::kinds::Kind::Consent,
+                serde_json::json!({"kind": "family", "recipient": "Rosa Ortiz (mother)",
+                    "information": "appointments and how to help", "purpose": "family involvement",
+                    "expires_on": today.checked_add(jiff::Span::new().days(60)).unwrap().to_string(),
+                    "signed_by": "Sam Ortiz", "signed_on": today.to_string()}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+        let inv = carepath_app::portal::invite_family(&app, &nurse, sam.id, &consent, true)
+            .await
+            .unwrap();
+        c.delete_all_cookies().await?;
+        c.goto(&format!("{base}/portal/join?code={}", inv.code)).await?;
+        type_in(c, "username", "rosa.o").await?;
+        type_in(c, "password", PATIENT_PW).await?;
+        type_in(c, "confirm", PATIENT_PW).await?;
+        submit_and_leave(c, "Create my account").await?;
+        c.wait()
+            .for_element(Locator::XPath("//h1[normalize-space()='Family view']"))
+            .await?;
+        let page = main_text(c).await?;
+        assert!(page.contains("Rosa Ortiz (mother)"), "{page}");
+        assert!(!page.contains("$"), "no points, no record: {page}");
+        axe(c, &axe_js, "family view (en)", &mut problems).await?;
+        click(c, "form.lang button").await?;
+        c.wait()
+            .for_element(Locator::Css("html[lang='es']"))
+            .await?;
+        axe(c, &axe_js, "family view (es)", &mut problems).await?;
+        // 8. Sam turns on the second step; signing in asks for the code.
+        let s = carepath_app::portal::sign_in(&app, "sam.o", PATIENT_PW.into(), None)
+            .await
+            .unwrap()
+            .unwrap();
+        let me = carepath_app::portal::resolve(&app, &s.token, None)
+            .await
+            .unwrap()
+            .unwrap();
+        let secret = carepath_app::portal::begin_factor(&app, &me).await.unwrap();
+        let code = carepath_app::auth::totp(&secret, "sam.o")
+            .unwrap()
+            .generate_current()
+            .to_string();
+        carepath_app::portal::enable_factor(&app, &me, &code)
+            .await
+            .unwrap();
+        c.delete_all_cookies().await?;
+        c.goto(&format!("{base}/portal/sign-in")).await?;
+        type_in(c, "username", "sam.o").await?;
+        type_in(c, "password", PATIENT_PW).await?;
+        submit_and_leave(c, "Sign in").await?;
+        c.wait().for_element(Locator::Id("code")).await?;
+        // Sam chose Spanish earlier: the code page follows the account.
+        let lang = c.find(Locator::Css("html")).await?.attr("lang").await?;
+        assert_eq!(lang.as_deref(), Some("es"));
+        axe(c, &axe_js, "second-step code (es)", &mut problems).await?;
+        click(c, "a.lang").await?;
+        c.wait()
+            .for_element(Locator::Css("html[lang='en']"))
+            .await?;
+        axe(c, &axe_js, "second-step code (en)", &mut problems).await?;
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;

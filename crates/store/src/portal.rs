@@ -28,6 +28,20 @@ pub struct PortalAccount {
     /// A secret on offer while the patient sets the factor up.
     #[serde(skip)]
     pub pending_totp: Option<String>,
+    /// A family member's account: the family-involvement consent (its root
+    /// record id) it stands on, and the recipient it names.
+    pub consent_id: Option<String>,
+    pub recipient: Option<String>,
+    /// The consent lets them see upcoming appointments.
+    pub show_appointments: bool,
+}
+
+/// What a family invitation carries.
+#[derive(Debug, Clone)]
+pub struct FamilyGrant {
+    pub consent_id: String,
+    pub recipient: String,
+    pub show_appointments: bool,
 }
 
 impl PortalAccount {
@@ -37,7 +51,8 @@ impl PortalAccount {
 }
 
 const ACCOUNT_COLS: &str = "id, patient_id, username, password_hash, language, failed_logins, \
-    locked_until, disabled_at, created_at, password_set_at, totp_secret, pending_totp";
+    locked_until, disabled_at, created_at, password_set_at, totp_secret, pending_totp, consent_id, \
+    recipient, show_appointments";
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct PortalInvite {
@@ -48,6 +63,8 @@ pub struct PortalInvite {
     pub created_at: i64,
     pub expires_at: i64,
     pub used_at: Option<i64>,
+    /// For a family member: who (as the consent names them).
+    pub recipient: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -116,65 +133,97 @@ impl Tx {
         by: Option<UserId>,
         by_name: &str,
         expires_at: i64,
+        family: Option<&FamilyGrant>,
     ) -> Result<String> {
         let id = uuid::Uuid::now_v7().to_string();
         let now = self.now();
         on_tx!(self, c => {
             sqlx::query(
-                "INSERT INTO portal_invite (id, code_hash, patient_id, created_by, created_by_name, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO portal_invite (id, code_hash, patient_id, created_by, created_by_name, created_at, expires_at, \
+                 consent_id, recipient, show_appointments) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(&id).bind(code_hash).bind(patient.to_string()).bind(by.map(|u| u.to_string()))
             .bind(by_name).bind(now).bind(expires_at)
+            .bind(family.map(|f| f.consent_id.clone())).bind(family.map(|f| f.recipient.clone()))
+            .bind(family.is_some_and(|f| f.show_appointments))
             .execute(&mut *c).await?;
         });
         Ok(id)
     }
 
-    /// Use an invitation: the patient it is for, if it is unused and
-    /// unexpired (and from now on used). Two racing uses: one wins.
-    pub async fn use_portal_invite(&mut self, code_hash: &str) -> Result<Option<PatientId>> {
+    /// Use an invitation: the patient it is for (and, for a family member,
+    /// the consent it stands on), if it is unused and unexpired (and from
+    /// now on used). Two racing uses: one wins.
+    pub async fn use_portal_invite(
+        &mut self,
+        code_hash: &str,
+    ) -> Result<Option<(PatientId, Option<FamilyGrant>)>> {
         let now = self.now();
-        let row: Option<(String,)> = on_tx!(self, c => {
+        #[allow(clippy::type_complexity)]
+        let row: Option<(String, Option<String>, Option<String>, bool)> = on_tx!(self, c => {
             sqlx::query_as(
                 "UPDATE portal_invite SET used_at = $2 \
-                 WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING patient_id",
+                 WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+                 RETURNING patient_id, consent_id, recipient, show_appointments",
             )
             .bind(code_hash).bind(now)
             .fetch_optional(&mut *c).await?
         });
-        row.map(|(p,)| {
-            p.parse()
-                .map_err(|_| StoreError::Corrupt("portal_invite.patient_id"))
-        })
-        .transpose()
+        let Some((p, consent, recipient, show)) = row else {
+            return Ok(None);
+        };
+        let p = p
+            .parse()
+            .map_err(|_| StoreError::Corrupt("portal_invite.patient_id"))?;
+        let family = match (consent, recipient) {
+            (Some(consent_id), Some(recipient)) => Some(FamilyGrant {
+                consent_id,
+                recipient,
+                show_appointments: show,
+            }),
+            _ => None,
+        };
+        Ok(Some((p, family)))
     }
 
-    /// Create the patient's account, or give an existing one a new username
-    /// and password (an invitation also recovers an account). Returns its id.
-    /// A username already taken is `Conflict("portal_account_username")`.
+    /// Create the patient's account (or, with `family`, the family
+    /// member's account under that consent), or give an existing one a new
+    /// username and password (an invitation also recovers an account).
+    /// Returns its id. A username already taken is
+    /// `Conflict("portal_account_username")`.
     pub async fn set_portal_account(
         &mut self,
         patient: PatientId,
         username: &str,
         password_hash: &str,
         language: &str,
+        family: Option<&FamilyGrant>,
     ) -> Result<String> {
         let now = self.now();
-        let existing: Option<(String,)> = on_tx!(self, c => {
-            sqlx::query_as("SELECT id FROM portal_account WHERE patient_id = $1")
-                .bind(patient.to_string())
-                .fetch_optional(&mut *c).await?
-        });
+        let existing: Option<(String,)> = match family {
+            None => on_tx!(self, c => {
+                sqlx::query_as("SELECT id FROM portal_account WHERE patient_id = $1 AND consent_id IS NULL")
+                    .bind(patient.to_string())
+                    .fetch_optional(&mut *c).await?
+            }),
+            Some(f) => on_tx!(self, c => {
+                sqlx::query_as("SELECT id FROM portal_account WHERE consent_id = $1")
+                    .bind(&f.consent_id)
+                    .fetch_optional(&mut *c).await?
+            }),
+        };
         let id = match existing {
             Some((id,)) => {
                 on_tx!(self, c => {
                     sqlx::query(
                         "UPDATE portal_account SET username = $2, password_hash = $3, language = $4, \
                          failed_logins = 0, locked_until = NULL, disabled_at = NULL, password_set_at = $5, \
-                         totp_secret = NULL, pending_totp = NULL, totp_last_step = NULL WHERE id = $1",
+                         totp_secret = NULL, pending_totp = NULL, totp_last_step = NULL, \
+                         show_appointments = $6 WHERE id = $1",
                     )
                     .bind(&id).bind(username).bind(password_hash).bind(language).bind(now)
+                    .bind(family.is_some_and(|f| f.show_appointments))
                     .execute(&mut *c).await.map_err(conflict_on("portal_account_username"))?;
                 });
                 // Every earlier session of the account ends with the new password.
@@ -188,11 +237,14 @@ impl Tx {
                 let id = uuid::Uuid::now_v7().to_string();
                 on_tx!(self, c => {
                     sqlx::query(
-                        "INSERT INTO portal_account (id, patient_id, username, password_hash, language, created_at, password_set_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                        "INSERT INTO portal_account (id, patient_id, username, password_hash, language, created_at, password_set_at, \
+                         consent_id, recipient, show_appointments) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)",
                     )
                     .bind(&id).bind(patient.to_string()).bind(username).bind(password_hash)
                     .bind(language).bind(now)
+                    .bind(family.map(|f| f.consent_id.clone())).bind(family.map(|f| f.recipient.clone()))
+                    .bind(family.is_some_and(|f| f.show_appointments))
                     .execute(&mut *c).await.map_err(conflict_on("portal_account_username"))?;
                 });
                 id
@@ -201,16 +253,32 @@ impl Tx {
         Ok(id)
     }
 
-    /// Turn off a patient's portal access (their sessions end with it).
-    pub async fn disable_portal_account(&mut self, patient: PatientId) -> Result<bool> {
+    /// Turn off a patient's own portal access, or (`account`) one family
+    /// member's; their sessions end with it.
+    pub async fn disable_portal_account(
+        &mut self,
+        patient: PatientId,
+        account: Option<&str>,
+    ) -> Result<bool> {
         let now = self.now();
-        let ids: Vec<(String,)> = on_tx!(self, c => {
-            sqlx::query_as(
-                "UPDATE portal_account SET disabled_at = $2 WHERE patient_id = $1 AND disabled_at IS NULL RETURNING id",
-            )
-            .bind(patient.to_string()).bind(now)
-            .fetch_all(&mut *c).await?
-        });
+        let ids: Vec<(String,)> = match account {
+            None => on_tx!(self, c => {
+                sqlx::query_as(
+                    "UPDATE portal_account SET disabled_at = $2 WHERE patient_id = $1 AND disabled_at IS NULL \
+                     AND consent_id IS NULL RETURNING id",
+                )
+                .bind(patient.to_string()).bind(now)
+                .fetch_all(&mut *c).await?
+            }),
+            Some(a) => on_tx!(self, c => {
+                sqlx::query_as(
+                    "UPDATE portal_account SET disabled_at = $2 WHERE patient_id = $1 AND disabled_at IS NULL \
+                     AND id = $3 RETURNING id",
+                )
+                .bind(patient.to_string()).bind(now).bind(a)
+                .fetch_all(&mut *c).await?
+            }),
+        };
         for (id,) in &ids {
             on_tx!(self, c => {
                 sqlx::query("UPDATE portal_session SET ended_at = $2 WHERE account_id = $1 AND ended_at IS NULL")
@@ -417,10 +485,31 @@ impl crate::Store {
         }))
     }
 
+    /// The patient's own account (not a family member's).
     pub async fn portal_account_of(&self, patient: PatientId) -> Result<Option<PortalAccount>> {
-        let sql = format!("SELECT {ACCOUNT_COLS} FROM portal_account WHERE patient_id = $1");
+        let sql = format!(
+            "SELECT {ACCOUNT_COLS} FROM portal_account WHERE patient_id = $1 AND consent_id IS NULL"
+        );
         Ok(with_reader!(self, c => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(patient.to_string()).fetch_optional(c).await?
+        }))
+    }
+
+    /// Family members' accounts for a patient, oldest first.
+    pub async fn family_accounts(&self, patient: PatientId) -> Result<Vec<PortalAccount>> {
+        let sql = format!(
+            "SELECT {ACCOUNT_COLS} FROM portal_account WHERE patient_id = $1 AND consent_id IS NOT NULL \
+             ORDER BY created_at, id"
+        );
+        Ok(with_reader!(self, c => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(patient.to_string()).fetch_all(c).await?
+        }))
+    }
+
+    pub async fn portal_account(&self, id: &str) -> Result<Option<PortalAccount>> {
+        let sql = format!("SELECT {ACCOUNT_COLS} FROM portal_account WHERE id = $1");
+        Ok(with_reader!(self, c => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(c).await?
         }))
     }
 
@@ -448,7 +537,7 @@ impl crate::Store {
     pub async fn portal_invites(&self, patient: PatientId) -> Result<Vec<PortalInvite>> {
         Ok(with_reader!(self, c => {
             sqlx::query_as(
-                "SELECT id, patient_id, created_by_name, created_at, expires_at, used_at \
+                "SELECT id, patient_id, created_by_name, created_at, expires_at, used_at, recipient \
                  FROM portal_invite WHERE patient_id = $1 ORDER BY created_at DESC",
             )
             .bind(patient.to_string()).fetch_all(c).await?

@@ -31,8 +31,10 @@ pub enum Guard {
     /// second factor passed when they set one up.
     Portal,
     /// A portal session even before its second factor (the code page,
-    /// signing out).
+    /// signing out, the language), the patient's or a family member's.
     PortalSignedIn,
+    /// A family member signed in to the portal: their one page.
+    Family,
 }
 
 #[derive(Debug, Clone)]
@@ -1190,8 +1192,12 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(pages::portal::check_in),
         ),
         (
-            r(M::POST, "/portal/language", Portal),
+            r(M::POST, "/portal/language", PortalSignedIn),
             post(pages::portal::set_language),
+        ),
+        (
+            r(M::GET, "/portal/family", Family),
+            get(pages::portal::family),
         ),
         (
             r(M::GET, "/portal/learn", Portal),
@@ -1234,6 +1240,22 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Perm(P::ReadDemographics),
             ),
             post(pages::portal_staff::disable),
+        ),
+        (
+            r(
+                M::POST,
+                "/patients/{id}/portal/family-invite",
+                Perm(P::WriteClinical),
+            ),
+            post(pages::portal_staff::invite_family),
+        ),
+        (
+            r(
+                M::POST,
+                "/patients/{id}/portal/family/{aid}/disable",
+                Perm(P::ReadDemographics),
+            ),
+            post(pages::portal_staff::disable_family),
         ),
         (
             r(M::POST, "/portal-reports/{rid}/ack", Perm(P::WriteClinical)),
@@ -1297,7 +1319,7 @@ async fn guard(state: AppState, g: Guard, api: bool, mut req: Request, next: Nex
         return next.run(req).await;
     }
     let (mut parts, body) = req.into_parts();
-    if matches!(g, Guard::Portal | Guard::PortalSignedIn) {
+    if matches!(g, Guard::Portal | Guard::PortalSignedIn | Guard::Family) {
         let principal = match pages::portal::resolve(&state, &parts).await {
             Ok(Some(p)) => p,
             Ok(None) if api => return AppError::Unauthenticated.json(),
@@ -1312,6 +1334,17 @@ async fn guard(state: AppState, g: Guard, api: bool, mut req: Request, next: Nex
                 return AppError::MfaPending.json();
             }
             return axum::response::Redirect::to("/portal/code").into_response();
+        }
+        // The patient's pages are the patient's; a family member has one.
+        let family = matches!(principal.kind, carepath_app::ActorKind::Family { .. });
+        if g == Guard::Portal && family {
+            if api {
+                return AppError::Forbidden("the patient's own view".into()).json();
+            }
+            return axum::response::Redirect::to("/portal/family").into_response();
+        }
+        if g == Guard::Family && !family {
+            return axum::response::Redirect::to("/portal").into_response();
         }
         parts.extensions.insert(principal);
         return next.run(Request::from_parts(parts, body)).await;

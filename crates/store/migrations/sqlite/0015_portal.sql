@@ -3,6 +3,8 @@
 -- patients' own self-reports with the staff acknowledgement of each.
 
 -- One portal account per patient; it reaches that patient's record only.
+-- A family member's account (`consent_id` set) reaches only what the
+-- patient's family-involvement consent names, while the consent stands.
 CREATE TABLE portal_account (
     id              TEXT PRIMARY KEY,
     patient_id      TEXT NOT NULL REFERENCES patient(id),
@@ -17,9 +19,14 @@ CREATE TABLE portal_account (
     disabled_at     BIGINT,
     created_at      BIGINT NOT NULL,
     password_set_at BIGINT NOT NULL,
-    CONSTRAINT portal_account_patient UNIQUE (patient_id),
+    consent_id      TEXT REFERENCES clinical_record(id),
+    recipient       TEXT,
+    show_appointments BOOLEAN NOT NULL DEFAULT FALSE,
+    CHECK ((consent_id IS NULL) = (recipient IS NULL)),
     CONSTRAINT portal_account_username UNIQUE (username)
 );
+CREATE UNIQUE INDEX portal_account_patient ON portal_account(patient_id) WHERE consent_id IS NULL;
+CREATE UNIQUE INDEX portal_account_consent ON portal_account(consent_id) WHERE consent_id IS NOT NULL;
 
 -- A one-time invitation (only its hash is kept): joining with it sets the
 -- account's username and password; it works once, until it expires.
@@ -31,7 +38,10 @@ CREATE TABLE portal_invite (
     created_by_name TEXT NOT NULL,
     created_at      BIGINT NOT NULL,
     expires_at      BIGINT NOT NULL,
-    used_at         BIGINT
+    used_at         BIGINT,
+    consent_id      TEXT REFERENCES clinical_record(id),
+    recipient       TEXT,
+    show_appointments BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE INDEX portal_invite_patient ON portal_invite(patient_id);
 

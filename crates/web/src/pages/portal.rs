@@ -216,6 +216,8 @@ pub struct Frame {
     /// This page's path (the language switch comes back to it).
     pub here: String,
     pub notice: Option<String>,
+    /// A family member's page: no patient navigation.
+    pub family: bool,
 }
 
 impl Frame {
@@ -227,6 +229,7 @@ impl Frame {
             signed_in,
             here: here.into(),
             notice: None,
+            family: false,
         }
     }
 }
@@ -256,6 +259,7 @@ pub async fn sign_in_form(Query(q): Query<PageQuery>) -> Response {
             signed_in: false,
             here: "/portal/sign-in".into(),
             notice,
+            family: false,
         },
         username: String::new(),
         error: None,
@@ -300,7 +304,13 @@ pub async fn sign_in(
                 SET_COOKIE,
                 portal_cookie(&s.token, state.secure_cookies(&from)),
             )],
-            Redirect::to(if s.mfa_due { "/portal/code" } else { "/portal" }),
+            Redirect::to(if s.mfa_due {
+                "/portal/code"
+            } else if s.family {
+                "/portal/family"
+            } else {
+                "/portal"
+            }),
         )
             .into_response(),
         Ok(None) => fail(StatusCode::UNAUTHORIZED, "err_sign_in"),
@@ -442,11 +452,8 @@ fn page_error(t: Tr, e: AppError) -> Response {
 // Signed-in pages.
 
 async fn account_lang(state: &AppState, p: &Principal) -> &'static str {
-    match p.kind {
-        carepath_app::ActorKind::Patient(id) => match portal::language(&state.app, id).await {
-            Ok(l) if l == "es" => "es",
-            _ => "en",
-        },
+    match portal::language(&state.app, p).await {
+        Ok(l) if l == "es" => "es",
         _ => "en",
     }
 }
@@ -471,6 +478,7 @@ async fn load(
             signed_in: true,
             here: here.into(),
             notice: q.notice(t),
+            family: false,
         },
         home,
     ))
@@ -702,6 +710,50 @@ pub async fn check_in(
 }
 
 // ---------------------------------------------------------------------------
+// A family member's page.
+
+#[derive(Template)]
+#[template(path = "portal_family.html")]
+struct FamilyPage {
+    f: Frame,
+    v: portal::FamilyView,
+    help: Option<&'static Topic>,
+}
+
+pub async fn family(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let t = lang_of(q.lang(), Some(account_lang(&state, &p).await));
+    match portal::family_view(&state.app, &p).await {
+        Ok(v) => {
+            let mut f = Frame::new(t, "family_title", true, "/portal/family");
+            f.family = true;
+            render(&FamilyPage {
+                f,
+                v,
+                help: topics(t.lang).iter().find(|x| x.slug == "family"),
+            })
+            .into_response()
+        }
+        Err(AppError::Forbidden(_)) => {
+            let mut f = Frame::new(t, "err_title", true, "/portal/family");
+            f.family = true;
+            (
+                StatusCode::FORBIDDEN,
+                render(&ErrorPage {
+                    f,
+                    message: t.s("family_ended").into(),
+                }),
+            )
+                .into_response()
+        }
+        Err(e) => page_error(t, e),
+    }
+}
+
+// ---------------------------------------------------------------------------
 // The optional second factor.
 
 #[derive(Template)]
@@ -711,11 +763,15 @@ struct CodePage {
     error: Option<String>,
 }
 
-pub async fn code_form(State(state): State<AppState>, p: Principal) -> Response {
+pub async fn code_form(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<PageQuery>,
+) -> Response {
     if p.mfa_done {
         return Redirect::to("/portal").into_response();
     }
-    let t = Tr::new(account_lang(&state, &p).await);
+    let t = lang_of(q.lang(), Some(account_lang(&state, &p).await));
     render(&CodePage {
         f: Frame::new(t, "code_title", false, "/portal/code"),
         error: None,
@@ -812,6 +868,7 @@ async fn security_page(
                 signed_in: true,
                 here: "/portal/security".into(),
                 notice,
+                family: false,
             },
             enrolled,
             secret,
@@ -911,6 +968,7 @@ async fn learn_frame(state: &AppState, p: &Principal, q: &PageQuery, here: &str)
         signed_in: true,
         here: here.into(),
         notice: None,
+        family: false,
     }
 }
 
@@ -1003,7 +1061,8 @@ pub async fn api_request_reward(
 mod tests {
     use super::*;
 
-    const TEMPLATES: [&str; 11] = [
+    const TEMPLATES: [&str; 12] = [
+        include_str!("../../templates/portal_family.html"),
         include_str!("../../templates/portal_code.html"),
         include_str!("../../templates/portal_security.html"),
         include_str!("../../templates/portal_base.html"),

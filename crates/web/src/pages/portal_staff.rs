@@ -93,6 +93,43 @@ pub async fn invite(
     page(&state, &p, id, Some(inv), None, None).await
 }
 
+#[derive(Deserialize)]
+pub struct FamilyInviteForm {
+    #[serde(default)]
+    consent: String,
+    #[serde(default)]
+    appointments: Option<String>,
+}
+
+/// Make a family member's invitation under a family-involvement consent:
+/// the code is shown on this page, once.
+pub async fn invite_family(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Form(f): Form<FamilyInviteForm>,
+) -> HtmlResult<Response> {
+    let id: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
+    match portal::invite_family(&state.app, &p, id, &f.consent, f.appointments.is_some()).await {
+        Ok(inv) => page(&state, &p, id, Some(inv), None, None).await,
+        Err(e @ AppError::Invalid(_)) => {
+            page(&state, &p, id, None, None, Some(e.to_string())).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn disable_family(
+    State(state): State<AppState>,
+    p: Principal,
+    Path((id, aid)): Path<(String, String)>,
+) -> HtmlResult<Response> {
+    let id: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
+    portal::disable_family(&state.app, &p, id, &aid).await?;
+    let q = crate::flash::query("done", "Family access turned off; their sessions ended.");
+    Ok(Redirect::to(&format!("/patients/{id}/portal?{q}")).into_response())
+}
+
 pub async fn disable(
     State(state): State<AppState>,
     p: Principal,

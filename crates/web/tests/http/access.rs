@@ -21,7 +21,9 @@ carepath_testkit::both!(
                     spec.method,
                     spec.path
                 ),
-                Guard::Portal | Guard::PortalSignedIn if !spec.path.starts_with("/api/") => {
+                Guard::Portal | Guard::PortalSignedIn | Guard::Family
+                    if !spec.path.starts_with("/api/") =>
+                {
                     assert_eq!(
                         r.headers().get("location").map(|v| v.to_str().unwrap()),
                         Some("/portal/sign-in"),
@@ -515,7 +517,7 @@ carepath_testkit::both!(
             for spec in specs() {
                 if matches!(
                     spec.guard,
-                    Guard::Public | Guard::Portal | Guard::PortalSignedIn
+                    Guard::Public | Guard::Portal | Guard::PortalSignedIn | Guard::Family
                 ) || !spec.path.contains('{')
                 {
                     continue;

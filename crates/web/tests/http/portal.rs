@@ -160,7 +160,7 @@ carepath_testkit::both!(
                     spec.path
                 );
                 match spec.guard {
-                    Guard::Portal | Guard::PortalSignedIn => assert!(
+                    Guard::Portal | Guard::PortalSignedIn | Guard::Family => assert!(
                         st.is_success() || matches!(st.as_u16(), 303 | 404 | 409 | 422),
                         "{} {} answered {st}",
                         spec.method,
@@ -186,6 +186,112 @@ carepath_testkit::both!(
             }
         }
         assert!(tried > 300, "{tried}");
+        // A family member of the first patient, walking every route with
+        // that patient's own ids: their one page, nothing of the record.
+        let nurse_p = w.principal(Role::Nurse).await;
+        let today = jiff::Timestamp::now()
+            .in_tz("America/Chicago")
+            .unwrap()
+            .date();
+        let (consent, _) = carepath_app::chart::create(
+            &w.app,
+            &nurse_p,
+            w.patient_a,
+            &carepath_app::kinds::Input::from_json(
+                carepath_app::kinds::Kind::Consent,
+                serde_json::json!({"kind": "family", "recipient": "Maria Lopez (mother)",
+                    "information": "appointments", "purpose": "family involvement",
+                    "expires_on": today.checked_add(jiff::Span::new().days(30)).unwrap().to_string(),
+                    "signed_by": "Alpha Testcase", "signed_on": today.to_string()}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+        let inv =
+            carepath_app::portal::invite_family(&w.app, &nurse_p, w.patient_a, &consent, true)
+                .await
+                .unwrap();
+        let fam = join(&w, &inv.code, "maria.l", "en").await;
+        let page = get_text(&fam, w.url("/portal/family")).await;
+        assert!(
+            page.contains("Maria Lopez (mother)") && page.contains("Alpha"),
+            "{page}"
+        );
+        let own_record = w.store().patient_records(w.patient_a, &[]).await.unwrap()[0]
+            .id
+            .clone();
+        for spec in specs() {
+            if spec.guard == Guard::Public || spec.path == "/portal/sign-out" {
+                continue;
+            }
+            let path = spec
+                .path
+                .replace("{id}", &w.patient_a.to_string())
+                .replace("{rid}", &own_record)
+                .replace("{item}", &uuid::Uuid::now_v7().to_string())
+                .replace("{slug}", "withdrawal")
+                .replace("{aid}", &uuid::Uuid::now_v7().to_string())
+                .replace("{sid}", &uuid::Uuid::now_v7().to_string())
+                .replace("{kind}", "cows")
+                .replace("{name}", "cows")
+                .replace("{file}", "app.css")
+                .replace(|c: char| c == '{' || c == '}', "");
+            let req = fam.request(spec.method.clone(), w.url(&path));
+            let req = if spec.path.starts_with("/api/") {
+                req.json(&serde_json::json!({}))
+            } else {
+                req.form(&[("x", "y")])
+            };
+            let r = req.send().await.unwrap();
+            let st = r.status();
+            let loc = r
+                .headers()
+                .get("location")
+                .map(|v| v.to_str().unwrap().to_string());
+            let body = r.text().await.unwrap_or_default();
+            assert!(
+                !body.contains("Testcase") && !body.contains("MRN"),
+                "{} {} showed the record to a family member",
+                spec.method,
+                spec.path
+            );
+            match spec.guard {
+                Guard::Family => assert!(st.is_success(), "{} {st}", spec.path),
+                Guard::Portal if spec.path.starts_with("/api/") => {
+                    assert_eq!(st, StatusCode::FORBIDDEN, "{} {}", spec.method, spec.path)
+                }
+                Guard::Portal => assert_eq!(
+                    loc.as_deref(),
+                    Some("/portal/family"),
+                    "{} {} ({st})",
+                    spec.method,
+                    spec.path
+                ),
+                Guard::PortalSignedIn => assert!(
+                    matches!(st.as_u16(), 303 | 422),
+                    "{} {} answered {st}",
+                    spec.method,
+                    spec.path
+                ),
+                _ if spec.path.starts_with("/api/") => {
+                    assert_eq!(
+                        st,
+                        StatusCode::UNAUTHORIZED,
+                        "{} {}",
+                        spec.method,
+                        spec.path
+                    )
+                }
+                _ => assert_eq!(
+                    loc.as_deref(),
+                    Some("/login"),
+                    "{} {} ({st})",
+                    spec.method,
+                    spec.path
+                ),
+            }
+        }
         // Nothing of the others was opened or written by the portal account.
         let events = w
             .store()
