@@ -59,6 +59,37 @@ pub struct Profile {
     pub payer_member_id: String,
     #[serde(default)]
     pub contacts: Vec<Contact>,
+    /// Known allergies and intolerances, one each ("penicillin — hives").
+    #[serde(default)]
+    pub allergies: Vec<String>,
+    /// "No known allergies" as an explicit answer: an empty list alone
+    /// means nobody has asked yet.
+    #[serde(default)]
+    pub no_known_allergies: bool,
+}
+
+/// Where a patient's allergies stand, for every page that shows the patient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "state", content = "items", rename_all = "snake_case")]
+pub enum Allergies {
+    /// Nobody has recorded an answer.
+    NotRecorded,
+    /// "No known allergies", recorded.
+    NoneKnown,
+    Listed(Vec<String>),
+}
+
+impl Profile {
+    pub fn allergy_state(&self) -> Allergies {
+        if !self.allergies.is_empty() {
+            Allergies::Listed(self.allergies.clone())
+        } else if self.no_known_allergies {
+            Allergies::NoneKnown
+        } else {
+            Allergies::NotRecorded
+        }
+    }
 }
 
 pub const PAYERS: [(&str, &str); 6] = [
@@ -91,6 +122,12 @@ impl Profile {
         ] {
             *s = s.trim().to_string();
         }
+        self.allergies = self
+            .allergies
+            .iter()
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty())
+            .collect();
         self.contacts
             .retain(|c| !(c.name.trim().is_empty() && c.phone.trim().is_empty()));
         for c in &mut self.contacts {
@@ -122,6 +159,15 @@ pub fn check_profile(d: &Profile) -> Result<()> {
     if !d.email.trim().is_empty() && !d.email.contains('@') {
         p.add("email", "enter an email address or leave it empty");
     }
+    if d.no_known_allergies && d.allergies.iter().any(|a| !a.trim().is_empty()) {
+        p.add(
+            "allergies",
+            "list the allergies or tick \"no known allergies\", not both",
+        );
+    }
+    if d.allergies.iter().any(|a| a.chars().count() > 200) {
+        p.add("allergies", "keep each allergy under 200 characters");
+    }
     if !d.payer.is_empty() && !PAYERS.iter().any(|(k, _)| *k == d.payer) {
         p.add("payer", "choose a payer category");
     }
@@ -150,6 +196,111 @@ pub async fn profile_of(s: &PatientScope, app: &App) -> Result<Option<Profile>> 
             .map_err(|e| Error::Internal(format!("stored registration details: {e}")))
     })
     .transpose()
+}
+
+/// What identifies a patient on every page where staff act: name, birth
+/// date and age, sex, MRN, program, allergies.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Banner {
+    pub patient_id: String,
+    pub name: String,
+    pub date_of_birth: String,
+    pub age: i16,
+    pub sex: String,
+    pub mrn: String,
+    pub program: String,
+    pub allergies: Allergies,
+}
+
+impl Banner {
+    /// The allergies in words, for the bar every patient page shows.
+    pub fn allergy_text(&self) -> String {
+        match &self.allergies {
+            Allergies::NotRecorded => "Allergies not recorded — ask".into(),
+            Allergies::NoneKnown => "No known allergies".into(),
+            Allergies::Listed(v) => format!("Allergies: {}", v.join("; ")),
+        }
+    }
+    /// `alert` (listed), `warn` (not recorded) or `ok` (none known).
+    pub fn allergy_tone(&self) -> &'static str {
+        match &self.allergies {
+            Allergies::NotRecorded => "warn",
+            Allergies::NoneKnown => "ok",
+            Allergies::Listed(_) => "alert",
+        }
+    }
+}
+
+/// Age in whole years on `day`.
+pub fn age_on(dob: jiff::civil::Date, day: jiff::civil::Date) -> i16 {
+    day.since(dob)
+        .ok()
+        .and_then(|sp| {
+            sp.round(
+                jiff::SpanRound::new()
+                    .largest(jiff::Unit::Year)
+                    .relative(dob),
+            )
+            .ok()
+        })
+        .map(|sp| sp.get_years())
+        .unwrap_or(0)
+}
+
+/// The banner of a patient (audited as a demographics read).
+pub async fn banner(app: &App, who: &Principal, id: PatientId) -> Result<Banner> {
+    let s = access::open(app, who, id, Permission::ReadDemographics, "patient.banner").await?;
+    let profile = profile_of(&s, app).await?.unwrap_or_default();
+    let dob: jiff::civil::Date = s
+        .patient
+        .date_of_birth
+        .parse()
+        .map_err(|_| Error::Internal("stored date of birth".into()))?;
+    let age = age_on(dob, s.today());
+    Ok(Banner {
+        patient_id: id.to_string(),
+        name: s.patient.display_name(),
+        date_of_birth: s.patient.date_of_birth.clone(),
+        age,
+        sex: s.patient.sex.clone(),
+        mrn: s.patient.mrn.clone(),
+        program: s.program.name.clone(),
+        allergies: profile.allergy_state(),
+    })
+}
+
+/// Record the patient's allergies (clinical staff or registration): a new
+/// version of the registration details with the allergy answer changed.
+pub async fn save_allergies(
+    app: &App,
+    who: &Principal,
+    id: PatientId,
+    allergies: &[String],
+    none_known: bool,
+) -> Result<()> {
+    // Clinical staff record them, and so does registration.
+    let perm = if who.can(Permission::WriteClinical) {
+        Permission::WriteClinical
+    } else {
+        Permission::RegisterPatient
+    };
+    let s = access::open(app, who, id, perm, "allergies.open").await?;
+    let w = s.writer()?;
+    let mut d = profile_of(&s, app).await?.unwrap_or_default();
+    d.allergies = allergies.to_vec();
+    d.no_known_allergies = none_known;
+    let d = d.tidy();
+    check_profile(&d)?;
+    let mut tx = app.begin().await?;
+    let pid = tx.add_profile(&w, &kinds::encode(&d)?, who.user_id).await?;
+    tx.audit(
+        who.event("allergies.update", Outcome::Success)
+            .object("patient_profile", pid)
+            .patient(id),
+    );
+    tx.commit().await?;
+    Ok(())
 }
 
 /// A patient's current registration details (front desk and clinicians).

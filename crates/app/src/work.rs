@@ -299,8 +299,15 @@ async fn roster_unaudited(app: &App, session: &CalendarSession) -> Result<(Vec<R
     if let Some(m) = &members {
         ids.retain(|id| m.contains(id));
     }
-    let names: HashMap<PatientId, String> =
-        app.store.patient_names(&ids).await?.into_iter().collect();
+    // Names with birth date and MRN: two people of the same name on one
+    // roster are told apart.
+    let names: HashMap<PatientId, String> = app
+        .store
+        .patient_idents(&ids)
+        .await?
+        .into_iter()
+        .map(|(id, name, dob, mrn)| (id, format!("{name} (DOB {dob}, MRN {mrn})")))
+        .collect();
     let mut marks: HashMap<PatientId, (String, AttendanceBody)> = HashMap::new();
     for r in app.store.records_referring(&session.id).await? {
         if r.kind != Kind::Attendance.as_str() || !r.is_current() {
@@ -487,6 +494,9 @@ pub async fn attendance(
 pub struct WorkItem {
     pub patient_id: String,
     pub patient: String,
+    /// Birth date and MRN, to tell two patients of the same name apart.
+    #[serde(default)]
+    pub ident: String,
     pub what: String,
     pub due_at: Option<i64>,
     /// The due time in the program's time zone, for people.
@@ -579,6 +589,7 @@ pub async fn worklist(app: &App, who: &Principal) -> Result<Worklist> {
     let item = |r: &carepath_store::Record, what: String, due: Option<i64>| WorkItem {
         patient_id: r.patient_id.to_string(),
         patient: String::new(),
+        ident: String::new(),
         what,
         due_at: due,
         due: String::new(),
@@ -618,6 +629,7 @@ pub async fn worklist(app: &App, who: &Principal) -> Result<Worklist> {
                     WorkItem {
                         patient_id: e.patient_id.to_string(),
                         patient: String::new(),
+                        ident: String::new(),
                         what: "Intake assessment due".into(),
                         due_at: Some(e.admitted_at),
                         due: String::new(),
@@ -644,6 +656,7 @@ pub async fn worklist(app: &App, who: &Principal) -> Result<Worklist> {
                     WorkItem {
                         patient_id: pid.to_string(),
                         patient: String::new(),
+                        ident: String::new(),
                         what: if due < now {
                             "COWS overdue".into()
                         } else {
@@ -775,6 +788,7 @@ pub async fn worklist(app: &App, who: &Principal) -> Result<Worklist> {
                     WorkItem {
                         patient_id: r.patient_id.to_string(),
                         patient: String::new(),
+                        ident: String::new(),
                         what: format!("Self-report from the portal: {}", r.alert),
                         due_at: Some(r.reported_at),
                         due: String::new(),
@@ -804,6 +818,7 @@ pub async fn worklist(app: &App, who: &Principal) -> Result<Worklist> {
                     WorkItem {
                         patient_id: v.test.patient_id.to_string(),
                         patient: String::new(),
+                        ident: String::new(),
                         what: format!("Drug test {}: {} — {why}", v.collected, v.summary),
                         due_at: Some(v.test.collected_at),
                         due: String::new(),
@@ -821,10 +836,18 @@ pub async fn worklist(app: &App, who: &Principal) -> Result<Worklist> {
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let names: HashMap<PatientId, String> =
-        app.store.patient_names(&ids).await?.into_iter().collect();
+    let names: HashMap<PatientId, (String, String, String)> = app
+        .store
+        .patient_idents(&ids)
+        .await?
+        .into_iter()
+        .map(|(id, name, dob, mrn)| (id, (name, dob, mrn)))
+        .collect();
     for (list, prog, pid, mut it) in pending {
-        it.patient = names.get(&pid).cloned().unwrap_or_default();
+        if let Some((name, dob, mrn)) = names.get(&pid) {
+            it.patient = name.clone();
+            it.ident = format!("DOB {dob} · MRN {mrn}");
+        }
         // Each item's time in its own program's zone (by id, not by name).
         let tz = find(prog)
             .and_then(|g| parse_time_zone(&g.timezone).ok())
@@ -1060,6 +1083,7 @@ async fn dosing_items(
     let item = |pid: PatientId, what: String, due: Option<i64>, overdue: bool| WorkItem {
         patient_id: pid.to_string(),
         patient: String::new(),
+        ident: String::new(),
         what,
         due_at: due,
         due: String::new(),

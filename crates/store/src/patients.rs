@@ -376,6 +376,20 @@ impl Store {
 
     /// Names of patients by id (for lists the caller is already allowed to see).
     pub async fn patient_names(&self, ids: &[PatientId]) -> Result<Vec<(PatientId, String)>> {
+        Ok(self
+            .patient_idents(ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.0, p.1))
+            .collect())
+    }
+
+    /// Who the patients are, to tell two of the same name apart: (id,
+    /// "Last, First (Preferred)", date of birth, MRN).
+    pub async fn patient_idents(
+        &self,
+        ids: &[PatientId],
+    ) -> Result<Vec<(PatientId, String, String, String)>> {
         #[derive(sqlx::FromRow)]
         struct NameRow {
             #[sqlx(try_from = "String")]
@@ -383,11 +397,14 @@ impl Store {
             legal_last_name: String,
             legal_first_name: String,
             preferred_name: Option<String>,
+            date_of_birth: String,
+            mrn: String,
         }
         let mut out = vec![];
         for chunk in ids.chunks(200) {
             let sql = format!(
-                "SELECT id, legal_last_name, legal_first_name, preferred_name FROM patient p WHERE p.id IN ({})",
+                "SELECT id, legal_last_name, legal_first_name, preferred_name, date_of_birth, mrn \
+                 FROM patient p WHERE p.id IN ({})",
                 placeholders(1, chunk.len())
             );
             let rows: Vec<NameRow> = with_reader!(self, c => {
@@ -403,7 +420,7 @@ impl Store {
                     &r.legal_first_name,
                     r.preferred_name.as_deref(),
                 );
-                out.push((r.id, name));
+                out.push((r.id, name, r.date_of_birth, r.mrn));
             }
         }
         Ok(out)

@@ -205,6 +205,14 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(pages::path::profile_form),
         ),
         (
+            r(
+                M::POST,
+                "/patients/{id}/allergies",
+                Perm(P::ReadDemographics),
+            ),
+            post(pages::path::allergies),
+        ),
+        (
             r(M::POST, "/patients/{id}/profile", Perm(P::RegisterPatient)),
             post(pages::path::profile_submit),
         ),

@@ -130,6 +130,11 @@ pub struct Sections {
     pub can_write: bool,
     pub can_register: bool,
     pub error: Option<String>,
+    /// The allergy answer in words and its tone (alert / warn / ok), and
+    /// the listed allergies (to edit them).
+    pub allergies: (String, &'static str),
+    pub allergy_list: Vec<String>,
+    pub no_known_allergies: bool,
     pub profile: Vec<(String, String)>,
     pub contacts: Vec<String>,
     pub has_photo: bool,
@@ -315,6 +320,17 @@ pub async fn build(
         can_register: p.can(Permission::RegisterPatient),
         ..Default::default()
     };
+    let profile = registration::profile_of(scope, &state.app)
+        .await?
+        .unwrap_or_default();
+    let bar_text = match profile.allergy_state() {
+        registration::Allergies::NotRecorded => ("Not recorded — ask".to_string(), "warn"),
+        registration::Allergies::NoneKnown => ("No known allergies".to_string(), "ok"),
+        registration::Allergies::Listed(v) => (v.join("; "), "alert"),
+    };
+    out.allergies = bar_text;
+    out.allergy_list = profile.allergies.clone();
+    out.no_known_allergies = profile.no_known_allergies;
     if let Some((d, contacts)) = registration::contacts(scope, &state.app).await? {
         let language = if d.interpreter_needed && !d.language.is_empty() {
             format!("{} (interpreter needed)", d.language)

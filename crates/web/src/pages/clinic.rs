@@ -439,19 +439,7 @@ pub async fn chart(
         .date_of_birth
         .parse()
         .map_err(|_| AppError::Internal("stored DOB".into()))?;
-    let age = today
-        .since(dob)
-        .ok()
-        .and_then(|s| {
-            s.round(
-                jiff::SpanRound::new()
-                    .largest(jiff::Unit::Year)
-                    .relative(dob),
-            )
-            .ok()
-        })
-        .map(|s| s.get_years())
-        .unwrap_or(0) as i16;
+    let age = carepath_app::registration::age_on(dob, today);
     let mut timeline = vec![];
     let episodes = scope.episodes.clone();
     // The record is loaded once for the chart's sections and its timeline;

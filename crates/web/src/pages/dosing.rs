@@ -140,6 +140,8 @@ struct DosePage {
     due: Option<String>,
     given: Vec<String>,
     has_photo: bool,
+    /// The patient's identification and allergies.
+    bar: carepath_app::registration::Banner,
     holds: Vec<carepath_app::model::Hold>,
     hold_kinds: &'static [(&'static str, &'static str)],
     window: String,
@@ -204,6 +206,7 @@ async fn dose_page(
             .map(|d| format!("{} mg by {}", dosing::mg(d.amount_ug), d.nurse_name))
             .collect(),
         has_photo,
+        bar: carepath_app::registration::banner(&state.app, p, id).await?,
         holds: carepath_app::window::holds(&state.app, p, id).await?,
         hold_kinds: carepath_app::window::HOLD_KINDS,
         window: window.to_string(),

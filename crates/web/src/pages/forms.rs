@@ -256,6 +256,10 @@ pub struct FormPage {
     /// htmx live preview: POST target returning a fragment for `#preview`.
     pub preview: Option<String>,
     pub multipart: bool,
+    /// The patient this form writes about: their bar (name, birth date,
+    /// MRN, allergies) stays on screen above the form.
+    pub patient_id: Option<carepath_domain::ids::PatientId>,
+    pub bar: Option<carepath_app::registration::Banner>,
 }
 
 impl FormPage {
@@ -278,7 +282,20 @@ impl FormPage {
             buttons: vec![],
             preview: None,
             multipart: false,
+            patient_id: None,
+            bar: None,
         }
+    }
+
+    /// Render, with the patient's bar when the form is about a patient.
+    pub async fn show(mut self, state: &crate::AppState, p: &carepath_app::Principal) -> Response {
+        if let Some(id) = self.patient_id {
+            match carepath_app::registration::banner(&state.app, p, id).await {
+                Ok(b) => self.bar = Some(b),
+                Err(e) => return crate::error::HtmlError(e).into_response(),
+            }
+        }
+        self.respond()
     }
     /// Every error: next to its input (done by the builder) and in the summary.
     pub fn with_errors(mut self, errs: &[FieldError]) -> Self {

@@ -51,6 +51,7 @@ fn patient_form(
 ) -> FormPage {
     let mut page = FormPage::new(p, title, action);
     page.back = back(id);
+    page.patient_id = Some(id);
     page.fields = b.fields;
     page.submit = submit.into();
     page
@@ -364,7 +365,7 @@ fn assessment_page(
     errs: &[FieldError],
     panels: Vec<Panel>,
     amend: Option<&str>,
-) -> Response {
+) -> FormPage {
     let mut b = Builder::new(v, errs);
     amend_fields(&mut b, amend);
     assessment_fields(&mut b);
@@ -378,6 +379,7 @@ fn assessment_page(
         action_for(amend, format!("/patients/{id}/assessment")),
     );
     page.back = back(id);
+    page.patient_id = Some(id);
     page.intro = "Substance history, diagnosis, six-dimension ratings and screens. \"Show recommendation\" computes the placement without saving.".into();
     page.fields = b.fields;
     page.panels = panels;
@@ -387,7 +389,7 @@ fn assessment_page(
         "Show recommendation".into(),
     )];
     page.submit = "Save assessment".into();
-    page.with_errors(errs).respond()
+    page.with_errors(errs)
 }
 
 pub async fn assessment_form(
@@ -400,7 +402,9 @@ pub async fn assessment_form(
     let mut v = Values::default();
     v.set("placement.accept", "true");
     v.set("pregnancy", "not_applicable");
-    Ok(assessment_page(&p, id, &v, &[], vec![], None))
+    Ok(assessment_page(&p, id, &v, &[], vec![], None)
+        .show(&state, &p)
+        .await)
 }
 
 pub async fn assessment_submit(
@@ -427,16 +431,15 @@ pub async fn assessment_submit(
     }
     .await;
     match r {
-        Ok(Some(body)) => Ok(assessment_page(
-            &p,
-            id,
-            &v,
-            &[],
-            assessment_panels(&body),
-            None,
-        )),
+        Ok(Some(body)) => Ok(
+            assessment_page(&p, id, &v, &[], assessment_panels(&body), None)
+                .show(&state, &p)
+                .await,
+        ),
         Ok(None) => Ok(Redirect::to(&chart_url(id, "assessment")).into_response()),
-        Err(e) => Ok(assessment_page(&p, id, &v, &field_errors(e)?, vec![], None)),
+        Err(e) => Ok(assessment_page(&p, id, &v, &field_errors(e)?, vec![], None)
+            .show(&state, &p)
+            .await),
     }
 }
 
@@ -531,7 +534,7 @@ fn flowsheet_page(
     v: &Values,
     errs: &[FieldError],
     amend: Option<&str>,
-) -> Response {
+) -> FormPage {
     let scale = if v.get("scale") == "sows" {
         "sows"
     } else {
@@ -551,6 +554,7 @@ fn flowsheet_page(
         action_for(amend, format!("/patients/{id}/flowsheet")),
     );
     page.back = back(id);
+    page.patient_id = Some(id);
     page.intro = if scale == "sows" {
         "Subjective Opiate Withdrawal Scale with vital signs.".into()
     } else {
@@ -560,7 +564,7 @@ fn flowsheet_page(
     // A calculator over the form being typed: it names no patient.
     page.preview = Some("/flowsheet/preview".to_string());
     page.submit = "Save entry".into();
-    page.with_errors(errs).respond()
+    page.with_errors(errs)
 }
 
 #[derive(Deserialize, Default)]
@@ -580,7 +584,7 @@ pub async fn flowsheet_form(
     let mut v = Values::default();
     v.set("scale", if q.scale == "sows" { "sows" } else { "cows" });
     v.set("observed_at", local_input(s.now, &s.tz));
-    Ok(flowsheet_page(&p, id, &v, &[], None))
+    Ok(flowsheet_page(&p, id, &v, &[], None).show(&state, &p).await)
 }
 
 pub async fn flowsheet_submit(
@@ -598,7 +602,9 @@ pub async fn flowsheet_submit(
     .await;
     match r {
         Ok(_) => Ok(Redirect::to(&chart_url(id, "withdrawal")).into_response()),
-        Err(e) => Ok(flowsheet_page(&p, id, &v, &field_errors(e)?, None)),
+        Err(e) => Ok(flowsheet_page(&p, id, &v, &field_errors(e)?, None)
+            .show(&state, &p)
+            .await),
     }
 }
 
@@ -651,7 +657,7 @@ fn order_page(
     v: &Values,
     errs: &[FieldError],
     amend: Option<&str>,
-) -> Response {
+) -> FormPage {
     let mut b = Builder::new(v, errs);
     amend_fields(&mut b, amend);
     b.select(
@@ -686,7 +692,6 @@ fn order_page(
         "Enter order",
     )
     .with_errors(errs)
-    .respond()
 }
 
 pub async fn order_form(
@@ -699,7 +704,7 @@ pub async fn order_form(
     let mut v = Values::default();
     v.set("every_h", "6");
     v.set("prn", "true");
-    Ok(order_page(&p, id, &v, &[], None))
+    Ok(order_page(&p, id, &v, &[], None).show(&state, &p).await)
 }
 
 pub async fn order_submit(
@@ -717,7 +722,9 @@ pub async fn order_submit(
     .await;
     match r {
         Ok(_) => Ok(Redirect::to(&chart_url(id, "orders")).into_response()),
-        Err(e) => Ok(order_page(&p, id, &v, &field_errors(e)?, None)),
+        Err(e) => Ok(order_page(&p, id, &v, &field_errors(e)?, None)
+            .show(&state, &p)
+            .await),
     }
 }
 
@@ -843,7 +850,7 @@ async fn note_page(
     v: &Values,
     errs: &[FieldError],
     amend: Option<&str>,
-) -> Result<Response, AppError> {
+) -> Result<FormPage, AppError> {
     let id = s.patient.id;
     let template = v.opt("template").unwrap_or("DAP".into());
     let mut b = Builder::new(v, errs);
@@ -870,6 +877,7 @@ async fn note_page(
         action_for(amend, format!("/patients/{id}/notes")),
     );
     page.back = back(id);
+    page.patient_id = Some(id);
     if amend.is_none() {
         page.intro = format!(
             "Template: {template}. Switch to another template (what you typed is not kept):"
@@ -892,7 +900,7 @@ async fn note_page(
     } else {
         "Save note (sign it next)".into()
     };
-    Ok(page.with_errors(errs).respond())
+    Ok(page.with_errors(errs))
 }
 
 #[derive(Deserialize, Default)]
@@ -928,7 +936,10 @@ pub async fn note_form(
     );
     v.set("session_id", q.session);
     v.set("occurred_at", local_input(s.now, &s.tz));
-    Ok(note_page(&state, &p, &s, &v, &[], None).await?)
+    Ok(note_page(&state, &p, &s, &v, &[], None)
+        .await?
+        .show(&state, &p)
+        .await)
 }
 
 pub async fn note_submit(
@@ -949,7 +960,10 @@ pub async fn note_submit(
         Err(e) => {
             let errs = field_errors(e)?;
             let s = open_write(&state, &p, id, "note.form").await?;
-            Ok(note_page(&state, &p, &s, &v, &errs, None).await?)
+            Ok(note_page(&state, &p, &s, &v, &errs, None)
+                .await?
+                .show(&state, &p)
+                .await)
         }
     }
 }
@@ -1019,7 +1033,7 @@ fn plan_page(
     v: &Values,
     errs: &[FieldError],
     amend: Option<&str>,
-) -> Response {
+) -> FormPage {
     let review = amend.is_some();
     let mut b = Builder::new(v, errs);
     if review {
@@ -1037,10 +1051,11 @@ fn plan_page(
         action_for(amend, format!("/patients/{id}/plan")),
     );
     page.back = back(id);
+    page.patient_id = Some(id);
     page.intro = "Problems, measurable goals, objectives with target dates, interventions and who is responsible for each. The patient signs on the chart.".into();
     page.fields = b.fields;
     page.submit = "Save plan".into();
-    page.with_errors(errs).respond()
+    page.with_errors(errs)
 }
 
 pub async fn plan_form(
@@ -1058,7 +1073,7 @@ pub async fn plan_form(
             .map(|d| d.to_string())
             .unwrap_or_default(),
     );
-    Ok(plan_page(&p, id, &v, &[], None))
+    Ok(plan_page(&p, id, &v, &[], None).show(&state, &p).await)
 }
 
 pub async fn plan_submit(
@@ -1076,7 +1091,9 @@ pub async fn plan_submit(
     .await;
     match r {
         Ok(_) => Ok(Redirect::to(&chart_url(id, "plan")).into_response()),
-        Err(e) => Ok(plan_page(&p, id, &v, &field_errors(e)?, None)),
+        Err(e) => Ok(plan_page(&p, id, &v, &field_errors(e)?, None)
+            .show(&state, &p)
+            .await),
     }
 }
 
@@ -1091,7 +1108,7 @@ async fn amend_page(
     kind: Kind,
     v: &Values,
     errs: &[FieldError],
-) -> Result<Response, AppError> {
+) -> Result<FormPage, AppError> {
     let id = s.patient.id;
     let amend = Some(rid);
     Ok(match kind {
@@ -1138,7 +1155,10 @@ pub async fn amend_form(
     let v = chart::input_of(&s, &e)
         .map(|i| form::values(&i.to_json()))
         .unwrap_or_default();
-    Ok(amend_page(&state, &p, &s, &rid, e.kind, &v, &[]).await?)
+    Ok(amend_page(&state, &p, &s, &rid, e.kind, &v, &[])
+        .await?
+        .show(&state, &p)
+        .await)
 }
 
 pub async fn amend_submit(
@@ -1165,7 +1185,10 @@ pub async fn amend_submit(
         Ok(_) => Ok(Redirect::to(&chart_url(s.patient.id, anchor(e.kind))).into_response()),
         Err(err) => {
             let errs = field_errors(err)?;
-            Ok(amend_page(&state, &p, &s, &rid, e.kind, &v, &errs).await?)
+            Ok(amend_page(&state, &p, &s, &rid, e.kind, &v, &errs)
+                .await?
+                .show(&state, &p)
+                .await)
         }
     }
 }
@@ -1225,7 +1248,7 @@ fn consent_page(
     v: &Values,
     errs: &[FieldError],
     amend: Option<&str>,
-) -> Response {
+) -> FormPage {
     let mut b = Builder::new(v, errs);
     amend_fields(&mut b, amend);
     b.radio(
@@ -1263,7 +1286,6 @@ fn consent_page(
         "Record consent",
     )
     .with_errors(errs)
-    .respond()
 }
 
 pub async fn consent_form(
@@ -1283,7 +1305,7 @@ pub async fn consent_form(
             s.patient.legal_first_name, s.patient.legal_last_name
         ),
     );
-    Ok(consent_page(&p, id, &v, &[], None))
+    Ok(consent_page(&p, id, &v, &[], None).show(&state, &p).await)
 }
 
 pub async fn consent_submit(
@@ -1301,7 +1323,9 @@ pub async fn consent_submit(
     .await;
     match r {
         Ok(_) => Ok(Redirect::to(&chart_url(id, "consents")).into_response()),
-        Err(e) => Ok(consent_page(&p, id, &v, &field_errors(e)?, None)),
+        Err(e) => Ok(consent_page(&p, id, &v, &field_errors(e)?, None)
+            .show(&state, &p)
+            .await),
     }
 }
 
@@ -1311,7 +1335,7 @@ async fn disclose_page(
     s: &PatientScope,
     v: &Values,
     errs: &[FieldError],
-) -> Result<Response, AppError> {
+) -> Result<FormPage, AppError> {
     let id = s.patient.id;
     let records = s
         .entries(&state.app, &[Kind::Consent, Kind::ConsentRevocation])
@@ -1346,10 +1370,11 @@ async fn disclose_page(
     );
     let mut page = FormPage::new(p, "Disclose records", format!("/patients/{id}/disclose"));
     page.back = back(id);
+    page.patient_id = Some(id);
     page.intro = "A disclosure needs a valid consent naming this recipient. The summary carries the 42 CFR § 2.32 notice and is written to the accounting of disclosures.".into();
     page.fields = b.fields;
     page.submit = "Disclose".into();
-    Ok(page.with_errors(errs).respond())
+    Ok(page.with_errors(errs))
 }
 
 pub async fn disclose_form(
@@ -1359,7 +1384,10 @@ pub async fn disclose_form(
 ) -> HtmlResult<Response> {
     let id = pid(&id)?;
     let s = open_write(&state, &p, id, "disclosure.form").await?;
-    Ok(disclose_page(&state, &p, &s, &Values::default(), &[]).await?)
+    Ok(disclose_page(&state, &p, &s, &Values::default(), &[])
+        .await?
+        .show(&state, &p)
+        .await)
 }
 
 #[derive(askama::Template)]
@@ -1398,7 +1426,10 @@ pub async fn disclose_submit(
         Err(e) => field_errors(e)?,
     };
     let s = open_write(&state, &p, id, "disclosure.form").await?;
-    Ok(disclose_page(&state, &p, &s, &v, &errs).await?)
+    Ok(disclose_page(&state, &p, &s, &v, &errs)
+        .await?
+        .show(&state, &p)
+        .await)
 }
 
 #[derive(askama::Template)]
@@ -1451,7 +1482,7 @@ pub async fn disclosures(
 
 // ---------------------------------------------------------------- discharge and episodes
 
-fn discharge_page(p: &Principal, s: &PatientScope, v: &Values, errs: &[FieldError]) -> Response {
+fn discharge_page(p: &Principal, s: &PatientScope, v: &Values, errs: &[FieldError]) -> FormPage {
     let id = s.patient.id;
     let mut b = Builder::new(v, errs);
     b.select(
@@ -1526,7 +1557,6 @@ fn discharge_page(p: &Principal, s: &PatientScope, v: &Values, errs: &[FieldErro
         "Discharge",
     )
     .with_errors(errs)
-    .respond()
 }
 
 pub async fn discharge_form(
@@ -1539,7 +1569,7 @@ pub async fn discharge_form(
     let mut v = Values::default();
     v.set("followup_every_days", s.followup.0.to_string());
     v.set("followup_count", s.followup.1.to_string());
-    Ok(discharge_page(&p, &s, &v, &[]))
+    Ok(discharge_page(&p, &s, &v, &[]).show(&state, &p).await)
 }
 
 pub async fn discharge_submit(
@@ -1560,7 +1590,7 @@ pub async fn discharge_submit(
         Err(e) => {
             let errs = field_errors(e)?;
             let s = open_write(&state, &p, id, "discharge.form").await?;
-            Ok(discharge_page(&p, &s, &v, &errs))
+            Ok(discharge_page(&p, &s, &v, &errs).show(&state, &p).await)
         }
     }
 }
@@ -1571,7 +1601,7 @@ fn episode_page(
     programs: Vec<(String, String)>,
     v: &Values,
     errs: &[FieldError],
-) -> Response {
+) -> FormPage {
     let id = s.patient.id;
     let mut b = Builder::new(v, errs);
     b.select("program_id", "Program", programs);
@@ -1583,6 +1613,7 @@ fn episode_page(
         format!("/patients/{id}/episode"),
     );
     page.back = back(id);
+    page.patient_id = Some(id);
     page.intro = if transfer {
         "Closes the current episode as transferred and opens the next one.".into()
     } else {
@@ -1594,7 +1625,7 @@ fn episode_page(
     } else {
         "Admit".into()
     };
-    page.with_errors(errs).respond()
+    page.with_errors(errs)
 }
 
 async fn my_programs(state: &AppState, p: &Principal) -> Result<Vec<(String, String)>, AppError> {
@@ -1619,13 +1650,11 @@ pub async fn episode_form(
     // The program's own level of care, never the first in the list (a
     // methadone clinic's patient is not admitted to detox by one click).
     v.set("level_of_care", s.program.kind.as_str().to_string());
-    Ok(episode_page(
-        &p,
-        &s,
-        my_programs(&state, &p).await?,
-        &v,
-        &[],
-    ))
+    Ok(
+        episode_page(&p, &s, my_programs(&state, &p).await?, &v, &[])
+            .show(&state, &p)
+            .await,
+    )
 }
 
 pub async fn episode_submit(
@@ -1653,13 +1682,11 @@ pub async fn episode_submit(
         Err(AppError::Conflict(m)) => vec![FieldError::new("program_id", m)],
         Err(e) => field_errors(e)?,
     };
-    Ok(episode_page(
-        &p,
-        &s,
-        my_programs(&state, &p).await?,
-        &v,
-        &errs,
-    ))
+    Ok(
+        episode_page(&p, &s, my_programs(&state, &p).await?, &v, &errs)
+            .show(&state, &p)
+            .await,
+    )
 }
 
 // ---------------------------------------------------------------- follow-up outcome
@@ -1691,7 +1718,7 @@ pub async fn followup(
 
 // ---------------------------------------------------------------- registration details and photo
 
-fn profile_page(p: &Principal, id: PatientId, v: &Values, errs: &[FieldError]) -> Response {
+fn profile_page(p: &Principal, id: PatientId, v: &Values, errs: &[FieldError]) -> FormPage {
     let mut b = Builder::new(v, errs);
     b.text("gender_identity", "Gender identity");
     b.text("pronouns", "Pronouns");
@@ -1718,6 +1745,17 @@ fn profile_page(p: &Principal, id: PatientId, v: &Values, errs: &[FieldError]) -
         b.check(&format!("contacts[{k}].emergency"), "Call in an emergency");
     }
     b.note("What a family contact may be told is governed by the family-involvement consent on the chart.");
+    b.heading("Allergies");
+    for k in 0..4 {
+        b.text(
+            &format!("allergies[{k}]"),
+            &format!("Allergy {} (substance — reaction)", k + 1),
+        );
+    }
+    b.check(
+        "no_known_allergies",
+        "No known allergies (asked and answered)",
+    );
     patient_form(
         p,
         id,
@@ -1727,7 +1765,6 @@ fn profile_page(p: &Principal, id: PatientId, v: &Values, errs: &[FieldError]) -
         "Save details",
     )
     .with_errors(errs)
-    .respond()
 }
 
 pub async fn profile_form(
@@ -1745,7 +1782,9 @@ pub async fn profile_form(
     )
     .await?;
     let d = registration::profile(&state.app, &p, id).await?;
-    Ok(profile_page(&p, id, &form::values(&d), &[]))
+    Ok(profile_page(&p, id, &form::values(&d), &[])
+        .show(&state, &p)
+        .await)
 }
 
 pub async fn profile_submit(
@@ -1763,7 +1802,41 @@ pub async fn profile_submit(
     .await;
     match r {
         Ok(()) => Ok(Redirect::to(&format!("/patients/{id}")).into_response()),
-        Err(e) => Ok(profile_page(&p, id, &v, &field_errors(e)?)),
+        Err(e) => Ok(profile_page(&p, id, &v, &field_errors(e)?)
+            .show(&state, &p)
+            .await),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AllergyForm {
+    #[serde(default)]
+    allergies: String,
+    #[serde(default)]
+    no_known_allergies: Option<String>,
+}
+
+/// Record allergies from the chart (one per line), or "no known allergies".
+pub async fn allergies(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Form(f): Form<AllergyForm>,
+) -> HtmlResult<Response> {
+    let id = pid(&id)?;
+    let list: Vec<String> = f
+        .allergies
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    match registration::save_allergies(&state.app, &p, id, &list, f.no_known_allergies.is_some())
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&chart_url(id, "identity")).into_response()),
+        Err(AppError::Invalid(errs)) => Ok(chart_with_errors(id, &errs, "allergies")),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -21,6 +21,7 @@ use serde::Deserialize;
 pub struct Item {
     pub patient_id: String,
     pub patient: String,
+    pub ident: String,
     pub what: String,
     pub due: String,
     pub overdue: bool,
@@ -44,6 +45,7 @@ pub async fn worklist(State(state): State<AppState>, p: Principal) -> HtmlResult
             .map(|i| Item {
                 patient_id: i.patient_id,
                 patient: i.patient,
+                ident: i.ident,
                 what: i.what,
                 due: i.due,
                 overdue: i.overdue,

@@ -908,3 +908,86 @@ carepath_testkit::both!(the_patients_path_through_the_api, |db| {
         carepath_store::VerifyResult::Intact { .. }
     ));
 });
+
+// The patient is identified on every form staff write in (name, birth
+// date, MRN, allergies); allergies are an explicit answer, recorded from
+// the chart by clinical staff or at registration, never both "none" and a
+// list.
+carepath_testkit::both!(forms_identify_the_patient_and_show_allergies, |db| {
+    let w = World::new(db).await;
+    let nurse = w.login(Role::Nurse).await;
+    let id = w.patient_a;
+    for form in [
+        "flowsheet",
+        "notes",
+        "assessment",
+        "orders",
+        "consents",
+        "plan",
+    ] {
+        let page = get_text(&nurse, w.url(&format!("/patients/{id}/{form}"))).await;
+        assert!(page.contains("class=\"patient-bar\""), "{form}: {page}");
+        assert!(page.contains("Testcase, Alpha"), "{form}");
+        assert!(page.contains("DOB 1990-01-02"), "{form}");
+        assert!(page.contains("Allergies not recorded — ask"), "{form}");
+    }
+    // Both answers at once: refused, said on the chart.
+    let r = nurse
+        .post(w.url(&format!("/patients/{id}/allergies")))
+        .form(&[
+            ("allergies", "penicillin — hives"),
+            ("no_known_allergies", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    let page = get_text(&nurse, w.url(&loc)).await;
+    assert!(page.contains("not both"), "{page}");
+    let r = nurse
+        .post(w.url(&format!("/patients/{id}/allergies")))
+        .form(&[("allergies", "penicillin — hives\n\n  sulfa — rash ")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = get_text(&nurse, w.url(&format!("/patients/{id}/flowsheet"))).await;
+    assert!(
+        page.contains("Allergies: penicillin — hives; sulfa — rash"),
+        "{page}"
+    );
+    // Registration keeps them when it saves other details.
+    let desk = w.login(Role::FrontDesk).await;
+    let r = desk
+        .post(w.url(&format!("/patients/{id}/profile")))
+        .form(&[
+            ("phone", "410 555 0100"),
+            ("allergies[0]", "penicillin — hives"),
+            ("allergies[1]", "sulfa — rash"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = get_text(&nurse, w.url(&format!("/patients/{id}"))).await;
+    assert!(page.contains("penicillin — hives; sulfa — rash"), "{page}");
+    // "No known allergies" is an answer of its own.
+    let r = nurse
+        .post(w.url(&format!("/patients/{id}/allergies")))
+        .form(&[("allergies", ""), ("no_known_allergies", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = get_text(&nurse, w.url(&format!("/patients/{id}/notes"))).await;
+    assert!(page.contains("No known allergies"), "{page}");
+    // Another program's patient: nothing.
+    let r = nurse
+        .post(w.url(&format!("/patients/{}/allergies", w.patient_b)))
+        .form(&[("no_known_allergies", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(r.status().as_u16(), 403 | 404), "{}", r.status());
+});

@@ -136,7 +136,7 @@ carepath_testkit::both!(
                     .replace("{kind}", "cows")
                     .replace("{name}", "cows")
                     .replace("{file}", "app.css")
-                    .replace(|c: char| c == '{' || c == '}', "");
+                    .replace(['{', '}'], "");
                 let req = me.request(spec.method.clone(), w.url(&path));
                 let req = if spec.path.starts_with("/api/") {
                     req.json(&serde_json::json!({}))
@@ -236,7 +236,7 @@ carepath_testkit::both!(
                 .replace("{kind}", "cows")
                 .replace("{name}", "cows")
                 .replace("{file}", "app.css")
-                .replace(|c: char| c == '{' || c == '}', "");
+                .replace(['{', '}'], "");
             let req = fam.request(spec.method.clone(), w.url(&path));
             let req = if spec.path.starts_with("/api/") {
                 req.json(&serde_json::json!({}))
@@ -329,6 +329,8 @@ carepath_testkit::both!(
         // The worklist shows the other patient's alert to staff.
         let wl = get_text(&nurse, w.url("/worklist")).await;
         assert!(wl.contains("craving 9/10"), "{wl}");
+        // Who it is, beyond the name: birth date and MRN.
+        assert!(wl.contains("DOB 1985-03-04 · MRN"), "{wl}");
     }
 );
 
