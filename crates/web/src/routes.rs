@@ -229,6 +229,10 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(pages::work::worklist),
         ),
         (
+            r(M::POST, "/worklist/sign", Perm(P::WriteClinical)),
+            post(pages::work::sign_batch),
+        ),
+        (
             r(M::GET, "/calendar", Perm(P::ReadClinical)),
             get(pages::work::calendar),
         ),

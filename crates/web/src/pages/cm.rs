@@ -24,6 +24,8 @@ use serde::Deserialize;
 struct LedgerPage {
     nav: Nav,
     title: String,
+    /// Who this page is about (name, DOB, MRN, allergies).
+    bar: Option<carepath_app::registration::Banner>,
     patient_id: String,
     name: String,
     l: Ledger,
@@ -94,6 +96,9 @@ async fn ledger_page(
         on_error(&error, StatusCode::UNPROCESSABLE_ENTITY),
         render(&LedgerPage {
             nav: Nav::for_principal(p),
+            bar: carepath_app::registration::banner(&state.app, p, id)
+                .await
+                .ok(),
             title: format!("Incentives — {}", scope.patient.display_name()),
             patient_id: id.to_string(),
             name: scope.patient.display_name(),

@@ -444,6 +444,8 @@ pub async fn outage_csv(
 struct TakehomePage {
     nav: Nav,
     title: String,
+    /// Who this page is about (name, DOB, MRN, allergies).
+    bar: Option<carepath_app::registration::Banner>,
     p: Panel,
     e: Option<takehome::Eligibility>,
     eligibility_error: Option<String>,
@@ -486,6 +488,9 @@ async fn takehome_page(
         status,
         render(&TakehomePage {
             nav: Nav::for_principal(p),
+            bar: carepath_app::registration::banner(&state.app, p, id)
+                .await
+                .ok(),
             title: format!("Take-homes — {}", panel.name),
             p: panel,
             e,
@@ -998,6 +1003,8 @@ pub async fn stock_waste(
 struct OverdosePage {
     nav: Nav,
     title: String,
+    /// Who this page is about (name, DOB, MRN, allergies).
+    bar: Option<carepath_app::registration::Banner>,
     p: Panel,
     program: String,
     history: Vec<carepath_app::model::Overdose>,
@@ -1023,6 +1030,9 @@ async fn overdose_page(
         status,
         render(&OverdosePage {
             nav: Nav::for_principal(p),
+            bar: carepath_app::registration::banner(&state.app, p, id)
+                .await
+                .ok(),
             title: format!("Overdose response — {}", panel.name),
             program: scope.program.id.to_string(),
             p: panel,
@@ -1203,6 +1213,8 @@ pub struct OrderForm {
 struct OrdersPage {
     nav: Nav,
     title: String,
+    /// Who this page is about (name, DOB, MRN, allergies).
+    bar: Option<carepath_app::registration::Banner>,
     patient_id: String,
     name: String,
     orders: Vec<OrderRow>,
@@ -1411,6 +1423,9 @@ async fn orders_page(
         status,
         render(&OrdersPage {
             nav: Nav::for_principal(p),
+            bar: carepath_app::registration::banner(&state.app, p, id)
+                .await
+                .ok(),
             title: format!("Orders — {}", panel.name),
             patient_id: id.to_string(),
             name: panel.name,

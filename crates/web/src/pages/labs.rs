@@ -40,10 +40,10 @@ const CUP: &[&str] = &[
 struct TestsPage {
     nav: Nav,
     title: String,
+    /// Who this page is about (name, DOB, MRN, allergies).
+    bar: Option<carepath_app::registration::Banner>,
     patient_id: String,
     name: String,
-    date_of_birth: String,
-    mrn: String,
     h: History,
     review_needed: usize,
     chart: String,
@@ -201,11 +201,12 @@ async fn tests_page(
         on_error(&error, StatusCode::UNPROCESSABLE_ENTITY),
         render(&TestsPage {
             nav: Nav::for_principal(p),
+            bar: carepath_app::registration::banner(&state.app, p, id)
+                .await
+                .ok(),
             title: format!("Drug tests — {}", scope.patient.display_name()),
             patient_id: id.to_string(),
             name: scope.patient.display_name(),
-            date_of_birth: scope.patient.date_of_birth.clone(),
-            mrn: scope.patient.mrn.clone(),
             review_needed: h.tests.iter().filter(|t| t.needs_review).count(),
             h,
             chart,

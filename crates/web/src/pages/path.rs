@@ -728,6 +728,39 @@ pub async fn order_submit(
     }
 }
 
+/// A dose given or held against an order, as a page of its own: shown
+/// again when the dose is refused, with what was typed, each problem beside
+/// its field, and the order (its hold limits) above.
+fn administer_page(
+    p: &Principal,
+    id: PatientId,
+    rid: &str,
+    order: &str,
+    v: &Values,
+    errs: &[FieldError],
+) -> FormPage {
+    let mut b = Builder::new(v, errs);
+    b.number("sbp", "Systolic BP", "1").required();
+    b.number("dbp", "Diastolic BP", "1").required();
+    b.number("hr", "Heart rate", "1").required();
+    b.radio("given", "Dose", [("true", "Given"), ("false", "Held")]);
+    b.text("hold_reason", "Reason held (required when held)");
+    let mut page = patient_form(
+        p,
+        id,
+        "Give or hold a dose",
+        format!("/records/{rid}/administer"),
+        b,
+        "Record",
+    );
+    page.panels.push(crate::pages::forms::Panel {
+        title: "The order".into(),
+        lines: vec![order.to_string()],
+        tone: "info",
+    });
+    page.with_errors(errs)
+}
+
 /// Inline administration form on the chart.
 pub async fn administer(
     State(state): State<AppState>,
@@ -735,7 +768,7 @@ pub async fn administer(
     Path(rid): Path<String>,
     Form(mut pairs): Pairs,
 ) -> HtmlResult<Response> {
-    let (s, _) = access::open_for_record(
+    let (s, order) = access::open_for_record(
         &state.app,
         &p,
         &rid,
@@ -745,7 +778,8 @@ pub async fn administer(
     .await?;
     let id = s.patient.id;
     pairs.retain(|(k, _)| k != "order_id");
-    pairs.push(("order_id".into(), rid));
+    let typed = Values(pairs.clone());
+    pairs.push(("order_id".into(), rid.clone()));
     let r = async {
         let input: AdministrationInput = form::parse(&pairs, &[])?;
         chart::create(&state.app, &p, id, &Input::Administration(input)).await
@@ -753,7 +787,12 @@ pub async fn administer(
     .await;
     match r {
         Ok(_) => Ok(Redirect::to(&chart_url(id, "orders")).into_response()),
-        Err(e) => Ok(chart_with_errors(id, &field_errors(e)?, "orders")),
+        Err(e) => {
+            let errs = field_errors(e)?;
+            Ok(administer_page(&p, id, &rid, &order.summary, &typed, &errs)
+                .show(&state, &p)
+                .await)
+        }
     }
 }
 

@@ -20,6 +20,8 @@ use serde::Deserialize;
 struct PatientPortalPage {
     nav: Nav,
     title: String,
+    /// Who this page is about (name, DOB, MRN, allergies).
+    bar: Option<carepath_app::registration::Banner>,
     patient_id: String,
     a: AccessState,
     reports: Vec<Report>,
@@ -59,6 +61,9 @@ async fn page(
     let reports = portal::reports(&state.app, p, id).await.unwrap_or_default();
     Ok(render(&PatientPortalPage {
         nav: Nav::for_principal(p),
+        bar: carepath_app::registration::banner(&state.app, p, id)
+            .await
+            .ok(),
         title: format!("Portal — {}", a.patient_name),
         patient_id: id.to_string(),
         a,

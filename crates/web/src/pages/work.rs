@@ -34,11 +34,62 @@ pub struct Item {
 struct WorklistPage {
     nav: Nav,
     title: String,
+    message: Option<String>,
     sections: Vec<(String, String, Vec<Item>, &'static str)>,
     referrals: i64,
 }
 
-pub async fn worklist(State(state): State<AppState>, p: Principal) -> HtmlResult<Response> {
+#[derive(Deserialize, Default)]
+pub struct WorklistQuery {
+    #[serde(default)]
+    done: String,
+    #[serde(default)]
+    sig: String,
+}
+
+/// Sign several entries from the worklist (a prescriber's orders, an
+/// author's notes and plans): each is signed on its own through the same
+/// service as from the chart; what could not be signed is said.
+pub async fn sign_batch(
+    State(state): State<AppState>,
+    p: Principal,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> HtmlResult<Response> {
+    let ids: Vec<String> = pairs
+        .into_iter()
+        .filter(|(k, _)| k == "rid")
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+        .collect();
+    let (mut signed, mut refused) = (0, vec![]);
+    for rid in &ids {
+        match carepath_app::chart::sign(&state.app, &p, rid, &Default::default()).await {
+            Ok(()) => signed += 1,
+            Err(e @ (AppError::Forbidden(_) | AppError::Conflict(_) | AppError::NotFound)) => {
+                refused.push(e.to_string())
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut text = if ids.is_empty() {
+        "Nothing was selected.".to_string()
+    } else {
+        format!("Signed {signed} of {}.", ids.len())
+    };
+    if !refused.is_empty() {
+        refused.sort();
+        refused.dedup();
+        text.push_str(&format!(" Not signed: {}", refused.join("; ")));
+    }
+    let q = crate::flash::query("done", &text);
+    Ok(Redirect::to(&format!("/worklist?{q}")).into_response())
+}
+
+pub async fn worklist(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<WorklistQuery>,
+) -> HtmlResult<Response> {
     let w = work::worklist(&state.app, &p).await?;
     let conv = |v: Vec<work::WorkItem>| -> Vec<Item> {
         v.into_iter()
@@ -150,6 +201,7 @@ pub async fn worklist(State(state): State<AppState>, p: Principal) -> HtmlResult
     Ok(render(&WorklistPage {
         nav: Nav::for_principal(&p),
         title: "Worklist".into(),
+        message: crate::flash::read(&q.done, &q.sig),
         sections,
         referrals: w.referrals_waiting,
     })

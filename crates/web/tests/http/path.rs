@@ -918,14 +918,20 @@ carepath_testkit::both!(forms_identify_the_patient_and_show_allergies, |db| {
     let nurse = w.login(Role::Nurse).await;
     let id = w.patient_a;
     for form in [
-        "flowsheet",
-        "notes",
-        "assessment",
-        "orders",
-        "consents",
-        "plan",
+        "/patients/{id}/flowsheet",
+        "/patients/{id}/notes",
+        "/patients/{id}/assessment",
+        "/patients/{id}/orders",
+        "/patients/{id}/consents",
+        "/patients/{id}/plan",
+        "/patients/{id}/drug-tests",
+        "/patients/{id}/incentives",
+        "/patients/{id}/portal",
+        "/dosing/{id}/orders",
+        "/dosing/{id}/takehome",
+        "/dosing/{id}/overdose",
     ] {
-        let page = get_text(&nurse, w.url(&format!("/patients/{id}/{form}"))).await;
+        let page = get_text(&nurse, w.url(&form.replace("{id}", &id.to_string()))).await;
         assert!(page.contains("class=\"patient-bar\""), "{form}: {page}");
         assert!(page.contains("Testcase, Alpha"), "{form}");
         assert!(page.contains("DOB 1990-01-02"), "{form}");
@@ -990,4 +996,136 @@ carepath_testkit::both!(forms_identify_the_patient_and_show_allergies, |db| {
         .await
         .unwrap();
     assert!(matches!(r.status().as_u16(), 403 | 404), "{}", r.status());
+});
+
+// A prescriber signs the orders waiting on the worklist at once — each one
+// signed on its own, as from the chart — and whoever may not sign is told.
+carepath_testkit::both!(a_prescriber_signs_waiting_orders_in_one_go, |db| {
+    let w = World::new(db).await;
+    carepath_app::chart::admit(
+        &w.app,
+        &system(),
+        w.patient_a,
+        &carepath_app::chart::AdmitInput {
+            program_id: w.a.to_string(),
+            level_of_care: "withdrawal_management".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let nurse = w.login(Role::Nurse).await;
+    let rec = format!("{}/api/v1/patients/{}/records/order", w.base, w.patient_a);
+    let mut ids = vec![];
+    for (med, dose) in [("clonidine", 0.1), ("ondansetron", 4.0)] {
+        let (st, v) = post_json(
+            &nurse,
+            rec.clone(),
+            serde_json::json!({"medication": med, "dose_mg": dose, "every_h": 6, "prn": true,
+                "indication": "withdrawal"}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        ids.push(v["id"].as_str().unwrap().to_string());
+    }
+    // The nurse cannot sign them in a batch either.
+    let r = nurse
+        .post(w.url("/worklist/sign"))
+        .form(&[("rid", ids[0].as_str())])
+        .send()
+        .await
+        .unwrap();
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    let page = get_text(&nurse, w.url(&loc)).await;
+    assert!(
+        page.contains("Signed 0 of 1. Not signed: only a prescriber"),
+        "{page}"
+    );
+    let dr = w.login(Role::Prescriber).await;
+    let page = get_text(&dr, w.url("/worklist")).await;
+    assert!(page.contains("Sign all 2 shown"), "{page}");
+    let r = dr
+        .post(w.url("/worklist/sign"))
+        .form(&[("rid", ids[0].as_str()), ("rid", ids[1].as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    let page = get_text(&dr, w.url(&loc)).await;
+    assert!(page.contains("Signed 2 of 2."), "{page}");
+    assert!(!page.contains("Sign all"), "nothing left to sign: {page}");
+    // Each order carries its own signature.
+    for id in &ids {
+        let sigs = w.store().record(id).await.unwrap().signatures;
+        assert_eq!(sigs.len(), 1, "{id}");
+        assert_eq!(sigs[0].kind, "author");
+    }
+});
+
+// A comfort dose the hold parameters block: the page says why beside the
+// answer, keeps the vital signs typed, and shows the order's limits — it
+// does not jump back to the chart and lose them.
+carepath_testkit::both!(a_refused_comfort_dose_keeps_what_was_typed, |db| {
+    let w = World::new(db).await;
+    carepath_app::chart::admit(
+        &w.app,
+        &system(),
+        w.patient_a,
+        &carepath_app::chart::AdmitInput {
+            program_id: w.a.to_string(),
+            level_of_care: "withdrawal_management".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let nurse = w.login(Role::Nurse).await;
+    let dr = w.login(Role::Prescriber).await;
+    let (st, v) = post_json(
+        &nurse,
+        format!("{}/api/v1/patients/{}/records/order", w.base, w.patient_a),
+        serde_json::json!({"medication": "clonidine", "dose_mg": 0.1, "every_h": 6, "prn": true,
+            "indication": "withdrawal"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let order = v["id"].as_str().unwrap().to_string();
+    let (st, _) = post_json(
+        &dr,
+        format!("{}/api/v1/records/{order}/sign", w.base),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let r = nurse
+        .post(w.url(&format!("/records/{order}/administer")))
+        .form(&[
+            ("sbp", "84"),
+            ("dbp", "50"),
+            ("hr", "58"),
+            ("given", "true"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("class=\"patient-bar\""), "{page}");
+    assert!(page.contains("value=\"84\""), "the vitals typed are kept");
+    assert!(page.contains("value=\"58\""));
+    assert!(page.contains("The order"), "{page}");
+    assert!(page.to_lowercase().contains("clonidine"), "{page}");
+    // Held, with a reason: recorded, back to the chart.
+    let r = nurse
+        .post(w.url(&format!("/records/{order}/administer")))
+        .form(&[
+            ("sbp", "84"),
+            ("dbp", "50"),
+            ("hr", "58"),
+            ("given", "false"),
+            ("hold_reason", "SBP below 90"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
 });
