@@ -211,6 +211,11 @@ pub struct Banner {
     pub mrn: String,
     pub program: String,
     pub allergies: Allergies,
+    pub has_photo: bool,
+    /// What must not be missed, for those who read the chart: withdrawal
+    /// entries with dangerous readings no prescriber has signed (48 h), the
+    /// patient's alarming portal check-ins nobody has answered (7 days).
+    pub alerts: Vec<String>,
 }
 
 impl Banner {
@@ -267,7 +272,37 @@ pub async fn banner(app: &App, who: &Principal, id: PatientId) -> Result<Banner>
         mrn: s.patient.mrn.clone(),
         program: s.program.name.clone(),
         allergies: profile.allergy_state(),
+        has_photo: s.has_photo(app).await?,
+        alerts: if s.holds_in(s.program.id, Permission::ReadClinical) {
+            alerts_of(app, id, s.now).await?
+        } else {
+            vec![]
+        },
     })
+}
+
+/// The banner's alerts (see [`Banner::alerts`]).
+async fn alerts_of(app: &App, id: PatientId, now: i64) -> Result<Vec<String>> {
+    let day = crate::clock::DAY_US;
+    let mut out: Vec<String> = app
+        .store
+        .patient_records(id, &["cows", "sows"])
+        .await?
+        .into_iter()
+        .filter(|r| {
+            r.is_current()
+                && r.sign_role.is_some()
+                && !r.is_signed()
+                && r.occurred_at >= now - 2 * day
+        })
+        .map(|r| r.summary)
+        .collect();
+    for r in app.store.patient_reports(id, 20).await? {
+        if !r.alert.is_empty() && r.ack_at.is_none() && r.reported_at >= now - 7 * day {
+            out.push(format!("Portal check-in: {}", r.alert));
+        }
+    }
+    Ok(out)
 }
 
 /// Record the patient's allergies (clinical staff or registration): a new

@@ -1129,3 +1129,62 @@ carepath_testkit::both!(a_refused_comfort_dose_keeps_what_was_typed, |db| {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 });
+
+// The bar carries what must not be missed to clinicians — an alarming
+// check-in nobody has answered — and not to the front desk.
+carepath_testkit::both!(the_patient_bar_shows_alerts_to_clinicians, |db| {
+    let w = World::new(db).await;
+    carepath_app::chart::admit(
+        &w.app,
+        &system(),
+        w.patient_a,
+        &carepath_app::chart::AdmitInput {
+            program_id: w.a.to_string(),
+            level_of_care: "opioid_treatment_program".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let inv = carepath_app::portal::invite(&w.app, &system(), w.patient_a)
+        .await
+        .unwrap();
+    let token = carepath_app::portal::join(
+        &w.app,
+        &carepath_app::portal::JoinInput {
+            code: inv.code,
+            username: "alpha.t".into(),
+            password: PW.into(),
+            confirm: PW.into(),
+            language: "en".into(),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let me = carepath_app::portal::resolve(&w.app, &token, None)
+        .await
+        .unwrap()
+        .unwrap();
+    carepath_app::portal::report(
+        &w.app,
+        &me,
+        &carepath_app::portal::ReportInput {
+            sows: vec![],
+            craving: Some(9),
+            mood: Some(3),
+        },
+    )
+    .await
+    .unwrap();
+    let id = w.patient_a;
+    let nurse = w.login(Role::Nurse).await;
+    let page = get_text(&nurse, w.url(&format!("/patients/{id}/notes"))).await;
+    assert!(page.contains("Portal check-in: craving 9/10"), "{page}");
+    let desk = w.login(Role::FrontDesk).await;
+    let page = get_text(&desk, w.url(&format!("/patients/{id}/profile"))).await;
+    assert!(page.contains("class=\"patient-bar\""), "{page}");
+    assert!(
+        !page.contains("Portal check-in"),
+        "no clinical alerts for the desk"
+    );
+});
