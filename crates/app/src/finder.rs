@@ -113,6 +113,7 @@ pub async fn program_facilities(
                 waitlist_days: l.waitlist_days,
                 same_day_medication: l.same_day_medication,
                 last_verified: verified,
+                hours: p.hours.trim().to_string(),
             }),
         });
     }

@@ -169,6 +169,10 @@ pub struct ListingInput {
     pub waitlist_days: String,
     #[serde(default)]
     pub same_day: Option<String>,
+    /// Opening hours in the program's words ("Dosing Mon–Fri 05:30–13:00");
+    /// shown on the finder. Absent: unchanged.
+    #[serde(default)]
+    pub hours: Option<String>,
 }
 
 fn parse_listing(f: &ListingInput, now: i64) -> Result<Listing> {
@@ -237,9 +241,19 @@ pub async fn set_listing(
 ) -> Result<()> {
     crate::access::program(app, who, program, Permission::ManageListing).await?;
     let l = parse_listing(f, app.now_us())?;
+    let hours = f.hours.as_deref().map(str::trim);
+    if hours.is_some_and(|h| h.chars().count() > 200) {
+        return Err(Error::invalid(
+            "hours",
+            "keep the hours under 200 characters",
+        ));
+    }
     let by = Some(who.user_id).filter(|u| !u.0.is_nil());
     let mut tx = app.begin().await?;
     tx.set_program_listing(program, &l, by).await?;
+    if let Some(h) = hours {
+        tx.set_program_hours(program, h).await?;
+    }
     tx.audit(
         who.event("listing.update", Outcome::Success)
             .object("program_listing", program)

@@ -421,6 +421,7 @@ pub async fn seed(app: &App, clock: &ManualClock, secrets: &std::path::Path) -> 
                 open_beds: beds.into(),
                 waitlist_days: wait.into(),
                 same_day: yes(same_day),
+                hours: None,
             },
         )
         .await?;

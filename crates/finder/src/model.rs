@@ -34,6 +34,10 @@ pub struct Live {
     pub same_day_medication: bool,
     /// ISO date the information was last verified.
     pub last_verified: String,
+    /// Opening hours as the program states them ("Mon–Fri 5:30–13:00,
+    /// Sat 7–10"); empty when it has not said.
+    #[serde(default)]
+    pub hours: String,
 }
 
 /// Normalize text for de-duplication: lowercase ASCII letters and digits,

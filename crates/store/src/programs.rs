@@ -118,6 +118,19 @@ impl Tx {
         });
         Ok(())
     }
+
+    /// Change a program's opening hours as it states them.
+    pub async fn set_program_hours(&mut self, id: ProgramId, hours: &str) -> Result<()> {
+        self.changes_reference();
+        on_tx!(self, c => {
+            sqlx::query("UPDATE program SET hours = $2 WHERE id = $1")
+                .bind(id.to_string())
+                .bind(hours)
+                .execute(&mut *c)
+                .await?;
+        });
+        Ok(())
+    }
 }
 
 impl Store {

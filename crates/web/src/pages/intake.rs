@@ -135,6 +135,7 @@ pub struct ListingView {
     pub waitlist_days: String,
     pub same_day: bool,
     pub verified: String,
+    pub hours: String,
 }
 
 #[derive(Template)]
@@ -157,6 +158,7 @@ async fn listing_page(
         .await?
         .into_iter()
         .map(|(g, l)| ListingView {
+            hours: g.hours.clone(),
             program_id: g.id.to_string(),
             name: g.name.clone(),
             latitude: l

@@ -16,6 +16,7 @@ async fn call_backs_reach_the_program_intake_queue() {
         ("waitlist_days", "0"),
         ("same_day", "yes"),
         ("open_beds", ""),
+        ("hours", "Dosing Mon–Fri 05:30–13:00"),
     ];
     let r = intake
         .post(format!("{}/listing/{}", w.base, w.a))
@@ -42,6 +43,9 @@ async fn call_backs_reach_the_program_intake_queue() {
         .await
         .unwrap();
     assert!(page.contains("Accepting new patients") && page.contains("Ask for a call back"));
+    // The hours the program states, instead of "call to confirm".
+    assert_eq!(j["live"]["hours"], "Dosing Mon–Fri 05:30–13:00");
+    assert!(page.contains("Dosing Mon–Fri 05:30–13:00"), "{page}");
 
     // A member of the public asks for a call back.
     let public = client();
