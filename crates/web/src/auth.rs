@@ -70,6 +70,48 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
+/// Where a member of staff was going when the sign-in page interrupted them
+/// (an ended session, a link opened while signed out): a page of Carepath,
+/// remembered for ten minutes, so that signing in returns there.
+pub const NEXT_COOKIE: &str = "carepath_next";
+
+/// Whether `path` may be returned to after signing in: a page of this
+/// server (never another site), and not the sign-in pages themselves.
+pub fn safe_next(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains("://")
+        && !path.contains('\\')
+        && path.len() <= 500
+        && !["/login", "/logout", "/mfa", "/portal"].iter().any(|p| {
+            path == *p || path.starts_with(&format!("{p}/")) || path.starts_with(&format!("{p}?"))
+        })
+}
+
+pub fn next_cookie(path: &str, secure: bool) -> String {
+    // URL-encoded as `p=…`: only cookie-safe characters remain.
+    let v = serde_urlencoded::to_string([("p", path)]).unwrap_or_default();
+    format!(
+        "{NEXT_COOKIE}={v}; Path=/; HttpOnly; SameSite=Strict; Max-Age=600{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+pub fn clear_next_cookie(secure: bool) -> String {
+    format!(
+        "{NEXT_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// The remembered page, if it is safe to return to.
+pub fn next_of(headers: &HeaderMap) -> Option<String> {
+    let raw = cookie_value(headers, NEXT_COOKIE)?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&raw).ok()?;
+    let path = pairs.into_iter().find(|(k, _)| k == "p")?.1;
+    safe_next(&path).then_some(path)
+}
+
 /// The `Set-Cookie` value for a session token.
 pub fn session_cookie(token: &str, secure: bool) -> String {
     format!(
@@ -125,5 +167,40 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
             .get::<Principal>()
             .cloned()
             .ok_or(ApiError(AppError::Unauthenticated))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_own_pages_are_returned_to() {
+        for ok in [
+            "/patients/1/notes",
+            "/worklist",
+            "/dosing?program=x&window=2",
+        ] {
+            assert!(safe_next(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.example/",
+            "https://evil.example/",
+            "/\\evil.example",
+            "evil",
+            "/login",
+            "/login?m=idle",
+            "/mfa",
+            "/mfa/enroll",
+            "/logout",
+            "/portal/family",
+        ] {
+            assert!(!safe_next(bad), "{bad}");
+        }
+        let mut h = HeaderMap::new();
+        let v = next_cookie("/dosing?program=x&window=2", false);
+        let pair = v.split(';').next().unwrap().to_string();
+        h.insert(axum::http::header::COOKIE, pair.parse().unwrap());
+        assert_eq!(next_of(&h).as_deref(), Some("/dosing?program=x&window=2"));
     }
 }

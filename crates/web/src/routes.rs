@@ -1361,9 +1361,31 @@ async fn guard(state: AppState, g: Guard, api: bool, mut req: Request, next: Nex
         parts.extensions.insert(principal);
         return next.run(Request::from_parts(parts, body)).await;
     }
+    // A page asked for while signed out (or after the session ended):
+    // signing in returns to it.
+    let remember = |r: Response, parts: &axum::http::request::Parts| -> Response {
+        if api || parts.method != Method::GET {
+            return r;
+        }
+        let path = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default();
+        if !auth::safe_next(&path) {
+            return r;
+        }
+        let secure = state.settings().secure_cookies || crate::client::of(parts).https;
+        let mut r = r;
+        if let Ok(v) = HeaderValue::from_str(&auth::next_cookie(&path, secure)) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+        r
+    };
     let principal: Principal = match auth::resolve(&state, &parts).await {
         Ok(Some(p)) => p,
-        Ok(None) => return fail(AppError::Unauthenticated),
+        Ok(None) => return remember(fail(AppError::Unauthenticated), &parts),
+        Err(e @ AppError::SessionExpired) => return remember(fail(e), &parts),
         Err(e) => return fail(e),
     };
     if let Guard::Perm(p) = g {

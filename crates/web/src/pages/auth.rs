@@ -163,11 +163,9 @@ pub async fn mfa_submit(
     match carepath_app::auth::second_factor(&state.app, &p, &f.code).await? {
         SecondFactor::Passed(token) => {
             let cookie = a::session_cookie(&token, state.secure_cookies(&from));
-            let mut done = p.0.clone();
-            done.mfa_done = true;
-            return Ok(
-                ([(SET_COOKIE, cookie)], Redirect::to(super::landing(&done))).into_response(),
-            );
+            // `/` sends each role to its work, or back to the page the
+            // sign-in interrupted.
+            return Ok(([(SET_COOKIE, cookie)], Redirect::to("/")).into_response());
         }
         SecondFactor::Locked => return Ok(Redirect::to("/login").into_response()),
         SecondFactor::Refused => {}

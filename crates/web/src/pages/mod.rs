@@ -29,6 +29,17 @@ pub async fn home(State(state): State<AppState>, req: Request) -> Response {
         // from its header.
         return Redirect::to("/find").into_response();
     };
+    // Back to the page the sign-in interrupted, once signed in fully.
+    if p.mfa_done
+        && let Some(next) = crate::auth::next_of(&parts.headers)
+    {
+        let secure = state.settings().secure_cookies || crate::client::of(&parts).https;
+        return (
+            [(header::SET_COOKIE, crate::auth::clear_next_cookie(secure))],
+            Redirect::to(&next),
+        )
+            .into_response();
+    }
     Redirect::to(landing(&p)).into_response()
 }
 

@@ -577,3 +577,47 @@ carepath_testkit::both!(
         }
     }
 );
+
+// Signing in returns to the page that asked for it (a link opened while
+// signed out, a session that ended), once; otherwise each role's landing.
+carepath_testkit::both!(signing_in_returns_to_the_page_asked_for, |db| {
+    let w = World::new(db).await;
+    let c = client();
+    let page = format!("/patients/{}/notes", w.patient_a);
+    let r = c.get(w.url(&page)).send().await.unwrap();
+    assert_eq!(r.headers()["location"], "/login");
+    assert!(
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|v| v.to_str().unwrap().starts_with("carepath_next=")),
+        "the page is remembered"
+    );
+    let r = c
+        .post(w.url("/login"))
+        .form(&[("username", "u.nurse"), ("password", PW)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/");
+    let r = c.get(w.url("/")).send().await.unwrap();
+    assert_eq!(r.headers()["location"].to_str().unwrap(), page);
+    // Once: the next visit to `/` is the nurse's own landing.
+    let r = c.get(w.url("/")).send().await.unwrap();
+    assert_eq!(r.headers()["location"], "/worklist");
+    // The API and form posts are never remembered.
+    let anon = client();
+    let r = anon
+        .get(w.url(&format!("/api/v1/patients/{}", w.patient_a)))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("set-cookie").is_none());
+    let r = anon
+        .post(w.url(&page))
+        .form(&[("x", "y")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("set-cookie").is_none());
+});
