@@ -251,6 +251,21 @@ pub struct FamilyScope {
     pub now: i64,
 }
 
+/// Where a consent stands today for the portal's family view: revoked or
+/// not, and whether treatment has ended (every episode discharged; a
+/// patient never admitted has not ended treatment).
+pub(crate) fn consent_standing(
+    episodes: &[Episode],
+    revoked: bool,
+    today: jiff::civil::Date,
+) -> carepath_clinical::consent::Standing {
+    carepath_clinical::consent::Standing {
+        revoked,
+        treatment_ended: !episodes.is_empty() && episodes.iter().all(|e| e.discharged_at.is_some()),
+        today,
+    }
+}
+
 /// The family member's path to a patient: only while the patient's
 /// family-involvement consent stands (`clinical::consent::permits`: the
 /// recipient it names, not revoked, not expired, treatment not ended when
@@ -314,11 +329,7 @@ pub async fn open_family(app: &App, who: &Principal, action: &str) -> Result<Fam
     let tz = parse_time_zone(&program.timezone)?;
     let now = app.now_us();
     let today = carepath_domain::program::clinic_day(app.now(), &tz);
-    let standing = carepath_clinical::consent::Standing {
-        revoked,
-        treatment_ended: !episodes.is_empty() && episodes.iter().all(|e| e.discharged_at.is_some()),
-        today,
-    };
+    let standing = consent_standing(&episodes, revoked, today);
     if let Err(why) = carepath_clinical::consent::permits(
         &c,
         standing,

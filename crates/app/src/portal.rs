@@ -160,6 +160,18 @@ pub async fn invite(app: &App, who: &Principal, patient: PatientId) -> Result<In
             "only staff who register patients or write in their record invite them".into(),
         ));
     }
+    issue_invite(app, who, &s, None).await
+}
+
+/// Make and record an invitation (for the patient, or with `family` for a
+/// family member under that consent); the code is returned once.
+async fn issue_invite(
+    app: &App,
+    who: &Principal,
+    s: &PatientScope,
+    family: Option<carepath_store::portal::FamilyGrant>,
+) -> Result<Invite> {
+    let patient = s.patient.id;
     let code = new_code();
     let expires_at = app.now_us() + app.settings.portal_invite_hours * 3600 * 1_000_000;
     let mut tx = app.begin().await?;
@@ -170,15 +182,28 @@ pub async fn invite(app: &App, who: &Principal, patient: PatientId) -> Result<In
             (!who.user_id.0.is_nil()).then_some(who.user_id),
             &who.display_name,
             expires_at,
-            None,
+            family.as_ref(),
         )
         .await?;
-    tx.audit(
-        who.event("portal.invite", Outcome::Success)
-            .object("portal_invite", &id)
-            .patient(patient)
-            .program(s.program.id),
-    );
+    let mut ev = who
+        .event(
+            if family.is_some() {
+                "portal.family_invite"
+            } else {
+                "portal.invite"
+            },
+            Outcome::Success,
+        )
+        .object("portal_invite", &id)
+        .patient(patient)
+        .program(s.program.id);
+    if let Some(f) = &family {
+        ev = ev.detail(format!(
+            "consent {}; appointments: {}",
+            f.consent_id, f.show_appointments
+        ));
+    }
+    tx.audit(ev);
     tx.commit().await?;
     Ok(Invite {
         code,
@@ -217,7 +242,15 @@ pub async fn access_state(app: &App, who: &Principal, patient: PatientId) -> Res
     )
     .await?;
     let family_consents = if s.holds_in(s.program.id, Permission::ReadClinical) {
-        family_consents(app, &s)
+        let clinical = access::open(
+            app,
+            who,
+            patient,
+            Permission::ReadClinical,
+            "portal.family.consents",
+        )
+        .await?;
+        family_consents(app, &clinical)
             .await?
             .into_iter()
             .map(|(id, c)| (id, c.recipient, c.information))
@@ -239,6 +272,16 @@ pub async fn access_state(app: &App, who: &Principal, patient: PatientId) -> Res
 
 /// Turn off a patient's portal access; their sessions end.
 pub async fn disable(app: &App, who: &Principal, patient: PatientId) -> Result<()> {
+    turn_off(app, who, patient, None).await
+}
+
+/// Turn off the patient's own access, or (`account`) a family member's.
+async fn turn_off(
+    app: &App,
+    who: &Principal,
+    patient: PatientId,
+    account: Option<&str>,
+) -> Result<()> {
     let s = access::open(
         app,
         who,
@@ -254,48 +297,36 @@ pub async fn disable(app: &App, who: &Principal, patient: PatientId) -> Result<(
         ));
     }
     let mut tx = app.begin().await?;
-    if !tx.disable_portal_account(patient, None).await? {
-        return Err(Error::Conflict(
-            "this patient has no portal access to turn off".into(),
-        ));
+    if !tx.disable_portal_account(patient, account).await? {
+        return Err(match account {
+            None => Error::Conflict("this patient has no portal access to turn off".into()),
+            Some(_) => Error::NotFound,
+        });
     }
-    tx.audit(
-        who.event("portal.disable", Outcome::Success)
+    tx.audit(match account {
+        None => who
+            .event("portal.disable", Outcome::Success)
             .object("patient", patient)
             .patient(patient),
-    );
+        Some(a) => who
+            .event("portal.family_disable", Outcome::Success)
+            .object("portal_account", a)
+            .patient(patient),
+    });
     Ok(tx.commit().await?)
 }
 
 /// The patient's family-involvement consents that permit disclosure today
-/// (root record id and the consent), read through the scope.
+/// (root record id and the consent), read through a scope opened for
+/// clinical reading.
 async fn family_consents(
     app: &App,
     s: &PatientScope,
 ) -> Result<Vec<(String, carepath_clinical::consent::Consent)>> {
-    if !matches!(
-        s.permission(),
-        Permission::ReadClinical | Permission::WriteClinical
-    ) {
-        let again = access::open(
-            app,
-            s.principal(),
-            s.patient.id,
-            Permission::ReadClinical,
-            "portal.family.consents",
-        )
-        .await?;
-        return Box::pin(family_consents(app, &again)).await;
-    }
     let entries = s
         .entries(app, &[Kind::Consent, Kind::ConsentRevocation])
         .await?;
-    let standing = |revoked: bool| carepath_clinical::consent::Standing {
-        revoked,
-        treatment_ended: !s.episodes.is_empty()
-            && s.episodes.iter().all(|e| e.discharged_at.is_some()),
-        today: s.today(),
-    };
+    let standing = |revoked: bool| access::consent_standing(&s.episodes, revoked, s.today());
     Ok(crate::chart::consents_with_state(&entries)
         .into_iter()
         .filter_map(|(e, rev)| match &e.body {
@@ -351,36 +382,17 @@ pub async fn invite_family(
             "choose a family-involvement consent that is in force (signed, not revoked, not expired)",
         ));
     };
-    let code = new_code();
-    let expires_at = app.now_us() + app.settings.portal_invite_hours * 3600 * 1_000_000;
-    let mut tx = app.begin().await?;
-    let id = tx
-        .create_portal_invite(
-            patient,
-            &sha256_hex(&normalize_code(&code)),
-            (!who.user_id.0.is_nil()).then_some(who.user_id),
-            &who.display_name,
-            expires_at,
-            Some(&carepath_store::portal::FamilyGrant {
-                consent_id: root.clone(),
-                recipient: c.recipient.clone(),
-                show_appointments: appointments,
-            }),
-        )
-        .await?;
-    tx.audit(
-        who.event("portal.family_invite", Outcome::Success)
-            .object("portal_invite", &id)
-            .patient(patient)
-            .program(s.program.id)
-            .detail(format!("consent {root}; appointments: {appointments}")),
-    );
-    tx.commit().await?;
-    Ok(Invite {
-        code,
-        expires_at,
-        expires: crate::fmt::time(expires_at, &s.tz),
-    })
+    issue_invite(
+        app,
+        who,
+        &s,
+        Some(carepath_store::portal::FamilyGrant {
+            consent_id: root,
+            recipient: c.recipient,
+            show_appointments: appointments,
+        }),
+    )
+    .await
 }
 
 /// Turn off one family member's access.
@@ -390,30 +402,7 @@ pub async fn disable_family(
     patient: PatientId,
     account: &str,
 ) -> Result<()> {
-    let s = access::open(
-        app,
-        who,
-        patient,
-        Permission::ReadDemographics,
-        "portal.disable.open",
-    )
-    .await?;
-    if !may_manage(who, &s) {
-        return Err(Error::Forbidden(
-            "only staff who register patients or write in their record turn off portal access"
-                .into(),
-        ));
-    }
-    let mut tx = app.begin().await?;
-    if !tx.disable_portal_account(patient, Some(account)).await? {
-        return Err(Error::NotFound);
-    }
-    tx.audit(
-        who.event("portal.family_disable", Outcome::Success)
-            .object("portal_account", account)
-            .patient(patient),
-    );
-    Ok(tx.commit().await?)
+    turn_off(app, who, patient, Some(account)).await
 }
 
 /// What a family member sees.

@@ -330,11 +330,17 @@ struct JoinPage {
 impl JoinPage {
     /// The error beside `field`, in the reader's language.
     fn err(&self, field: &str) -> Option<String> {
-        self.errors
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| field_text(self.f.t, field, &e.message))
+        field_error(self.f.t, &self.errors, field)
     }
+}
+
+/// The error beside `field` (or one of its items, `field[…]`), in the
+/// reader's language.
+fn field_error(t: Tr, errors: &[FieldError], field: &str) -> Option<String> {
+    errors
+        .iter()
+        .find(|e| e.field == field || e.field.starts_with(&format!("{field}[")))
+        .map(|e| field_text(t, field, &e.message))
 }
 
 /// A field error in the reader's language: English shows the service's
@@ -598,10 +604,7 @@ struct CheckInPage {
 
 impl CheckInPage {
     fn err(&self, field: &str) -> Option<String> {
-        self.errors
-            .iter()
-            .find(|e| e.field == field || e.field.starts_with(&format!("{field}[")))
-            .map(|e| field_text(self.f.t, field, &e.message))
+        field_error(self.f.t, &self.errors, field)
     }
     /// Whether answer `v` of SOWS item `i` was chosen (kept after an error).
     fn sows_is(&self, i: &usize, v: &u8) -> bool {
@@ -828,10 +831,7 @@ struct SecurityPage {
 
 impl SecurityPage {
     fn err(&self, field: &str) -> Option<String> {
-        self.errors
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| field_text(self.f.t, field, &e.message))
+        field_error(self.f.t, &self.errors, field)
     }
 }
 
