@@ -619,3 +619,15 @@ pub async fn refuse_route(app: &App, who: &Principal, route: &str, perm: Permiss
     )
     .await
 }
+
+/// The person at the screen is still there (they typed or clicked): their
+/// session's idle clock starts again. Answers the idle timeout in seconds,
+/// for the page's warning.
+pub async fn keep_alive(app: &App, p: &Principal) -> Result<i64> {
+    if let Via::Session { token_hash } = &p.via {
+        let mut tx = app.begin().await?;
+        tx.touch_session(token_hash).await?;
+        tx.commit().await?;
+    }
+    Ok(app.settings.idle_timeout_secs)
+}

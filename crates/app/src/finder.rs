@@ -47,7 +47,15 @@ impl FinderIndex {
             return Ok(false);
         }
         let mut facilities = store.facilities().await?;
-        facilities.extend(program_facilities(store).await?);
+        let programs = program_facilities(store).await?;
+        // A program that runs Carepath replaces its own directory listing:
+        // one place, shown once, with what its staff keep current.
+        facilities.retain(|f| {
+            !programs
+                .iter()
+                .any(|p| carepath_finder::import::same_place(p, f))
+        });
+        facilities.extend(programs);
         let idx = tokio::task::spawn_blocking(move || Index::new(facilities))
             .await
             .map_err(|e| carepath_store::StoreError::Config(e.to_string()))?;
@@ -115,6 +123,7 @@ pub async fn program_facilities(
                 last_verified: verified,
                 hours: p.hours.trim().to_string(),
             }),
+            updated: None,
         });
     }
     Ok(out)
@@ -152,12 +161,16 @@ pub async fn import(
     for f in app.store.facilities().await? {
         dir.insert(f);
     }
-    let before = dir.by_key.len();
+    let before = dir.by_key.len() + dir.absorbed.len();
     let (format, report) = dir.import(bytes, format).map_err(|e| {
         crate::Error::invalid("file", format!("{source}: {e} (nothing was imported)"))
     })?;
+    // Stored listings found to be one place with another (an import before
+    // listings were merged by place) are folded into it and removed.
+    let absorbed = std::mem::take(&mut dir.absorbed);
     let all = dir.into_facilities();
     let mut tx = app.begin().await?;
+    tx.delete_facilities(&absorbed).await?;
     tx.upsert_facilities(&all).await?;
     tx.audit(who.event("finder.import", Outcome::Success).detail(format!(
         "{} {source}: {} rows, {} added, {} merged, {} skipped",

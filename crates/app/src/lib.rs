@@ -28,6 +28,7 @@ pub mod chart;
 pub mod clock;
 pub mod cm;
 pub mod dosing;
+pub mod drafts;
 pub mod drugtest;
 pub mod error;
 pub mod finder;

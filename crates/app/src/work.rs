@@ -911,6 +911,175 @@ pub async fn census(app: &App, who: &Principal) -> Result<Vec<carepath_store::Ce
     Ok(rows)
 }
 
+/// One month of a program's census.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MonthRow {
+    /// `2026-11`.
+    pub month: String,
+    /// In care at the end of the month (now, for the current month).
+    pub census: i64,
+    pub admissions: i64,
+    pub discharges: i64,
+}
+
+/// Retention: of the admissions at least `days` ago (in the period), how
+/// many stayed in care at least `days` days.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Retention {
+    pub days: i64,
+    pub admitted: i64,
+    pub retained: i64,
+}
+
+/// What a director sees of a program over the last twelve months.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Trends {
+    pub program: String,
+    pub months: Vec<MonthRow>,
+    pub retention: Vec<Retention>,
+    /// Discharges of the twelve months by reason (code, count).
+    pub reasons: Vec<(String, i64)>,
+    /// In care now at a bed-based level (detox, residential).
+    pub in_beds: i64,
+    /// Open beds as the program last published them on its finder listing.
+    pub open_beds: Option<i64>,
+}
+
+/// Month-by-month figures from episodes (pure): the `n` months ending with
+/// the one holding `now`, in `tz`. Retention counts admissions of the last
+/// two years; a stay still open counts its days to `now`.
+pub fn trends_of(
+    episodes: &[carepath_store::Episode],
+    now: i64,
+    tz: &jiff::tz::TimeZone,
+    n: usize,
+) -> (Vec<MonthRow>, Vec<Retention>, Vec<(String, i64)>) {
+    let month_of = |t: i64| -> (i16, i8) {
+        let d = jiff::Timestamp::from_microsecond(t)
+            .unwrap_or_default()
+            .to_zoned(tz.clone())
+            .date();
+        (d.year(), d.month())
+    };
+    let start_of = |(y, m): (i16, i8)| -> i64 {
+        jiff::civil::date(y, m, 1)
+            .to_zoned(tz.clone())
+            .map(|z| z.timestamp().as_microsecond())
+            .unwrap_or(0)
+    };
+    let next = |(y, m): (i16, i8)| if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    let mut months = vec![month_of(now)];
+    while months.len() < n {
+        let (y, m) = months[0];
+        months.insert(0, if m == 1 { (y - 1, 12) } else { (y, m - 1) });
+    }
+    let first = start_of(months[0]);
+    let rows = months
+        .iter()
+        .map(|&mo| {
+            let (from, to) = (start_of(mo), start_of(next(mo)).min(now + 1));
+            let census = episodes
+                .iter()
+                .filter(|e| e.admitted_at < to && e.discharged_at.is_none_or(|d| d >= to))
+                .count() as i64;
+            MonthRow {
+                month: format!("{}-{:02}", mo.0, mo.1),
+                census,
+                admissions: episodes
+                    .iter()
+                    .filter(|e| e.admitted_at >= from && e.admitted_at < to)
+                    .count() as i64,
+                discharges: episodes
+                    .iter()
+                    .filter(|e| e.discharged_at.is_some_and(|d| d >= from && d < to))
+                    .count() as i64,
+            }
+        })
+        .collect();
+    let two_years = now - 730 * DAY_US;
+    let retention = [30, 90, 180]
+        .into_iter()
+        .map(|days| {
+            let eligible: Vec<_> = episodes
+                .iter()
+                .filter(|e| e.admitted_at >= two_years && e.admitted_at <= now - days * DAY_US)
+                .collect();
+            let retained = eligible
+                .iter()
+                .filter(|e| e.discharged_at.unwrap_or(now) - e.admitted_at >= days * DAY_US)
+                .count() as i64;
+            Retention {
+                days,
+                admitted: eligible.len() as i64,
+                retained,
+            }
+        })
+        .collect();
+    let mut reasons: BTreeMap<String, i64> = BTreeMap::new();
+    for e in episodes {
+        if e.discharged_at.is_some_and(|d| d >= first && d <= now) {
+            *reasons
+                .entry(
+                    e.discharge_reason
+                        .clone()
+                        .unwrap_or_else(|| "not recorded".into()),
+                )
+                .or_default() += 1;
+        }
+    }
+    let mut reasons: Vec<(String, i64)> = reasons.into_iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    (rows, retention, reasons)
+}
+
+/// Twelve months of each program the principal may see the dashboard of:
+/// census at each month's end, admissions and discharges by month and
+/// reason, retention at 30/90/180 days, beds. Counts only; audited.
+pub async fn trends(app: &App, who: &Principal) -> Result<Vec<Trends>> {
+    let programs = app.store.list_programs().await?;
+    let listings = app.store.program_listings().await?;
+    let now = app.now_us();
+    let mut out = vec![];
+    for prog in who.programs_with(Permission::ViewDashboard) {
+        let Some(g) = programs.iter().find(|g| g.id == prog) else {
+            continue;
+        };
+        let tz = parse_time_zone(&g.timezone)?;
+        // Two years back: retention at 180 days needs admissions that old.
+        let eps = app.store.program_episodes(prog, now - 740 * DAY_US).await?;
+        let (months, retention, reasons) = trends_of(&eps, now, &tz, 12);
+        let in_beds = eps
+            .iter()
+            .filter(|e| e.discharged_at.is_none())
+            .filter(|e| {
+                e.level_of_care.parse::<ProgramKind>().is_ok_and(|k| {
+                    matches!(
+                        k,
+                        ProgramKind::WithdrawalManagement | ProgramKind::Residential
+                    )
+                })
+            })
+            .count() as i64;
+        out.push(Trends {
+            program: g.name.clone(),
+            months,
+            retention,
+            reasons,
+            in_beds,
+            open_beds: listings
+                .iter()
+                .find(|(id, _)| *id == prog)
+                .and_then(|(_, l)| l.open_beds),
+        });
+    }
+    app.audit(
+        who.event("dashboard.trends", Outcome::Success)
+            .detail(format!("programs={}", out.len())),
+    )
+    .await?;
+    Ok(out)
+}
+
 /// Open episodes per program and level of care: (program, level label, count).
 pub async fn census_by_level(app: &App, who: &Principal) -> Result<Vec<(String, String, i64)>> {
     let programs = app.store.list_programs().await?;
@@ -1106,19 +1275,19 @@ async fn dosing_items(
             .filter(|o| o.verbal && !o.is_signed() && o.prescriber_id == who.user_id.to_string())
         {
             let due = o.ordered_at + settings.verbal_cosign_hours * HOUR_US;
-            out.push((
+            let mut it = item(
                 o.patient_id,
-                item(
-                    o.patient_id,
-                    format!(
-                        "Sign verbal order: {} (taken by {})",
-                        crate::dosing::order_summary(o),
-                        o.ordered_by_name
-                    ),
-                    Some(due),
-                    due < now,
+                format!(
+                    "Sign verbal order: {} (taken by {})",
+                    crate::dosing::order_summary(o),
+                    o.ordered_by_name
                 ),
-            ));
+                Some(due),
+                due < now,
+            );
+            // Signed from the worklist, several at once (each on its own).
+            it.record_id = Some(o.id.to_string());
+            out.push((o.patient_id, it));
         }
         // The missed-dose rule: who must be seen before the next dose.
         let closures: Vec<String> = app
@@ -1317,5 +1486,70 @@ mod tests {
         // this admission → due at admission (500).
         let due = cows_due(&open, &latest, 600);
         assert_eq!(due, vec![(a, 60), (c, 500)]);
+    }
+}
+
+#[cfg(test)]
+mod trends_tests {
+    use super::*;
+    use carepath_domain::ids::{EpisodeId, PatientId, ProgramId};
+
+    fn ep(admit_day: i64, out_day: Option<i64>, reason: Option<&str>) -> carepath_store::Episode {
+        carepath_store::Episode {
+            id: EpisodeId::new(),
+            patient_id: PatientId::new(),
+            program_id: ProgramId::new(),
+            level_of_care: "outpatient".into(),
+            admitted_at: admit_day * DAY_US,
+            discharged_at: out_day.map(|d| d * DAY_US),
+            discharge_reason: reason.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn months_retention_and_reasons_from_episodes() {
+        let tz = jiff::tz::TimeZone::UTC;
+        // Day 0 = 1970-01-01; "now" is day 400 (1971-02-05).
+        let now = 400 * DAY_US;
+        let eps = vec![
+            ep(10, None, None),                    // in care 390 days
+            ep(200, Some(220), Some("dropout")),   // 20 days
+            ep(250, Some(350), Some("completed")), // 100 days
+            ep(398, None, None),                   // too new for 30-day retention
+        ];
+        let (months, retention, reasons) = trends_of(&eps, now, &tz, 12);
+        assert_eq!(months.len(), 12);
+        assert_eq!(months[11].month, "1971-02");
+        assert_eq!(months[0].month, "1970-03");
+        assert_eq!(months[11].census, 2, "now: the first and the last");
+        assert_eq!(months[11].admissions, 1);
+        // Day 350 is 1970-12-17: one discharge in December.
+        let dec = months.iter().find(|m| m.month == "1970-12").unwrap();
+        assert_eq!((dec.discharges, dec.census), (1, 1));
+        assert_eq!(
+            retention[0],
+            Retention {
+                days: 30,
+                admitted: 3,
+                retained: 2
+            }
+        );
+        assert_eq!(
+            retention[1],
+            Retention {
+                days: 90,
+                admitted: 3,
+                retained: 2
+            }
+        );
+        assert_eq!(
+            retention[2],
+            Retention {
+                days: 180,
+                admitted: 2,
+                retained: 1
+            }
+        );
+        assert_eq!(reasons.len(), 2);
     }
 }

@@ -77,6 +77,7 @@ fn synthetic(real: &[Facility], n: usize) -> Vec<Facility> {
                 codes,
                 sources: vec![],
                 live: None,
+                updated: None,
             }
         })
         .collect()
@@ -167,11 +168,21 @@ fn check_against_brute(idx: &Index, qs: &[Query], n: usize) -> Result<()> {
     Ok(())
 }
 
+/// What an HTTP run asks for.
+#[derive(Clone, Copy, PartialEq)]
+enum Load {
+    /// The finder API, one query per request.
+    Search,
+    /// `/healthz`: the HTTP stack alone, the ceiling for any route.
+    Health,
+}
+
 async fn run_http(
     idx_facilities: Vec<Facility>,
     qs: &[Query],
     total: usize,
     connections: usize,
+    load: Load,
 ) -> Result<(f64, Duration, Duration)> {
     // A real server on loopback over a throwaway SQLite database.
     let dir = tempfile::tempdir()?;
@@ -202,6 +213,9 @@ async fn run_http(
     let urls: Vec<String> = qs
         .iter()
         .map(|q| {
+            if load == Load::Health {
+                return format!("{base}/healthz");
+            }
             let mut u = format!(
                 "{base}/api/v1/facilities?near={},{}&page_size=20",
                 q.lat, q.lon
@@ -255,6 +269,69 @@ async fn run_http(
     ))
 }
 
+/// Bytes on the wire of the public pages a phone loads, as HTML/JSON and
+/// gzip-compressed (what a browser asks for).
+async fn page_sizes(facilities: Vec<Facility>) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = carepath_store::Store::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("sizes.sqlite3").display()
+    ))
+    .await?;
+    store.migrate().await?;
+    let app = carepath_app::App::new(store.clone(), Default::default());
+    let id = facilities.first().map(|f| f.id.clone()).unwrap_or_default();
+    carepath_app::finder::replace(&app, &carepath_app::Principal::system("bench"), facilities)
+        .await?;
+    let base = carepath_web::spawn_loopback(carepath_web::AppState::new(app)).await?;
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(format!("{base}/readyz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!("page sizes (bytes: as sent without compression / gzip):");
+    for (label, path) in [
+        ("finder form", "/find".to_string()),
+        (
+            "results, 10001, 25 miles",
+            "/find?near=10001&radius=25".to_string(),
+        ),
+        (
+            "results, 21201, 25 miles, 2 filters",
+            "/find?near=21201&radius=25&f=methadone&f=buprenorphine".to_string(),
+        ),
+        ("facility page", format!("/find/facility/{id}")),
+        (
+            "API search, 20 results",
+            "/api/v1/facilities?near=60601&radius_mi=25&page_size=20".to_string(),
+        ),
+        ("stylesheet", "/static/app.css".to_string()),
+    ] {
+        let mut sizes = vec![];
+        for enc in ["identity", "gzip"] {
+            let r = client
+                .get(format!("{base}{path}"))
+                .header("accept-encoding", enc)
+                .send()
+                .await?;
+            if !r.status().is_success() {
+                bail!("{path}: {}", r.status());
+            }
+            sizes.push(r.bytes().await?.len());
+        }
+        println!(
+            "  {label:<38} {:>8} / {:>7}  ({:.0}% smaller)",
+            sizes[0],
+            sizes[1],
+            100.0 * (1.0 - sizes[1] as f64 / sizes[0].max(1) as f64)
+        );
+    }
+    store.close().await;
+    Ok(())
+}
+
 /// PostGIS peer: same data, GiST index on geography, ST_DWithin + the same
 /// filters, ordered by distance, same page size; on a sphere of the same
 /// radius so distances are comparable.
@@ -275,18 +352,20 @@ async fn run_postgis(
     let result = async {
         let mut c = sqlx::PgConnection::connect(&url).await?;
         sqlx::raw_sql("CREATE EXTENSION postgis").execute(&mut c).await.context("CREATE EXTENSION postgis (install postgresql-15-postgis-3)")?;
-        sqlx::raw_sql("CREATE TABLE f (id text PRIMARY KEY, codes text[] NOT NULL, geog geography(Point, 4326) NOT NULL)").execute(&mut c).await?;
+        sqlx::raw_sql("CREATE TABLE f (id text PRIMARY KEY, codes text[] NOT NULL, geog geography(Point, 4326) NOT NULL, tier smallint NOT NULL)").execute(&mut c).await?;
         eprintln!("  loading {} facilities into PostGIS ({label})…", facilities.len());
         for chunk in facilities.chunks(5000) {
             let ids: Vec<String> = chunk.iter().map(|f| f.id.clone()).collect();
             let lons: Vec<f64> = chunk.iter().map(|f| f.longitude).collect();
             let lats: Vec<f64> = chunk.iter().map(|f| f.latitude).collect();
             let codes: Vec<String> = chunk.iter().map(|f| format!("{{{}}}", f.codes.join(","))).collect();
-            sqlx::query("INSERT INTO f SELECT id, c::text[], ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography FROM UNNEST($1::text[], $2::float8[], $3::float8[], $4::text[]) AS t(id, lon, lat, c)")
+            let tiers: Vec<i16> = chunk.iter().map(|f| carepath_finder::index::rank(f) as i16).collect();
+            sqlx::query("INSERT INTO f SELECT id, c::text[], ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, tier FROM UNNEST($1::text[], $2::float8[], $3::float8[], $4::text[], $5::int2[]) AS t(id, lon, lat, c, tier)")
                 .bind(ids)
                 .bind(lons)
                 .bind(lats)
                 .bind(codes)
+                .bind(tiers)
                 .execute(&mut c)
                 .await?;
         }
@@ -298,8 +377,9 @@ async fn run_postgis(
             // Sphere distance (use_spheroid = false) in metres; miles × 1609.344.
             let radius_m = q.radius_mi.map(|r| r * 1609.344);
             let pt = "ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography";
+            let ring = carepath_finder::index::RING_MI;
             let filter = format!("($3::float8 IS NULL OR ST_DWithin(geog, {pt}, $3, false)) AND codes @> $4::text[]");
-            let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT id FROM f WHERE {filter} ORDER BY ST_Distance(geog, {pt}, false), id LIMIT 20")))
+            let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT id FROM f WHERE {filter} ORDER BY floor(ST_Distance(geog, {pt}, false) / 1609.344 / {ring}), tier, ST_Distance(geog, {pt}, false), id LIMIT 20")))
                 .bind(q.lon)
                 .bind(q.lat)
                 .bind(radius_m)
@@ -380,17 +460,38 @@ pub async fn finder(a: &BenchArgs) -> Result<()> {
         us(b.mean)
     );
     // At 64 connections (the figure) and at one connection per core,
-    // where latency is not queueing behind other requests.
-    for connections in [64, cores] {
-        let (rps, h50, h99) = run_http(real.clone(), &qs, a.http_requests, connections).await?;
+    // where latency is not queueing behind other requests; at 64 also
+    // `/healthz` on the same server build, so the ratio says whether the
+    // search or the HTTP stack is the limit.
+    let mut search64 = 0.0;
+    for (connections, load) in [
+        (64, Load::Search),
+        (64, Load::Health),
+        (cores, Load::Search),
+    ] {
+        let (rps, h50, h99) =
+            run_http(real.clone(), &qs, a.http_requests, connections, load).await?;
+        let what = match load {
+            Load::Search => "finder API",
+            Load::Health => "/healthz",
+        };
         println!(
-            "HTTP (real set, {connections} concurrent connections, {} requests): {:.0} requests/s, p50 {}, p99 {}",
+            "HTTP {what} (real set, {connections} concurrent connections, {} requests): {:.0} requests/s, p50 {}, p99 {}",
             a.http_requests,
             rps,
             us(h50),
             us(h99)
         );
+        match (connections, load) {
+            (64, Load::Search) => search64 = rps,
+            (64, Load::Health) => println!(
+                "  finder / healthz at 64 connections: {:.2}× (goal ≥ 0.8×)",
+                search64 / rps.max(1e-9)
+            ),
+            _ => {}
+        }
     }
+    page_sizes(real.clone()).await?;
     if let Some(pg) = &a.postgis {
         let n = a.postgis_queries.min(qs.len());
         for (label, facs, idx) in [("real", &real, &real_idx), ("synthetic", &synth, &big_idx)] {

@@ -440,6 +440,10 @@ async fn serve(store: Store, cfg: &config::Config) -> Result<()> {
             if let Err(e) = carepath_app::dosing::missed_dose_sweep(&sweep_app, &who).await {
                 tracing::error!(error = %e, "the missed-dose sweep failed");
             }
+            // Form drafts are kept for a week.
+            if let Err(e) = carepath_app::drafts::purge(&sweep_app).await {
+                tracing::error!(error = %e, "removing old form drafts failed");
+            }
         }
     });
     // The HL7 v2 lab interface over MLLP, when configured.

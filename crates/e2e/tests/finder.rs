@@ -18,12 +18,13 @@ async fn server() -> (String, TestDb) {
             city: "Baltimore".into(),
             state: "MD".into(),
             zip: "21201".into(),
-            phone: Some("(410) 555-0199".into()),
+            phone: Some("(410)555-0199x12 Intake: (410)555-0100".into()),
             latitude: lat,
             longitude: lon,
             codes: codes.iter().map(|c| c.to_string()).collect(),
             sources: vec![],
             live: None,
+            updated: None,
         };
     let app = carepath_app::App::new(db.store.clone(), carepath_testkit::settings());
     carepath_app::finder::replace(
@@ -95,7 +96,28 @@ async fn phone_search_without_javascript_in_english_and_spanish() {
             .click()
             .await?;
         c.wait().for_element(Locator::Id("results-h")).await?;
+        // On the phone the answer is on the screen: the first result starts
+        // within the first 844 px, the search folded under "Change search".
+        let (_, y, _, _) = c
+            .find(Locator::Css("#results ol.results > li"))
+            .await?
+            .rectangle()
+            .await?;
+        assert!(y < 844.0, "first result at {y} px");
+        assert!(
+            !c.find(Locator::Id("near")).await?.is_displayed().await?,
+            "the form waits under 'Change search'"
+        );
+        // Every number dials, the extension too; where each comes from.
+        c.find(Locator::Css("#results a[href='tel:+14105550199,12']"))
+            .await?;
+        c.find(Locator::Css("#results a[href='tel:+14105550100']"))
+            .await?;
         let text = c.find(Locator::Id("results")).await?.text().await?;
+        assert!(
+            text.contains("ext. 12") && text.contains("Source:"),
+            "{text}"
+        );
         assert!(
             text.contains("Harbor Methadone Clinic") && text.contains("Eastside Recovery OTP"),
             "{text}"

@@ -54,6 +54,41 @@ pub struct Index {
     /// Facilities whose listing names no service at all: a filter cannot
     /// say they lack a service, only that nobody said (shown apart).
     unlisted: Vec<u32>,
+    /// Each facility's rank at equal distance (see [`rank`]).
+    tiers: Vec<u8>,
+}
+
+/// Results within the same whole mile count as "at equal distance": there a
+/// program that runs Carepath (live information) comes first, then a
+/// listing with a number to call, then a bare listing. Farther rings still
+/// come after nearer ones, so a nearer program is never buried.
+pub const RING_MI: f64 = 1.0;
+
+/// The tier of a facility within its ring: 0 live, 1 a phone, 2 neither.
+pub fn rank(f: &Facility) -> u8 {
+    if f.live.is_some() {
+        0
+    } else if !f.phones().is_empty() {
+        1
+    } else {
+        2
+    }
+}
+
+/// The order of results: ring, tier, exact distance, id.
+fn order(a: (f64, u8, &str), b: (f64, u8, &str)) -> std::cmp::Ordering {
+    let ring = |d: f64| (d / RING_MI).floor();
+    ring(a.0)
+        .total_cmp(&ring(b.0))
+        .then(a.1.cmp(&b.1))
+        .then(a.0.total_cmp(&b.0))
+        .then_with(|| a.2.cmp(b.2))
+}
+
+/// The squared chord (with rounding room) of the end of `d`'s ring.
+fn ring_end_chord2(d: f64) -> f64 {
+    let end = ((d / RING_MI).floor() + 1.0) * RING_MI;
+    (chord_for_miles(end) * (1.0 + 1e-9)).powi(2) + 1e-18
 }
 
 /// A compiled filter: bits for common codes, posting lists for the rest.
@@ -136,6 +171,7 @@ impl Index {
             .filter(|(_, f)| f.codes.is_empty())
             .map(|(i, _)| i as u32)
             .collect();
+        let tiers = facilities.iter().map(rank).collect();
         Index {
             facilities,
             tree,
@@ -145,6 +181,7 @@ impl Index {
             bits,
             masks,
             unlisted,
+            tiers,
         }
     }
 
@@ -310,7 +347,8 @@ impl Index {
             .collect()
     }
 
-    /// Search: nearest first (ties by id), paginated, with the total count.
+    /// Search: nearest first by whole-mile rings, within a ring reachable
+    /// listings first (see [`RING_MI`]), paginated, with the total count.
     pub fn search(&self, q: &Query) -> SearchResult<'_> {
         let Some(filter) = self.filter(q) else {
             return SearchResult {
@@ -332,10 +370,12 @@ impl Index {
         let chord2 = |p: &[f64; 3]| {
             (p[0] - origin[0]).powi(2) + (p[1] - origin[1]).powi(2) + (p[2] - origin[2]).powi(2)
         };
-        let id_cmp = |a: u32, b: u32| {
-            self.facilities[a as usize]
-                .id
-                .cmp(&self.facilities[b as usize].id)
+        let key = |d: f64, i: u32| {
+            (
+                d,
+                self.tiers[i as usize],
+                self.facilities[i as usize].id.as_str(),
+            )
         };
         // Candidates as (squared chord, index); chord order is great-circle order.
         let (total, mut top): (usize, Vec<(f64, u32)>) = match q.radius_mi {
@@ -358,31 +398,35 @@ impl Index {
                 } else {
                     (0..self.facilities.len() as u32).filter(|i| ok(*i)).count()
                 };
+                // Nearest first until the ring of the last result needed is
+                // complete (a farther listing in that ring may rank above).
                 let mut v = vec![];
+                let mut cut: Option<f64> = None;
                 for p in self.tree.nearest_neighbor_iter(&origin) {
                     if !ok(p.data) {
                         continue;
                     }
                     let c2 = chord2(p.geom());
-                    if v.len() >= need
-                        && v.last()
-                            .is_some_and(|l: &(f64, u32)| c2 > l.0 * (1.0 + 1e-9) + 1e-18)
-                    {
+                    if cut.is_some_and(|c| c2 > c) {
                         break;
                     }
                     v.push((c2, p.data));
+                    if v.len() == need {
+                        cut = Some(ring_end_chord2(dist(p.data)));
+                    }
                 }
                 (total, v)
             }
         };
-        // Keep the first `need` by chord, plus anything within rounding of the cut, then order exactly.
+        // Keep the first `need` by chord and the rest of the last one's ring,
+        // then order exactly.
         if top.len() > need {
             top.select_nth_unstable_by(need - 1, |a, b| a.0.total_cmp(&b.0));
-            let cut = top[need - 1].0 * (1.0 + 1e-9) + 1e-18;
+            let cut = ring_end_chord2(dist(top[need - 1].1));
             top.retain(|(c2, _)| *c2 <= cut);
         }
         let mut exact: Vec<(f64, u32)> = top.into_iter().map(|(_, i)| (dist(i), i)).collect();
-        exact.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| id_cmp(a.1, b.1)));
+        exact.sort_by(|a, b| order(key(a.0, a.1), key(b.0, b.1)));
         let hits = exact
             .into_iter()
             .skip(skip)
@@ -409,7 +453,7 @@ impl Index {
             .map(|f| (haversine_mi(q.lat, q.lon, f.latitude, f.longitude), f))
             .filter(|(d, _)| q.radius_mi.is_none_or(|r| *d <= r))
             .collect();
-        v.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        v.sort_by(|a, b| order((a.0, rank(a.1), &a.1.id), (b.0, rank(b.1), &b.1.id)));
         let page_size = q.page_size.max(1);
         let total = v.len();
         let hits = v
@@ -468,7 +512,7 @@ mod tests {
                     city: ["Baltimore", "Towson", "Dover"][i % 3].into(),
                     state: ["MD", "MD", "DE"][i % 3].into(),
                     zip: "21201".into(),
-                    phone: None,
+                    phone: (i % 3 == 0).then(|| "(410) 555-0100".to_string()),
                     // A dense cluster plus nationwide spread; some exact duplicates of position.
                     latitude: if i % 7 == 0 {
                         39.29
@@ -483,9 +527,41 @@ mod tests {
                     codes,
                     sources: vec![],
                     live: None,
+                    updated: None,
                 }
             })
             .collect()
+    }
+
+    #[test]
+    fn reachable_listings_come_first_at_equal_distance() {
+        let mut fs = synthetic(3, 4);
+        for (i, f) in fs.iter_mut().enumerate() {
+            f.latitude = 39.29 + 0.001 * i as f64;
+            f.longitude = -76.61;
+            f.codes = vec!["METH".into()];
+        }
+        fs[0].phone = None;
+        fs[1].phone = None;
+        fs[2].phone = Some("(410)555-0100x7".into());
+        // A fourth, two miles away, with a phone: after the nearer ring.
+        let mut far = fs[2].clone();
+        far.id = "far".into();
+        far.latitude = 39.32;
+        fs.push(far);
+        let idx = Index::new(fs);
+        let q = Query {
+            lat: 39.29,
+            lon: -76.61,
+            radius_mi: None,
+            codes: vec![],
+            any_of: vec![],
+            page: 1,
+            page_size: 10,
+        };
+        let order = ids(&idx.search(&q));
+        assert_eq!(order, vec!["00000002", "00000000", "00000001", "far"]);
+        assert_eq!(order, ids(&idx.search_brute(&q)));
     }
 
     fn ids(r: &SearchResult) -> Vec<String> {

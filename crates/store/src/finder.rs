@@ -17,6 +17,7 @@ struct Row {
     longitude: f64,
     codes: String,
     sources: String,
+    updated_at: i64,
 }
 
 fn split(s: &str) -> Vec<String> {
@@ -28,7 +29,7 @@ impl Store {
     pub async fn facilities(&self) -> Result<Vec<Facility>> {
         let rows: Vec<Row> = with_reader!(self, c => {
             sqlx::query_as(
-                "SELECT id, name, name2, street, city, state, zip, phone, latitude, longitude, codes, sources FROM facility ORDER BY id",
+                "SELECT id, name, name2, street, city, state, zip, phone, latitude, longitude, codes, sources, updated_at FROM facility ORDER BY id",
             )
             .fetch_all(c)
             .await?
@@ -49,6 +50,9 @@ impl Store {
                 codes: split(&r.codes),
                 sources: split(&r.sources),
                 live: None,
+                updated: jiff::Timestamp::from_microsecond(r.updated_at)
+                    .ok()
+                    .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string()),
             })
             .collect())
     }
@@ -63,6 +67,22 @@ impl Store {
 }
 
 impl Tx {
+    /// Remove directory listings by id (listings merged into another
+    /// facility's place). The directory is public reference data, not
+    /// patient data.
+    pub async fn delete_facilities(&mut self, ids: &[String]) -> Result<u64> {
+        let n = on_tx!(self, c => {
+            for id in ids {
+                sqlx::query("DELETE FROM facility WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *c)
+                    .await?;
+            }
+            ids.len() as u64
+        });
+        Ok(n)
+    }
+
     /// Insert or update facilities.
     pub async fn upsert_facilities(&mut self, fs: &[Facility]) -> Result<u64> {
         let now = self.now();

@@ -97,6 +97,7 @@ pub mod audit_log;
 pub mod backup;
 pub mod cm;
 pub mod dosing;
+pub mod drafts;
 pub mod drugtest;
 pub mod finder;
 mod group;

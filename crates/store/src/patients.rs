@@ -310,6 +310,21 @@ impl Store {
         episodes(Src::Store(self), patient).await
     }
 
+    /// Episodes of a program in care at any time since `since` (open, or
+    /// discharged since then), oldest admission first.
+    pub async fn program_episodes(&self, program: ProgramId, since: i64) -> Result<Vec<Episode>> {
+        let sql = format!(
+            "SELECT {EPISODE_COLS} FROM episode WHERE program_id = $1 AND (discharged_at IS NULL OR discharged_at >= $2) ORDER BY admitted_at"
+        );
+        Ok(with_reader!(self, c => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(program.to_string())
+                .bind(since)
+                .fetch_all(c)
+                .await?
+        }))
+    }
+
     /// Open episodes in a program, oldest admission first.
     pub async fn open_episodes(&self, program: ProgramId) -> Result<Vec<Episode>> {
         let sql = format!(

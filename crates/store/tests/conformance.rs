@@ -726,6 +726,7 @@ both!(facility_directory_round_trips_and_versions, |db| {
         codes: codes.iter().map(|c| c.to_string()).collect(),
         sources: vec!["samhsa-csv".into()],
         live: None,
+        updated: None,
     };
     assert_eq!(s.facilities_version().await.unwrap().0, 0);
     let t0 = now_us();
@@ -737,7 +738,20 @@ both!(facility_directory_round_trips_and_versions, |db| {
     let v1 = s.facilities_version().await.unwrap();
     assert_eq!(v1.0, 2);
     let all = s.facilities().await.unwrap();
-    assert_eq!(all[0], f("a", &["METH", "MD"]));
+    // The day of the import comes back with each listing (its age).
+    let day = jiff::Timestamp::from_microsecond(t0)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string();
+    assert_eq!(all[0].updated.as_deref(), Some(day.as_str()));
+    assert_eq!(
+        all[0],
+        carepath_finder::Facility {
+            updated: Some(day),
+            ..f("a", &["METH", "MD"])
+        }
+    );
     assert!(all[1].codes.is_empty());
     let mut t = s.begin(t0 + 1000).await.unwrap();
     t.upsert_facilities(&[f("a", &["METH", "MD", "SP"])])
@@ -748,6 +762,18 @@ both!(facility_directory_round_trips_and_versions, |db| {
     assert_eq!(v2.0, 2);
     assert!(v2.1 > v1.1);
     assert_eq!(s.facilities().await.unwrap()[0].codes.len(), 3);
+    // A listing merged into another place's is removed.
+    let mut t = s.begin(t0 + 2000).await.unwrap();
+    assert_eq!(t.delete_facilities(&["b".to_string()]).await.unwrap(), 1);
+    t.commit().await.unwrap();
+    let ids: Vec<String> = s
+        .facilities()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(ids, vec!["a"]);
 });
 
 both!(referrals_queue_and_listings, |db| {

@@ -21,7 +21,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 #[openapi(
     info(title = "Carepath API", version = "1", description = "Carepath's JSON API. Authenticate with a personal API token (`Authorization: Bearer cp_…`) or a browser session. Every access to patient data is audited."),
     paths(me, programs, dashboard, search_patients, register_patient_api, get_patient, audit_events, calc, crate::finder::search, crate::finder::export, crate::finder::get, healthz, readyz),
-    components(schemas(crate::finder::SearchDto, crate::finder::FacilityDto, crate::finder::ServiceDto, crate::finder::NearDto, ErrorBody, crate::error::ErrorDetail, crate::error::FieldProblem, MeDto, GrantDto, ProgramDto, CensusDto, PatientDto, EpisodeDto, AuditEventDto, AuditPageDto)),
+    components(schemas(crate::finder::SearchDto, crate::finder::FacilityDto, crate::finder::ServiceDto, crate::finder::PhoneDto, crate::finder::NearDto, ErrorBody, crate::error::ErrorDetail, crate::error::FieldProblem, MeDto, GrantDto, ProgramDto, CensusDto, PatientDto, EpisodeDto, AuditEventDto, AuditPageDto)),
     modifiers(&Security),
     security(("bearer" = []))
 )]

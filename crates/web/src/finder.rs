@@ -43,7 +43,17 @@ pub struct FacilityDto {
     pub city: String,
     pub state: String,
     pub zip: String,
+    /// The contact field as the directory wrote it.
     pub phone: Option<String>,
+    /// Every number in it, each with its use and a `tel:` link that dials
+    /// its extension too.
+    pub phones: Vec<PhoneDto>,
+    /// The files the listing came from (`samhsa-csv`, `samhsa-keys`,
+    /// `otp-directory`, or `carepath` for a program's own listing).
+    pub sources: Vec<String>,
+    /// The day the listing was last copied into Carepath (directory listings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated: Option<String>,
     pub latitude: f64,
     pub longitude: f64,
     /// Miles from `near` (search results only).
@@ -56,6 +66,17 @@ pub struct FacilityDto {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub live: Option<carepath_finder::model::Live>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PhoneDto {
+    /// `main` or `intake`.
+    #[serde(rename = "use")]
+    pub usage: String,
+    /// "(410) 555-0100 ext. 12".
+    pub display: String,
+    /// "tel:+14105550100,12".
+    pub tel: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -92,6 +113,20 @@ pub fn dto(f: &Facility, distance: Option<f64>) -> FacilityDto {
         state: f.state.clone(),
         zip: f.zip.clone(),
         phone: f.phone.clone(),
+        phones: f
+            .phones()
+            .iter()
+            .map(|p| PhoneDto {
+                usage: match p.usage {
+                    carepath_finder::model::PhoneUse::Main => "main".into(),
+                    carepath_finder::model::PhoneUse::Intake => "intake".into(),
+                },
+                display: p.display(),
+                tel: p.tel(),
+            })
+            .collect(),
+        sources: f.sources.clone(),
+        updated: f.updated.clone(),
         latitude: f.latitude,
         longitude: f.longitude,
         distance_mi: distance.map(|d| (d * 100.0).round() / 100.0),

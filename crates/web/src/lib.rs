@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod charts;
 pub mod client;
 pub mod cm_api;
 pub mod dosing_api;

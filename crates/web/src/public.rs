@@ -71,6 +71,14 @@ pub struct Text {
     pub err_name: &'static str,
     pub err_phone: &'static str,
     pub err_consent: &'static str,
+    pub main_line: &'static str,
+    pub intake_line: &'static str,
+    pub source: &'static str,
+    pub source_live: &'static str,
+    pub copied_on: &'static str,
+    pub call_first: &'static str,
+    pub change_search: &'static str,
+    pub jump_results: &'static str,
 }
 
 pub const EN: Text = Text {
@@ -94,6 +102,14 @@ pub const EN: Text = Text {
     nearest_h: "Nothing within this distance. The nearest programs:",
     unlisted_hint: "These programs did not list their services in the national directory. They may offer what you need: call and ask.",
     call: "Call",
+    main_line: "main line",
+    intake_line: "intake",
+    source: "Source",
+    source_live: "the program itself, through Carepath; last checked",
+    copied_on: "copied into Carepath on",
+    call_first: "Details change: call before you go.",
+    change_search: "Change search",
+    jump_results: "Skip to the results",
     details: "Details",
     previous: "Previous",
     next: "Next",
@@ -155,6 +171,14 @@ pub const ES: Text = Text {
     nearest_h: "Nada dentro de esta distancia. Los programas más cercanos:",
     unlisted_hint: "Estos programas no indicaron sus servicios en el directorio nacional. Puede que ofrezcan lo que necesita: llame y pregunte.",
     call: "Llamar",
+    main_line: "línea principal",
+    intake_line: "admisiones",
+    source: "Fuente",
+    source_live: "el propio programa, por Carepath; revisado el",
+    copied_on: "copiado a Carepath el",
+    call_first: "Los datos cambian: llame antes de ir.",
+    change_search: "Cambiar la búsqueda",
+    jump_results: "Ir a los resultados",
     details: "Detalles",
     previous: "Anterior",
     next: "Siguiente",
@@ -329,11 +353,69 @@ pub struct FilterView {
 pub struct ResultView {
     pub id: String,
     pub name: String,
+    pub name2: Option<String>,
     pub address: String,
-    pub phone: Option<String>,
-    pub tel: Option<String>,
+    pub phones: Vec<PhoneView>,
+    pub source: String,
     pub distance: String,
     pub highlights: Vec<&'static str>,
+}
+
+/// A number to call, as a link that dials it (with its extension).
+pub struct PhoneView {
+    /// "main line", "intake"; empty when the listing has one number.
+    pub label: &'static str,
+    pub tel: String,
+    pub display: String,
+}
+
+/// Every number of a listing, each dialable with its extension.
+pub fn phone_views(f: &carepath_finder::Facility, t: &Text) -> Vec<PhoneView> {
+    let phones = f.phones();
+    let one = phones.len() == 1;
+    phones
+        .iter()
+        .map(|p| PhoneView {
+            label: match (one, p.usage) {
+                (true, _) => "",
+                (false, carepath_finder::model::PhoneUse::Main) => t.main_line,
+                (false, carepath_finder::model::PhoneUse::Intake) => t.intake_line,
+            },
+            tel: p.tel(),
+            display: p.display(),
+        })
+        .collect()
+}
+
+/// Where a listing comes from and how old it is: "Source: SAMHSA National
+/// Directory, 2017; SAMHSA treatment locator listing — copied into Carepath
+/// on 2026-12-01. Details change: call before you go."
+pub fn source_line(f: &carepath_finder::Facility, t: &Text) -> String {
+    let es = t.lang == "es";
+    if let Some(l) = &f.live {
+        return format!("{}: {} {}.", t.source, t.source_live, l.last_verified);
+    }
+    let names: Vec<&str> = f
+        .sources
+        .iter()
+        .map(|s| match (s.as_str(), es) {
+            ("samhsa-keys", false) => "SAMHSA National Directory, 2017",
+            ("samhsa-keys", true) => "Directorio Nacional de SAMHSA, 2017",
+            ("samhsa-csv", false) => "SAMHSA treatment locator listing",
+            ("samhsa-csv", true) => "listado del localizador de tratamiento de SAMHSA",
+            ("otp-directory", false) => "SAMHSA opioid treatment program directory",
+            ("otp-directory", true) => {
+                "directorio de programas de tratamiento de opioides de SAMHSA"
+            }
+            (_, false) => "a public directory",
+            (_, true) => "un directorio público",
+        })
+        .collect();
+    let mut line = format!("{}: {}", t.source, names.join("; "));
+    if let Some(d) = &f.updated {
+        line.push_str(&format!(" — {} {d}", t.copied_on));
+    }
+    format!("{line}. {}", t.call_first)
 }
 
 #[derive(Template)]
@@ -348,6 +430,8 @@ struct FindPage {
     chosen: usize,
     error: Option<String>,
     searched: bool,
+    /// "Near 21201 · 25 miles · 2 choices": the search, above its results.
+    summary: String,
     total: usize,
     results: Vec<ResultView>,
     /// Nearby listings without services (a filtered search cannot rule
@@ -367,16 +451,6 @@ struct FindPage {
     map_r: f64,
     map_center: (f64, f64),
     pins: Vec<crate::map::Pin>,
-}
-
-/// `tel:` link digits for a phone number.
-fn tel(phone: &str) -> Option<String> {
-    let digits: String = phone
-        .chars()
-        .take_while(|c| !c.is_alphabetic())
-        .filter(|c| c.is_ascii_digit())
-        .collect();
-    (digits.len() >= 10).then(|| format!("+1{}", &digits[digits.len() - 10..]))
 }
 
 fn enc(s: &str) -> String {
@@ -451,6 +525,7 @@ pub async fn find(
         chosen: chosen.len(),
         error: None,
         searched: false,
+        summary: String::new(),
         total: 0,
         results: vec![],
         unlisted: vec![],
@@ -484,15 +559,33 @@ pub async fn find(
                     .collect();
                 let r = idx.search(&q);
                 page.searched = true;
+                let es = t.lang == "es";
+                let mut summary =
+                    format!("{} {}", if es { "Cerca de" } else { "Near" }, near.trim());
+                summary.push_str(&match q.radius_mi {
+                    Some(r) => format!(" · {r} {}", t.miles),
+                    None => format!(" · {}", t.any_distance.to_lowercase()),
+                });
+                match (chosen.len(), es) {
+                    (0, _) => {}
+                    (1, _) => summary.push_str(&format!(
+                        " · {}",
+                        if es { chosen[0].es } else { chosen[0].en }
+                    )),
+                    (n, false) => summary.push_str(&format!(" · {n} choices")),
+                    (n, true) => summary.push_str(&format!(" · {n} opciones")),
+                }
+                page.summary = summary;
                 page.total = r.total;
                 let view = |h: &carepath_finder::index::Hit<'_>| {
                     let f = h.facility;
                     ResultView {
                         id: f.id.clone(),
                         name: f.name.clone(),
+                        name2: f.name2.clone(),
                         address: format!("{}, {}, {} {}", f.street, f.city, f.state, f.zip),
-                        tel: f.phone.as_deref().and_then(tel),
-                        phone: f.phone.clone(),
+                        phones: phone_views(f, t),
+                        source: source_line(f, t),
                         distance: format!("{:.1}", h.distance_mi),
                         highlights: FILTERS
                             .iter()
@@ -595,8 +688,8 @@ struct FacilityPage {
     name2: Option<String>,
     street: String,
     city_line: String,
-    phone: Option<String>,
-    tel: Option<String>,
+    phones: Vec<PhoneView>,
+    source: String,
     groups: Vec<ServiceGroup>,
     unknown: Vec<String>,
     back: String,
@@ -646,8 +739,8 @@ impl FacilityPage {
             name2: f.name2.clone(),
             street: f.street.clone(),
             city_line: format!("{}, {} {}", f.city, f.state, f.zip),
-            tel: f.phone.as_deref().and_then(tel),
-            phone: f.phone.clone(),
+            phones: phone_views(f, t),
+            source: source_line(f, t),
             groups: vec![],
             unknown: vec![],
             back,
@@ -939,11 +1032,39 @@ mod tests {
 
     #[test]
     fn phone_links() {
+        let mut f = carepath_finder::Facility {
+            id: "x".into(),
+            name: "X".into(),
+            name2: None,
+            street: "1 Main St".into(),
+            city: "Baltimore".into(),
+            state: "MD".into(),
+            zip: "21201".into(),
+            phone: Some("(410)225-8240x12 Intake: (410)225-8230".into()),
+            latitude: 39.29,
+            longitude: -76.61,
+            codes: vec![],
+            sources: vec!["samhsa-keys".into(), "samhsa-csv".into()],
+            live: None,
+            updated: Some("2026-12-01".into()),
+        };
+        let v = phone_views(&f, &EN);
+        assert_eq!(v.len(), 2);
         assert_eq!(
-            tel("(410)225-8240 Intake: (410)225-8230").as_deref(),
-            Some("+14102258240")
+            (v[0].label, v[0].tel.as_str()),
+            ("main line", "tel:+14102258240,12")
         );
-        assert_eq!(tel("555-1234"), None);
+        assert_eq!(v[0].display, "(410) 225-8240 ext. 12");
+        assert_eq!(
+            (v[1].label, v[1].tel.as_str()),
+            ("intake", "tel:+14102258230")
+        );
+        assert_eq!(
+            source_line(&f, &EN),
+            "Source: SAMHSA National Directory, 2017; SAMHSA treatment locator listing — copied into Carepath on 2026-12-01. Details change: call before you go."
+        );
+        f.phone = Some("555-1234".into());
+        assert!(phone_views(&f, &EN).is_empty());
         assert_eq!(enc("Baltimore, MD"), "Baltimore%2C+MD");
         // Baltimore to Philadelphia: about 90 miles northeast.
         let d = directions((39.2904, -76.6122), (39.9526, -75.1652), false);

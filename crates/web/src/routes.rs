@@ -233,6 +233,10 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(pages::work::sign_batch),
         ),
         (
+            r(M::POST, "/worklist/sign-orders", Perm(P::OrderMedication)),
+            post(pages::work::sign_orders_batch),
+        ),
+        (
             r(M::GET, "/calendar", Perm(P::ReadClinical)),
             get(pages::work::calendar),
         ),
@@ -347,6 +351,18 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Perm(P::ReviewBreakGlass),
             ),
             post(pages::admin::break_glass_review),
+        ),
+        (
+            r(M::GET, "/session/alive", SignedIn),
+            get(pages::auth::alive),
+        ),
+        (
+            r(M::POST, "/drafts", SignedIn),
+            post(pages::forms::save_draft),
+        ),
+        (
+            r(M::POST, "/drafts/discard", SignedIn),
+            post(pages::forms::discard_draft),
         ),
         (r(M::GET, "/healthz", Public), get(api::healthz)),
         (r(M::GET, "/readyz", Public), get(api::readyz)),
@@ -1385,6 +1401,9 @@ async fn guard(state: AppState, g: Guard, api: bool, mut req: Request, next: Nex
     let principal: Principal = match auth::resolve(&state, &parts).await {
         Ok(Some(p)) => p,
         Ok(None) => return remember(fail(AppError::Unauthenticated), &parts),
+        Err(AppError::SessionExpired) if !api && parts.method == Method::POST => {
+            return hold_form(&state, &parts, body).await;
+        }
         Err(e @ AppError::SessionExpired) => return remember(fail(e), &parts),
         Err(e) => return fail(e),
     };
@@ -1409,9 +1428,83 @@ async fn guard(state: AppState, g: Guard, api: bool, mut req: Request, next: Nex
             )));
         }
     }
+    // A form saved: any draft of it has done its work.
+    let saved_form = (parts.method == Method::POST && !api).then(|| parts.uri.path().to_string());
+    let who = saved_form.as_ref().map(|_| principal.clone());
     parts.extensions.insert(principal);
     req = Request::from_parts(parts, body);
-    next.run(req).await
+    let resp = next.run(req).await;
+    if let (Some(path), Some(who)) = (saved_form, who)
+        && resp.status().is_redirection()
+        && let Err(e) = carepath_app::drafts::submitted(&state.app, &who, &path).await
+    {
+        tracing::warn!(error = %e, "clearing a submitted form's draft failed");
+    }
+    resp
+}
+
+/// Whether a page (GET) is routed at `pattern`.
+fn has_page(pattern: &str) -> bool {
+    static PAGES: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    PAGES
+        .get_or_init(|| {
+            specs()
+                .into_iter()
+                .filter(|s| s.method == Method::GET)
+                .map(|s| s.path)
+                .collect()
+        })
+        .contains(pattern)
+}
+
+/// A form that arrived just after its session ended for inactivity: keep
+/// what was typed for the person whose session it was, and send them to sign
+/// in; the form page gives it back (see `carepath_app::drafts`).
+async fn hold_form(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    body: axum::body::Body,
+) -> Response {
+    let path = parts.uri.path().to_string();
+    let form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let token = auth::cookie_value(&parts.headers, auth::SESSION_COOKIE);
+    // Only a form whose page can be opened again (a GET at the same path)
+    // can be handed back.
+    let reopenable = parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .is_some_and(|m| has_page(m.as_str()));
+    let mut kept = false;
+    if form
+        && reopenable
+        && auth::safe_next(&path)
+        && let Some(token) = token
+        && let Ok(bytes) = axum::body::to_bytes(body, 1024 * 1024).await
+        && let Ok(text) = std::str::from_utf8(&bytes)
+    {
+        match carepath_app::drafts::hold_on_expiry(&state.app, &token, &path, text).await {
+            Ok(k) => kept = k,
+            Err(e) => tracing::warn!(error = %e, "keeping a form across sign-in failed"),
+        }
+    }
+    let to = if kept {
+        "/login?m=kept"
+    } else {
+        "/login?m=idle"
+    };
+    let mut r = axum::response::Redirect::to(to).into_response();
+    if kept {
+        let secure = state.settings().secure_cookies || crate::client::of(parts).https;
+        if let Ok(v) = HeaderValue::from_str(&auth::next_cookie(&path, secure)) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    r
 }
 
 /// The whole application: routes with guards, then the cross-cutting layers.
@@ -1464,6 +1557,44 @@ pub fn app(state: AppState) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
+        .layer(middleware::from_fn(mark_compressible))
+        .layer(
+            tower_http::compression::CompressionLayer::new()
+                .gzip(true)
+                .compress_when(tower_http::compression::Predicate::and(
+                    tower_http::compression::predicate::DefaultPredicate::new(),
+                    |_: axum::http::StatusCode,
+                     _: axum::http::Version,
+                     _: &axum::http::HeaderMap,
+                     x: &axum::http::Extensions| {
+                        x.get::<Compressible>().is_some()
+                    },
+                )),
+        )
+}
+
+/// Marks a response that may be gzip-compressed.
+#[derive(Clone, Copy)]
+struct Compressible;
+
+/// Public pages, the public directory API and static assets are compressed
+/// (a results page is ~137 KB as HTML, a sixth of that gzipped: what a
+/// phone on a slow link waits for). Staff and portal pages are not: they
+/// carry patient data next to text a request can put on the page, the
+/// combination a compression side channel (BREACH) reads secrets from; and
+/// they are small and served on the clinic's own network.
+async fn mark_compressible(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let public = path == "/find"
+        || path.starts_with("/find/")
+        || path.starts_with("/static/")
+        || path.starts_with("/api/v1/facilities")
+        || path == "/api/v1/openapi.json";
+    let mut resp = next.run(req).await;
+    if public {
+        resp.extensions_mut().insert(Compressible);
+    }
+    resp
 }
 
 async fn fallback(req: Request) -> Response {

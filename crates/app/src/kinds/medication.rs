@@ -286,3 +286,120 @@ pub async fn build_administration(
     r.ref_id = Some(order.root_id.clone());
     Ok((r, out))
 }
+
+/// What limits the next dose of a comfort-medication order, to read before
+/// giving it: the hold parameters, the interval since the last dose given and
+/// when the next one may be given, and what was given in the last 24 hours
+/// against the daily maximum. `given` holds (time, mg) of the doses given;
+/// `at` writes a time the way the chart does. The same limits the service
+/// enforces on recording ([`clinical::comfort::check`]).
+pub fn limits_text(
+    o: &OrderBody,
+    given: &[(i64, f64)],
+    now: i64,
+    at: impl Fn(i64) -> String,
+) -> Vec<String> {
+    use clinical::comfort::Vital;
+    let mut out = vec![];
+    let holds: Vec<String> = o
+        .holds
+        .iter()
+        .map(|h| {
+            let name = match h.vital {
+                Vital::Sbp => "systolic BP",
+                Vital::Dbp => "diastolic BP",
+                Vital::Hr => "heart rate",
+            };
+            format!("{name} below {}", h.below)
+        })
+        .collect();
+    if !holds.is_empty() {
+        out.push(format!("Hold if {}.", holds.join(", or ")));
+    }
+    let every = clinical::comfort::elapsed_text(o.every_h);
+    match given.iter().map(|g| g.0).max() {
+        Some(last) => {
+            let next = last + (o.every_h * HOUR_US as f64) as i64;
+            let since = clinical::comfort::elapsed_text((now - last) as f64 / HOUR_US as f64);
+            if next > now {
+                out.push(format!(
+                    "At least {every} between doses: last given {} ({since} ago), next not before {}.",
+                    at(last),
+                    at(next)
+                ));
+            } else {
+                out.push(format!(
+                    "At least {every} between doses: last given {} ({since} ago); a dose may be given now.",
+                    at(last)
+                ));
+            }
+        }
+        None => out.push(format!("At least {every} between doses; none given yet.")),
+    }
+    let day: f64 = given
+        .iter()
+        .filter(|g| g.0 > now - DAY_US)
+        .map(|g| g.1)
+        .sum();
+    let left = (o.max_daily_mg - day).max(0.0);
+    out.push(format!(
+        "Last 24 hours: {} of {} mg given; {} mg left today (this dose {} mg).",
+        trim(day),
+        trim(o.max_daily_mg),
+        trim(left),
+        trim(o.dose_mg)
+    ));
+    out
+}
+
+fn trim(x: f64) -> String {
+    // `+ 0.0` turns the -0 an empty sum gives into 0.
+    let s = format!("{:.3}", x + 0.0);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod limits_tests {
+    use super::*;
+
+    #[test]
+    fn the_limits_are_read_before_the_dose() {
+        let o = OrderBody {
+            v: 1,
+            medication: "clonidine".into(),
+            dose_mg: 0.1,
+            every_h: 6.0,
+            prn: true,
+            indication: String::new(),
+            holds: clinical::comfort::default_holds(),
+            max_daily_mg: 1.2,
+        };
+        let h = HOUR_US;
+        let at = |t: i64| format!("t{}", t / h);
+        let none = limits_text(&o, &[], 10 * h, at);
+        assert_eq!(
+            none[2],
+            "Last 24 hours: 0 of 1.2 mg given; 1.2 mg left today (this dose 0.1 mg)."
+        );
+        assert_eq!(
+            none[0],
+            "Hold if systolic BP below 90, or diastolic BP below 60, or heart rate below 60."
+        );
+        assert_eq!(none[1], "At least 6 h between doses; none given yet.");
+        let two = limits_text(&o, &[(2 * h, 0.1), (8 * h, 0.1)], 10 * h, at);
+        assert_eq!(
+            two[1],
+            "At least 6 h between doses: last given t8 (2 h ago), next not before t14."
+        );
+        assert_eq!(
+            two[2],
+            "Last 24 hours: 0.2 of 1.2 mg given; 1 mg left today (this dose 0.1 mg)."
+        );
+        let later = limits_text(&o, &[(2 * h, 0.1)], 9 * h, at);
+        assert!(
+            later[1].ends_with("a dose may be given now."),
+            "{}",
+            later[1]
+        );
+    }
+}

@@ -32,6 +32,10 @@ pub async fn login_form(Query(q): Query<LoginMsg>) -> Response {
     let message = match q.m.as_deref() {
         Some("out") => Some("You have signed out.".to_string()),
         Some("idle") => Some("You were signed out after a period of inactivity.".to_string()),
+        Some("kept") => Some(
+            "You were signed out after a period of inactivity, just as you saved. What you typed was kept: sign in and it will be back in the form, ready to save."
+                .to_string(),
+        ),
         _ => None,
     };
     render(&LoginPage {
@@ -288,4 +292,11 @@ pub async fn enroll_submit(
         codes,
     };
     Ok(([(SET_COOKIE, cookie)], render(&page)).into_response())
+}
+
+/// `GET /session/alive`: the page saw typing or a click; the session's idle
+/// clock starts again. Answers `{"idle_seconds": N}` for the warning.
+pub async fn alive(State(state): State<AppState>, p: Principal) -> HtmlResult<Response> {
+    let idle = carepath_app::auth::keep_alive(&state.app, &p).await?;
+    Ok(axum::Json(serde_json::json!({ "idle_seconds": idle })).into_response())
 }

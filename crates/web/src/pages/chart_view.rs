@@ -54,6 +54,9 @@ pub struct OrderView {
     pub can_sign: bool,
     pub can_give: bool,
     pub admins: Vec<String>,
+    /// What limits the next dose (holds, interval, daily amount), read
+    /// before giving it.
+    pub limits: Vec<String>,
 }
 
 pub struct Version {
@@ -130,6 +133,8 @@ pub struct Sections {
     pub can_write: bool,
     pub can_register: bool,
     pub error: Option<String>,
+    /// The section (anchor) of the form the error belongs to.
+    pub error_at: String,
     /// The allergy answer in words and its tone (alert / warn / ok), and
     /// the listed allergies (to edit them).
     pub allergies: (String, &'static str),
@@ -472,6 +477,26 @@ pub async fn build(
     out.show_withdrawal = open_wm || !out.flowsheet.is_empty();
     // Orders with their administrations.
     for o in current(records, Kind::Order) {
+        let given: Vec<(i64, f64)> = records
+            .iter()
+            .filter(|r| {
+                r.kind == Kind::Administration
+                    && r.is_current()
+                    && r.ref_id.as_deref() == Some(&o.root_id)
+            })
+            .filter_map(|r| match &r.body {
+                carepath_app::kinds::Body::Administration(a) if a.given => {
+                    Some((r.occurred_at, a.dose_mg))
+                }
+                _ => None,
+            })
+            .collect();
+        let limits = match &o.body {
+            carepath_app::kinds::Body::Order(b) => {
+                carepath_app::kinds::medication::limits_text(b, &given, now, |t| fmt_time(t, tz))
+            }
+            _ => vec![],
+        };
         let admins = records
             .iter()
             .filter(|r| r.kind == Kind::Administration && r.ref_id.as_deref() == Some(&o.root_id))
@@ -499,6 +524,7 @@ pub async fn build(
             can_sign: !o.is_signed() && p.holds_in(o.program_id, Permission::OrderMedication),
             can_give: o.is_signed() && out.can_write,
             admins,
+            limits,
         });
     }
     out.show_withdrawal |= !out.orders.is_empty();

@@ -35,6 +35,79 @@ struct DashboardPage {
     by_kind: Vec<KindTotal>,
     rows: Vec<CensusRow>,
     by_level: Vec<(String, String, i64)>,
+    trends: Vec<TrendView>,
+}
+
+/// One program's twelve months, as charts and the tables that say the same.
+pub struct TrendView {
+    pub t: carepath_app::work::Trends,
+    pub census: crate::charts::Chart,
+    pub flow: crate::charts::Chart,
+    /// (days, "12 of 20", "60%").
+    pub retention: Vec<(i64, String, String)>,
+}
+
+fn trend_view(i: usize, t: carepath_app::work::Trends) -> TrendView {
+    let short = |m: &str| m.get(2..).unwrap_or(m).to_string();
+    let census_groups: Vec<(String, Vec<i64>)> = t
+        .months
+        .iter()
+        .map(|m| (short(&m.month), vec![m.census]))
+        .collect();
+    let flow_groups: Vec<(String, Vec<i64>)> = t
+        .months
+        .iter()
+        .map(|m| (short(&m.month), vec![m.admissions, m.discharges]))
+        .collect();
+    let (first, last) = (t.months.first(), t.months.last());
+    let census_desc = match (first, last) {
+        (Some(a), Some(b)) => format!(
+            "In care at the end of each month: {} at the end of {}, {} now ({}).",
+            a.census, a.month, b.census, b.month
+        ),
+        _ => "No months.".into(),
+    };
+    let (adm, dis): (i64, i64) = t.months.iter().fold((0, 0), |acc, m| {
+        (acc.0 + m.admissions, acc.1 + m.discharges)
+    });
+    let flow_desc = format!(
+        "{adm} admissions and {dis} discharges over the twelve months; the table below gives each month."
+    );
+    let census = crate::charts::bars(
+        &format!("census-{i}"),
+        &format!("{}: in care at each month's end", t.program),
+        census_desc,
+        &["in care"],
+        &census_groups,
+    );
+    let flow = crate::charts::bars(
+        &format!("flow-{i}"),
+        &format!("{}: admissions and discharges by month", t.program),
+        flow_desc,
+        &["admitted", "discharged"],
+        &flow_groups,
+    );
+    let retention = t
+        .retention
+        .iter()
+        .map(|r| {
+            (
+                r.days,
+                format!("{} of {}", r.retained, r.admitted),
+                if r.admitted > 0 {
+                    format!("{:.0}%", 100.0 * r.retained as f64 / r.admitted as f64)
+                } else {
+                    "—".into()
+                },
+            )
+        })
+        .collect();
+    TrendView {
+        t,
+        census,
+        flow,
+        retention,
+    }
 }
 
 /// Census totals per program type.
@@ -71,6 +144,12 @@ pub async fn dashboard(State(state): State<AppState>, p: Principal) -> HtmlResul
         by_kind: totals,
         rows,
         by_level: work::census_by_level(&state.app, &p).await?,
+        trends: work::trends(&state.app, &p)
+            .await?
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| trend_view(i, t))
+            .collect(),
     })
     .into_response())
 }
@@ -377,6 +456,9 @@ pub struct ChartQuery {
     /// `all`: the whole timeline instead of the newest entries.
     #[serde(default)]
     timeline: String,
+    /// The section whose form the error belongs to (its anchor).
+    #[serde(default)]
+    at: String,
 }
 
 /// Timeline entries shown before "show the whole timeline".
@@ -454,6 +536,13 @@ pub async fn chart(
             .await?;
     if let Some(e) = crate::flash::read(&q.error, &q.sig) {
         x.error = Some(e);
+        // Only an anchor of this page (letters, digits, dashes).
+        if !q.at.is_empty()
+            && q.at.len() < 40
+            && q.at.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            x.error_at = q.at.clone();
+        }
     }
     if clinical_allowed {
         for (at, when, what, detail) in crate::pages::chart_view::timeline(&records, &tz) {

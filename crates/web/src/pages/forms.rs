@@ -260,6 +260,10 @@ pub struct FormPage {
     /// MRN, allergies) stays on screen above the form.
     pub patient_id: Option<carepath_domain::ids::PatientId>,
     pub bar: Option<carepath_app::registration::Banner>,
+    /// The form offers "Save draft" (set by [`FormPage::show`]).
+    pub draftable: bool,
+    /// What was typed earlier came back from a draft: says when and why.
+    pub restored: Option<String>,
 }
 
 impl FormPage {
@@ -284,6 +288,8 @@ impl FormPage {
             multipart: false,
             patient_id: None,
             bar: None,
+            draftable: false,
+            restored: None,
         }
     }
 
@@ -295,7 +301,45 @@ impl FormPage {
                 Err(e) => return crate::error::HtmlError(e).into_response(),
             }
         }
+        // No lost work: what this person typed and did not save comes back
+        // (never over a form being shown again with its errors).
+        self.draftable = !self.multipart && crate::auth::safe_next(&self.action);
+        if self.draftable && self.errors.is_empty() {
+            match carepath_app::drafts::find(&state.app, p, &self.action).await {
+                Ok(Some(d)) => self.restore(&d, state.app.now_us()),
+                Ok(None) => {}
+                Err(e) => return crate::error::HtmlError(e).into_response(),
+            }
+        }
         self.respond()
+    }
+
+    /// Fill the form from a draft and say where it came from.
+    fn restore(&mut self, d: &carepath_app::drafts::Draft, now_us: i64) {
+        let v = Values(serde_urlencoded::from_str(&d.body).unwrap_or_default());
+        for f in self.fields.iter_mut().filter(|f| {
+            !f.name.is_empty() && !matches!(f.kind, "hidden" | "heading" | "note" | "warn")
+        }) {
+            f.value = v.get(&f.name).to_string();
+            f.values = v.all(&f.name);
+        }
+        let minutes = ((now_us - d.saved_at) / 60_000_000).max(0);
+        let ago = match minutes {
+            0 => "just now".to_string(),
+            1 => "1 minute ago".to_string(),
+            m if m < 120 => format!("{m} minutes ago"),
+            m if m < 48 * 60 => format!("{} hours ago", m / 60),
+            m => format!("{} days ago", m / (24 * 60)),
+        };
+        self.restored = Some(if d.reason == "signed_out" {
+            format!(
+                "What you typed before you were signed out ({ago}) is back in the form. Nothing was saved yet: check it and save."
+            )
+        } else {
+            format!(
+                "Your draft, saved {ago}, is in the form. It is not part of the record until you save the form."
+            )
+        });
     }
     /// Every error: next to its input (done by the builder) and in the summary.
     pub fn with_errors(mut self, errs: &[FieldError]) -> Self {
@@ -324,4 +368,37 @@ impl FormPage {
         };
         (status, render(&self)).into_response()
     }
+}
+
+#[derive(serde::Deserialize)]
+pub struct DraftPath {
+    pub path: String,
+}
+
+/// `POST /drafts?path=…`: keep what was typed into the form at `path` as the
+/// signed-in person's draft, and open the form again (with the draft in it).
+pub async fn save_draft(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    p: crate::auth::Principal,
+    axum::extract::Query(q): axum::extract::Query<DraftPath>,
+    body: String,
+) -> crate::error::HtmlResult<Response> {
+    if !crate::auth::safe_next(&q.path) {
+        return Err(carepath_app::Error::invalid("path", "not a form of this server").into());
+    }
+    carepath_app::drafts::save(&state.app, &p, &q.path, &body).await?;
+    Ok(axum::response::Redirect::to(&q.path).into_response())
+}
+
+/// `POST /drafts/discard` (`path=…`): drop the draft and show the empty form.
+pub async fn discard_draft(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    p: crate::auth::Principal,
+    axum::Form(q): axum::Form<DraftPath>,
+) -> crate::error::HtmlResult<Response> {
+    if !crate::auth::safe_next(&q.path) {
+        return Err(carepath_app::Error::invalid("path", "not a form of this server").into());
+    }
+    carepath_app::drafts::discard(&state.app, &p, &q.path).await?;
+    Ok(axum::response::Redirect::to(&q.path).into_response())
 }

@@ -76,6 +76,7 @@ const CSS: &str = include_str!("../../assets/app.css");
 const HTMX: &[u8] = include_bytes!("../../assets/vendor/htmx-2.0.11.min.js");
 const SIGNATURE_JS: &str = include_str!("../../assets/signature.js");
 const LOCATE_JS: &str = include_str!("../../assets/locate.js");
+const IDLE_JS: &str = include_str!("../../assets/idle.js");
 
 /// Static assets compiled into the binary (no CDN).
 /// The stylesheet's entity tag (a digest of its text, fixed per build).
@@ -111,6 +112,14 @@ pub async fn asset(Path(file): Path<String>, headers: axum::http::HeaderMap) -> 
                 (header::CACHE_CONTROL, "no-cache"),
             ],
             SIGNATURE_JS,
+        )
+            .into_response(),
+        "idle.js" => (
+            [
+                (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            IDLE_JS,
         )
             .into_response(),
         "locate.js" => (

@@ -85,8 +85,11 @@ fn chart_with_errors(id: PatientId, errs: &[FieldError], anchor: &str) -> Respon
         .map(|e| format!("{}: {}", e.field, e.message))
         .collect::<Vec<_>>()
         .join("; ");
+    // The eye lands on the problem (the summary at the top, focused), which
+    // links back to the form's section.
     let q = crate::flash::query("error", &text);
-    Redirect::to(&format!("/patients/{id}?{q}#{anchor}")).into_response()
+    let back = serde_urlencoded::to_string([("at", anchor)]).unwrap_or_default();
+    Redirect::to(&format!("/patients/{id}?{q}&{back}#chart-error")).into_response()
 }
 
 fn levels() -> Vec<(String, String)> {

@@ -37,6 +37,8 @@ struct WorklistPage {
     message: Option<String>,
     sections: Vec<(String, String, Vec<Item>, &'static str)>,
     referrals: i64,
+    /// Verbal dosing orders waiting for this prescriber's signature.
+    verbal: usize,
 }
 
 #[derive(Deserialize, Default)]
@@ -47,23 +49,25 @@ pub struct WorklistQuery {
     sig: String,
 }
 
-/// Sign several entries from the worklist (a prescriber's orders, an
-/// author's notes and plans): each is signed on its own through the same
-/// service as from the chart; what could not be signed is said.
-pub async fn sign_batch(
-    State(state): State<AppState>,
-    p: Principal,
-    Form(pairs): Form<Vec<(String, String)>>,
-) -> HtmlResult<Response> {
-    let ids: Vec<String> = pairs
+/// The non-empty values posted under `key`.
+fn posted(pairs: Vec<(String, String)>, key: &str) -> Vec<String> {
+    pairs
         .into_iter()
-        .filter(|(k, _)| k == "rid")
+        .filter(|(k, v)| k == key && !v.is_empty())
         .map(|(_, v)| v)
-        .filter(|v| !v.is_empty())
-        .collect();
+        .collect()
+}
+
+/// Sign each of `ids` on its own with `sign`, then back to the worklist
+/// saying how many were signed and why the others were not.
+async fn sign_each<F, Fut>(ids: &[String], what: &str, sign: F) -> HtmlResult<Response>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), AppError>>,
+{
     let (mut signed, mut refused) = (0, vec![]);
-    for rid in &ids {
-        match carepath_app::chart::sign(&state.app, &p, rid, &Default::default()).await {
+    for id in ids {
+        match sign(id.clone()).await {
             Ok(()) => signed += 1,
             Err(e @ (AppError::Forbidden(_) | AppError::Conflict(_) | AppError::NotFound)) => {
                 refused.push(e.to_string())
@@ -74,7 +78,7 @@ pub async fn sign_batch(
     let mut text = if ids.is_empty() {
         "Nothing was selected.".to_string()
     } else {
-        format!("Signed {signed} of {}.", ids.len())
+        format!("Signed {signed} of {}{what}.", ids.len())
     };
     if !refused.is_empty() {
         refused.sort();
@@ -83,6 +87,36 @@ pub async fn sign_batch(
     }
     let q = crate::flash::query("done", &text);
     Ok(Redirect::to(&format!("/worklist?{q}")).into_response())
+}
+
+/// Sign several entries from the worklist (a prescriber's orders, an
+/// author's notes and plans): each is signed on its own through the same
+/// service as from the chart; what could not be signed is said.
+pub async fn sign_batch(
+    State(state): State<AppState>,
+    p: Principal,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> HtmlResult<Response> {
+    let (app, who) = (&state.app, &p);
+    sign_each(&posted(pairs, "rid"), "", |rid| async move {
+        carepath_app::chart::sign(app, who, &rid, &Default::default()).await
+    })
+    .await
+}
+
+/// `POST /worklist/sign-orders`: the prescriber signs several verbal dosing
+/// orders at once; each is signed on its own through the same path as from
+/// the patient's dosing page (only the prescriber the order names may).
+pub async fn sign_orders_batch(
+    State(state): State<AppState>,
+    p: Principal,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> HtmlResult<Response> {
+    let (app, who) = (&state.app, &p);
+    sign_each(&posted(pairs, "oid"), " verbal order(s)", |id| async move {
+        carepath_app::dosing::sign_order(app, who, &id).await
+    })
+    .await
 }
 
 pub async fn worklist(
@@ -198,12 +232,19 @@ pub async fn worklist(
         "selfreports" => 1,
         _ => 2,
     });
+    let verbal = sections
+        .iter()
+        .filter(|s| s.0 == "dosing")
+        .flat_map(|s| s.2.iter())
+        .filter(|i| !i.record_id.is_empty())
+        .count();
     Ok(render(&WorklistPage {
         nav: Nav::for_principal(&p),
         title: "Worklist".into(),
         message: crate::flash::read(&q.done, &q.sig),
         sections,
         referrals: w.referrals_waiting,
+        verbal,
     })
     .into_response())
 }

@@ -482,3 +482,142 @@ carepath_testkit::both!(take_homes_labels_reconciliation_and_overdose_pages, |db
     let wl = get_text(&prescriber, format!("{base}/worklist")).await;
     assert!(wl.contains("Review after an overdose"), "{wl}");
 });
+
+// A nurse takes two verbal orders from the prescriber; the prescriber signs
+// both from the worklist at once — each signed on its own, as from the
+// dosing page — and another prescriber may not sign them.
+carepath_testkit::both!(verbal_orders_are_signed_from_the_worklist_in_one_go, |db| {
+    let w = World::new(db).await;
+    let base = &w.base;
+    let nurse = w.login(Role::Nurse).await;
+    let (dr_id, _) = w.user(Role::Prescriber);
+    let mut ids = vec![];
+    for pid in [w.patient_a] {
+        carepath_app::chart::admit(
+            &w.app,
+            &system(),
+            pid,
+            &carepath_app::chart::AdmitInput {
+                program_id: w.a.to_string(),
+                level_of_care: "opioid_treatment_program".into(),
+            },
+        )
+        .await
+        .unwrap();
+        let (st, v) = post_json(
+            &nurse,
+            format!("{base}/api/v1/patients/{pid}/medication-orders"),
+            serde_json::json!({"medication": "methadone", "form": "oral_liquid", "phase": "induction",
+                "dose_mg": 30, "verbal_from": dr_id.to_string()}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        ids.push(v["order"]["id"].as_str().unwrap().to_string());
+    }
+    // The nurse may not sign them, from the worklist or anywhere.
+    let r = nurse
+        .post(format!("{base}/worklist/sign-orders"))
+        .form(&[("oid", ids[0].as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let dr = w.login(Role::Prescriber).await;
+    let page = get_text(&dr, format!("{base}/worklist")).await;
+    assert!(page.contains("Sign verbal order"), "{page}");
+    assert!(page.contains("Sign all 1 verbal orders shown"), "{page}");
+    let r = dr
+        .post(format!("{base}/worklist/sign-orders"))
+        .form(&[("oid", ids[0].as_str()), ("oid", "no-such-order")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    let page = get_text(&dr, format!("{base}{loc}")).await;
+    assert!(page.contains("Signed 1 of 2 verbal order(s)."), "{page}");
+    assert!(!page.contains("Sign verbal order"), "nothing left: {page}");
+    // Signed by the prescriber, once.
+    let again = dr
+        .post(format!("{base}/worklist/sign-orders"))
+        .form(&[("oid", ids[0].as_str())])
+        .send()
+        .await
+        .unwrap();
+    let loc = again.headers()["location"].to_str().unwrap().to_string();
+    let page = get_text(&dr, format!("{base}{loc}")).await;
+    assert!(
+        page.contains("Signed 0 of 1") && page.contains("already signed"),
+        "{page}"
+    );
+});
+
+// The director's twelve months: census, admissions and discharges as charts
+// with their text (a table), retention, discharges by reason, beds.
+carepath_testkit::both!(
+    the_dashboard_shows_twelve_months_as_charts_and_tables,
+    |db| {
+        let w = World::new(db).await;
+        carepath_app::chart::admit(
+            &w.app,
+            &system(),
+            w.patient_a,
+            &carepath_app::chart::AdmitInput {
+                program_id: w.a.to_string(),
+                level_of_care: "residential".into(),
+            },
+        )
+        .await
+        .unwrap();
+        let admin = w.login(Role::Admin).await;
+        let page = get_text(&admin, format!("{}/dashboard", w.base)).await;
+        assert!(page.contains("the last twelve months"), "{page}");
+        assert!(page.contains("<svg") && page.contains("<desc"), "{page}");
+        assert!(
+            page.contains("admissions and discharges by month"),
+            "{page}"
+        );
+        assert!(
+            page.contains("In care at month's end"),
+            "the same as a table: {page}"
+        );
+        assert!(
+            page.contains("Stayed at least") && page.contains("180 days"),
+            "{page}"
+        );
+        assert!(
+        page.contains("In care now at a bed-based level (withdrawal management, residential): <strong>1</strong>"),
+        "{page}"
+    );
+    }
+);
+
+// Public pages go compressed to a browser that asks; staff pages never do.
+carepath_testkit::both!(public_pages_are_compressed_and_staff_pages_are_not, |db| {
+    let w = World::new(db).await;
+    let raw = reqwest::Client::builder().build().unwrap();
+    let r = raw
+        .get(format!("{}/find?near=21201", w.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    let css = raw
+        .get(format!("{}/static/app.css", w.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.headers()["content-encoding"], "gzip");
+    let admin = w.login(Role::Admin).await;
+    let r = admin
+        .get(format!("{}/dashboard", w.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().get("content-encoding").is_none());
+});

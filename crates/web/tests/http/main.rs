@@ -49,6 +49,7 @@ pub fn fac(id: &str, lat: f64, lon: f64, codes: &[&str]) -> carepath_finder::Fac
         codes: codes.iter().map(|c| c.to_string()).collect(),
         sources: vec![],
         live: None,
+        updated: None,
     }
 }
 

@@ -1060,6 +1060,17 @@ carepath_testkit::both!(a_prescriber_signs_waiting_orders_in_one_go, |db| {
         assert_eq!(sigs.len(), 1, "{id}");
         assert_eq!(sigs[0].kind, "author");
     }
+    // Signed, each order says what limits its next dose before it is given.
+    let chart = get_text(&nurse, w.url(&format!("/patients/{}", w.patient_a))).await;
+    assert!(chart.contains("Before the next dose"), "{chart}");
+    assert!(
+        chart.contains("Hold if systolic BP below 90") && chart.contains("none given yet"),
+        "{chart}"
+    );
+    assert!(
+        chart.contains("Last 24 hours: 0 of 1.2 mg given"),
+        "{chart}"
+    );
 });
 
 // A comfort dose the hold parameters block: the page says why beside the
