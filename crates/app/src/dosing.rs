@@ -334,7 +334,20 @@ pub async fn create_order(
     let orders = app.store.orders(patient).await?;
     let previous = active_on(&orders, &starts_on).cloned();
     let history = app.store.doses(patient, 400).await?;
-    let verdict = engine_check(&s, who, i, &orders, previous.as_ref(), &history, &starts_on)?;
+    let naltrexone = crate::takehome::settings(app, program)
+        .await?
+        .naltrexone_free_days
+        .params();
+    let verdict = engine_check(
+        &s,
+        who,
+        i,
+        &orders,
+        previous.as_ref(),
+        &history,
+        &starts_on,
+        &naltrexone,
+    )?;
     let approved = verdict["approved"].as_bool().unwrap_or(false);
     if !approved {
         let why: Vec<String> = verdict["violations"]
@@ -417,6 +430,7 @@ pub async fn create_order(
 }
 
 /// Run the engine on an order against the patient's history.
+#[allow(clippy::too_many_arguments)]
 fn engine_check(
     s: &PatientScope,
     who: &Principal,
@@ -425,6 +439,7 @@ fn engine_check(
     previous: Option<&MedOrder>,
     history: &[Dose],
     starts_on: &str,
+    naltrexone: &clinical::naltrexone::Params,
 ) -> Result<serde_json::Value> {
     let over = i
         .override_reason
@@ -482,7 +497,8 @@ fn engine_check(
             serde_json::to_value(clinical::methadone::check_order(&input)?)
         }
         _ if i.medication == "naltrexone" || i.form == "injection_xr" => {
-            let v = antagonist_or_xr_check(i, orders, history, starts_on, over.as_ref())?;
+            let v =
+                antagonist_or_xr_check(i, orders, history, starts_on, over.as_ref(), naltrexone)?;
             serde_json::to_value(v)
         }
         _ => {
@@ -520,6 +536,7 @@ fn antagonist_or_xr_check(
     history: &[Dose],
     starts_on: &str,
     over: Option<&clinical::Override>,
+    naltrexone: &clinical::naltrexone::Params,
 ) -> Result<clinical::Verdict> {
     let mut violations = vec![];
     let mut alerts = vec![];
@@ -646,7 +663,8 @@ fn antagonist_or_xr_check(
             naloxone_challenge: challenge,
             acute_hepatitis_or_liver_failure: false,
             needs_opioid_analgesia: false,
-            params: Default::default(),
+            // The program's own opioid-free days (its dosing settings).
+            params: naltrexone.clone(),
         })?;
         for b in out.blocking {
             violations.push(clinical::Violation {

@@ -38,6 +38,45 @@ pub struct Settings {
     pub verbal_cosign_hours: i64,
     /// Printed on bottle labels.
     pub phone: String,
+    /// Opioid-free days the program requires before naltrexone (the
+    /// engine's `naltrexone-start` parameters).
+    #[serde(default)]
+    pub naltrexone_free_days: NaltrexoneDays,
+}
+
+/// Opioid-free days before naltrexone by the opioid last used. The label
+/// (Vivitrol/naltrexone prescribing information) gives 7–10 days, up to two
+/// weeks after methadone or buprenorphine; each program chooses within 1–30.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields, default)]
+pub struct NaltrexoneDays {
+    pub short_acting: i64,
+    pub fentanyl: i64,
+    pub long_acting: i64,
+}
+
+impl Default for NaltrexoneDays {
+    fn default() -> Self {
+        let p = clinical::naltrexone::Params::default();
+        NaltrexoneDays {
+            short_acting: p.opioid_free_days_short_acting.into(),
+            fentanyl: p.opioid_free_days_fentanyl.into(),
+            long_acting: p.opioid_free_days_long_acting.into(),
+        }
+    }
+}
+
+impl NaltrexoneDays {
+    /// The engine's parameters.
+    pub fn params(&self) -> clinical::naltrexone::Params {
+        let d = |x: i64| u32::try_from(x.clamp(1, 30)).unwrap_or(7);
+        clinical::naltrexone::Params {
+            opioid_free_days_short_acting: d(self.short_acting),
+            opioid_free_days_fentanyl: d(self.fentanyl),
+            opioid_free_days_long_acting: d(self.long_acting),
+        }
+    }
 }
 
 pub async fn settings(app: &App, program: ProgramId) -> Result<Settings> {
@@ -46,11 +85,17 @@ pub async fn settings(app: &App, program: ProgramId) -> Result<Settings> {
             takehome_policy: s.takehome_policy,
             verbal_cosign_hours: s.verbal_cosign_hours,
             phone: s.phone,
+            naltrexone_free_days: NaltrexoneDays {
+                short_acting: s.naltrexone_days_short,
+                fentanyl: s.naltrexone_days_fentanyl,
+                long_acting: s.naltrexone_days_long,
+            },
         },
         None => Settings {
             takehome_policy: DEFAULT_POLICY.into(),
             verbal_cosign_hours: DEFAULT_COSIGN_HOURS,
             phone: String::new(),
+            naltrexone_free_days: NaltrexoneDays::default(),
         },
     })
 }
@@ -77,6 +122,16 @@ pub async fn save_settings(
     if !(7..=15).contains(&digits) {
         p.add("phone", "the program's phone number, with area code");
     }
+    let n = s.naltrexone_free_days;
+    for (field, days) in [
+        ("naltrexone_free_days.short_acting", n.short_acting),
+        ("naltrexone_free_days.fentanyl", n.fentanyl),
+        ("naltrexone_free_days.long_acting", n.long_acting),
+    ] {
+        if !(1..=30).contains(&days) {
+            p.add(field, "must be between 1 and 30 days");
+        }
+    }
     p.finish()?;
     let mut tx = app.begin().await?;
     tx.set_program_dosing(
@@ -84,6 +139,7 @@ pub async fn save_settings(
         &s.takehome_policy,
         s.verbal_cosign_hours,
         s.phone.trim(),
+        [n.short_acting, n.fentanyl, n.long_acting],
         who.user_id,
     )
     .await?;
@@ -91,8 +147,8 @@ pub async fn save_settings(
         who.event("dosing.settings", Outcome::Success)
             .program(program)
             .detail(format!(
-                "policy={} cosign_hours={}",
-                s.takehome_policy, s.verbal_cosign_hours
+                "policy={} cosign_hours={} naltrexone_days={}/{}/{}",
+                s.takehome_policy, s.verbal_cosign_hours, n.short_acting, n.fentanyl, n.long_acting
             )),
     );
     Ok(tx.commit().await?)

@@ -1149,3 +1149,70 @@ both!(a_long_qtc_on_the_order_shows_at_the_window, |db| {
     );
     assert!(panel.holds.is_empty());
 });
+
+// A program that asks three weeks off long-acting opioids before naltrexone
+// (its dosing settings): fifteen days after methadone is still too soon,
+// twenty-two days is not. Bad numbers are refused by name; only a program
+// administrator changes them.
+both!(naltrexone_waits_as_long_as_the_program_says, |db| {
+    let d = desk(db).await;
+    let (app, pid) = (&d.app, d.w.patient_a);
+    let admin = carepath_testkit::signed_in(app, d.w.user(Role::Admin).1, true).await;
+    let mut s = carepath_app::takehome::settings(app, d.w.a).await.unwrap();
+    assert_eq!(
+        s.naltrexone_free_days.long_acting, 14,
+        "the label's two weeks by default"
+    );
+    s.phone = "(410) 555-0100".into();
+    s.naltrexone_free_days.long_acting = 45;
+    let e = carepath_app::takehome::save_settings(app, &admin, d.w.a, &s)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("naltrexone_free_days.long_acting"),
+        "{e}"
+    );
+    s.naltrexone_free_days.long_acting = 21;
+    assert!(
+        carepath_app::takehome::save_settings(app, &d.nurse, d.w.a, &s)
+            .await
+            .is_err()
+    );
+    carepath_app::takehome::save_settings(app, &admin, d.w.a, &s)
+        .await
+        .unwrap();
+    assert_eq!(
+        carepath_app::takehome::settings(app, d.w.a)
+            .await
+            .unwrap()
+            .naltrexone_free_days
+            .long_acting,
+        21
+    );
+    stock_of(&d, "naltrexone", "tablet", "Naltrexone 50 mg", 50.0, 5000.0).await;
+    dosing::create_order(app, &d.prescriber, pid, &methadone(30.0, "induction"))
+        .await
+        .unwrap();
+    dosing::record_dose(app, &d.nurse, pid, &DoseInput::default())
+        .await
+        .unwrap();
+    let oral = OrderInput {
+        medication: "naltrexone".into(),
+        form: "tablet".into(),
+        phase: "maintenance".into(),
+        dose_mg: 50.0,
+        last_opioid: Some("methadone".into()),
+        urine_opioid_negative: Some(true),
+        naloxone_challenge: Some("negative".into()),
+        ..Default::default()
+    };
+    d.clock.advance(15 * DAY_US);
+    let e = dosing::create_order(app, &d.prescriber, pid, &oral)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("of 21 required"), "{e}");
+    d.clock.advance(7 * DAY_US);
+    dosing::create_order(app, &d.prescriber, pid, &oral)
+        .await
+        .unwrap();
+});

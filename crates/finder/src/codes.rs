@@ -407,12 +407,26 @@ pub const CODES: &[(&str, &str, &str, &str)] = &[
 
 /// The category and label of a code, if known.
 pub fn describe(code: &str) -> Option<(&'static str, &'static str)> {
-    CODES.iter().find(|c| c.0 == code).map(|c| (c.1, c.2))
+    by_code(code).map(|c| (c.1, c.2))
 }
 
 /// The Spanish label of a known code.
 pub fn label_es(code: &str) -> Option<&'static str> {
-    CODES.iter().find(|c| c.0 == code).map(|c| c.3)
+    by_code(code).map(|c| c.3)
+}
+
+/// The table's row for a code, by hash (every search result's codes are
+/// described on every request: a scan of the table each time cost more
+/// than the search itself).
+fn by_code(
+    code: &str,
+) -> Option<&'static (&'static str, &'static str, &'static str, &'static str)> {
+    static INDEX: std::sync::OnceLock<std::collections::HashMap<&'static str, usize>> =
+        std::sync::OnceLock::new();
+    INDEX
+        .get_or_init(|| CODES.iter().enumerate().map(|(i, c)| (c.0, i)).collect())
+        .get(code)
+        .map(|i| &CODES[*i])
 }
 
 /// Normalize a code as written in a file: trim, uppercase.

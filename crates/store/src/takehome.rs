@@ -19,6 +19,11 @@ pub struct ProgramDosing {
     pub phone: String,
     pub updated_at: i64,
     pub updated_by: String,
+    /// Opioid-free days before naltrexone after short-acting opioids,
+    /// fentanyl, and long-acting opioids.
+    pub naltrexone_days_short: i64,
+    pub naltrexone_days_fentanyl: i64,
+    pub naltrexone_days_long: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -260,18 +265,24 @@ impl Tx {
         policy: &str,
         cosign_hours: i64,
         phone: &str,
+        naltrexone_days: [i64; 3],
         by: UserId,
     ) -> Result<()> {
         self.changes_reference();
         let now = self.now();
         on_tx!(self, c => {
             sqlx::query(
-                "INSERT INTO program_dosing (program_id, takehome_policy, verbal_cosign_hours, phone, updated_at, updated_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (program_id) DO UPDATE SET \
+                "INSERT INTO program_dosing (program_id, takehome_policy, verbal_cosign_hours, phone, updated_at, updated_by, \
+                 naltrexone_days_short, naltrexone_days_fentanyl, naltrexone_days_long) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (program_id) DO UPDATE SET \
                  takehome_policy = excluded.takehome_policy, verbal_cosign_hours = excluded.verbal_cosign_hours, \
-                 phone = excluded.phone, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                 phone = excluded.phone, updated_at = excluded.updated_at, updated_by = excluded.updated_by, \
+                 naltrexone_days_short = excluded.naltrexone_days_short, \
+                 naltrexone_days_fentanyl = excluded.naltrexone_days_fentanyl, \
+                 naltrexone_days_long = excluded.naltrexone_days_long",
             )
             .bind(program.to_string()).bind(policy).bind(cosign_hours).bind(phone).bind(now).bind(by.to_string())
+            .bind(naltrexone_days[0]).bind(naltrexone_days[1]).bind(naltrexone_days[2])
             .execute(&mut *c).await?;
         });
         Ok(())
@@ -490,7 +501,8 @@ impl crate::Store {
     /// A program's dosing settings, if saved.
     pub async fn program_dosing(&self, program: ProgramId) -> Result<Option<ProgramDosing>> {
         Ok(with_reader!(self, c => {
-            sqlx::query_as("SELECT program_id, takehome_policy, verbal_cosign_hours, phone, updated_at, updated_by \
+            sqlx::query_as("SELECT program_id, takehome_policy, verbal_cosign_hours, phone, updated_at, updated_by, \
+                            naltrexone_days_short, naltrexone_days_fentanyl, naltrexone_days_long \
                             FROM program_dosing WHERE program_id = $1")
                 .bind(program.to_string()).fetch_optional(c).await?
         }))

@@ -82,8 +82,8 @@ pub struct PhoneDto {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServiceDto {
     pub code: String,
-    pub category: String,
-    pub label: String,
+    pub category: &'static str,
+    pub label: &'static str,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -135,10 +135,10 @@ pub fn dto(f: &Facility, distance: Option<f64>) -> FacilityDto {
             .codes
             .iter()
             .filter_map(|c| {
-                carepath_finder::codes::describe(c).map(|(cat, label)| ServiceDto {
+                carepath_finder::codes::describe(c).map(|(category, label)| ServiceDto {
                     code: c.clone(),
-                    category: cat.into(),
-                    label: label.into(),
+                    category,
+                    label,
                 })
             })
             .collect(),

@@ -493,6 +493,14 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(pages::dosing::outage_csv),
         ),
         (
+            r(M::GET, "/dosing/callbacks", Perm(P::WriteClinical)),
+            get(pages::dosing::callbacks_view),
+        ),
+        (
+            r(M::POST, "/dosing/callbacks", Perm(P::WriteClinical)),
+            post(pages::dosing::callbacks_pick),
+        ),
+        (
             r(M::GET, "/dosing/stock", Perm(P::ReadClinical)),
             get(pages::dosing::stock_view),
         ),

@@ -81,6 +81,15 @@ pub(crate) fn on_error(error: &Option<String>, code: StatusCode) -> StatusCode {
 }
 
 /// The program asked for when the user works there, else their first.
+/// The name of `program` among `programs` (id, name).
+fn name_of(programs: &[(String, String)], program: &str) -> String {
+    programs
+        .iter()
+        .find(|g| g.0 == program)
+        .map(|g| g.1.clone())
+        .unwrap_or_default()
+}
+
 pub(crate) fn pick(
     programs: &[(String, String)],
     asked: &str,
@@ -410,11 +419,7 @@ pub async fn outage(
 ) -> HtmlResult<Response> {
     let programs = my_programs(&state, &p).await?;
     let (program, pid) = pick(&programs, &q.program)?;
-    let program_name = programs
-        .iter()
-        .find(|g| g.0 == program)
-        .map(|g| g.1.clone())
-        .unwrap_or_default();
+    let program_name = name_of(&programs, &program);
     let (day, lines) = dosing::outage_list(&state.app, &p, pid).await?;
     Ok(render(&OutagePage {
         program,
@@ -435,6 +440,84 @@ pub async fn outage_csv(
     let (_, pid) = pick(&programs, &q.program)?;
     let (day, lines) = dosing::outage_list(&state.app, &p, pid).await?;
     Ok(csv_response(&lines, &format!("dosing-list-{day}.csv"))?)
+}
+
+// ---- Random bottle call-backs ------------------------------------------
+
+#[derive(Template)]
+#[template(path = "callbacks.html")]
+struct CallbacksPage {
+    nav: Nav,
+    title: String,
+    program: String,
+    program_name: String,
+    /// Picked just now: (patient id, name, bottles held), or None before a pick.
+    picked: Option<Vec<(String, String, usize)>>,
+    n: usize,
+}
+
+#[derive(Deserialize)]
+pub struct CallbackPick {
+    #[serde(default)]
+    program: String,
+    #[serde(default)]
+    n: String,
+}
+
+async fn callbacks_page(
+    state: &AppState,
+    p: &Principal,
+    asked: &str,
+    picked: Option<Vec<(String, String, usize)>>,
+    n: usize,
+) -> Result<Response, AppError> {
+    let programs = my_programs(state, p).await?;
+    let (program, _) = pick(&programs, asked)?;
+    let program_name = name_of(&programs, &program);
+    Ok(render(&CallbacksPage {
+        nav: Nav::for_principal(p),
+        title: "Bottle call-backs".into(),
+        program,
+        program_name,
+        picked,
+        n,
+    })
+    .into_response())
+}
+
+/// `GET /dosing/callbacks`: the diversion-control call-back, before the pick.
+pub async fn callbacks_view(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<DeskQuery>,
+) -> HtmlResult<Response> {
+    Ok(callbacks_page(&state, &p, &q.program, None, 3).await?)
+}
+
+/// `POST /dosing/callbacks`: pick patients holding take-home bottles at
+/// random, now (a pick cannot be known ahead, and reloading the page does
+/// not pick again); each is called back to bring every bottle in.
+pub async fn callbacks_pick(
+    State(state): State<AppState>,
+    p: Principal,
+    Form(f): Form<CallbackPick>,
+) -> HtmlResult<Response> {
+    let n: usize = match f.n.trim().parse() {
+        Ok(n) if (1..=50).contains(&n) => n,
+        _ => {
+            return Err(
+                AppError::invalid("n", "how many patients to call: a number from 1 to 50").into(),
+            );
+        }
+    };
+    let programs = my_programs(&state, &p).await?;
+    let (_, pid) = pick(&programs, &f.program)?;
+    let picked = carepath_app::takehome::callbacks(&state.app, &p, pid, n)
+        .await?
+        .into_iter()
+        .map(|(id, name, bottles)| (id.to_string(), name, bottles))
+        .collect();
+    Ok(callbacks_page(&state, &p, &f.program, Some(picked), n).await?)
 }
 
 // ---- Take-homes -------------------------------------------------------

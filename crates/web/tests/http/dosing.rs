@@ -414,6 +414,39 @@ carepath_testkit::both!(take_homes_labels_reconciliation_and_overdose_pages, |db
             && th.contains("1 window doses, 2 take-home days"),
         "{th}"
     );
+    // Diversion control: a random call-back picks among patients holding
+    // bottles, when the nurse asks (a reload does not pick again).
+    let page = get_text(&nurse, format!("{base}/dosing/callbacks?program={}", w.a)).await;
+    assert!(
+        page.contains("Pick at random now") && !page.contains("Picked just now"),
+        "{page}"
+    );
+    let r = nurse
+        .post(format!("{base}/dosing/callbacks"))
+        .form(&[("program", w.a.to_string()), ("n", "3".into())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Picked just now (1)"), "{page}");
+    assert!(
+        page.contains("Testcase, Alpha") && page.contains(&format!("/dosing/{pid}/takehome")),
+        "{page}"
+    );
+    let r = nurse
+        .post(format!("{base}/dosing/callbacks"))
+        .form(&[("program", w.a.to_string()), ("n", "0".into())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("how many patients to call")
+    );
     // Reconciliation: the nurse counts 410 mg (500 − 30 − 2 × 30) and signs;
     // the prescriber co-signs; the day balances.
     let stock = get_text(&nurse, format!("{base}/dosing/stock?program={}", w.a)).await;
