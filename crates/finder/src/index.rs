@@ -441,7 +441,9 @@ impl Index {
 
     /// The same search by scanning every facility (the reference for tests and benchmarks).
     pub fn search_brute(&self, q: &Query) -> SearchResult<'_> {
-        let mut v: Vec<(f64, &Facility)> = self
+        // Each facility's tier read from its listing here (not the index's
+        // table), once, before sorting.
+        let mut v: Vec<(f64, u8, &Facility)> = self
             .facilities
             .iter()
             .filter(|f| q.codes.iter().all(|c| f.codes.binary_search(c).is_ok()))
@@ -452,15 +454,16 @@ impl Index {
             })
             .map(|f| (haversine_mi(q.lat, q.lon, f.latitude, f.longitude), f))
             .filter(|(d, _)| q.radius_mi.is_none_or(|r| *d <= r))
+            .map(|(d, f)| (d, rank(f), f))
             .collect();
-        v.sort_by(|a, b| order((a.0, rank(a.1), &a.1.id), (b.0, rank(b.1), &b.1.id)));
+        v.sort_by(|a, b| order((a.0, a.1, &a.2.id), (b.0, b.1, &b.2.id)));
         let page_size = q.page_size.max(1);
         let total = v.len();
         let hits = v
             .into_iter()
             .skip((q.page.max(1) - 1) * page_size)
             .take(page_size)
-            .map(|(d, f)| Hit {
+            .map(|(d, _, f)| Hit {
                 facility: f,
                 distance_mi: d,
             })

@@ -147,12 +147,6 @@ impl Facility {
     pub fn phones(&self) -> Vec<Phone> {
         self.phone.as_deref().map(phones).unwrap_or_default()
     }
-
-    /// Whether someone can reach the place: a Carepath program, or a listing
-    /// with a number to call.
-    pub fn reachable(&self) -> bool {
-        self.live.is_some() || !self.phones().is_empty()
-    }
 }
 
 /// What a program running Carepath publishes about itself, kept current by its staff.

@@ -72,13 +72,15 @@ impl Tx {
     /// patient data.
     pub async fn delete_facilities(&mut self, ids: &[String]) -> Result<u64> {
         let n = on_tx!(self, c => {
+            let mut n = 0;
             for id in ids {
-                sqlx::query("DELETE FROM facility WHERE id = $1")
+                n += sqlx::query("DELETE FROM facility WHERE id = $1")
                     .bind(id)
                     .execute(&mut *c)
-                    .await?;
+                    .await?
+                    .rows_affected();
             }
-            ids.len() as u64
+            n
         });
         Ok(n)
     }

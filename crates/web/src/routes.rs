@@ -1399,12 +1399,7 @@ async fn guard(state: AppState, g: Guard, api: bool, mut req: Request, next: Nex
         if !auth::safe_next(&path) {
             return r;
         }
-        let secure = state.settings().secure_cookies || crate::client::of(parts).https;
-        let mut r = r;
-        if let Ok(v) = HeaderValue::from_str(&auth::next_cookie(&path, secure)) {
-            r.headers_mut().append(header::SET_COOKIE, v);
-        }
-        r
+        with_next_cookie(&state, parts, &path, r)
     };
     let principal: Principal = match auth::resolve(&state, &parts).await {
         Ok(Some(p)) => p,
@@ -1436,8 +1431,14 @@ async fn guard(state: AppState, g: Guard, api: bool, mut req: Request, next: Nex
             )));
         }
     }
-    // A form saved: any draft of it has done its work.
-    let saved_form = (parts.method == Method::POST && !api).then(|| parts.uri.path().to_string());
+    // A form saved: any draft of it has done its work (only a form whose
+    // page opens again can have one).
+    let reopenable = parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .is_some_and(|m| has_page(m.as_str()));
+    let saved_form =
+        (parts.method == Method::POST && !api && reopenable).then(|| parts.uri.path().to_string());
     let who = saved_form.as_ref().map(|_| principal.clone());
     parts.extensions.insert(principal);
     req = Request::from_parts(parts, body);
@@ -1451,19 +1452,37 @@ async fn guard(state: AppState, g: Guard, api: bool, mut req: Request, next: Nex
     resp
 }
 
-/// Whether a page (GET) is routed at `pattern`.
-fn has_page(pattern: &str) -> bool {
+/// The route patterns of pages (GET routes).
+fn pages() -> &'static std::collections::HashSet<&'static str> {
     static PAGES: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
         std::sync::OnceLock::new();
-    PAGES
-        .get_or_init(|| {
-            specs()
-                .into_iter()
-                .filter(|s| s.method == Method::GET)
-                .map(|s| s.path)
-                .collect()
-        })
-        .contains(pattern)
+    PAGES.get_or_init(|| {
+        specs()
+            .into_iter()
+            .filter(|s| s.method == Method::GET)
+            .map(|s| s.path)
+            .collect()
+    })
+}
+
+/// Whether a page (GET) is routed at `pattern` (a matched route pattern).
+fn has_page(pattern: &str) -> bool {
+    pages().contains(pattern)
+}
+
+/// Whether a page opens at the concrete `path` (a form's action): a form
+/// posted there can be reopened with what was typed (drafts). Matched
+/// segment by segment, `{…}` standing for any one segment.
+pub fn page_at(path: &str) -> bool {
+    let want: Vec<&str> = path.split('/').collect();
+    pages().iter().any(|p| {
+        let segs: Vec<&str> = p.split('/').collect();
+        segs.len() == want.len()
+            && segs
+                .iter()
+                .zip(&want)
+                .all(|(a, b)| a == b || (a.starts_with('{') && !b.is_empty()))
+    })
 }
 
 /// A form that arrived just after its session ended for inactivity: keep
@@ -1500,17 +1519,24 @@ async fn hold_form(
             Err(e) => tracing::warn!(error = %e, "keeping a form across sign-in failed"),
         }
     }
-    let to = if kept {
-        "/login?m=kept"
-    } else {
-        "/login?m=idle"
-    };
-    let mut r = axum::response::Redirect::to(to).into_response();
     if kept {
-        let secure = state.settings().secure_cookies || crate::client::of(parts).https;
-        if let Ok(v) = HeaderValue::from_str(&auth::next_cookie(&path, secure)) {
-            r.headers_mut().append(header::SET_COOKIE, v);
-        }
+        let r = axum::response::Redirect::to("/login?m=kept").into_response();
+        with_next_cookie(state, parts, &path, r)
+    } else {
+        axum::response::Redirect::to("/login?m=idle").into_response()
+    }
+}
+
+/// `r` with the cookie that brings the person back to `path` after signing in.
+fn with_next_cookie(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    path: &str,
+    mut r: Response,
+) -> Response {
+    let secure = state.settings().secure_cookies || crate::client::of(parts).https;
+    if let Ok(v) = HeaderValue::from_str(&auth::next_cookie(path, secure)) {
+        r.headers_mut().append(header::SET_COOKIE, v);
     }
     r
 }
@@ -1619,4 +1645,19 @@ async fn fallback(req: Request) -> Response {
     resp.headers_mut()
         .insert("x-carepath-unrouted", HeaderValue::from_static("1"));
     resp
+}
+
+#[cfg(test)]
+mod page_tests {
+    use super::page_at;
+
+    #[test]
+    fn forms_with_a_page_can_keep_drafts() {
+        assert!(page_at("/patients/0190-x/notes"));
+        assert!(page_at("/patients/0190-x/assessment"));
+        // Posted from the chart only: no page to open again.
+        assert!(!page_at("/records/0190-x/administer"));
+        assert!(!page_at("/drafts"));
+        assert!(!page_at("/patients//notes"));
+    }
 }

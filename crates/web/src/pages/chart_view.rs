@@ -477,13 +477,13 @@ pub async fn build(
     out.show_withdrawal = open_wm || !out.flowsheet.is_empty();
     // Orders with their administrations.
     for o in current(records, Kind::Order) {
-        let given: Vec<(i64, f64)> = records
+        let under: Vec<&Entry> = records
             .iter()
-            .filter(|r| {
-                r.kind == Kind::Administration
-                    && r.is_current()
-                    && r.ref_id.as_deref() == Some(&o.root_id)
-            })
+            .filter(|r| r.kind == Kind::Administration && r.ref_id.as_deref() == Some(&o.root_id))
+            .collect();
+        let given: Vec<(i64, f64)> = under
+            .iter()
+            .filter(|r| r.is_current())
             .filter_map(|r| match &r.body {
                 carepath_app::kinds::Body::Administration(a) if a.given => {
                     Some((r.occurred_at, a.dose_mg))
@@ -497,9 +497,8 @@ pub async fn build(
             }
             _ => vec![],
         };
-        let admins = records
+        let admins = under
             .iter()
-            .filter(|r| r.kind == Kind::Administration && r.ref_id.as_deref() == Some(&o.root_id))
             .map(|r| {
                 format!(
                     "{} — {} ({})",

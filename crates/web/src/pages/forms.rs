@@ -303,7 +303,9 @@ impl FormPage {
         }
         // No lost work: what this person typed and did not save comes back
         // (never over a form being shown again with its errors).
-        self.draftable = !self.multipart && crate::auth::safe_next(&self.action);
+        self.draftable = !self.multipart
+            && crate::auth::safe_next(&self.action)
+            && crate::routes::page_at(&self.action);
         if self.draftable && self.errors.is_empty() {
             match carepath_app::drafts::find(&state.app, p, &self.action).await {
                 Ok(Some(d)) => self.restore(&d, state.app.now_us()),
