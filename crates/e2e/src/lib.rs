@@ -144,17 +144,31 @@ pub async fn main_text(c: &Client) -> Result<String, CmdError> {
 pub async fn submit_and_leave(c: &Client, label: &str) -> Result<(), CmdError> {
     let old = c.find(Locator::Css("html")).await?;
     submit(c, label).await?;
+    wait_stale(&old).await;
+    Ok(())
+}
+
+/// Click the element `css` and wait until the browser has left the page
+/// (as [`submit_and_leave`], for a control found by CSS).
+pub async fn click_and_leave(c: &Client, css: &str) -> Result<(), CmdError> {
+    let old = c.find(Locator::Css("html")).await?;
+    click(c, css).await?;
+    wait_stale(&old).await;
+    Ok(())
+}
+
+/// Wait (up to 10 s) until `old` — an element of the page being left — is gone.
+pub async fn wait_stale(old: &fantoccini::elements::Element) {
     for _ in 0..400 {
         match old.tag_name().await {
             Err(CmdError::Standard(e))
                 if e.error == fantoccini::error::ErrorStatus::StaleElementReference =>
             {
-                return Ok(());
+                return;
             }
             _ => tokio::time::sleep(Duration::from_millis(25)).await,
         }
     }
-    Ok(())
 }
 
 pub async fn submit(c: &Client, label: &str) -> Result<(), CmdError> {

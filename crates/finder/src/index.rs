@@ -32,6 +32,8 @@ pub struct Query {
 pub struct Hit<'a> {
     pub facility: &'a Facility,
     pub distance_mi: f64,
+    /// Where the facility sits in [`Index::facilities`].
+    pub position: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -237,6 +239,11 @@ impl Index {
         &self.facilities
     }
 
+    /// Where facility `id` sits in [`Index::facilities`].
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).map(|i| *i as usize)
+    }
+
     pub fn get(&self, id: &str) -> Option<&Facility> {
         self.by_id.get(id).map(|i| &self.facilities[*i as usize])
     }
@@ -343,6 +350,7 @@ impl Index {
             .map(|(d, i)| Hit {
                 facility: &self.facilities[i as usize],
                 distance_mi: d,
+                position: i,
             })
             .collect()
     }
@@ -434,6 +442,7 @@ impl Index {
             .map(|(d, i)| Hit {
                 facility: &self.facilities[i as usize],
                 distance_mi: d,
+                position: i,
             })
             .collect();
         SearchResult { total, hits }
@@ -443,18 +452,19 @@ impl Index {
     pub fn search_brute(&self, q: &Query) -> SearchResult<'_> {
         // Each facility's tier read from its listing here (not the index's
         // table), once, before sorting.
-        let mut v: Vec<(f64, u8, &Facility)> = self
+        let mut v: Vec<(f64, u8, &Facility, u32)> = self
             .facilities
             .iter()
-            .filter(|f| q.codes.iter().all(|c| f.codes.binary_search(c).is_ok()))
-            .filter(|f| {
+            .zip(0u32..)
+            .filter(|(f, _)| q.codes.iter().all(|c| f.codes.binary_search(c).is_ok()))
+            .filter(|(f, _)| {
                 q.any_of
                     .iter()
                     .all(|g| g.iter().any(|c| f.codes.binary_search(c).is_ok()))
             })
-            .map(|f| (haversine_mi(q.lat, q.lon, f.latitude, f.longitude), f))
-            .filter(|(d, _)| q.radius_mi.is_none_or(|r| *d <= r))
-            .map(|(d, f)| (d, rank(f), f))
+            .map(|(f, i)| (haversine_mi(q.lat, q.lon, f.latitude, f.longitude), f, i))
+            .filter(|(d, _, _)| q.radius_mi.is_none_or(|r| *d <= r))
+            .map(|(d, f, i)| (d, rank(f), f, i))
             .collect();
         v.sort_by(|a, b| order((a.0, a.1, &a.2.id), (b.0, b.1, &b.2.id)));
         let page_size = q.page_size.max(1);
@@ -463,9 +473,10 @@ impl Index {
             .into_iter()
             .skip((q.page.max(1) - 1) * page_size)
             .take(page_size)
-            .map(|(d, _, f)| Hit {
+            .map(|(d, _, f, i)| Hit {
                 facility: f,
                 distance_mi: d,
+                position: i,
             })
             .collect();
         SearchResult { total, hits }

@@ -223,7 +223,7 @@ pub(crate) enum Db {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) db: Db,
-    url_redacted: String,
+    url_redacted: std::sync::Arc<str>,
     /// The installation's audit key: events are sealed with it when set.
     pub(crate) key: Option<std::sync::Arc<carepath_domain::audit::AuditKey>>,
     /// Programs' reference data (program, protocol, formulary, closures).
@@ -386,7 +386,7 @@ impl Store {
         };
         Ok(Store {
             db,
-            url_redacted: redact(url),
+            url_redacted: redact(url).into(),
             key: None,
             refs: Default::default(),
         })

@@ -5,9 +5,11 @@ use crate::AppState;
 use crate::error::{ApiResult, AppError};
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::response::IntoResponse;
 use carepath_domain::FieldError;
 use carepath_finder::{Facility, Index, Query as FQuery};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 
 pub use carepath_app::finder::{FinderIndex, program_facility_id};
@@ -209,11 +211,14 @@ pub fn parse_query(idx: &Index, p: &SearchParams) -> Result<(FQuery, String), Ap
 pub async fn search(
     State(state): State<AppState>,
     crate::error::ApiQuery(p): crate::error::ApiQuery<SearchParams>,
-) -> ApiResult<Json<SearchDto>> {
+) -> ApiResult<axum::response::Response> {
     let idx = state.app.finder.get();
     let (q, near) = parse_query(&idx, &p)?;
     let r = idx.search(&q);
-    Ok(Json(SearchDto {
+    let cache = state.facility_json.of(&idx);
+    // The envelope through serde; each result is the facility's JSON written
+    // once per index, with its distance put in front.
+    let head = serde_json::to_vec(&SearchHead {
         total: r.total,
         page: q.page,
         page_size: q.page_size,
@@ -223,12 +228,106 @@ pub async fn search(
             longitude: q.lon,
         },
         radius_mi: q.radius_mi,
-        results: r
-            .hits
-            .iter()
-            .map(|h| dto(h.facility, Some(h.distance_mi)))
-            .collect(),
-    }))
+    })
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut body = Vec::with_capacity(head.len() + 16 + r.hits.len() * 1024);
+    body.extend_from_slice(&head[..head.len() - 1]);
+    body.extend_from_slice(b",\"results\":[");
+    for (n, h) in r.hits.iter().enumerate() {
+        if n > 0 {
+            body.push(b',');
+        }
+        cache
+            .write(&mut body, h.facility, h.position as usize, h.distance_mi)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+    }
+    body.extend_from_slice(b"]}");
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
+}
+
+/// [`SearchDto`] without its results, as written before them.
+#[derive(Serialize)]
+struct SearchHead {
+    total: usize,
+    page: usize,
+    page_size: usize,
+    near: NearDto,
+    radius_mi: Option<f64>,
+}
+
+/// The API JSON of the facilities of one index, each written the first time
+/// a search returns it and kept until the index is replaced: a search then
+/// costs its lookup and copying bytes, not re-serializing twenty facilities
+/// with their services (issue 12, item 7; figures in BENCHMARKS.md).
+#[derive(Default)]
+pub struct JsonCache {
+    current: std::sync::RwLock<Option<(Arc<Index>, Arc<FacilityJson>)>>,
+}
+
+/// One index's facility JSON, by position in the index.
+pub struct FacilityJson(Vec<std::sync::OnceLock<Box<str>>>);
+
+impl JsonCache {
+    /// The JSON slots of `idx` (a new, empty set when the index changed).
+    pub fn of(&self, idx: &Arc<Index>) -> Arc<FacilityJson> {
+        if let Ok(g) = self.current.read()
+            && let Some((i, j)) = g.as_ref()
+            && Arc::ptr_eq(i, idx)
+        {
+            return j.clone();
+        }
+        let fresh = Arc::new(FacilityJson(
+            (0..idx.len()).map(|_| std::sync::OnceLock::new()).collect(),
+        ));
+        if let Ok(mut g) = self.current.write() {
+            match g.as_ref() {
+                Some((i, j)) if Arc::ptr_eq(i, idx) => return j.clone(),
+                _ => *g = Some((idx.clone(), fresh.clone())),
+            }
+        }
+        fresh
+    }
+}
+
+impl FacilityJson {
+    /// Append `f` (at `position` in the index) to `out` as JSON with
+    /// `"distance_mi"` (rounded to hundredths) first.
+    pub fn write(
+        &self,
+        out: &mut Vec<u8>,
+        f: &Facility,
+        position: usize,
+        distance_mi: f64,
+    ) -> serde_json::Result<()> {
+        let fresh;
+        let body: &str = match self.0.get(position) {
+            Some(slot) => match slot.get() {
+                Some(b) => b,
+                None => {
+                    let b = serde_json::to_string(&dto(f, None))?.into_boxed_str();
+                    slot.get_or_init(|| b)
+                }
+            },
+            // Positions come from the same index; written afresh all the same.
+            None => {
+                fresh = serde_json::to_string(&dto(f, None))?;
+                &fresh
+            }
+        };
+        out.extend_from_slice(b"{\"distance_mi\":");
+        serde_json::to_writer(&mut *out, &((distance_mi * 100.0).round() / 100.0))?;
+        out.push(b',');
+        // `body` is an object: `{` then its members (never empty: `id` is first).
+        out.extend_from_slice(&body.as_bytes()[1..]);
+        Ok(())
+    }
 }
 
 /// One facility.
@@ -315,4 +414,65 @@ pub async fn export(
         "recordCount": r.total,
         "rows": rows,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fac(id: &str, codes: &[&str]) -> Facility {
+        Facility {
+            id: id.into(),
+            name: format!("Clinic {id}"),
+            name2: None,
+            street: "1 Main St".into(),
+            city: "Baltimore".into(),
+            state: "MD".into(),
+            zip: "21201".into(),
+            phone: Some("(410) 555-0100 x12".into()),
+            latitude: 39.3,
+            longitude: -76.6,
+            codes: codes.iter().map(|c| c.to_string()).collect(),
+            sources: vec!["samhsa-csv".into()],
+            live: None,
+            updated: Some("2026-12-01".into()),
+        }
+    }
+
+    /// What the cache sends is exactly the facility's DTO with its distance,
+    /// the first time and from the cache; a new index starts a new cache.
+    #[test]
+    fn cached_json_is_the_dto_with_its_distance() {
+        let cache = JsonCache::default();
+        let idx = Arc::new(Index::new(vec![fac("a", &["OTP", "MD"]), fac("b", &[])]));
+        for d in [0.0, 1.234_567, 12.0] {
+            for id in ["a", "b"] {
+                let f = idx.get(id).unwrap();
+                let at = idx.position(id).unwrap();
+                for _ in 0..2 {
+                    let mut raw = vec![];
+                    cache.of(&idx).write(&mut raw, f, at, d).unwrap();
+                    let got: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+                    let want = serde_json::to_value(dto(f, Some(d))).unwrap();
+                    assert_eq!(got, want, "{id} at {d}");
+                }
+            }
+        }
+        let first = cache.of(&idx);
+        assert!(
+            Arc::ptr_eq(&first, &cache.of(&idx)),
+            "kept for the same index"
+        );
+        let other = Arc::new(Index::new(vec![fac("c", &["BU"])]));
+        let second = cache.of(&other);
+        assert!(!Arc::ptr_eq(&first, &second), "a new index, new JSON");
+        let c = other.get("c").unwrap();
+        let mut raw = vec![];
+        second.write(&mut raw, c, 0, 2.5).unwrap();
+        let raw = String::from_utf8(raw).unwrap();
+        assert!(
+            raw.starts_with("{\"distance_mi\":2.5,\"id\":\"c\""),
+            "{raw}"
+        );
+    }
 }

@@ -36,8 +36,22 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Shared state of every request: the application and what only HTTP needs.
+/// One pointer: every extractor and layer that takes the state clones it,
+/// several times per request, so a clone is one reference count (cloning
+/// the dozen handles inside at each step cost the finder API a quarter of
+/// its time; BENCHMARKS.md).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] points to.
+pub struct Shared {
     pub app: App,
     pub login_limiter: Arc<auth::LoginLimiter>,
     /// Call-back requests stored per client address per minute (public
@@ -49,16 +63,19 @@ pub struct AppState {
     /// `web.trusted_proxies`, parsed (invalid entries are refused when the
     /// configuration is read).
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    /// Each finder facility's API JSON, written once per index.
+    pub facility_json: Arc<finder::JsonCache>,
 }
 
 impl AppState {
     pub fn new(app: App) -> Self {
         let limiter = auth::LoginLimiter::new(app.settings.login_attempts_per_minute);
-        Self {
+        Self(Arc::new(Shared {
             login_limiter: Arc::new(limiter),
             callback_limiter: Arc::new(auth::LoginLimiter::new(10)),
             callback_phone_limiter: Arc::new(auth::KeyLimiter::per_hour(3)),
             metrics: Arc::new(metrics::Metrics::default()),
+            facility_json: Arc::new(finder::JsonCache::default()),
             trusted_proxies: Arc::new(
                 app.settings
                     .trusted_proxies
@@ -67,7 +84,7 @@ impl AppState {
                     .collect(),
             ),
             app,
-        }
+        }))
     }
 
     pub fn settings(&self) -> &WebConfig {

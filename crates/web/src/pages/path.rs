@@ -604,7 +604,16 @@ pub async fn flowsheet_submit(
     }
     .await;
     match r {
-        Ok(_) => Ok(Redirect::to(&chart_url(id, "withdrawal")).into_response()),
+        // A dangerous reading opens the chart at its alert, not below it.
+        Ok((_, body)) => {
+            let danger = match &body {
+                carepath_app::kinds::Body::Cows(b) => !b.danger.is_empty(),
+                carepath_app::kinds::Body::Sows(b) => !b.danger.is_empty(),
+                _ => false,
+            };
+            let at = if danger { "danger-h" } else { "withdrawal" };
+            Ok(Redirect::to(&chart_url(id, at)).into_response())
+        }
         Err(e) => Ok(flowsheet_page(&p, id, &v, &field_errors(e)?, None)
             .show(&state, &p)
             .await),
