@@ -484,15 +484,26 @@ pub struct DisclosedDocument {
     pub consent_summary: String,
 }
 
-/// Disclose a summary out of Carepath: only with a valid consent; every
-/// disclosure goes to the accounting log with the § 2.32 notice; refusals
-/// are audited. § 2.11 counseling notes are never part of it.
-pub async fn disclose(
+/// A disclosure the consent allows, checked and not yet recorded: the
+/// patient's scope and record, the consent, and the accounting entry.
+pub(crate) struct Granted {
+    pub s: PatientScope,
+    pub entries: Vec<Entry>,
+    pub consent: Entry,
+    pub d: carepath_store::Disclosure,
+    w: carepath_store::PatientWrite,
+}
+
+/// Check a disclosure out of Carepath (any channel: print, export, fhir):
+/// clinical staff of the patient's program, a recipient and a purpose, and
+/// a consent on file that permits them (42 CFR § 2.31); a refusal is
+/// audited. Nothing is released until [`record_disclosure`].
+pub(crate) async fn grant_disclosure(
     app: &App,
     who: &Principal,
     id: PatientId,
     i: &DisclosureInput,
-) -> Result<DisclosedDocument> {
+) -> Result<Granted> {
     let s = access::open(app, who, id, Permission::ReadClinical, "disclosure.prepare").await?;
     if !s.holds_in(s.program.id, Permission::WriteClinical) {
         return Err(Error::Forbidden(
@@ -509,10 +520,6 @@ pub async fn disclose(
     }
     p.finish()?;
     let entries = s.entries(app, &[]).await?;
-    let consents = consents_with_state(&entries);
-    let found = consents
-        .iter()
-        .find(|(c, _)| c.id == i.consent_id || c.root_id == i.consent_id);
     let refuse = |why: String| async move {
         app.audit(
             who.event("disclosure.refused", Outcome::Denied)
@@ -520,22 +527,31 @@ pub async fn disclose(
                 .detail(why.clone()),
         )
         .await?;
-        Err::<DisclosedDocument, Error>(Error::Forbidden(format!("disclosure refused: {why}")))
+        Err::<Granted, Error>(Error::Forbidden(format!("disclosure refused: {why}")))
     };
-    let Some((consent, revoked)) = found else {
-        return refuse("no consent on file with that id (42 CFR § 2.31)".into()).await;
+    let (consent, revoked) = {
+        let consents = consents_with_state(&entries);
+        match consents
+            .iter()
+            .find(|(c, _)| c.id == i.consent_id || c.root_id == i.consent_id)
+        {
+            Some((c, r)) => ((*c).clone(), r.is_some()),
+            None => {
+                return refuse("no consent on file with that id (42 CFR § 2.31)".into()).await;
+            }
+        }
     };
     let Body::Consent(c) = &consent.body else {
         return Err(Error::Internal("consent body".into()));
     };
-    let c = &c.consent;
+    let c = c.consent.clone();
     let standing = clinical::consent::Standing {
-        revoked: revoked.is_some(),
+        revoked,
         treatment_ended: s.episodes.iter().all(|e| e.discharged_at.is_some()),
         today: s.today(),
     };
     if let Err(why) = clinical::consent::permits(
-        c,
+        &c,
         standing,
         &clinical::consent::Request {
             recipient: i.recipient.clone(),
@@ -544,6 +560,58 @@ pub async fn disclose(
     ) {
         return refuse(why).await;
     }
+    let d = carepath_store::Disclosure {
+        id: uuid::Uuid::now_v7().to_string(),
+        patient_id: id.to_string(),
+        program_id: s.program.id.to_string(),
+        consent_id: consent.id.clone(),
+        recipient: i.recipient.trim().to_string(),
+        purpose: i.purpose.trim().to_string(),
+        information: c.information.clone(),
+        channel: i.channel.clone(),
+        notice: clinical::consent::REDISCLOSURE_NOTICE.into(),
+        disclosed_at: s.now,
+        disclosed_by: who.user_id.to_string(),
+    };
+    Ok(Granted {
+        s,
+        entries,
+        consent,
+        d,
+        w,
+    })
+}
+
+/// Put a granted disclosure in the accounting of disclosures (§ 2.25) and
+/// the audit, in one transaction, before anything is handed over.
+pub(crate) async fn record_disclosure(app: &App, who: &Principal, g: &Granted) -> Result<()> {
+    let mut tx = app.begin().await?;
+    tx.record_disclosure(&g.w, &g.d).await?;
+    tx.audit(
+        who.event("disclosure.make", Outcome::Success)
+            .object("disclosure", &g.d.id)
+            .patient(g.s.patient.id)
+            .program(&g.d.program_id)
+            .detail(format!(
+                "consent={} channel={}",
+                g.d.consent_id, g.d.channel
+            )),
+    );
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Disclose a summary out of Carepath: only with a valid consent; every
+/// disclosure goes to the accounting log with the § 2.32 notice; refusals
+/// are audited. § 2.11 counseling notes are never part of it.
+pub async fn disclose(
+    app: &App,
+    who: &Principal,
+    id: PatientId,
+    i: &DisclosureInput,
+) -> Result<DisclosedDocument> {
+    let g = grant_disclosure(app, who, id, i).await?;
+    let (s, entries) = (&g.s, &g.entries);
     // What is released: the patient's episodes and the newest diagnosis,
     // limited to what a summary contains (the consent's description is shown
     // with it).
@@ -562,7 +630,7 @@ pub async fn disclose(
                 .unwrap_or_default()
         ));
     }
-    if let Some(Body::Assessment(a)) = access::current(&entries, Kind::Assessment)
+    if let Some(Body::Assessment(a)) = access::current(entries, Kind::Assessment)
         .last()
         .map(|e| &e.body)
     {
@@ -570,39 +638,18 @@ pub async fn disclose(
             lines.push(format!("Diagnosis: {} {}", code.code, code.title));
         }
     }
-    let d = carepath_store::Disclosure {
-        id: uuid::Uuid::now_v7().to_string(),
-        patient_id: id.to_string(),
-        program_id: s.program.id.to_string(),
-        consent_id: consent.id.clone(),
-        recipient: i.recipient.trim().to_string(),
-        purpose: i.purpose.trim().to_string(),
-        information: c.information.clone(),
-        channel: i.channel.clone(),
-        notice: clinical::consent::REDISCLOSURE_NOTICE.into(),
-        disclosed_at: s.now,
-        disclosed_by: who.user_id.to_string(),
-    };
-    let mut tx = app.begin().await?;
-    tx.record_disclosure(&w, &d).await?;
-    tx.audit(
-        who.event("disclosure.make", Outcome::Success)
-            .object("disclosure", &d.id)
-            .patient(id)
-            .program(&d.program_id)
-            .detail(format!("consent={}", d.consent_id)),
-    );
-    tx.commit().await?;
+    record_disclosure(app, who, &g).await?;
+    let d = g.d;
     Ok(DisclosedDocument {
         disclosure_id: d.id,
         recipient: d.recipient,
         purpose: d.purpose,
         information: d.information,
         notice: d.notice,
-        patient: s.patient.display_name(),
-        date_of_birth: s.patient.date_of_birth.clone(),
+        patient: g.s.patient.display_name(),
+        date_of_birth: g.s.patient.date_of_birth.clone(),
         lines,
-        consent_summary: consent.summary.clone(),
+        consent_summary: g.consent.summary.clone(),
     })
 }
 

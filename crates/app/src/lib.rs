@@ -31,6 +31,7 @@ pub mod dosing;
 pub mod drafts;
 pub mod drugtest;
 pub mod error;
+pub mod fhir;
 pub mod finder;
 pub mod fmt;
 pub mod intake;

@@ -134,6 +134,18 @@ pub async fn axe(
     Ok(())
 }
 
+/// Where the element `css` starts, in CSS pixels from the top of the
+/// viewport (negative: scrolled above; beyond the height: below the screen).
+pub async fn top_on_screen(c: &Client, css: &str) -> Result<f64, CmdError> {
+    let v = c
+        .execute(
+            "return document.querySelector(arguments[0]).getBoundingClientRect().top",
+            vec![serde_json::json!(css)],
+        )
+        .await?;
+    Ok(v.as_f64().unwrap_or(f64::NAN))
+}
+
 pub async fn main_text(c: &Client) -> Result<String, CmdError> {
     c.find(Locator::Css("main")).await?.text().await
 }

@@ -20,20 +20,11 @@ use carepath_domain::authz::Role;
 use carepath_domain::program::ProgramKind;
 use carepath_e2e::{
     axe, browser, click, click_and_leave, main_text, select, sign_in, skip_or_fail, submit,
+    top_on_screen,
 };
 use carepath_testkit::{Clinic, PW, TestDb, code_now};
 use fantoccini::error::CmdError;
 use fantoccini::{Client, Locator};
-
-async fn top_on_screen(c: &Client, css: &str) -> Result<f64, CmdError> {
-    let v = c
-        .execute(
-            "return document.querySelector(arguments[0]).getBoundingClientRect().top",
-            vec![serde_json::json!(css)],
-        )
-        .await?;
-    Ok(v.as_f64().unwrap_or(f64::NAN))
-}
 
 async fn path_of(c: &Client) -> Result<String, CmdError> {
     Ok(c.current_url().await?.path().to_string())

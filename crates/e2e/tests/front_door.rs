@@ -9,7 +9,7 @@
 //! axe-core checks every page on the way.
 
 use carepath_domain::program::ProgramKind;
-use carepath_e2e::{axe, browser, click_and_leave, skip_or_fail};
+use carepath_e2e::{axe, browser, click_and_leave, skip_or_fail, top_on_screen};
 use carepath_testkit::{Clinic, TestDb, system};
 use fantoccini::error::CmdError;
 use fantoccini::{Client, Locator};
@@ -31,17 +31,6 @@ fn facility(id: &str, name: &str, lat: f64, lon: f64, codes: &[&str]) -> carepat
         live: None,
         updated: Some("2026-11-30".into()),
     }
-}
-
-/// Where an element's top is, in CSS pixels from the top of the viewport.
-async fn top_on_screen(c: &Client, css: &str) -> Result<f64, CmdError> {
-    let v = c
-        .execute(
-            "return document.querySelector(arguments[0]).getBoundingClientRect().top",
-            vec![serde_json::json!(css)],
-        )
-        .await?;
-    Ok(v.as_f64().unwrap_or(f64::NAN))
 }
 
 async fn search(c: &Client, base: &str, near: &str, query: &str) -> Result<String, CmdError> {

@@ -411,3 +411,44 @@ impl Clinic {
             .unwrap()
     }
 }
+
+/// What the outside FHIR validator said of a bundle: whether every resource
+/// passed, and its report (a line per resource, "ok Type/id" or
+/// "INVALID Type/id: why").
+pub struct FhirReport {
+    pub valid: bool,
+    pub report: String,
+}
+
+/// Run the outside validator (`fhir.resources` < 7, PyPI, in the Python that
+/// `FHIR_RESOURCES_PYTHON` names; `.ci/run` installs it) over a Bundle and
+/// every resource in it (`fhir_validate.py` beside this crate). `None`, said
+/// loudly, when it is missing off CI; under CI a missing validator fails.
+pub fn validate_fhir(bundle: &serde_json::Value) -> Option<FhirReport> {
+    let python = match std::env::var("FHIR_RESOURCES_PYTHON") {
+        Ok(p) if std::path::Path::new(&p).exists() => p,
+        _ if std::env::var("CI").is_ok() => {
+            panic!("FHIR_RESOURCES_PYTHON missing: .ci/run must install fhir.resources")
+        }
+        _ => {
+            eprintln!("SKIPPED: the outside FHIR validator (FHIR_RESOURCES_PYTHON)");
+            return None;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bundle.json");
+    std::fs::write(&file, bundle.to_string()).unwrap();
+    let out = std::process::Command::new(python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/fhir_validate.py"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    Some(FhirReport {
+        valid: out.status.success(),
+        report: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    })
+}

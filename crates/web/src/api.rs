@@ -80,7 +80,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
             let Some(spec) = routes.iter().find(|r| r.method == method && r.path == path) else {
                 continue;
             };
-            if !path.starts_with("/api/") || path.ends_with("/openapi.json") {
+            if !crate::routes::is_api(path) || path.ends_with("/openapi.json") {
                 continue;
             }
             let r = &mut op.responses.responses;

@@ -32,6 +32,8 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
         amend_record,
         revoke_consent,
         make_disclosure,
+        fhir_everything,
+        fhir_search,
         list_disclosures,
         admit,
         transfer,
@@ -302,6 +304,100 @@ pub async fn make_disclosure(
 ) -> ApiResult<Response> {
     let doc = chart::disclose(&state.app, &p, pid(&id)?, &body(b)?).await?;
     Ok((StatusCode::CREATED, Json(doc)).into_response())
+}
+
+/// What a FHIR export asks for: the consent that permits it, the recipient
+/// and the purpose (as for any disclosure; the channel is `fhir`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FhirExportInput {
+    pub consent_id: String,
+    pub recipient: String,
+    pub purpose: String,
+}
+
+/// The patient's record as a FHIR R4 `searchset` Bundle (Patient,
+/// EpisodeOfCare, Condition, Observation, Consent, MedicationRequest,
+/// MedicationAdministration; each labelled 42 CFR Part 2). A disclosure:
+/// refused (403) without a consent that permits the recipient and purpose;
+/// on success it is in the accounting of disclosures (channel `fhir`).
+#[utoipa::path(post, path = "/fhir/r4/Patient/{id}/$everything", params(("id" = String, Path)), request_body = FhirExportInput,
+    responses((status = 200, description = "a FHIR R4 Bundle", content_type = "application/fhir+json", body = Object), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn fhir_everything(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    b: Result<Json<FhirExportInput>, JsonRejection>,
+) -> ApiResult<Response> {
+    let b = body(b)?;
+    let e = carepath_app::fhir::everything(
+        &state.app,
+        &p,
+        pid(&id)?,
+        &chart::DisclosureInput {
+            consent_id: b.consent_id,
+            recipient: b.recipient,
+            purpose: b.purpose,
+            channel: "fhir".into(),
+        },
+    )
+    .await?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/fhir+json"),
+        )],
+        Json(e.bundle),
+    )
+        .into_response())
+}
+
+/// The search parameters of `GET /fhir/r4/{type}`.
+#[derive(Deserialize, IntoParams)]
+pub struct FhirSearchParams {
+    /// The patient's id (required).
+    pub patient: Option<String>,
+    /// A day the resource is about, `YYYY-MM-DD`, after an optional prefix
+    /// (`ge`, `gt`, `le`, `lt`, `eq`, `ne`); repeat it for a range.
+    #[param(required = false)]
+    pub date: Option<Vec<String>>,
+}
+
+/// A patient's resources of one type (Patient, EpisodeOfCare, Condition,
+/// Observation, Consent, MedicationRequest, MedicationAdministration,
+/// MedicationDispense) as a FHIR R4 `searchset` Bundle: a read by the
+/// patient's own program (clinical staff), audited like any chart read; to
+/// send records outside the program use `$everything` (a disclosure).
+#[utoipa::path(get, path = "/fhir/r4/{type}", params(("type" = String, Path, description = "a FHIR resource type"), FhirSearchParams),
+    responses((status = 200, description = "a FHIR R4 Bundle", content_type = "application/fhir+json", body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn fhir_search(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(kind): Path<String>,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> ApiResult<Response> {
+    let mut patient = None;
+    let mut dates = vec![];
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(q.as_deref().unwrap_or(""))
+        .map_err(|_| AppError::invalid("query", "a URL-encoded query string"))?;
+    for (k, v) in pairs {
+        match k.as_str() {
+            "patient" => patient = Some(v.trim_start_matches("Patient/").to_string()),
+            "date" => dates.push(v.parse::<carepath_app::fhir::DateParam>()?),
+            _ => {}
+        }
+    }
+    let patient =
+        patient.ok_or_else(|| AppError::invalid("patient", "name the patient: patient=ID"))?;
+    let bundle = carepath_app::fhir::search(&state.app, &p, pid(&patient)?, &kind, &dates).await?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/fhir+json"),
+        )],
+        Json(bundle),
+    )
+        .into_response())
 }
 
 #[derive(Serialize, ToSchema)]

@@ -77,6 +77,10 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(pages::clinic::dashboard),
         ),
         (
+            r(M::GET, "/dashboard.csv", Perm(P::ViewDashboard)),
+            get(pages::clinic::dashboard_csv),
+        ),
+        (
             r(M::GET, "/patients", Perm(P::ReadDemographics)),
             get(pages::clinic::patient_search),
         ),
@@ -463,6 +467,18 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Perm(P::WriteClinical),
             ),
             post(crate::path_api::make_disclosure),
+        ),
+        (
+            r(
+                M::POST,
+                "/fhir/r4/Patient/{id}/$everything",
+                Perm(P::WriteClinical),
+            ),
+            post(crate::path_api::fhir_everything),
+        ),
+        (
+            r(M::GET, "/fhir/r4/{type}", Perm(P::ReadClinical)),
+            get(crate::path_api::fhir_search),
         ),
         (
             r(
@@ -1345,8 +1361,10 @@ pub fn specs() -> Vec<RouteSpec> {
     table().into_iter().map(|(s, _)| s).collect()
 }
 
-fn is_api(path: &str) -> bool {
-    path.starts_with("/api/")
+/// The JSON doors (`/api/…` and FHIR's `/fhir/…`): errors answer JSON,
+/// never a page.
+pub fn is_api(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/fhir/")
 }
 
 async fn guard(state: AppState, g: Guard, api: bool, mut req: Request, next: Next) -> Response {

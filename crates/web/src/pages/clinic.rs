@@ -154,6 +154,94 @@ pub async fn dashboard(State(state): State<AppState>, p: Principal) -> HtmlResul
     .into_response())
 }
 
+#[derive(Deserialize)]
+pub struct CsvQuery {
+    /// `months` (census, admissions, discharges), `retention` or `reasons`.
+    table: String,
+}
+
+/// `GET /dashboard.csv?table=`: the dashboard's twelve-month tables as CSV,
+/// one row per program and month (or retention period, or discharge
+/// reason) — what the charts draw, for a spreadsheet. Program-scoped and
+/// audited as the dashboard is (`work::trends`).
+pub async fn dashboard_csv(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<CsvQuery>,
+) -> HtmlResult<Response> {
+    let trends = work::trends(&state.app, &p).await?;
+    let mut w = csv::Writer::from_writer(vec![]);
+    let mut row = |cells: &[&str]| {
+        w.write_record(cells)
+            .map_err(|e| AppError::Internal(e.to_string()))
+    };
+    match q.table.as_str() {
+        "months" => {
+            row(&[
+                "program",
+                "month",
+                "in_care_at_month_end",
+                "admissions",
+                "discharges",
+            ])?;
+            for t in &trends {
+                for m in &t.months {
+                    row(&[
+                        &t.program,
+                        &m.month,
+                        &m.census.to_string(),
+                        &m.admissions.to_string(),
+                        &m.discharges.to_string(),
+                    ])?;
+                }
+            }
+        }
+        "retention" => {
+            row(&[
+                "program",
+                "days",
+                "admitted",
+                "retained",
+                "retained_percent",
+            ])?;
+            for t in &trends {
+                for r in &t.retention {
+                    let pct = if r.admitted > 0 {
+                        format!("{:.1}", 100.0 * r.retained as f64 / r.admitted as f64)
+                    } else {
+                        String::new()
+                    };
+                    row(&[
+                        &t.program,
+                        &r.days.to_string(),
+                        &r.admitted.to_string(),
+                        &r.retained.to_string(),
+                        &pct,
+                    ])?;
+                }
+            }
+        }
+        "reasons" => {
+            row(&["program", "discharge_reason", "discharges"])?;
+            for t in &trends {
+                for (reason, n) in &t.reasons {
+                    row(&[&t.program, reason, &n.to_string()])?;
+                }
+            }
+        }
+        _ => {
+            return Err(AppError::invalid("table", "choose months, retention or reasons").into());
+        }
+    }
+    let body = w
+        .into_inner()
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(super::dosing::csv_download(
+        body,
+        &format!("dashboard-{}.csv", q.table),
+    ))
+}
+
 #[derive(Deserialize, Default)]
 pub struct SearchQuery {
     #[serde(default)]

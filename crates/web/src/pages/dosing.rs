@@ -303,7 +303,12 @@ fn csv_response<T: serde::Serialize>(rows: &[T], filename: &str) -> Result<Respo
     let body = w
         .into_inner()
         .map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok((
+    Ok(csv_download(body, filename))
+}
+
+/// A CSV file to download: its type, its name, never cached.
+pub(crate) fn csv_download(body: Vec<u8>, filename: &str) -> Response {
+    (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
             (
@@ -314,7 +319,7 @@ fn csv_response<T: serde::Serialize>(rows: &[T], filename: &str) -> Result<Respo
         ],
         body,
     )
-        .into_response())
+        .into_response()
 }
 
 #[derive(Deserialize)]

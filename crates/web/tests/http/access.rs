@@ -22,7 +22,7 @@ carepath_testkit::both!(
                     spec.path
                 ),
                 Guard::Portal | Guard::PortalSignedIn | Guard::Family
-                    if !spec.path.starts_with("/api/") =>
+                    if !carepath_web::routes::is_api(spec.path) =>
                 {
                     assert_eq!(
                         r.headers().get("location").map(|v| v.to_str().unwrap()),
@@ -32,7 +32,7 @@ carepath_testkit::both!(
                         spec.path
                     )
                 }
-                _ if spec.path.starts_with("/api/") => assert_eq!(
+                _ if carepath_web::routes::is_api(spec.path) => assert_eq!(
                     r.status(),
                     StatusCode::UNAUTHORIZED,
                     "{} {}",
@@ -297,7 +297,7 @@ async fn api_tokens_errors_headers_csrf_and_openapi() {
     // Every API route in the table is documented, with its method.
     let missing: Vec<String> = specs()
         .into_iter()
-        .filter(|r| r.path.starts_with("/api/v1/") && r.path != "/api/v1/openapi.json")
+        .filter(|r| carepath_web::routes::is_api(r.path) && r.path != "/api/v1/openapi.json")
         .filter(|r| !j["paths"][r.path][r.method.as_str().to_lowercase()].is_object())
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
@@ -524,7 +524,7 @@ carepath_testkit::both!(
                 }
                 let url = format!("{}{}", w.base, b_path(spec.path));
                 let req = c.request(spec.method.clone(), &url);
-                let req = if spec.path.starts_with("/api/") {
+                let req = if carepath_web::routes::is_api(spec.path) {
                     req.json(&serde_json::json!({}))
                 } else {
                     req.form(&[("x", "y")])

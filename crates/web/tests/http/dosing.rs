@@ -622,6 +622,51 @@ carepath_testkit::both!(
         page.contains("In care now at a bed-based level (withdrawal management, residential): <strong>1</strong>"),
         "{page}"
     );
+        // The same tables as CSV, for a spreadsheet.
+        assert!(
+            page.contains("href=\"/dashboard.csv?table=months\""),
+            "{page}"
+        );
+        let r = admin
+            .get(format!("{}/dashboard.csv?table=months", w.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+        let csv = r.text().await.unwrap();
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next(),
+            Some("program,month,in_care_at_month_end,admissions,discharges")
+        );
+        let rows: Vec<&str> = lines.collect();
+        assert!(
+            !rows.is_empty() && rows.len().is_multiple_of(12),
+            "twelve months of each program: {csv}"
+        );
+        let now = rows.iter().rfind(|r| r.starts_with("A,")).unwrap();
+        assert!(now.ends_with(",1,1,0"), "{now}");
+        let retention = get_text(&admin, format!("{}/dashboard.csv?table=retention", w.base)).await;
+        assert!(retention.starts_with("program,days,admitted,retained,retained_percent"));
+        assert!(
+            retention.lines().any(|l| l.starts_with("A,180,")),
+            "{retention}"
+        );
+        let r = admin
+            .get(format!("{}/dashboard.csv?table=secrets", w.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        // Not for an auditor (who reads the audit trail, not the program's figures).
+        let auditor = w.login(Role::Auditor).await;
+        let r = auditor
+            .get(format!("{}/dashboard.csv?table=months", w.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
     }
 );
 

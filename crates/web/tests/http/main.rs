@@ -4,6 +4,7 @@
 mod access;
 mod calc;
 mod dosing;
+mod fhir;
 mod finder;
 mod intake;
 mod labs;

@@ -138,7 +138,7 @@ carepath_testkit::both!(
                     .replace("{file}", "app.css")
                     .replace(['{', '}'], "");
                 let req = me.request(spec.method.clone(), w.url(&path));
-                let req = if spec.path.starts_with("/api/") {
+                let req = if carepath_web::routes::is_api(spec.path) {
                     req.json(&serde_json::json!({}))
                 } else {
                     req.form(&[("x", "y")])
@@ -166,7 +166,7 @@ carepath_testkit::both!(
                         spec.method,
                         spec.path
                     ),
-                    _ if spec.path.starts_with("/api/") => {
+                    _ if carepath_web::routes::is_api(spec.path) => {
                         assert_eq!(
                             st,
                             StatusCode::UNAUTHORIZED,
@@ -238,7 +238,7 @@ carepath_testkit::both!(
                 .replace("{file}", "app.css")
                 .replace(['{', '}'], "");
             let req = fam.request(spec.method.clone(), w.url(&path));
-            let req = if spec.path.starts_with("/api/") {
+            let req = if carepath_web::routes::is_api(spec.path) {
                 req.json(&serde_json::json!({}))
             } else {
                 req.form(&[("x", "y")])
@@ -258,7 +258,7 @@ carepath_testkit::both!(
             );
             match spec.guard {
                 Guard::Family => assert!(st.is_success(), "{} {st}", spec.path),
-                Guard::Portal if spec.path.starts_with("/api/") => {
+                Guard::Portal if carepath_web::routes::is_api(spec.path) => {
                     assert_eq!(st, StatusCode::FORBIDDEN, "{} {}", spec.method, spec.path)
                 }
                 Guard::Portal => assert_eq!(
@@ -274,7 +274,7 @@ carepath_testkit::both!(
                     spec.method,
                     spec.path
                 ),
-                _ if spec.path.starts_with("/api/") => {
+                _ if carepath_web::routes::is_api(spec.path) => {
                     assert_eq!(
                         st,
                         StatusCode::UNAUTHORIZED,

@@ -1,0 +1,942 @@
+//! FHIR R4 (4.0.1) out: a patient's record as typed R4 resources
+//! (`fhir::r4`, the `fhir` crate's model), each labelled as a 42 CFR Part 2
+//! record, and the `$everything` bundle that carries them.
+//!
+//! The bundle leaves Carepath only as a disclosure: the same gate as every
+//! other disclosure (`chart::grant_disclosure`: clinical staff of the
+//! patient's program, a consent on file that permits the recipient and the
+//! purpose, § 2.31), recorded in the accounting of disclosures (§ 2.25) and
+//! the audit before it is handed over. § 2.11 counseling notes are never in
+//! it. The mapping itself (`resources`) is pure: a scope and its entries in,
+//! resources out.
+//!
+//! Sources: FHIR R4 4.0.1 resource definitions (hl7.org/fhir/R4); the Part 2
+//! security labels of the HL7 DS4P IG (v3-ActCode `42CFRPart2`, v3-Confidentiality
+//! `R`); the Part 2 consent pattern of DOMAIN-regulatory.md § 6.2; LOINC for
+//! PHQ-9 (44261-6), GAD-7 (70274-6) and the vital signs of the FHIR vital
+//! signs profile (85354-9 blood pressure panel with 8480-6 / 8462-4, 8867-4
+//! heart rate, 9279-1 respiratory rate, 8310-5 body temperature, 59408-5
+//! oxygen saturation).
+
+use crate::access::{self, PatientScope};
+use crate::chart::DisclosureInput;
+use crate::error::{Error, Result};
+use crate::kinds::{Body, Entry, Kind};
+use crate::{App, Principal};
+use carepath_domain::ids::PatientId;
+use carepath_domain::program::ProgramKind;
+use fhir::r4::choice::Primitive;
+use fhir::r4::coded::Coded;
+use fhir::r4::codes;
+use fhir::r4::resources as r;
+use fhir::r4::types as t;
+
+const ACT_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
+const CONFIDENTIALITY: &str = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
+const LOINC: &str = "http://loinc.org";
+const UCUM: &str = "http://unitsofmeasure.org";
+const ICD10CM: &str = "http://hl7.org/fhir/sid/icd-10-cm";
+const OBS_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
+
+/// A disclosed bundle: the accounting entry's id and the `Bundle` as JSON.
+#[derive(Debug, Clone)]
+pub struct Everything {
+    pub disclosure_id: String,
+    pub bundle: serde_json::Value,
+}
+
+/// `Patient/{id}/$everything`: the patient's record as a FHIR R4 `searchset`
+/// bundle, released to `i.recipient` for `i.purpose` under consent
+/// `i.consent_id` (channel `fhir`), or refused (and the refusal audited).
+pub async fn everything(
+    app: &App,
+    who: &Principal,
+    id: PatientId,
+    i: &DisclosureInput,
+) -> Result<Everything> {
+    let i = DisclosureInput {
+        channel: "fhir".into(),
+        ..i.clone()
+    };
+    let g = crate::chart::grant_disclosure(app, who, id, &i).await?;
+    let mut resources = resources(&g.s, &g.entries)?;
+    let orders = app.store.orders(id).await?;
+    let doses = app.store.doses(id, MAX_DOSES).await?;
+    resources.extend(dosing(&g.s.patient.id.to_string(), &orders, &doses));
+    let tests = app.store.drug_tests(id).await?;
+    let results = app.store.test_results(id).await?;
+    resources.extend(drug_tests(&g.s.patient.id.to_string(), &tests, &results));
+    let bundle = r::Bundle {
+        id: Some(s(&g.d.id)),
+        meta: Some(part2_meta()),
+        r#type: Coded::Known(codes::BundleType::Searchset),
+        timestamp: Some(t::Instant(instant(g.s.now))),
+        total: Some(t::UnsignedInt(resources.len() as u32)),
+        entry: resources
+            .iter()
+            .map(|res| {
+                Ok(r::bundle::BundleEntry {
+                    resource: Some(serde_json::to_value(res).map_err(internal)?),
+                    ..Default::default()
+                })
+            })
+            .collect::<Result<Vec<_>>>()?,
+        ..Default::default()
+    };
+    let bundle = serde_json::to_value(r::Resource::Bundle(Box::new(bundle))).map_err(internal)?;
+    crate::chart::record_disclosure(app, who, &g).await?;
+    Ok(Everything {
+        disclosure_id: g.d.id,
+        bundle,
+    })
+}
+
+/// The newest doses a bundle carries (about twelve years of daily dosing).
+const MAX_DOSES: i64 = 5_000;
+
+/// Medication for opioid use disorder: each dosing order as a
+/// MedicationRequest (a superseded order `stopped`, an unsigned verbal one
+/// `draft`, the order it replaced as `priorPrescription`), each dose given at
+/// the window as a MedicationAdministration and each take-home bottle as a
+/// MedicationDispense (DOMAIN-regulatory.md § 6.1), under the order.
+pub fn dosing(
+    pid: &str,
+    orders: &[carepath_store::dosing::MedOrder],
+    doses: &[carepath_store::dosing::Dose],
+) -> Vec<r::Resource> {
+    let mut out = vec![];
+    let med = |o: Option<&carepath_store::dosing::MedOrder>, fallback: &str| {
+        text(
+            &o.map(|o| format!("{} ({})", o.medication, o.form))
+                .unwrap_or_else(|| fallback.to_string()),
+        )
+    };
+    for o in orders {
+        out.push(r::Resource::MedicationRequest(Box::new(
+            r::MedicationRequest {
+                id: Some(s(&o.id)),
+                meta: Some(part2_meta()),
+                status: Coded::Known(if o.superseded_by.is_some() {
+                    codes::MedicationrequestStatus::Stopped
+                } else if !o.is_signed() {
+                    codes::MedicationrequestStatus::Draft
+                } else {
+                    codes::MedicationrequestStatus::Active
+                }),
+                intent: Coded::Known(codes::MedicationrequestIntent::Order),
+                medication: Some(
+                    r::medication_request::MedicationRequestMedication::CodeableConcept(Box::new(
+                        med(Some(o), ""),
+                    )),
+                ),
+                subject: reference("Patient", pid),
+                authored_on: Some(t::DateTime(instant(o.ordered_at))),
+                requester: Some(t::Reference {
+                    display: Some(s(o.signer_name.as_deref().unwrap_or(&o.ordered_by_name))),
+                    ..Default::default()
+                }),
+                reason_code: vec![concept(
+                    ICD10CM,
+                    "F11.20",
+                    Some("Opioid dependence, uncomplicated"),
+                )],
+                dosage_instruction: vec![t::Dosage {
+                    text: Some(s(crate::dosing::order_summary(o))),
+                    ..Default::default()
+                }],
+                prior_prescription: o
+                    .supersedes
+                    .as_ref()
+                    .map(|p| reference("MedicationRequest", p)),
+                ..Default::default()
+            },
+        )));
+    }
+    for d in doses {
+        let order = orders.iter().find(|o| o.id == d.order_id);
+        let amount = mg(d.amount_ug as f64 / 1000.0);
+        if d.kind == "take_home" {
+            out.push(r::Resource::MedicationDispense(Box::new(
+                r::MedicationDispense {
+                    id: Some(s(&d.id)),
+                    meta: Some(part2_meta()),
+                    status: Coded::Known(codes::MedicationdispenseStatus::Completed),
+                    medication: Some(
+                        r::medication_dispense::MedicationDispenseMedication::CodeableConcept(
+                            Box::new(med(order, &d.product_id)),
+                        ),
+                    ),
+                    subject: Some(reference("Patient", pid)),
+                    authorizing_prescription: vec![reference("MedicationRequest", &d.order_id)],
+                    r#type: Some(text("take-home dose")),
+                    quantity: Some(amount),
+                    days_supply: Some(quantity(1.0, "day", "d")),
+                    when_handed_over: Some(t::DateTime(instant(d.given_at))),
+                    note: vec![t::Annotation {
+                        text: t::Markdown(format!(
+                            "To be taken on {}; lot {}",
+                            d.clinic_day, d.lot_id
+                        )),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+            )));
+        } else {
+            out.push(r::Resource::MedicationAdministration(Box::new(
+                r::MedicationAdministration {
+                    id: Some(s(&d.id)),
+                    meta: Some(part2_meta()),
+                    status: Coded::Known(codes::MedicationAdminStatus::Completed),
+                    medication: Some(
+                        r::medication_administration::MedicationAdministrationMedication::CodeableConcept(
+                            Box::new(med(order, &d.product_id)),
+                        ),
+                    ),
+                    subject: reference("Patient", pid),
+                    effective: Some(
+                        r::medication_administration::MedicationAdministrationEffective::DateTime(
+                            Primitive::new(t::DateTime(instant(d.given_at))),
+                        ),
+                    ),
+                    performer: vec![r::medication_administration::MedicationAdministrationPerformer {
+                        actor: t::Reference {
+                            display: Some(s(&d.nurse_name)),
+                            ..Default::default()
+                        },
+                        ..Default::default()
+                    }],
+                    request: Some(reference("MedicationRequest", &d.order_id)),
+                    note: d
+                        .reason
+                        .iter()
+                        .map(|why| t::Annotation {
+                            text: t::Markdown(why.clone()),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    dosage: Some(r::medication_administration::MedicationAdministrationDosage {
+                        text: Some(s(if d.observed {
+                            "observed ingestion at the dosing window"
+                        } else {
+                            "given at the dosing window"
+                        })),
+                        dose: Some(amount),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            )));
+        }
+    }
+    out
+}
+
+/// Drug-test results as laboratory Observations: the analyte's LOINC code
+/// (screen or confirmation, as the result was filed), positive / negative
+/// / inconclusive as the value (SNOMED CT 10828004 / 260385009 / 419984006),
+/// the value and cutoff where the lab sent them, `preliminary`, `final` or
+/// `corrected` as it stands; effective when the specimen was collected.
+pub fn drug_tests(
+    pid: &str,
+    tests: &[carepath_store::drugtest::DrugTest],
+    results: &[carepath_store::drugtest::TestResult],
+) -> Vec<r::Resource> {
+    results
+        .iter()
+        .filter_map(|x| {
+            let test = tests.iter().find(|t| t.id == x.test_id)?;
+            let (snomed, word) = match x.outcome.as_str() {
+                "positive" => ("10828004", "Positive"),
+                "negative" => ("260385009", "Negative"),
+                _ => ("419984006", "Inconclusive"),
+            };
+            let code = if x.loinc.is_empty() {
+                text(&x.analyte)
+            } else {
+                t::CodeableConcept {
+                    coding: vec![coding(LOINC, &x.loinc, None)],
+                    text: Some(s(format!("{} ({})", x.analyte, x.method))),
+                    ..Default::default()
+                }
+            };
+            let mut o = r::Observation {
+                id: Some(s(&x.id)),
+                meta: Some(part2_meta()),
+                status: Coded::Known(match x.status.as_str() {
+                    "preliminary" => codes::ObservationStatus::Preliminary,
+                    "corrected" => codes::ObservationStatus::Corrected,
+                    _ => codes::ObservationStatus::Final,
+                }),
+                category: vec![concept(OBS_CATEGORY, "laboratory", None)],
+                code,
+                subject: Some(reference("Patient", pid)),
+                effective: Some(r::observation::ObservationEffective::DateTime(
+                    Primitive::new(t::DateTime(instant(test.collected_at))),
+                )),
+                issued: Some(t::Instant(instant(x.resulted_at))),
+                value: Some(r::observation::ObservationValue::CodeableConcept(Box::new(
+                    concept("http://snomed.info/sct", snomed, Some(word)),
+                ))),
+                ..Default::default()
+            };
+            let detail: Vec<String> = [
+                x.value.as_ref().map(|v| {
+                    format!(
+                        "value {v}{}",
+                        x.unit
+                            .as_deref()
+                            .map(|u| format!(" {u}"))
+                            .unwrap_or_default()
+                    )
+                }),
+                x.cutoff.as_ref().map(|c| format!("cutoff {c}")),
+                Some(format!(
+                    "specimen {}{}",
+                    test.specimen,
+                    if test.observed {
+                        ", observed collection"
+                    } else {
+                        ""
+                    }
+                )),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            o.note = vec![t::Annotation {
+                text: t::Markdown(detail.join("; ")),
+                ..Default::default()
+            }];
+            Some(r::Resource::Observation(Box::new(o)))
+        })
+        .collect()
+}
+
+fn internal(e: serde_json::Error) -> Error {
+    Error::Internal(format!("FHIR serialization: {e}"))
+}
+
+/// The patient's record as R4 resources: Patient, EpisodeOfCare (one per
+/// admission), Condition (the current assessment's diagnoses), Observation
+/// (COWS and SOWS totals, PHQ-9 and GAD-7 totals, vital signs), Consent
+/// (every consent, revoked ones `inactive`), MedicationRequest (comfort
+/// orders) and MedicationAdministration (their doses given or held).
+/// Counseling notes and plans are not among them.
+pub fn resources(sc: &PatientScope, entries: &[Entry]) -> Result<Vec<r::Resource>> {
+    let p = &sc.patient;
+    let pid = p.id.to_string();
+    let subject = || reference("Patient", &pid);
+    let mut out = vec![r::Resource::Patient(Box::new(r::Patient {
+        id: Some(s(&pid)),
+        meta: Some(part2_meta()),
+        identifier: vec![t::Identifier {
+            system: Some(t::Uri(format!("urn:carepath:program:{}:mrn", p.program_id))),
+            value: Some(s(&p.mrn)),
+            ..Default::default()
+        }],
+        active: Some(t::Boolean(true)),
+        name: vec![t::HumanName {
+            family: Some(s(&p.legal_last_name)),
+            given: vec![s(&p.legal_first_name)].into(),
+            ..Default::default()
+        }],
+        gender: Some(Coded::Known(match p.sex.as_str() {
+            "female" => codes::AdministrativeGender::Female,
+            "male" => codes::AdministrativeGender::Male,
+            "other" | "intersex" | "nonbinary" => codes::AdministrativeGender::Other,
+            _ => codes::AdministrativeGender::Unknown,
+        })),
+        birth_date: Some(t::Date(p.date_of_birth.clone())),
+        ..Default::default()
+    }))];
+    let diagnosis = access::current(entries, Kind::Assessment)
+        .last()
+        .and_then(|e| match &e.body {
+            Body::Assessment(a) => Some((e, a)),
+            _ => None,
+        });
+    let conditions: Vec<String> = diagnosis
+        .map(|(e, a)| {
+            a.diagnosis
+                .codes
+                .iter()
+                .enumerate()
+                .map(|(n, _)| format!("{}-dx{n}", e.root_id))
+                .collect()
+        })
+        .unwrap_or_default();
+    for ep in &sc.episodes {
+        let level = ep.level_of_care.parse::<ProgramKind>().ok();
+        out.push(r::Resource::EpisodeOfCare(Box::new(r::EpisodeOfCare {
+            id: Some(s(ep.id.to_string())),
+            meta: Some(part2_meta()),
+            status: Coded::Known(if ep.discharged_at.is_some() {
+                codes::EpisodeOfCareStatus::Finished
+            } else {
+                codes::EpisodeOfCareStatus::Active
+            }),
+            r#type: vec![t::CodeableConcept {
+                text: Some(s(level.map(|k| k.label()).unwrap_or(&ep.level_of_care))),
+                ..Default::default()
+            }],
+            diagnosis: conditions
+                .iter()
+                .map(|c| r::episode_of_care::EpisodeOfCareDiagnosis {
+                    condition: reference("Condition", c),
+                    ..Default::default()
+                })
+                .collect(),
+            patient: reference("Patient", &pid),
+            period: Some(t::Period {
+                start: Some(t::DateTime(instant(ep.admitted_at))),
+                end: ep.discharged_at.map(|d| t::DateTime(instant(d))),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })));
+    }
+    if let Some((e, a)) = diagnosis {
+        for (code, id) in a.diagnosis.codes.iter().zip(&conditions) {
+            out.push(r::Resource::Condition(Box::new(r::Condition {
+                id: Some(s(id)),
+                meta: Some(part2_meta()),
+                clinical_status: Some(concept(
+                    "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                    "active",
+                    None,
+                )),
+                verification_status: Some(concept(
+                    "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                    "confirmed",
+                    None,
+                )),
+                category: vec![concept(
+                    "http://terminology.hl7.org/CodeSystem/condition-category",
+                    "problem-list-item",
+                    None,
+                )],
+                code: Some(concept(ICD10CM, &code.code, Some(&code.title))),
+                subject: subject(),
+                recorded_date: Some(t::DateTime(instant(e.occurred_at))),
+                ..Default::default()
+            })));
+        }
+    }
+    for e in entries.iter().filter(|e| e.is_current()) {
+        match &e.body {
+            Body::Assessment(a) => {
+                for (suffix, code, name, r) in [
+                    ("phq9", "44261-6", "PHQ-9 total score", a.phq9.as_ref()),
+                    ("gad7", "70274-6", "GAD-7 total score", a.gad7.as_ref()),
+                ] {
+                    if let Some(r) = r {
+                        out.push(score(e, suffix, &pid, concept(LOINC, code, Some(name)), r.total, "survey"));
+                    }
+                }
+            }
+            Body::Cows(b) => {
+                out.push(score(e, "cows", &pid, text("COWS total score (Clinical Opiate Withdrawal Scale)"), b.score.total, "survey"));
+                out.extend(vitals(e, &pid, &b.vitals));
+            }
+            Body::Sows(b) => {
+                out.push(score(e, "sows", &pid, text("SOWS total score (Subjective Opiate Withdrawal Scale)"), b.score.total, "survey"));
+                out.extend(vitals(e, &pid, &b.vitals));
+            }
+            Body::Order(o) => out.push(r::Resource::MedicationRequest(Box::new(r::MedicationRequest {
+                id: Some(s(&e.id)),
+                meta: Some(part2_meta()),
+                status: Coded::Known(codes::MedicationrequestStatus::Active),
+                intent: Coded::Known(codes::MedicationrequestIntent::Order),
+                medication: Some(r::medication_request::MedicationRequestMedication::CodeableConcept(Box::new(text(&o.medication)))),
+                subject: subject(),
+                authored_on: Some(t::DateTime(instant(e.occurred_at))),
+                requester: Some(t::Reference {
+                    display: Some(s(&e.author_name)),
+                    ..Default::default()
+                }),
+                reason_code: vec![text(&o.indication)],
+                dosage_instruction: vec![t::Dosage {
+                    text: Some(s(&e.summary)),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }))),
+            Body::Administration(d) => out.push(r::Resource::MedicationAdministration(Box::new(r::MedicationAdministration {
+                id: Some(s(&e.id)),
+                meta: Some(part2_meta()),
+                status: Coded::Known(if d.given {
+                    codes::MedicationAdminStatus::Completed
+                } else {
+                    codes::MedicationAdminStatus::NotDone
+                }),
+                status_reason: if d.given { vec![] } else { vec![text(&d.hold_reason)] },
+                medication: Some(r::medication_administration::MedicationAdministrationMedication::CodeableConcept(Box::new(text(&d.medication)))),
+                subject: subject(),
+                effective: Some(r::medication_administration::MedicationAdministrationEffective::DateTime(Primitive::new(t::DateTime(instant(e.occurred_at))))),
+                request: entries
+                    .iter()
+                    .find(|o| o.root_id == d.order_id || o.id == d.order_id)
+                    .and_then(|o| entries.iter().find(|c| c.root_id == o.root_id && c.is_current()))
+                    .map(|o| reference("MedicationRequest", &o.id)),
+                dosage: Some(r::medication_administration::MedicationAdministrationDosage {
+                    dose: Some(mg(d.dose_mg)),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }))),
+            Body::Consent(c) => {
+                let revoked = entries.iter().any(|r| {
+                    r.kind == Kind::ConsentRevocation && r.ref_id.as_deref() == Some(&e.root_id)
+                });
+                out.push(consent(e, &pid, &c.consent, revoked)?);
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+fn s(v: impl Into<String>) -> t::String {
+    t::String(v.into())
+}
+
+/// RFC 3339 in UTC (an R4 `instant`, also a valid `dateTime`).
+fn instant(us: i64) -> String {
+    jiff::Timestamp::from_microsecond(us)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .round(jiff::Unit::Second)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_string()
+}
+
+fn reference<T>(kind: &str, id: &str) -> t::Reference<T> {
+    t::Reference {
+        reference: Some(s(format!("{kind}/{id}"))),
+        ..Default::default()
+    }
+}
+
+fn coding(system: &str, code: &str, display: Option<&str>) -> t::Coding {
+    t::Coding {
+        system: Some(t::Uri(system.into())),
+        code: Some(t::Code(code.into())),
+        display: display.map(s),
+        ..Default::default()
+    }
+}
+
+fn concept(system: &str, code: &str, display: Option<&str>) -> t::CodeableConcept {
+    t::CodeableConcept {
+        coding: vec![coding(system, code, display)],
+        ..Default::default()
+    }
+}
+
+fn text(v: &str) -> t::CodeableConcept {
+    t::CodeableConcept {
+        text: Some(s(v)),
+        ..Default::default()
+    }
+}
+
+/// Every resource here comes from a Part 2 program's record: labelled so
+/// (42CFRPart2 policy, restricted confidentiality) for whoever receives it.
+fn part2_meta() -> t::Meta {
+    t::Meta {
+        security: vec![
+            coding(ACT_CODE, "42CFRPart2", Some("42 CFR Part2")),
+            coding(CONFIDENTIALITY, "R", Some("restricted")),
+        ],
+        ..Default::default()
+    }
+}
+
+fn quantity(value: f64, unit: &str, code: &str) -> t::Quantity {
+    t::Quantity {
+        value: t::Decimal::new(format!("{value}")).ok(),
+        unit: Some(s(unit)),
+        system: Some(t::Uri(UCUM.into())),
+        code: Some(t::Code(code.into())),
+        ..Default::default()
+    }
+}
+
+fn mg(v: f64) -> t::Quantity {
+    quantity(v, "mg", "mg")
+}
+
+fn observation(
+    e: &Entry,
+    suffix: &str,
+    pid: &str,
+    code: t::CodeableConcept,
+    category: &str,
+) -> r::Observation {
+    r::Observation {
+        id: Some(s(format!("{}-{suffix}", e.id))),
+        meta: Some(part2_meta()),
+        status: Coded::Known(if e.amends.is_some() {
+            codes::ObservationStatus::Amended
+        } else {
+            codes::ObservationStatus::Final
+        }),
+        category: vec![concept(OBS_CATEGORY, category, None)],
+        code,
+        subject: Some(reference("Patient", pid)),
+        effective: Some(r::observation::ObservationEffective::DateTime(
+            Primitive::new(t::DateTime(instant(e.occurred_at))),
+        )),
+        ..Default::default()
+    }
+}
+
+fn score(
+    e: &Entry,
+    suffix: &str,
+    pid: &str,
+    code: t::CodeableConcept,
+    total: u8,
+    category: &str,
+) -> r::Resource {
+    let mut o = observation(e, suffix, pid, code, category);
+    o.value = Some(r::observation::ObservationValue::Integer(Primitive::new(
+        t::Integer(i32::from(total)),
+    )));
+    r::Resource::Observation(Box::new(o))
+}
+
+/// The vital signs of a flowsheet entry, one Observation each (blood
+/// pressure as a panel with its two components).
+fn vitals(e: &Entry, pid: &str, v: &carepath_clinical::flowsheet::Vitals) -> Vec<r::Resource> {
+    let mut out = vec![];
+    let single = |suffix: &str, code: &str, name: &str, q: t::Quantity| {
+        let mut o = observation(
+            e,
+            suffix,
+            pid,
+            concept(LOINC, code, Some(name)),
+            "vital-signs",
+        );
+        o.value = Some(r::observation::ObservationValue::Quantity(Box::new(q)));
+        r::Resource::Observation(Box::new(o))
+    };
+    if let (Some(sbp), Some(dbp)) = (v.sbp, v.dbp) {
+        let mut o = observation(
+            e,
+            "bp",
+            pid,
+            concept(LOINC, "85354-9", Some("Blood pressure panel")),
+            "vital-signs",
+        );
+        o.component = [
+            ("8480-6", "Systolic blood pressure", sbp),
+            ("8462-4", "Diastolic blood pressure", dbp),
+        ]
+        .into_iter()
+        .map(|(code, name, val)| r::observation::ObservationComponent {
+            code: concept(LOINC, code, Some(name)),
+            value: Some(r::observation::ObservationComponentValue::Quantity(
+                Box::new(quantity(f64::from(val), "mmHg", "mm[Hg]")),
+            )),
+            ..Default::default()
+        })
+        .collect();
+        out.push(r::Resource::Observation(Box::new(o)));
+    }
+    if let Some(hr) = v.hr {
+        out.push(single(
+            "hr",
+            "8867-4",
+            "Heart rate",
+            quantity(f64::from(hr), "beats/minute", "/min"),
+        ));
+    }
+    if let Some(rr) = v.rr {
+        out.push(single(
+            "rr",
+            "9279-1",
+            "Respiratory rate",
+            quantity(f64::from(rr), "breaths/minute", "/min"),
+        ));
+    }
+    if let Some(tc) = v.temp_c {
+        out.push(single(
+            "temp",
+            "8310-5",
+            "Body temperature",
+            quantity(tc, "C", "Cel"),
+        ));
+    }
+    if let Some(o2) = v.spo2 {
+        out.push(single(
+            "spo2",
+            "59408-5",
+            "Oxygen saturation in Arterial blood by Pulse oximetry",
+            quantity(f64::from(o2), "%", "%"),
+        ));
+    }
+    out
+}
+
+/// A consent as the Part 2 pattern of FHIR Consent (R4): scope
+/// patient-privacy, the § 2.31 policy, a permit provision naming the
+/// recipient and the purpose, ending on the expiry date; revoked → inactive.
+fn consent(
+    e: &Entry,
+    pid: &str,
+    c: &carepath_clinical::consent::Consent,
+    revoked: bool,
+) -> Result<r::Resource> {
+    use carepath_clinical::consent::Kind as CK;
+    let (scope, scope_label) = match c.kind {
+        CK::Treatment => ("treatment", "Treatment"),
+        _ => ("patient-privacy", "Privacy Consent"),
+    };
+    let purpose = match c.kind {
+        CK::Tpo => vec![
+            coding(
+                "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+                "TREAT",
+                Some("treatment"),
+            ),
+            coding(
+                "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+                "HPAYMT",
+                Some("healthcare payment"),
+            ),
+            coding(
+                "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+                "HOPERAT",
+                Some("healthcare operations"),
+            ),
+        ],
+        _ => vec![],
+    };
+    let category = vec1::Vec1::new(concept(LOINC, "59284-0", Some("Consent Document")));
+    let mut out = r::Consent::builder()
+        .status(Coded::Known(if revoked {
+            codes::ConsentStateCodes::Inactive
+        } else {
+            codes::ConsentStateCodes::Active
+        }))
+        .scope(concept(
+            "http://terminology.hl7.org/CodeSystem/consentscope",
+            scope,
+            Some(scope_label),
+        ))
+        .category(category)
+        .build()
+        .map_err(|e| Error::Internal(format!("FHIR Consent: {e}")))?;
+    out.id = Some(s(&e.id));
+    out.meta = Some(part2_meta());
+    out.patient = Some(reference("Patient", pid));
+    out.date_time = Some(t::DateTime(c.signed_on.clone()));
+    out.policy = vec![r::consent::ConsentPolicy {
+        uri: Some(t::Uri(
+            "https://www.ecfr.gov/current/title-42/chapter-I/subchapter-A/part-2/subpart-C/section-2.31".into(),
+        )),
+        ..Default::default()
+    }];
+    out.provision = Some(r::consent::ConsentProvision {
+        r#type: Some(Coded::Known(codes::ConsentProvisionType::Permit)),
+        period: c.expires_on.as_ref().map(|end| t::Period {
+            start: Some(t::DateTime(c.signed_on.clone())),
+            end: Some(t::DateTime(end.clone())),
+            ..Default::default()
+        }),
+        actor: if c.recipient.trim().is_empty() {
+            vec![]
+        } else {
+            vec![r::consent::ConsentProvisionActor {
+                role: concept(
+                    "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                    "IRCP",
+                    Some("information recipient"),
+                ),
+                reference: t::Reference {
+                    display: Some(s(&c.recipient)),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }]
+        },
+        action: vec![concept(
+            "http://terminology.hl7.org/CodeSystem/consentaction",
+            "disclose",
+            Some("Disclose"),
+        )],
+        security_label: vec![coding(ACT_CODE, "42CFRPart2", Some("42 CFR Part2"))],
+        purpose,
+        code: if c.information.trim().is_empty() {
+            vec![]
+        } else {
+            vec![text(&c.information)]
+        },
+        ..Default::default()
+    });
+    Ok(r::Resource::Consent(Box::new(out)))
+}
+
+/// Resource types the search answers (`GET /fhir/r4/{type}`).
+pub const SEARCHABLE: &[&str] = &[
+    "Patient",
+    "EpisodeOfCare",
+    "Condition",
+    "Observation",
+    "Consent",
+    "MedicationRequest",
+    "MedicationAdministration",
+    "MedicationDispense",
+];
+
+/// One `date` search parameter: a prefix (`eq` when none) and a day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateParam {
+    pub prefix: String,
+    pub day: jiff::civil::Date,
+}
+
+impl std::str::FromStr for DateParam {
+    type Err = Error;
+    fn from_str(v: &str) -> Result<DateParam> {
+        let (prefix, rest) = match v.get(..2) {
+            Some(p @ ("eq" | "ne" | "lt" | "gt" | "le" | "ge")) => (p, &v[2..]),
+            _ => ("eq", v),
+        };
+        let day = rest.get(..10).unwrap_or(rest).parse().map_err(|_| {
+            Error::invalid(
+                "date",
+                "a day as YYYY-MM-DD, optionally after ge, gt, le, lt, eq or ne",
+            )
+        })?;
+        Ok(DateParam {
+            prefix: prefix.into(),
+            day,
+        })
+    }
+}
+
+impl DateParam {
+    fn admits(&self, day: jiff::civil::Date) -> bool {
+        match self.prefix.as_str() {
+            "ge" => day >= self.day,
+            "gt" => day > self.day,
+            "le" => day <= self.day,
+            "lt" => day < self.day,
+            "ne" => day != self.day,
+            _ => day == self.day,
+        }
+    }
+}
+
+/// The day a resource is about (what `date` searches): when it was
+/// observed, given, handed over, ordered, recorded, signed or began.
+fn day_of(v: &serde_json::Value) -> Option<jiff::civil::Date> {
+    let s = [
+        &v["effectiveDateTime"],
+        &v["whenHandedOver"],
+        &v["authoredOn"],
+        &v["recordedDate"],
+        &v["dateTime"],
+        &v["period"]["start"],
+    ]
+    .into_iter()
+    .find_map(|x| x.as_str())?;
+    s.get(..10)?.parse().ok()
+}
+
+/// `GET /fhir/r4/{type}?patient=…&date=…`: the patient's resources of one
+/// type as a `searchset` bundle, for staff of the patient's program with
+/// clinical access — a read inside the program, audited as every chart
+/// read is (`access::open`), not a disclosure (those go through
+/// [`everything`]). `date` parameters (all must hold) narrow by the day a
+/// resource is about; a resource without one never matches a date.
+pub async fn search(
+    app: &App,
+    who: &Principal,
+    patient: PatientId,
+    kind: &str,
+    dates: &[DateParam],
+) -> Result<serde_json::Value> {
+    if !SEARCHABLE.contains(&kind) {
+        return Err(Error::NotFound);
+    }
+    let sc = access::open(
+        app,
+        who,
+        patient,
+        carepath_domain::authz::Permission::ReadClinical,
+        "fhir.search",
+    )
+    .await?;
+    let entries = sc.entries(app, &[]).await?;
+    let mut all = resources(&sc, &entries)?;
+    if kind.starts_with("Medication") {
+        let orders = app.store.orders(patient).await?;
+        let doses = app.store.doses(patient, MAX_DOSES).await?;
+        all.extend(dosing(&patient.to_string(), &orders, &doses));
+    }
+    if kind == "Observation" {
+        let tests = app.store.drug_tests(patient).await?;
+        let results = app.store.test_results(patient).await?;
+        all.extend(drug_tests(&patient.to_string(), &tests, &results));
+    }
+    let mut matches = vec![];
+    for res in all {
+        let v = serde_json::to_value(&res).map_err(internal)?;
+        if v["resourceType"] != kind {
+            continue;
+        }
+        if !dates.is_empty() && !day_of(&v).is_some_and(|d| dates.iter().all(|p| p.admits(d))) {
+            continue;
+        }
+        matches.push(v);
+    }
+    let bundle = r::Bundle {
+        id: Some(s(uuid::Uuid::now_v7().to_string())),
+        meta: Some(part2_meta()),
+        r#type: Coded::Known(codes::BundleType::Searchset),
+        timestamp: Some(t::Instant(instant(sc.now))),
+        total: Some(t::UnsignedInt(matches.len() as u32)),
+        entry: matches
+            .into_iter()
+            .map(|v| r::bundle::BundleEntry {
+                resource: Some(v),
+                search: Some(r::bundle::BundleEntrySearch {
+                    mode: Some(Coded::Known(codes::SearchEntryMode::Match)),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    serde_json::to_value(r::Resource::Bundle(Box::new(bundle))).map_err(internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_parameters_read_as_fhir_writes_them() {
+        let d = |s: &str| s.parse::<jiff::civil::Date>().unwrap();
+        let p: DateParam = "ge2026-11-01".parse().unwrap();
+        assert_eq!((p.prefix.as_str(), p.day), ("ge", d("2026-11-01")));
+        assert!(
+            p.admits(d("2026-11-01")) && p.admits(d("2026-12-01")) && !p.admits(d("2026-10-31"))
+        );
+        let p: DateParam = "2026-11-05".parse().unwrap();
+        assert!(p.admits(d("2026-11-05")) && !p.admits(d("2026-11-06")));
+        let p: DateParam = "lt2026-11-05T00:00:00Z".parse().unwrap();
+        assert!(p.admits(d("2026-11-04")) && !p.admits(d("2026-11-05")));
+        assert!("yesterday".parse::<DateParam>().is_err());
+        assert!("ge".parse::<DateParam>().is_err());
+        let obs = serde_json::json!({"effectiveDateTime": "2026-11-05T10:00:00Z"});
+        assert_eq!(day_of(&obs), Some(d("2026-11-05")));
+        let ep = serde_json::json!({"period": {"start": "2026-10-01T00:00:00Z"}});
+        assert_eq!(day_of(&ep), Some(d("2026-10-01")));
+        assert_eq!(day_of(&serde_json::json!({"id": "x"})), None);
+    }
+}
