@@ -940,3 +940,155 @@ mod tests {
         assert_eq!(day_of(&serde_json::json!({"id": "x"})), None);
     }
 }
+
+/// The staff member a bulk export is made by (the accounting of
+/// disclosures names who disclosed): `username`, enabled, holding a role
+/// with clinical write access in `program`.
+pub async fn acting_as(
+    app: &App,
+    username: &str,
+    program: carepath_domain::ids::ProgramId,
+) -> Result<Principal> {
+    let user = crate::admin::user_by_username(app, username)
+        .await?
+        .filter(|u| !u.disabled)
+        .ok_or_else(|| {
+            Error::invalid("as", format!("no active staff account named {username:?}"))
+        })?;
+    let role = app
+        .store
+        .grants(user.id)
+        .await?
+        .into_iter()
+        .filter(|g| g.program_id == program)
+        .map(|g| g.role)
+        .find(|r| {
+            carepath_domain::authz::role_allows(
+                *r,
+                carepath_domain::authz::Permission::WriteClinical,
+            )
+        })
+        .ok_or_else(|| {
+            Error::invalid(
+                "as",
+                format!(
+                    "{username} is not clinical staff of that program: disclosures are made by them"
+                ),
+            )
+        })?;
+    Ok(Principal::system_for(
+        "fhir-bulk",
+        user.id,
+        &user.display_name,
+        role,
+        program,
+    ))
+}
+
+/// What a bulk export released and what it left out.
+#[derive(Debug, Clone, Default)]
+pub struct Bulk {
+    /// Resources by type, each a JSON object (one NDJSON line each).
+    pub by_type: std::collections::BTreeMap<String, Vec<serde_json::Value>>,
+    /// Patients released (each a disclosure in their accounting).
+    pub patients: usize,
+    /// Patients left out: (patient id, why).
+    pub left_out: Vec<(String, String)>,
+}
+
+/// A bulk export of a program to one recipient for one purpose (the FHIR
+/// Bulk Data shape: NDJSON per resource type). Each patient in care in the
+/// program within the last two years goes only under a consent of theirs
+/// that permits that recipient and purpose (the first current one that
+/// does), through the same gate as [`everything`] and recorded in their
+/// accounting of disclosures (channel `fhir-bulk`); the others are left out
+/// and named. Counseling notes never go.
+pub async fn bulk(
+    app: &App,
+    who: &Principal,
+    program: carepath_domain::ids::ProgramId,
+    recipient: &str,
+    purpose: &str,
+) -> Result<Bulk> {
+    let since = app.now_us() - 730 * crate::clock::DAY_US;
+    let mut patients: Vec<PatientId> = app
+        .store
+        .program_episodes(program, since)
+        .await?
+        .into_iter()
+        .map(|e| e.patient_id)
+        .collect();
+    patients.sort_by_key(|p| p.to_string());
+    patients.dedup();
+    let mut out = Bulk::default();
+    for pid in patients {
+        // The consents on file that would permit this disclosure.
+        let sc = access::open(
+            app,
+            who,
+            pid,
+            carepath_domain::authz::Permission::ReadClinical,
+            "fhir.bulk.consents",
+        )
+        .await?;
+        let entries = sc
+            .entries(app, &[Kind::Consent, Kind::ConsentRevocation])
+            .await?;
+        let standing = |revoked: bool| carepath_clinical::consent::Standing {
+            revoked,
+            treatment_ended: sc.episodes.iter().all(|e| e.discharged_at.is_some()),
+            today: sc.today(),
+        };
+        let request = carepath_clinical::consent::Request {
+            recipient: recipient.into(),
+            purpose: purpose.into(),
+        };
+        let consent = crate::chart::consents_with_state(&entries)
+            .into_iter()
+            .find_map(|(c, rev)| match &c.body {
+                Body::Consent(b)
+                    if carepath_clinical::consent::permits(
+                        &b.consent,
+                        standing(rev.is_some()),
+                        &request,
+                    )
+                    .is_ok() =>
+                {
+                    Some(c.id.clone())
+                }
+                _ => None,
+            });
+        let Some(consent_id) = consent else {
+            out.left_out.push((
+                pid.to_string(),
+                "no consent on file permits this recipient and purpose".into(),
+            ));
+            continue;
+        };
+        let i = DisclosureInput {
+            consent_id,
+            recipient: recipient.into(),
+            purpose: purpose.into(),
+            channel: "fhir-bulk".into(),
+        };
+        let g = crate::chart::grant_disclosure(app, who, pid, &i).await?;
+        let mut res = resources(&g.s, &g.entries)?;
+        let orders = app.store.orders(pid).await?;
+        let doses = app.store.doses(pid, MAX_DOSES).await?;
+        res.extend(dosing(&pid.to_string(), &orders, &doses));
+        let tests = app.store.drug_tests(pid).await?;
+        let results = app.store.test_results(pid).await?;
+        res.extend(drug_tests(&pid.to_string(), &tests, &results));
+        let mut values = vec![];
+        for r in &res {
+            values.push(serde_json::to_value(r).map_err(internal)?);
+        }
+        crate::chart::record_disclosure(app, who, &g).await?;
+        for v in values {
+            let kind = v["resourceType"].as_str().unwrap_or("Resource").to_string();
+            out.by_type.entry(kind).or_default().push(v);
+        }
+        out.patients += 1;
+    }
+    Ok(out)
+}

@@ -87,6 +87,9 @@ enum Cmd {
     /// The HL7 v2 laboratory interface.
     #[command(subcommand)]
     Lab(LabCmd),
+    /// FHIR R4 exports.
+    #[command(subcommand)]
+    Fhir(FhirCmd),
     /// Benchmarks (results belong in BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -140,6 +143,33 @@ enum BenchCmd {
     Chart(bench_chart::ChartArgs),
     /// The morning rush at the dosing window, with the bare durable-insert rate of the same database.
     Dosing(bench_dosing::DosingArgs),
+}
+
+#[derive(Subcommand)]
+enum FhirCmd {
+    /// Bulk export of a program to one recipient for one purpose: NDJSON
+    /// files per resource type (FHIR Bulk Data) in --out. Each patient goes
+    /// only under a consent of theirs that permits the recipient and purpose
+    /// (42 CFR § 2.31) and is recorded in their accounting of disclosures;
+    /// the others are left out and counted.
+    Bulk {
+        /// Program name or id (needed when there are several).
+        #[arg(long)]
+        program: Option<String>,
+        /// Who receives the records (as the consents name them).
+        #[arg(long)]
+        recipient: String,
+        /// Why (e.g. "treatment", "payment", "coordination of care").
+        #[arg(long)]
+        purpose: String,
+        /// The directory to write the NDJSON files into (created if needed).
+        #[arg(long)]
+        out: PathBuf,
+        /// The staff member making the disclosure (username; clinical staff
+        /// of the program): the accounting names them.
+        #[arg(long = "as")]
+        as_user: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -390,6 +420,36 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let code = lab::import(&app(&store, &cfg), &files, program.as_deref(), ack).await?;
             checkpoint(&store, &cfg).await?;
             return Ok(code);
+        }
+        Cmd::Fhir(FhirCmd::Bulk {
+            program,
+            recipient,
+            purpose,
+            out,
+            as_user,
+        }) => {
+            let store = open(&cfg, false).await?;
+            let app = app(&store, &cfg);
+            let program = lab::program(&app, program.as_deref()).await?;
+            let who = carepath_app::fhir::acting_as(&app, &as_user, program).await?;
+            let b = carepath_app::fhir::bulk(&app, &who, program, &recipient, &purpose).await?;
+            std::fs::create_dir_all(&out)?;
+            for (kind, rows) in &b.by_type {
+                let mut text = String::new();
+                for r in rows {
+                    text.push_str(&serde_json::to_string(r)?);
+                    text.push('\n');
+                }
+                let file = out.join(format!("{kind}.ndjson"));
+                std::fs::write(&file, text)?;
+                println!("{}: {} resources", file.display(), rows.len());
+            }
+            println!(
+                "fhir bulk: {} patients released to {recipient:?} for {purpose:?} (each in their accounting of disclosures); {} left out: no consent permits it",
+                b.patients,
+                b.left_out.len()
+            );
+            checkpoint(&store, &cfg).await?;
         }
         Cmd::Finder(FinderCmd::Import { file, format }) => {
             let store = open(&cfg, true).await?;

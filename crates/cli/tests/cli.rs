@@ -831,3 +831,127 @@ async fn lab_import_and_mllp() {
     );
     assert!(acks[2].contains("MSA|AR"), "{}", acks[2]);
 }
+
+/// `carepath fhir bulk` over the demo's opioid treatment program: NDJSON per
+/// resource type, each patient only under a consent that permits the
+/// recipient and purpose (the demo's TPO consents permit treatment), each
+/// release in that patient's accounting of disclosures; every resource is
+/// labelled 42 CFR Part 2 and passes the outside validator (`fhir.resources`
+/// < 7). A purpose no consent covers releases nobody.
+#[tokio::test]
+async fn fhir_bulk_export_of_the_demo_is_consented_and_valid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let out = carepath(&dir)
+        .args(["demo", "--no-serve", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let export = tmp.path().join("fhir");
+    let bulk = |purpose: &str, out_dir: &std::path::Path| {
+        carepath(&dir)
+            .args([
+                "fhir",
+                "bulk",
+                "--program",
+                "Riverside Opioid Treatment Program",
+                "--recipient",
+                "Mercy Hospital emergency department",
+                "--purpose",
+                purpose,
+                "--as",
+                "intake.patel",
+                "--out",
+            ])
+            .arg(out_dir)
+            .output()
+            .unwrap()
+    };
+    // Research is not treatment, payment or operations: nobody goes.
+    let none = bulk("research", &tmp.path().join("none"));
+    assert!(
+        none.status.success(),
+        "{}",
+        String::from_utf8_lossy(&none.stderr)
+    );
+    let text = String::from_utf8_lossy(&none.stdout);
+    assert!(text.contains("fhir bulk: 0 patients released"), "{text}");
+    let r = bulk("treatment", &export);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let text = String::from_utf8_lossy(&r.stdout);
+    let released: usize = text
+        .split("fhir bulk: ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(released >= 20, "{text}");
+    assert!(text.contains("left out: no consent permits it"), "{text}");
+    let mut files = vec![];
+    let mut total = 0;
+    for e in std::fs::read_dir(&export).unwrap() {
+        let path = e.unwrap().path();
+        let body = std::fs::read_to_string(&path).unwrap();
+        for line in body.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(
+                format!("{}.ndjson", v["resourceType"].as_str().unwrap()),
+                path.file_name().unwrap().to_str().unwrap()
+            );
+            assert!(v["meta"]["security"].to_string().contains("42CFRPart2"));
+            total += 1;
+        }
+        files.push(path);
+    }
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for want in [
+        "Patient.ndjson",
+        "EpisodeOfCare.ndjson",
+        "Consent.ndjson",
+        "MedicationRequest.ndjson",
+        "MedicationAdministration.ndjson",
+        "Observation.ndjson",
+    ] {
+        assert!(names.iter().any(|n| n == want), "{want}: {names:?}");
+    }
+    // Each released patient is in the accounting: the audit trail says so.
+    let v = carepath(&dir).args(["audit", "verify"]).output().unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    use sqlx::Connection;
+    let mut c = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        dir.join("carepath.sqlite3").display()
+    ))
+    .await
+    .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM disclosure WHERE channel = 'fhir-bulk'")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(n as usize, released);
+    if let Some(py) = carepath_testkit::fhir_validator() {
+        let v = carepath_testkit::validate_fhir_files(&py, &files);
+        assert!(
+            v.valid,
+            "{}",
+            v.report
+                .lines()
+                .filter(|l| !l.starts_with("ok "))
+                .take(20)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        assert_eq!(
+            v.report.lines().filter(|l| l.starts_with("ok ")).count(),
+            total
+        );
+    }
+}

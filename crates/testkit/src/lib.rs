@@ -425,30 +425,40 @@ pub struct FhirReport {
 /// every resource in it (`fhir_validate.py` beside this crate). `None`, said
 /// loudly, when it is missing off CI; under CI a missing validator fails.
 pub fn validate_fhir(bundle: &serde_json::Value) -> Option<FhirReport> {
-    let python = match std::env::var("FHIR_RESOURCES_PYTHON") {
-        Ok(p) if std::path::Path::new(&p).exists() => p,
+    let python = fhir_validator()?;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bundle.json");
+    std::fs::write(&file, bundle.to_string()).unwrap();
+    Some(validate_fhir_files(&python, &[file]))
+}
+
+/// The Python with the outside FHIR validator (see [`validate_fhir`]).
+pub fn fhir_validator() -> Option<String> {
+    match std::env::var("FHIR_RESOURCES_PYTHON") {
+        Ok(p) if std::path::Path::new(&p).exists() => Some(p),
         _ if std::env::var("CI").is_ok() => {
             panic!("FHIR_RESOURCES_PYTHON missing: .ci/run must install fhir.resources")
         }
         _ => {
             eprintln!("SKIPPED: the outside FHIR validator (FHIR_RESOURCES_PYTHON)");
-            return None;
+            None
         }
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("bundle.json");
-    std::fs::write(&file, bundle.to_string()).unwrap();
+    }
+}
+
+/// Validate Bundle (`.json`) and Bulk Data (`.ndjson`) files with `python`.
+pub fn validate_fhir_files(python: &str, files: &[std::path::PathBuf]) -> FhirReport {
     let out = std::process::Command::new(python)
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/fhir_validate.py"))
-        .arg(&file)
+        .args(files)
         .output()
         .unwrap();
-    Some(FhirReport {
+    FhirReport {
         valid: out.status.success(),
         report: format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ),
-    })
+    }
 }
