@@ -108,6 +108,50 @@ pub async fn type_in(c: &Client, name: &str, text: &str) -> Result<(), CmdError>
         .await
 }
 
+/// axe-core's source (`AXE_CORE_JS`) for a journey's accessibility checks
+/// of `what`; `None` (skipped loudly off CI, a failure under CI) when missing.
+pub fn axe_source(what: &str) -> Option<String> {
+    let js = std::env::var("AXE_CORE_JS")
+        .ok()
+        .and_then(|p| std::fs::read_to_string(p).ok());
+    if js.is_none() {
+        skip_or_fail(&format!(
+            "axe-core (AXE_CORE_JS): the accessibility checks of {what}"
+        ));
+    }
+    js
+}
+
+/// Fill the intake assessment form (opened) with a severe OUD picture —
+/// heroin, injected, daily; seven DSM-5 criteria; the six ASAM dimensions —
+/// and ask for the recommendation, waiting until it shows.
+pub async fn fill_assessment(c: &Client) -> Result<(), CmdError> {
+    select(c, "substances[0].code", "5").await?;
+    select(c, "substances[0].route", "4").await?;
+    select(c, "substances[0].frequency", "3").await?;
+    type_in(c, "substances[0].age_first_use", "19").await?;
+    for k in ["A1", "A2", "A3", "A4", "A6", "A10", "A11"] {
+        click(c, &format!("input[name='dsm5'][value='{k}']")).await?;
+    }
+    for (d, v) in [
+        ("withdrawal", "3"),
+        ("biomedical", "1"),
+        ("emotional_behavioral", "1"),
+        ("readiness", "2"),
+        ("relapse", "3"),
+        ("recovery_environment", "2"),
+    ] {
+        click(c, &format!("input[name='dimensions.{d}'][value='{v}']")).await?;
+    }
+    submit(c, "Show recommendation").await?;
+    c.wait()
+        .for_element(Locator::Css(
+            "section.panel[aria-label='Level-of-care recommendation']",
+        ))
+        .await?;
+    Ok(())
+}
+
 /// axe-core's serious and critical findings on the current page, prefixed by `label`.
 pub async fn axe(
     c: &Client,

@@ -19,8 +19,7 @@
 use carepath_domain::authz::Role;
 use carepath_domain::program::ProgramKind;
 use carepath_e2e::{
-    axe, browser, click, click_and_leave, main_text, select, sign_in, skip_or_fail, submit,
-    top_on_screen,
+    axe, browser, click, click_and_leave, main_text, sign_in, skip_or_fail, submit, top_on_screen,
 };
 use carepath_testkit::{Clinic, PW, TestDb, code_now};
 use fantoccini::error::CmdError;
@@ -72,12 +71,7 @@ async fn a_detox_unit_on_a_tablet_safe_defaults_danger_shown_nothing_assumed() {
         return skip_or_fail("chromedriver");
     };
     let c = &b.client;
-    let axe_js = std::env::var("AXE_CORE_JS")
-        .ok()
-        .and_then(|p| std::fs::read_to_string(p).ok());
-    if axe_js.is_none() {
-        skip_or_fail("axe-core (AXE_CORE_JS): the accessibility checks of this journey");
-    }
+    let axe_js = carepath_e2e::axe_source("this journey");
     let mut problems: Vec<String> = vec![];
     let clinic = Clinic::new(
         TestDb::sqlite().await,
@@ -153,32 +147,7 @@ async fn a_detox_unit_on_a_tablet_safe_defaults_danger_shown_nothing_assumed() {
             )
             .await?;
         assert_eq!(prefilled.as_str(), Some("0:16:0"), "no screen answer chosen for the nurse");
-        select(c, "substances[0].code", "5").await?;
-        select(c, "substances[0].route", "4").await?;
-        select(c, "substances[0].frequency", "3").await?;
-        c.find(Locator::Css("[name='substances[0].age_first_use']"))
-            .await?
-            .send_keys("19")
-            .await?;
-        for k in ["A1", "A2", "A3", "A4", "A6", "A10", "A11"] {
-            click(c, &format!("input[name='dsm5'][value='{k}']")).await?;
-        }
-        for (d, v) in [
-            ("withdrawal", "3"),
-            ("biomedical", "1"),
-            ("emotional_behavioral", "1"),
-            ("readiness", "2"),
-            ("relapse", "3"),
-            ("recovery_environment", "2"),
-        ] {
-            click(c, &format!("input[name='dimensions.{d}'][value='{v}']")).await?;
-        }
-        submit(c, "Show recommendation").await?;
-        c.wait()
-            .for_element(Locator::Css(
-                "section.panel[aria-label='Level-of-care recommendation']",
-            ))
-            .await?;
+        carepath_e2e::fill_assessment(c).await?;
         axe(c, &axe_js, "the assessment form", &mut problems).await?;
         submit(c, "Save assessment").await?;
         c.wait().for_element(Locator::Id("assessment-h")).await?;

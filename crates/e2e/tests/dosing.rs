@@ -23,12 +23,7 @@ async fn the_dosing_desk_from_order_to_reconciliation_in_headless_chromium() {
         return skip_or_fail("chromedriver (apt-get install chromium chromium-driver)");
     };
     let c = &b.client;
-    let axe_js = std::env::var("AXE_CORE_JS")
-        .ok()
-        .and_then(|p| std::fs::read_to_string(p).ok());
-    if axe_js.is_none() {
-        skip_or_fail("axe-core (AXE_CORE_JS): the accessibility checks of the dosing desk");
-    }
+    let axe_js = carepath_e2e::axe_source("the dosing desk");
     let mut problems: Vec<String> = vec![];
     // An opioid treatment program whose clock the test sets: Dana has been
     // dosed for 19 days (today is her day 20); Alex is new.

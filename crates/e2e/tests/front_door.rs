@@ -60,12 +60,7 @@ async fn a_parent_on_a_phone_finds_help_as_she_types_and_asks_for_a_call_back() 
         return skip_or_fail("chromedriver");
     };
     let c = &b.client;
-    let axe_js = std::env::var("AXE_CORE_JS")
-        .ok()
-        .and_then(|p| std::fs::read_to_string(p).ok());
-    if axe_js.is_none() {
-        skip_or_fail("axe-core (AXE_CORE_JS): the accessibility checks of this journey");
-    }
+    let axe_js = carepath_e2e::axe_source("this journey");
     let mut problems: Vec<String> = vec![];
     let clinic = Clinic::new(
         TestDb::sqlite().await,

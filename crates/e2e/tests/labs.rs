@@ -21,12 +21,7 @@ async fn a_cup_a_prize_draw_and_a_reward_in_headless_chromium() {
         return skip_or_fail("chromedriver (apt-get install chromium chromium-driver)");
     };
     let c = &b.client;
-    let axe_js = std::env::var("AXE_CORE_JS")
-        .ok()
-        .and_then(|p| std::fs::read_to_string(p).ok());
-    if axe_js.is_none() {
-        skip_or_fail("axe-core (AXE_CORE_JS): the accessibility checks of drug testing");
-    }
+    let axe_js = carepath_e2e::axe_source("drug testing");
     let mut problems: Vec<String> = vec![];
     let clinic = Clinic::new(
         TestDb::sqlite().await,

@@ -16,12 +16,7 @@ async fn a_referral_walks_the_whole_path_in_headless_chromium() {
         return skip_or_fail("chromedriver (apt-get install chromium chromium-driver)");
     };
     let c = &b.client;
-    let axe_js = std::env::var("AXE_CORE_JS")
-        .ok()
-        .and_then(|p| std::fs::read_to_string(p).ok());
-    if axe_js.is_none() {
-        skip_or_fail("axe-core (AXE_CORE_JS): the accessibility checks of this journey");
-    }
+    let axe_js = carepath_e2e::axe_source("this journey");
     let mut problems: Vec<String> = vec![];
     let clinic = Clinic::new(
         TestDb::sqlite().await,
@@ -86,29 +81,7 @@ async fn a_referral_walks_the_whole_path_in_headless_chromium() {
 
         // 2. Intake assessment: the recommendation is shown before saving.
         click(c, "a[href$='/assessment']").await?;
-        select(c, "substances[0].code", "5").await?;
-        select(c, "substances[0].route", "4").await?;
-        select(c, "substances[0].frequency", "3").await?;
-        type_in(c, "substances[0].age_first_use", "19").await?;
-        for k in ["A1", "A2", "A3", "A4", "A6", "A10", "A11"] {
-            click(c, &format!("input[name='dsm5'][value='{k}']")).await?;
-        }
-        for (d, v) in [
-            ("withdrawal", "3"),
-            ("biomedical", "1"),
-            ("emotional_behavioral", "1"),
-            ("readiness", "2"),
-            ("relapse", "3"),
-            ("recovery_environment", "2"),
-        ] {
-            click(c, &format!("input[name='dimensions.{d}'][value='{v}']")).await?;
-        }
-        submit(c, "Show recommendation").await?;
-        c.wait()
-            .for_element(Locator::Css(
-                "section.panel[aria-label='Level-of-care recommendation']",
-            ))
-            .await?;
+        carepath_e2e::fill_assessment(c).await?;
         axe(c, &axe_js, "assessment form with recommendation", &mut problems).await?;
         let page = main_text(c).await?;
         assert!(

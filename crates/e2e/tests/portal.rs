@@ -22,12 +22,7 @@ async fn a_patient_on_a_phone_checks_in_and_asks_for_a_reward() {
         return skip_or_fail("chromedriver (apt-get install chromium chromium-driver)");
     };
     let c = &b.client;
-    let axe_js = std::env::var("AXE_CORE_JS")
-        .ok()
-        .and_then(|p| std::fs::read_to_string(p).ok());
-    if axe_js.is_none() {
-        skip_or_fail("axe-core (AXE_CORE_JS): the accessibility checks of the portal");
-    }
+    let axe_js = carepath_e2e::axe_source("the portal");
     let mut problems: Vec<String> = vec![];
     let clinic = Clinic::new(
         TestDb::sqlite().await,
