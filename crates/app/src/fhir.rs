@@ -321,8 +321,9 @@ fn internal(e: serde_json::Error) -> Error {
 /// admission), Condition (the current assessment's diagnoses), Observation
 /// (COWS and SOWS totals, PHQ-9 and GAD-7 totals, vital signs), Consent
 /// (every consent, revoked ones `inactive`), MedicationRequest (comfort
-/// orders) and MedicationAdministration (their doses given or held).
-/// Counseling notes and plans are not among them.
+/// orders), MedicationAdministration (their doses given or held), and each
+/// treatment plan as a CarePlan with its Goals. Counseling notes are not
+/// among them.
 pub fn resources(sc: &PatientScope, entries: &[Entry]) -> Result<Vec<r::Resource>> {
     let p = &sc.patient;
     let pid = p.id.to_string();
@@ -485,6 +486,7 @@ pub fn resources(sc: &PatientScope, entries: &[Entry]) -> Result<Vec<r::Resource
                 }),
                 ..Default::default()
             }))),
+            Body::Plan(plan) => out.extend(care_plan(e, &pid, plan)),
             Body::Consent(c) => {
                 let revoked = entries.iter().any(|r| {
                     r.kind == Kind::ConsentRevocation && r.ref_id.as_deref() == Some(&e.root_id)
@@ -495,6 +497,91 @@ pub fn resources(sc: &PatientScope, entries: &[Entry]) -> Result<Vec<r::Resource
         }
     }
     Ok(out)
+}
+
+/// A treatment plan as a CarePlan (its problems' goals referenced, the
+/// objectives and interventions as its notes, the next review as the end of
+/// its period) and one Goal per problem (the goal, how it is measured, the
+/// objectives' target dates, the progress noted).
+fn care_plan(e: &Entry, pid: &str, plan: &crate::kinds::notes::PlanBody) -> Vec<r::Resource> {
+    let mut out = vec![];
+    let mut goals = vec![];
+    let mut notes = vec![];
+    for (n, p) in plan.problems.iter().enumerate() {
+        let id = format!("{}-goal{n}", e.id);
+        let mut lines = vec![
+            format!("Problem: {}", p.problem),
+            format!("Measured by: {}", p.measure),
+        ];
+        lines.extend(
+            p.objectives
+                .iter()
+                .map(|o| format!("Objective: {} (by {})", o.text, o.target_date)),
+        );
+        if !p.progress.trim().is_empty() {
+            lines.push(format!("Progress: {}", p.progress));
+        }
+        out.push(r::Resource::Goal(Box::new(r::Goal {
+            id: Some(s(&id)),
+            meta: Some(part2_meta()),
+            lifecycle_status: Coded::Known(codes::GoalStatus::Active),
+            description: text(&p.goal),
+            subject: reference("Patient", pid),
+            note: vec![t::Annotation {
+                text: t::Markdown(lines.join("\n")),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })));
+        goals.push(reference("Goal", &id));
+        for i in &p.interventions {
+            notes.push(t::Annotation {
+                text: t::Markdown(format!(
+                    "Intervention for \"{}\": {}{} — {}",
+                    p.problem,
+                    i.kind,
+                    if i.detail.trim().is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", i.detail)
+                    },
+                    i.responsible
+                )),
+                ..Default::default()
+            });
+        }
+    }
+    out.push(r::Resource::CarePlan(Box::new(r::CarePlan {
+        id: Some(s(&e.id)),
+        meta: Some(part2_meta()),
+        status: Coded::Known(codes::RequestStatus::Active),
+        intent: t::Code("plan".into()),
+        title: Some(s("Treatment plan")),
+        description: Some(s(format!(
+            "Person-centered treatment plan{}; next review {}",
+            if plan.patient_participated {
+                ", made with the patient"
+            } else {
+                ""
+            },
+            plan.review_due
+        ))),
+        subject: reference("Patient", pid),
+        period: Some(t::Period {
+            start: Some(t::DateTime(instant(e.occurred_at))),
+            end: Some(t::DateTime(plan.review_due.clone())),
+            ..Default::default()
+        }),
+        created: Some(t::DateTime(instant(e.occurred_at))),
+        author: Some(t::Reference {
+            display: Some(s(&e.author_name)),
+            ..Default::default()
+        }),
+        goal: goals,
+        note: notes,
+        ..Default::default()
+    })));
+    out
 }
 
 fn s(v: impl Into<String>) -> t::String {

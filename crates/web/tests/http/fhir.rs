@@ -53,6 +53,19 @@ carepath_testkit::both!(fhir_everything_is_a_consented_disclosure_valid_r4, |db|
     )
     .await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
+    let counselor = w.login(Role::Counselor).await;
+    let review = jiff::Timestamp::now()
+        .in_tz("America/Chicago")
+        .unwrap()
+        .date()
+        .checked_add(jiff::Span::new().days(30))
+        .unwrap()
+        .to_string();
+    let (st, v) = post_json(&counselor, rec("plan"), serde_json::json!({"problems": [{"problem": "Daily fentanyl use", "goal": "30 days without opioids",
+        "measure": "weekly urine tests", "objectives": [{"text": "Name three triggers", "target_date": review}],
+        "interventions": [{"kind": "cbt", "responsible": "u.counselor"}]}],
+        "review_due": review, "patient_participated": true})).await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
     let everything = format!("{base}/fhir/r4/Patient/{pid}/$everything");
     let recipient = "Dr. Ana Lopez, Eastside Primary Care";
     let ask = |consent: &str| serde_json::json!({"consent_id": consent, "recipient": recipient, "purpose": "coordination of care"});
@@ -109,6 +122,8 @@ carepath_testkit::both!(fhir_everything_is_a_consented_disclosure_valid_r4, |db|
         ("Consent", 1),
         ("MedicationRequest", 1),
         ("MedicationAdministration", 1),
+        ("CarePlan", 1),
+        ("Goal", 1),
     ] {
         assert_eq!(of(t), n, "{t}: {bundle}");
     }
@@ -155,6 +170,21 @@ carepath_testkit::both!(fhir_everything_is_a_consented_disclosure_valid_r4, |db|
     );
     let parsed: ::fhir::r4::resources::Resource = serde_json::from_value((*c).clone()).unwrap();
     assert_eq!(&serde_json::to_value(&parsed).unwrap(), *c);
+    let plan = resources
+        .iter()
+        .find(|r| r["resourceType"] == "CarePlan")
+        .unwrap();
+    assert_eq!(plan["intent"], "plan");
+    assert_eq!(plan["period"]["end"], review.as_str());
+    let goal = resources
+        .iter()
+        .find(|r| r["resourceType"] == "Goal")
+        .unwrap();
+    assert_eq!(goal["description"]["text"], "30 days without opioids");
+    assert_eq!(
+        plan["goal"][0]["reference"],
+        format!("Goal/{}", goal["id"].as_str().unwrap())
+    );
     // Counseling notes never leave.
     assert!(!bundle.to_string().contains("\"Note\""));
 
