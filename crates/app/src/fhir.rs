@@ -59,31 +59,8 @@ pub async fn everything(
         ..i.clone()
     };
     let g = crate::chart::grant_disclosure(app, who, id, &i).await?;
-    let mut resources = resources(&g.s, &g.entries)?;
-    let orders = app.store.orders(id).await?;
-    let doses = app.store.doses(id, MAX_DOSES).await?;
-    resources.extend(dosing(&g.s.patient.id.to_string(), &orders, &doses));
-    let tests = app.store.drug_tests(id).await?;
-    let results = app.store.test_results(id).await?;
-    resources.extend(drug_tests(&g.s.patient.id.to_string(), &tests, &results));
-    let bundle = r::Bundle {
-        id: Some(s(&g.d.id)),
-        meta: Some(part2_meta()),
-        r#type: Coded::Known(codes::BundleType::Searchset),
-        timestamp: Some(t::Instant(instant(g.s.now))),
-        total: Some(t::UnsignedInt(resources.len() as u32)),
-        entry: resources
-            .iter()
-            .map(|res| {
-                Ok(r::bundle::BundleEntry {
-                    resource: Some(serde_json::to_value(res).map_err(internal)?),
-                    ..Default::default()
-                })
-            })
-            .collect::<Result<Vec<_>>>()?,
-        ..Default::default()
-    };
-    let bundle = serde_json::to_value(r::Resource::Bundle(Box::new(bundle))).map_err(internal)?;
+    let values = record(app, &g.s, &g.entries, None).await?;
+    let bundle = searchset(&g.d.id, g.s.now, values, None)?;
     crate::chart::record_disclosure(app, who, &g).await?;
     Ok(Everything {
         disclosure_id: g.d.id,
@@ -93,6 +70,63 @@ pub async fn everything(
 
 /// The newest doses a bundle carries (about twelve years of daily dosing).
 const MAX_DOSES: i64 = 5_000;
+
+/// A patient's record as JSON resources: the chart's entries
+/// ([`resources`]), the dosing orders and doses ([`dosing`]) and the
+/// drug-test results ([`drug_tests`]) — the tables of the last two read only
+/// when `kind` is none or a type they give.
+async fn record(
+    app: &App,
+    sc: &PatientScope,
+    entries: &[Entry],
+    kind: Option<&str>,
+) -> Result<Vec<serde_json::Value>> {
+    let pid = sc.patient.id;
+    let mut all = resources(sc, entries)?;
+    if kind.is_none_or(|k| k.starts_with("Medication")) {
+        let orders = app.store.orders(pid).await?;
+        let doses = app.store.doses(pid, MAX_DOSES).await?;
+        all.extend(dosing(&pid.to_string(), &orders, &doses));
+    }
+    if kind.is_none_or(|k| k == "Observation") {
+        let tests = app.store.drug_tests(pid).await?;
+        let results = app.store.test_results(pid).await?;
+        all.extend(drug_tests(&pid.to_string(), &tests, &results));
+    }
+    all.iter()
+        .map(|r| serde_json::to_value(r).map_err(internal))
+        .collect()
+}
+
+/// A `searchset` Bundle of `values` (each entry's search mode `mode`, when
+/// given), labelled like its contents.
+fn searchset(
+    id: &str,
+    now: i64,
+    values: Vec<serde_json::Value>,
+    mode: Option<codes::SearchEntryMode>,
+) -> Result<serde_json::Value> {
+    let bundle = r::Bundle {
+        id: Some(s(id)),
+        meta: Some(part2_meta()),
+        r#type: Coded::Known(codes::BundleType::Searchset),
+        timestamp: Some(t::Instant(instant(now))),
+        total: Some(t::UnsignedInt(values.len() as u32)),
+        entry: values
+            .into_iter()
+            .map(|v| r::bundle::BundleEntry {
+                resource: Some(v),
+                search: mode.clone().map(|m| r::bundle::BundleEntrySearch {
+                    mode: Some(Coded::Known(m)),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    serde_json::to_value(r::Resource::Bundle(Box::new(bundle))).map_err(internal)
+}
 
 /// Medication for opioid use disorder: each dosing order as a
 /// MedicationRequest (a superseded order `stopped`, an unsigned verbal one
@@ -958,48 +992,20 @@ pub async fn search(
     )
     .await?;
     let entries = sc.entries(app, &[]).await?;
-    let mut all = resources(&sc, &entries)?;
-    if kind.starts_with("Medication") {
-        let orders = app.store.orders(patient).await?;
-        let doses = app.store.doses(patient, MAX_DOSES).await?;
-        all.extend(dosing(&patient.to_string(), &orders, &doses));
-    }
-    if kind == "Observation" {
-        let tests = app.store.drug_tests(patient).await?;
-        let results = app.store.test_results(patient).await?;
-        all.extend(drug_tests(&patient.to_string(), &tests, &results));
-    }
-    let mut matches = vec![];
-    for res in all {
-        let v = serde_json::to_value(&res).map_err(internal)?;
-        if v["resourceType"] != kind {
-            continue;
-        }
-        if !dates.is_empty() && !day_of(&v).is_some_and(|d| dates.iter().all(|p| p.admits(d))) {
-            continue;
-        }
-        matches.push(v);
-    }
-    let bundle = r::Bundle {
-        id: Some(s(uuid::Uuid::now_v7().to_string())),
-        meta: Some(part2_meta()),
-        r#type: Coded::Known(codes::BundleType::Searchset),
-        timestamp: Some(t::Instant(instant(sc.now))),
-        total: Some(t::UnsignedInt(matches.len() as u32)),
-        entry: matches
-            .into_iter()
-            .map(|v| r::bundle::BundleEntry {
-                resource: Some(v),
-                search: Some(r::bundle::BundleEntrySearch {
-                    mode: Some(Coded::Known(codes::SearchEntryMode::Match)),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
-    };
-    serde_json::to_value(r::Resource::Bundle(Box::new(bundle))).map_err(internal)
+    let matches = record(app, &sc, &entries, Some(kind))
+        .await?
+        .into_iter()
+        .filter(|v| v["resourceType"] == kind)
+        .filter(|v| {
+            dates.is_empty() || day_of(v).is_some_and(|d| dates.iter().all(|p| p.admits(d)))
+        })
+        .collect();
+    searchset(
+        &uuid::Uuid::now_v7().to_string(),
+        sc.now,
+        matches,
+        Some(codes::SearchEntryMode::Match),
+    )
 }
 
 #[cfg(test)]
@@ -1159,17 +1165,7 @@ pub async fn bulk(
             channel: "fhir-bulk".into(),
         };
         let g = crate::chart::grant_disclosure(app, who, pid, &i).await?;
-        let mut res = resources(&g.s, &g.entries)?;
-        let orders = app.store.orders(pid).await?;
-        let doses = app.store.doses(pid, MAX_DOSES).await?;
-        res.extend(dosing(&pid.to_string(), &orders, &doses));
-        let tests = app.store.drug_tests(pid).await?;
-        let results = app.store.test_results(pid).await?;
-        res.extend(drug_tests(&pid.to_string(), &tests, &results));
-        let mut values = vec![];
-        for r in &res {
-            values.push(serde_json::to_value(r).map_err(internal)?);
-        }
+        let values = record(app, &g.s, &g.entries, None).await?;
         crate::chart::record_disclosure(app, who, &g).await?;
         for v in values {
             let kind = v["resourceType"].as_str().unwrap_or("Resource").to_string();

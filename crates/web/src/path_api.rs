@@ -342,14 +342,19 @@ pub async fn fhir_everything(
         },
     )
     .await?;
-    Ok((
+    Ok(fhir_json(e.bundle))
+}
+
+/// A FHIR resource as the answer (`application/fhir+json`).
+fn fhir_json(v: Value) -> Response {
+    (
         [(
             axum::http::header::CONTENT_TYPE,
             axum::http::HeaderValue::from_static("application/fhir+json"),
         )],
-        Json(e.bundle),
+        Json(v),
     )
-        .into_response())
+        .into_response()
 }
 
 /// The search parameters of `GET /fhir/r4/{type}`.
@@ -390,14 +395,7 @@ pub async fn fhir_search(
     let patient =
         patient.ok_or_else(|| AppError::invalid("patient", "name the patient: patient=ID"))?;
     let bundle = carepath_app::fhir::search(&state.app, &p, pid(&patient)?, &kind, &dates).await?;
-    Ok((
-        [(
-            axum::http::header::CONTENT_TYPE,
-            axum::http::HeaderValue::from_static("application/fhir+json"),
-        )],
-        Json(bundle),
-    )
-        .into_response())
+    Ok(fhir_json(bundle))
 }
 
 #[derive(Serialize, ToSchema)]
