@@ -42,6 +42,7 @@ pub mod portal;
 pub mod registration;
 pub mod stock;
 pub mod takehome;
+pub mod teds;
 pub mod window;
 pub mod work;
 

@@ -321,9 +321,16 @@ pub async fn seed(app: &App, clock: &ManualClock, secrets: &std::path::Path) -> 
             },
         )
         .await?;
+        let pregnant = sex == "female" && !at_otp && rng.random_bool(0.08);
+        crate::demo_path::intake(
+            app, clock, &team, &mut rng, p.id, home, admitted, !at_otp, pregnant,
+        )
+        .await?;
         if at_otp {
-            if rng.random_bool(0.15) {
-                let out = (admitted + rng.random_range(14..80) * DAY_US).min(today_us - DAY_US);
+            let left = rng.random_bool(0.15);
+            let out = (admitted + rng.random_range(14..80) * DAY_US).min(today_us - DAY_US);
+            // (Someone admitted in the last two days has not left yet.)
+            if left && out > admitted + DAY_US {
                 let reason = [1u8, 2, 4, 3][rng.random_range(0..4)];
                 discharged.push((p.id, home, out, reason, false));
             }
@@ -362,6 +369,18 @@ pub async fn seed(app: &App, clock: &ManualClock, secrets: &std::path::Path) -> 
                     program_id: res.to_string(),
                     level_of_care: ProgramKind::Residential.as_str().into(),
                 },
+            )
+            .await?;
+            crate::demo_path::intake(
+                app,
+                clock,
+                &team,
+                &mut rng,
+                pid,
+                res,
+                at + 30 * 60_000_000,
+                false,
+                false,
             )
             .await?;
         }

@@ -34,6 +34,77 @@ async fn patient_name(app: &App, who: &Principal, id: PatientId) -> Result<Strin
     Ok(s.patient.display_name())
 }
 
+/// The state-report items an intake coordinator asks: referral, schooling,
+/// work, housing, race and ethnicity, payment; the person first asked for
+/// treatment 1–13 days before `admitted`.
+fn teds_intake(rng: &mut ChaCha8Rng, admitted: i64) -> carepath_clinical::teds::Intake {
+    fn pick(rng: &mut ChaCha8Rng, codes: &[i16]) -> Option<i16> {
+        Some(codes[rng.random_range(0..codes.len())])
+    }
+    let referral = pick(rng, &[1, 1, 1, 2, 3, 6, 7]);
+    let employment = pick(rng, &[1, 2, 3, 3, 4]);
+    let requested = jiff::Timestamp::from_microsecond(admitted - rng.random_range(1..14) * DAY_US)
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string())
+        .ok();
+    carepath_clinical::teds::Intake {
+        requested_on: requested,
+        referral_source: referral,
+        criminal_justice_referral: (referral == Some(7)).then_some(3),
+        education: Some(rng.random_range(1..=5)),
+        employment,
+        not_in_labor_force: (employment == Some(4)).then(|| rng.random_range(1..=5)),
+        living: pick(rng, &[1, 2, 3, 3]),
+        marital: pick(rng, &[1, 1, 2, 3, 4]),
+        race: pick(rng, &[4, 5, 5, 8, 6, -9]),
+        ethnicity: pick(rng, &[4, 4, 4, 2, 1, 5]),
+        income: Some(rng.random_range(1..=5)),
+        insurance: pick(rng, &[2, 2, 1, 3, 4]),
+        payment: pick(rng, &[4, 4, 2, 3, 1, 6]),
+        arrests_30d: pick(rng, &[0, 0, 0, 1, 2]),
+        self_help_30d: Some(rng.random_range(1..=5)),
+    }
+}
+
+/// The intake assessment written an hour after an admission (the clock is
+/// set to it, then left there): the substance history, the criteria, the
+/// six dimensions and the state-report items.
+#[allow(clippy::too_many_arguments)]
+pub async fn intake(
+    app: &App,
+    clock: &ManualClock,
+    team: &Team,
+    rng: &mut ChaCha8Rng,
+    pid: PatientId,
+    program: ProgramId,
+    admitted: i64,
+    withdrawal: bool,
+    pregnant: bool,
+) -> Result<()> {
+    clock.set(admitted + HOUR_US);
+    let last_use = admitted - rng.random_range(6..20) * HOUR_US;
+    let a = assessment(rng, last_use, withdrawal, pregnant);
+    let who = team.intake.acting(program);
+    let female = access::open(app, &who, pid, Permission::ReadDemographics, "demo.intake")
+        .await?
+        .patient
+        .sex
+        == "female";
+    let a = AssessmentInput {
+        teds: teds_intake(rng, admitted),
+        // A woman is asked; "not applicable" is for men.
+        pregnancy: if pregnant {
+            a.pregnancy
+        } else if female {
+            "not_pregnant".into()
+        } else {
+            "not_applicable".into()
+        },
+        ..a
+    };
+    create(app, &who, pid, Input::Assessment(Box::new(a))).await?;
+    Ok(())
+}
+
 fn assessment(rng: &mut ChaCha8Rng, last_use: i64, wm: bool, pregnant: bool) -> AssessmentInput {
     let primary = if rng.random_bool(0.6) { 5 } else { 7 };
     let dsm5: Vec<String> = (1..=11)
@@ -100,6 +171,7 @@ fn assessment(rng: &mut ChaCha8Rng, last_use: i64, wm: bool, pregnant: bool) -> 
             level: None,
             reason: String::new(),
         },
+        teds: Default::default(),
     }
 }
 
@@ -173,6 +245,27 @@ pub async fn discharge(
         continuing_agonist: false,
         followup_every_days: Some(7),
         followup_count: Some(if step_down { 0 } else { 12 }),
+        // The last interview's state-report items; someone who left without
+        // one is "unknown" on each, not unasked.
+        teds: Some(if completed {
+            carepath_clinical::teds::Discharge {
+                frequencies: vec![1, [1, 2][rng.random_range(0..2)]],
+                employment: Some([1, 2, 3, 4][rng.random_range(0..4)]),
+                not_in_labor_force: Some(rng.random_range(1..=5)),
+                living: Some([2, 3][rng.random_range(0..2)]),
+                arrests_30d: Some(0),
+                self_help_30d: Some(rng.random_range(2..=4)),
+            }
+        } else {
+            carepath_clinical::teds::Discharge {
+                frequencies: vec![-9, -9],
+                employment: Some(-9),
+                not_in_labor_force: None,
+                living: Some(-9),
+                arrests_30d: Some(-9),
+                self_help_30d: Some(-9),
+            }
+        }),
     };
     let ids = chart::discharge(app, &team.nurse_wm.acting(program), pid, &input).await?;
     Ok(ids.into_iter().skip(1).collect())
@@ -278,11 +371,10 @@ pub async fn seed(
     // Withdrawal management: everyone in the unit has an assessment, orders and a flowsheet.
     let open_wm = work::in_care(app, &nurse, wm.id).await?;
     for (k, e) in open_wm.iter().enumerate() {
+        // The intake assessment was written an hour after the admission;
+        // scores follow the time since a last use about that long before.
         let last_use = e.admitted_at - rng.random_range(6..20) * HOUR_US;
         clock.set(e.admitted_at + HOUR_US);
-        let a = assessment(&mut rng, last_use, true, k == 1);
-        create(app, &nurse, e.patient_id, Input::Assessment(Box::new(a))).await?;
-        n += 1;
         // Scores rise to a peak around 36–72 h after last use, then settle; the
         // first patient's check is overdue (last entry over 4 hours ago).
         let stop = if k == 0 {

@@ -90,6 +90,27 @@ enum Cmd {
     /// FHIR R4 exports.
     #[command(subcommand)]
     Fhir(FhirCmd),
+    /// The state report: TEDS admission and discharge records of a program
+    /// for a period, as two CSV files (docs/TEDS.md). Every record's missing
+    /// or invalid elements are listed; exits 3 when any record has one.
+    Teds {
+        /// Program name or id (needed when there are several).
+        #[arg(long)]
+        program: Option<String>,
+        /// First day of the period, YYYY-MM-DD (default: the last quarter's).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day of the period, included (default: the last quarter's).
+        #[arg(long)]
+        to: Option<String>,
+        /// The directory to write the files into (created if needed).
+        #[arg(long)]
+        out: PathBuf,
+        /// The staff member preparing the report (username; clinical staff
+        /// of the program): the audit trail names them.
+        #[arg(long = "as")]
+        as_user: String,
+    },
     /// Benchmarks (results belong in BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -431,7 +452,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let store = open(&cfg, false).await?;
             let app = app(&store, &cfg);
             let program = lab::program(&app, program.as_deref()).await?;
-            let who = carepath_app::fhir::acting_as(&app, &as_user, program).await?;
+            let who = carepath_app::fhir::acting_as(&app, "fhir-bulk", &as_user, program).await?;
             let b = carepath_app::fhir::bulk(&app, &who, program, &recipient, &purpose).await?;
             std::fs::create_dir_all(&out)?;
             for (kind, rows) in &b.by_type {
@@ -450,6 +471,56 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 b.left_out.len()
             );
             checkpoint(&store, &cfg).await?;
+        }
+        Cmd::Teds {
+            program,
+            from,
+            to,
+            out,
+            as_user,
+        } => {
+            use carepath_app::teds::{self, Period, Which};
+            let store = open(&cfg, false).await?;
+            let app = app(&store, &cfg);
+            let program = lab::program(&app, program.as_deref()).await?;
+            let who = carepath_app::fhir::acting_as(&app, "teds", &as_user, program).await?;
+            let period = match (from, to) {
+                (None, None) => {
+                    let today = jiff::Timestamp::from_microsecond(app.now_us())?
+                        .to_zoned(jiff::tz::TimeZone::UTC)
+                        .date();
+                    Period::last_quarter(today)
+                }
+                (Some(f), Some(t)) => Period::parse(&f, &t)?,
+                _ => anyhow::bail!("give both --from and --to, or neither (the last quarter)"),
+            };
+            let x = teds::extract(&app, &who, program, period).await?;
+            std::fs::create_dir_all(&out)?;
+            for w in [Which::Admissions, Which::Discharges] {
+                let file = out.join(x.file_name(w));
+                std::fs::write(&file, x.csv(w))?;
+                println!("{}", file.display());
+            }
+            for (what, rows) in [("admission", &x.admissions), ("discharge", &x.discharges)] {
+                for r in rows {
+                    for p in &r.problems {
+                        println!("{what} {}: {} — {}", r.case_id, p.element, p.message);
+                    }
+                }
+            }
+            println!(
+                "teds {}..{}: {} admissions, {} discharges; {} records with problems; sha256 {}",
+                period.from,
+                period.to,
+                x.admissions.len(),
+                x.discharges.len(),
+                x.records_with_problems(),
+                x.digest()
+            );
+            checkpoint(&store, &cfg).await?;
+            if x.records_with_problems() > 0 {
+                return Ok(std::process::ExitCode::from(3));
+            }
         }
         Cmd::Finder(FinderCmd::Import { file, format }) => {
             let store = open(&cfg, true).await?;

@@ -955,3 +955,101 @@ async fn fhir_bulk_export_of_the_demo_is_consented_and_valid() {
         );
     }
 }
+
+/// The state report of the demo: every admission and discharge of the last
+/// quarter, and of the last 95 days in each program, is a complete TEDS
+/// record (zero problems, exit 0); a re-run writes the same bytes.
+#[tokio::test]
+async fn teds_extract_of_the_demo_is_complete_and_reproducible() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let out = carepath(&dir)
+        .args(["demo", "--no-serve", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let teds = |program: &str, period: Option<(&str, &str)>, out_dir: &std::path::Path| {
+        let mut c = carepath(&dir);
+        c.args([
+            "teds",
+            "--program",
+            program,
+            "--as",
+            "intake.patel",
+            "--out",
+        ])
+        .arg(out_dir);
+        if let Some((f, t)) = period {
+            c.args(["--from", f, "--to", t]);
+        }
+        let r = c.output().unwrap();
+        let text = String::from_utf8_lossy(&r.stdout).to_string();
+        assert!(
+            r.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        assert!(text.contains("; 0 records with problems;"), "{text}");
+        text
+    };
+    let count = |text: &str, what: &str| -> usize {
+        text.split(&format!(" {what}"))
+            .next()
+            .and_then(|t| t.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{text}"))
+    };
+    let today = jiff::Zoned::now().date();
+    let from = today
+        .checked_sub(jiff::Span::new().days(95))
+        .unwrap()
+        .to_string();
+    let to = today.to_string();
+    let mut admissions = 0;
+    let mut discharges = 0;
+    for program in [
+        "Riverside Opioid Treatment Program",
+        "Harbor House Withdrawal Management",
+        "Harbor House Residential",
+    ] {
+        teds(program, None, &tmp.path().join("quarter"));
+        let a = tmp.path().join("a");
+        let t1 = teds(program, Some((&from, &to)), &a);
+        admissions += count(&t1, "admissions,");
+        discharges += count(&t1, "discharges;");
+        let b = tmp.path().join("b");
+        let t2 = teds(program, Some((&from, &to)), &b);
+        let digest = |t: &str| t.rsplit("sha256 ").next().unwrap().trim().to_string();
+        assert_eq!(digest(&t1), digest(&t2), "a re-run gives the same extract");
+        for e in std::fs::read_dir(&a).unwrap() {
+            let e = e.unwrap();
+            assert_eq!(
+                std::fs::read(e.path()).unwrap(),
+                std::fs::read(b.join(e.file_name())).unwrap()
+            );
+        }
+    }
+    assert!(admissions >= 150, "{admissions} admissions");
+    assert!(discharges >= 50, "{discharges} discharges");
+    let file = std::fs::read_dir(tmp.path().join("a"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("teds-admissions-"))
+        .unwrap();
+    let text = std::fs::read_to_string(file).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    assert_eq!(header.len(), 41);
+    assert_eq!(
+        &header[..4],
+        ["RECORD_TYPE", "PROVIDER", "CASEID", "CLIENTID"]
+    );
+    for line in text.lines().skip(1) {
+        assert_eq!(line.split(',').count(), 41, "{line}");
+        assert!(line.starts_with("A,"));
+    }
+}

@@ -147,6 +147,14 @@ async fn a_detox_unit_on_a_tablet_safe_defaults_danger_shown_nothing_assumed() {
             )
             .await?;
         assert_eq!(prefilled.as_str(), Some("0:16:0"), "no screen answer chosen for the nurse");
+        // Nor a state-report answer: each starts "not asked".
+        let teds = c
+            .execute(
+                "const s = [...document.querySelectorAll(\"select[name^='teds.']\")]; return s.filter(x => x.value !== '').length + ':' + s.length",
+                vec![],
+            )
+            .await?;
+        assert_eq!(teds.as_str(), Some("0:13"), "no TEDS answer chosen");
         carepath_e2e::fill_assessment(c).await?;
         axe(c, &axe_js, "the assessment form", &mut problems).await?;
         submit(c, "Save assessment").await?;

@@ -493,6 +493,14 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(pages::dosing::desk),
         ),
         (
+            r(M::GET, "/reports/teds", Perm(P::ReadClinical)),
+            get(pages::clinic::teds_page),
+        ),
+        (
+            r(M::GET, "/reports/teds.csv", Perm(P::ReadClinical)),
+            get(pages::clinic::teds_csv),
+        ),
+        (
             r(M::GET, "/dosing/log", Perm(P::ReadClinical)),
             get(pages::dosing::log_page),
         ),

@@ -104,6 +104,12 @@ pub struct AssessmentInput {
     #[serde(default)]
     pub flags: Vec<String>,
     pub placement: Placement,
+    /// The state-report (TEDS) items asked at intake: referral, education,
+    /// employment, living arrangement, race, ethnicity, payment… Each is
+    /// absent until asked; -9 is the explicit "unknown / declined".
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub teds: clinical::teds::Intake,
 }
 
 fn na() -> String {
@@ -231,6 +237,9 @@ pub fn compute(s: &PatientScope, i: &AssessmentInput) -> Result<(AssessmentBody,
         if !(1..=96).contains(&sub.age_first_use) {
             p.add(f("age_first_use"), "must be an age from 1 to 96");
         }
+    }
+    for (f, m) in i.teds.invalid(s.today()) {
+        p.add(format!("teds.{f}"), m);
     }
     let pregnant = i.pregnancy == "pregnant";
     if !PREGNANCY.iter().any(|(k, _)| *k == i.pregnancy) {

@@ -65,6 +65,12 @@ pub struct DischargeInput {
     /// How many calls (default: the program's setting, else the server's: 12).
     #[serde(default)]
     pub followup_count: Option<u32>,
+    /// The state-report (TEDS-D) outcome items: use at discharge of each
+    /// admission substance, employment, living arrangement, arrests,
+    /// self-help attendance. Absent until asked.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub teds: Option<clinical::teds::Discharge>,
 }
 
 /// A stored discharge summary.
@@ -89,6 +95,9 @@ pub struct DischargeBody {
     pub level_of_care: String,
     /// How many follow-up calls were scheduled.
     pub followups: usize,
+    /// The TEDS-D outcome items, when asked.
+    #[serde(default)]
+    pub teds: Option<clinical::teds::Discharge>,
 }
 
 /// A scheduled follow-up call.
@@ -194,6 +203,11 @@ pub fn build(
             ),
         );
     }
+    if let Some(t) = &i.teds {
+        for (f, m) in t.invalid() {
+            p.add(format!("teds.{f}"), m);
+        }
+    }
     let every = i.followup_every_days.unwrap_or(s.followup.0);
     let count = i.followup_count.unwrap_or(s.followup.1);
     let offsets = if i.reason == 6 {
@@ -232,6 +246,7 @@ pub fn build(
         continuing_agonist: i.continuing_agonist,
         level_of_care: ep.level_of_care.clone(),
         followups: offsets.len(),
+        teds: i.teds.clone(),
     };
     let in_episode = |mut r: NewRecord| {
         r.episode_id = Some(ep.id);

@@ -3,15 +3,17 @@
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{AppError, HtmlResult};
+use crate::pages::dosing::{csv_download, on_error, pick, programs_where};
 use crate::views::{Nav, fmt_time, render};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use carepath_app::access::{self, Basis};
 use carepath_app::model::{CensusRow, PatientSearch};
 use carepath_app::registration::{self, Registration};
-use carepath_app::{intake, work};
+use carepath_app::{intake, teds, work};
 use carepath_domain::FieldError;
 use carepath_domain::authz::Permission;
 use carepath_domain::ids::{PatientId, ProgramId};
@@ -762,4 +764,187 @@ pub async fn break_glass(
         Err(e) => return Err(e.into()),
     }
     Ok(Redirect::to(&format!("/patients/{id}")).into_response())
+}
+
+// ---------------------------------------------------------------- TEDS
+
+#[derive(Deserialize)]
+pub struct TedsQuery {
+    #[serde(default)]
+    program: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    /// `admissions` or `discharges` (the CSV download).
+    #[serde(default)]
+    r#type: String,
+}
+
+struct TedsIssue {
+    record: &'static str,
+    case_id: String,
+    patient_id: String,
+    patient: String,
+    element: &'static str,
+    message: String,
+}
+
+struct TedsTable {
+    title: &'static str,
+    columns: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+}
+
+struct TedsView {
+    admissions: usize,
+    discharges: usize,
+    with_problems: usize,
+    problems: usize,
+    digest: String,
+    issues: Vec<TedsIssue>,
+    tables: Vec<TedsTable>,
+}
+
+#[derive(Template)]
+#[template(path = "teds.html")]
+struct TedsPage {
+    nav: Nav,
+    title: String,
+    programs: Vec<(String, String)>,
+    program: String,
+    from: String,
+    to: String,
+    extract: Option<TedsView>,
+    error: Option<String>,
+}
+
+/// The period asked, or the last calendar quarter when none is.
+fn teds_period(q: &TedsQuery, today: jiff::civil::Date) -> Result<teds::Period, AppError> {
+    if q.from.trim().is_empty() && q.to.trim().is_empty() {
+        return Ok(teds::Period::last_quarter(today));
+    }
+    teds::Period::parse(&q.from, &q.to)
+}
+
+fn today(state: &AppState) -> jiff::civil::Date {
+    jiff::Timestamp::from_microsecond(state.app.now_us())
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+}
+
+/// `GET /reports/teds`: the state report's preview — the records of the
+/// period, each missing or invalid element named with the patient to fix it
+/// in, and the two files to download. Clinical staff of the program only
+/// (every patient's record is opened through the access path, audited).
+pub async fn teds_page(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<TedsQuery>,
+) -> HtmlResult<Response> {
+    let programs = programs_where(&state, &p, Permission::ReadClinical).await?;
+    let (program, pid) = pick(&programs, &q.program)?;
+    let r = async {
+        let period = teds_period(&q, today(&state))?;
+        teds::extract(&state.app, &p, pid, period).await
+    }
+    .await;
+    let (from, to, extract, error) = match r {
+        Ok(x) => {
+            let mut issues = vec![];
+            for (record, rows) in [("Admission", &x.admissions), ("Discharge", &x.discharges)] {
+                for row in rows {
+                    let pid = x.patients.get(&row.case_id).copied();
+                    let patient = match pid {
+                        Some(id) => access::open(
+                            &state.app,
+                            &p,
+                            id,
+                            Permission::ReadDemographics,
+                            "teds.preview",
+                        )
+                        .await
+                        .map(|s| format!("{} ({})", s.patient.display_name(), s.patient.mrn))
+                        .unwrap_or_default(),
+                        None => String::new(),
+                    };
+                    for pr in &row.problems {
+                        issues.push(TedsIssue {
+                            record,
+                            case_id: row.case_id.clone(),
+                            patient_id: pid.map(|i| i.to_string()).unwrap_or_default(),
+                            patient: patient.clone(),
+                            element: pr.element,
+                            message: pr.message.clone(),
+                        });
+                    }
+                }
+            }
+            let table =
+                |title, cols: &[&'static str], rows: &[carepath_clinical::teds::Row]| TedsTable {
+                    title,
+                    columns: cols.to_vec(),
+                    rows: rows.iter().map(|r| r.values.clone()).collect(),
+                };
+            let view = TedsView {
+                admissions: x.admissions.len(),
+                discharges: x.discharges.len(),
+                with_problems: x.records_with_problems(),
+                problems: x.problems(),
+                digest: x.digest(),
+                issues,
+                tables: vec![
+                    table(
+                        "Admissions",
+                        &carepath_clinical::teds::ADMISSION_COLUMNS,
+                        &x.admissions,
+                    ),
+                    table(
+                        "Discharges",
+                        &carepath_clinical::teds::DISCHARGE_COLUMNS,
+                        &x.discharges,
+                    ),
+                ],
+            };
+            (
+                x.period.from.to_string(),
+                x.period.to.to_string(),
+                Some(view),
+                None,
+            )
+        }
+        Err(e @ AppError::Invalid(_)) => (q.from.clone(), q.to.clone(), None, Some(e.to_string())),
+        Err(e) => return Err(e.into()),
+    };
+    let status = on_error(&error, StatusCode::BAD_REQUEST);
+    Ok((
+        status,
+        render(&TedsPage {
+            nav: Nav::for_principal(&p),
+            title: "State report (TEDS)".into(),
+            programs,
+            program,
+            from,
+            to,
+            extract,
+            error,
+        }),
+    )
+        .into_response())
+}
+
+/// `GET /reports/teds.csv?type=admissions|discharges`: one file of the
+/// extract, as the preview shows it.
+pub async fn teds_csv(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<TedsQuery>,
+) -> HtmlResult<Response> {
+    let programs = programs_where(&state, &p, Permission::ReadClinical).await?;
+    let (_, pid) = pick(&programs, &q.program)?;
+    let which = teds::Which::parse(&q.r#type)?;
+    let period = teds_period(&q, today(&state))?;
+    let x = teds::extract(&state.app, &p, pid, period).await?;
+    Ok(csv_download(x.csv(which).into_bytes(), &x.file_name(which)))
 }

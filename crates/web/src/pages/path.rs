@@ -108,6 +108,15 @@ fn codes(list: &[(u8, &str)]) -> Vec<(String, String)> {
     v
 }
 
+/// A state-report (TEDS) question's answers: not asked (empty), each code,
+/// and the explicit "unknown / declined" (-9).
+fn teds_answers(list: &[(u8, &str)]) -> Vec<(String, String)> {
+    let mut v = vec![(String::new(), "— not asked —".to_string())];
+    v.extend(list.iter().map(|(c, l)| (c.to_string(), l.to_string())));
+    v.push(("-9".into(), "Unknown / declined".into()));
+    v
+}
+
 /// Where each kind's section is on the chart.
 fn anchor(kind: Kind) -> &'static str {
     match kind {
@@ -237,6 +246,45 @@ fn assessment_fields(b: &mut Builder) {
         "on_medication",
         "Already on methadone, buprenorphine or naltrexone",
     );
+    {
+        use clinical::teds as t;
+        b.heading("For the state report (TEDS)");
+        b.date("teds.requested_on", "Day treatment was first requested");
+        for (name, label, list) in [
+            ("referral_source", "Referred by", &t::REFERRAL_SOURCES[..]),
+            (
+                "criminal_justice_referral",
+                "If by court or criminal justice: which",
+                &t::CRIMINAL_JUSTICE[..],
+            ),
+            ("education", "Education", &t::EDUCATION[..]),
+            ("employment", "Employment", &t::EMPLOYMENT[..]),
+            (
+                "not_in_labor_force",
+                "If not in the labor force",
+                &t::NOT_IN_LABOR_FORCE[..],
+            ),
+            ("living", "Living arrangement", &t::LIVING[..]),
+            ("marital", "Marital status", &t::MARITAL[..]),
+            ("race", "Race", &t::RACE[..]),
+            ("ethnicity", "Hispanic or Latino origin", &t::ETHNICITY[..]),
+            ("income", "Main source of income", &t::INCOME[..]),
+            ("insurance", "Health insurance", &t::INSURANCE[..]),
+            ("payment", "Expected source of payment", &t::PAYMENT[..]),
+            (
+                "self_help_30d",
+                "Self-help groups, past 30 days",
+                &t::SELF_HELP[..],
+            ),
+        ] {
+            b.select(&format!("teds.{name}"), label, teds_answers(list));
+        }
+        b.number(
+            "teds.arrests_30d",
+            "Arrests in the past 30 days (-9 unknown)",
+            "1",
+        );
+    }
     b.heading("PHQ-9: over the last 2 weeks…");
     // Unanswered is a value: nothing is pre-chosen, and a screen left
     // wholly unanswered is recorded as not done.
@@ -1596,6 +1644,42 @@ fn discharge_page(p: &Principal, s: &PatientScope, v: &Values, errs: &[FieldErro
         "naloxone.not_given_reason",
         "If not given: why (declined, already has a kit…)",
     );
+    {
+        use clinical::teds as t;
+        b.heading("For the state report (TEDS), at discharge");
+        for (k, which) in ["Primary", "Secondary", "Tertiary"].iter().enumerate() {
+            b.select(
+                &format!("teds.frequencies[{k}]"),
+                &format!("{which} substance of the intake: use in the past month"),
+                teds_answers(&t::FREQUENCIES),
+            );
+        }
+        b.select(
+            "teds.employment",
+            "Employment",
+            teds_answers(&t::EMPLOYMENT),
+        );
+        b.select(
+            "teds.not_in_labor_force",
+            "If not in the labor force",
+            teds_answers(&t::NOT_IN_LABOR_FORCE),
+        );
+        b.select(
+            "teds.living",
+            "Living arrangement",
+            teds_answers(&t::LIVING),
+        );
+        b.select(
+            "teds.self_help_30d",
+            "Self-help groups, past 30 days",
+            teds_answers(&t::SELF_HELP),
+        );
+        b.number(
+            "teds.arrests_30d",
+            "Arrests in the past 30 days (-9 unknown)",
+            "1",
+        );
+    }
     b.heading("Follow-up calls");
     b.number("followup_every_days", "Every (days)", "1");
     b.number("followup_count", "Number of calls", "1");

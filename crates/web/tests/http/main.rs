@@ -10,6 +10,7 @@ mod intake;
 mod labs;
 mod path;
 mod portal;
+mod teds;
 mod trust;
 
 pub use carepath_domain::audit::Outcome;
