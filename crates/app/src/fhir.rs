@@ -93,9 +93,80 @@ async fn record(
         let results = app.store.test_results(pid).await?;
         all.extend(drug_tests(&pid.to_string(), &tests, &results));
     }
-    all.iter()
+    let mut out: Vec<serde_json::Value> = all
+        .iter()
         .map(|r| serde_json::to_value(r).map_err(internal))
-        .collect()
+        .collect::<Result<_>>()?;
+    if kind.is_none_or(|k| k == "Provenance") {
+        let prov = provenance(entries, &out)?;
+        if kind.is_some() {
+            out.clear();
+        }
+        for p in prov {
+            out.push(serde_json::to_value(p).map_err(internal)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Who wrote each chart entry's resources, when, and whether it was an
+/// amendment (with its reason): one Provenance per resource that comes from
+/// a chart entry (its id is the entry's, or the entry's with a suffix).
+/// Agent: the author as recorded (name and role); activity: v3-DataOperation
+/// CREATE or UPDATE.
+pub fn provenance(entries: &[Entry], resources: &[serde_json::Value]) -> Result<Vec<r::Resource>> {
+    let by_id: std::collections::HashMap<&str, &Entry> =
+        entries.iter().map(|e| (e.id.as_str(), e)).collect();
+    let mut out = vec![];
+    for v in resources {
+        let (Some(kind), Some(id)) = (v["resourceType"].as_str(), v["id"].as_str()) else {
+            continue;
+        };
+        let entry = by_id.get(id).or_else(|| {
+            id.get(..36)
+                .filter(|_| id.as_bytes().get(36) == Some(&b'-'))
+                .and_then(|root| by_id.get(root))
+        });
+        let Some(e) = entry else { continue };
+        let update = e.amends.is_some();
+        let mut p = r::Provenance::builder()
+            .target(vec1::Vec1::new(reference(kind, id)))
+            .recorded(t::Instant(instant(e.recorded_at)))
+            .agent(vec1::Vec1::new(r::provenance::ProvenanceAgent {
+                r#type: Some(concept(
+                    "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                    "author",
+                    Some("Author"),
+                )),
+                who: t::Reference {
+                    display: Some(s(format!("{} ({})", e.author_name, e.author_role))),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }))
+            .build()
+            .map_err(|e| Error::Internal(format!("FHIR Provenance: {e}")))?;
+        p.id = Some(s(format!("prov-{id}")));
+        p.meta = Some(part2_meta());
+        p.activity = Some(if update {
+            concept(
+                "http://terminology.hl7.org/CodeSystem/v3-DataOperation",
+                "UPDATE",
+                Some("revise"),
+            )
+        } else {
+            concept(
+                "http://terminology.hl7.org/CodeSystem/v3-DataOperation",
+                "CREATE",
+                Some("create"),
+            )
+        });
+        if let Some(why) = e.amend_reason.as_deref().filter(|_| update) {
+            p.reason = vec![text(why)];
+        }
+        out.push(r::Resource::Provenance(Box::new(p)));
+    }
+    Ok(out)
 }
 
 /// A `searchset` Bundle of `values` (each entry's search mode `mode`, when
@@ -909,6 +980,7 @@ pub const SEARCHABLE: &[&str] = &[
     "MedicationRequest",
     "MedicationAdministration",
     "MedicationDispense",
+    "Provenance",
 ];
 
 /// One `date` search parameter: a prefix (`eq` when none) and a day.
@@ -961,6 +1033,7 @@ fn day_of(v: &serde_json::Value) -> Option<jiff::civil::Date> {
         &v["recordedDate"],
         &v["dateTime"],
         &v["period"]["start"],
+        &v["recorded"],
     ]
     .into_iter()
     .find_map(|x| x.as_str())?;
@@ -1039,6 +1112,7 @@ mod tests {
 /// with clinical write access in `program`.
 pub async fn acting_as(
     app: &App,
+    tool: &str,
     username: &str,
     program: carepath_domain::ids::ProgramId,
 ) -> Result<Principal> {
@@ -1070,7 +1144,7 @@ pub async fn acting_as(
             )
         })?;
     Ok(Principal::system_for(
-        "fhir-bulk",
+        tool,
         user.id,
         &user.display_name,
         role,

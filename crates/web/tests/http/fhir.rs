@@ -187,6 +187,33 @@ carepath_testkit::both!(fhir_everything_is_a_consented_disclosure_valid_r4, |db|
     );
     // Counseling notes never leave.
     assert!(!bundle.to_string().contains("\"Note\""));
+    // Who wrote each chart-derived resource, and when: one Provenance each.
+    let provs: Vec<_> = resources
+        .iter()
+        .filter(|r| r["resourceType"] == "Provenance")
+        .collect();
+    for t in [
+        "Condition",
+        "Consent",
+        "CarePlan",
+        "Goal",
+        "MedicationRequest",
+    ] {
+        let r = resources.iter().find(|r| r["resourceType"] == t).unwrap();
+        let target = format!("{t}/{}", r["id"].as_str().unwrap());
+        let p = provs
+            .iter()
+            .find(|p| p["target"][0]["reference"] == target.as_str())
+            .unwrap_or_else(|| panic!("no Provenance for {target}"));
+        assert_eq!(p["activity"]["coding"][0]["code"], "CREATE");
+        assert!(
+            p["agent"][0]["who"]["display"]
+                .as_str()
+                .unwrap()
+                .contains('(')
+        );
+        assert!(p["recorded"].as_str().unwrap().ends_with('Z'));
+    }
 
     // Another recipient: refused (the consent names one).
     let mut other = ask(&consent);
