@@ -12,13 +12,11 @@ fn carepath(dir: &std::path::Path) -> Command {
     c
 }
 
-#[tokio::test]
-async fn demo_verify_tamper_backup_restore() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("data");
-    let out = carepath(&dir)
+/// Seed the demo clinic into `dir` (no server); its output, once it succeeded.
+fn demo(dir: &std::path::Path) -> std::process::Output {
+    let out = carepath(dir)
         .args(["demo", "--no-serve", "--data-dir"])
-        .arg(&dir)
+        .arg(dir)
         .output()
         .unwrap();
     assert!(
@@ -26,6 +24,14 @@ async fn demo_verify_tamper_backup_restore() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    out
+}
+
+#[tokio::test]
+async fn demo_verify_tamper_backup_restore() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let out = demo(&dir);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("dr.okafor") && text.contains("auditor.kim"),
@@ -676,16 +682,7 @@ async fn lab_import_and_mllp() {
     use std::io::{Read, Write};
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
-    let out = carepath(&dir)
-        .args(["demo", "--no-serve", "--data-dir"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    demo(&dir);
     let url = format!("sqlite://{}", dir.join("carepath.sqlite3").display());
     let store = carepath_store::Store::connect(&url).await.unwrap();
     let program = store
@@ -842,16 +839,7 @@ async fn lab_import_and_mllp() {
 async fn fhir_bulk_export_of_the_demo_is_consented_and_valid() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
-    let out = carepath(&dir)
-        .args(["demo", "--no-serve", "--data-dir"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    demo(&dir);
     let export = tmp.path().join("fhir");
     let bulk = |purpose: &str, out_dir: &std::path::Path| {
         carepath(&dir)
@@ -963,16 +951,7 @@ async fn fhir_bulk_export_of_the_demo_is_consented_and_valid() {
 async fn teds_extract_of_the_demo_is_complete_and_reproducible() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
-    let out = carepath(&dir)
-        .args(["demo", "--no-serve", "--data-dir"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    demo(&dir);
     let teds = |program: &str, period: Option<(&str, &str)>, out_dir: &std::path::Path| {
         let mut c = carepath(&dir);
         c.args([
