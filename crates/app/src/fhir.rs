@@ -30,6 +30,7 @@ use fhir::r4::coded::Coded;
 use fhir::r4::codes;
 use fhir::r4::resources as r;
 use fhir::r4::types as t;
+use std::collections::HashMap;
 
 const ACT_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
 const CONFIDENTIALITY: &str = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
@@ -83,22 +84,43 @@ async fn record(
 ) -> Result<Vec<serde_json::Value>> {
     let pid = sc.patient.id;
     let mut all = resources(sc, entries)?;
-    if kind.is_none_or(|k| k.starts_with("Medication")) {
+    let provenance_too = kind.is_none_or(|k| k == "Provenance");
+    // Who recorded the resources that do not come from a chart entry.
+    let mut recorded: HashMap<String, Recorded> = HashMap::new();
+    if provenance_too || kind.is_some_and(|k| k.starts_with("Medication")) {
         let orders = app.store.orders(pid).await?;
         let doses = app.store.doses(pid, MAX_DOSES).await?;
+        for o in &orders {
+            recorded.insert(
+                o.id.clone(),
+                Recorded::new(&o.ordered_by_name, "ordered", o.ordered_at),
+            );
+        }
+        for d in &doses {
+            recorded.insert(
+                d.id.clone(),
+                Recorded::new(&d.nurse_name, "nurse", d.recorded_at),
+            );
+        }
         all.extend(dosing(&pid.to_string(), &orders, &doses));
     }
-    if kind.is_none_or(|k| k == "Observation") {
+    if provenance_too || kind == Some("Observation") {
         let tests = app.store.drug_tests(pid).await?;
         let results = app.store.test_results(pid).await?;
+        for x in &results {
+            recorded.insert(
+                x.id.clone(),
+                Recorded::new(&x.by_name, "result", x.recorded_at),
+            );
+        }
         all.extend(drug_tests(&pid.to_string(), &tests, &results));
     }
     let mut out: Vec<serde_json::Value> = all
         .iter()
         .map(|r| serde_json::to_value(r).map_err(internal))
         .collect::<Result<_>>()?;
-    if kind.is_none_or(|k| k == "Provenance") {
-        let prov = provenance(entries, &out)?;
+    if provenance_too {
+        let prov = provenance(entries, &recorded, &out)?;
         if kind.is_some() {
             out.clear();
         }
@@ -109,14 +131,39 @@ async fn record(
     Ok(out)
 }
 
-/// Who wrote each chart entry's resources, when, and whether it was an
-/// amendment (with its reason): one Provenance per resource that comes from
-/// a chart entry (its id is the entry's, or the entry's with a suffix).
+/// Who recorded a resource the chart's entries do not hold (a dosing
+/// order, a dose or bottle, a drug-test result), in what part, and when.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// "Name (part)".
+    pub who: String,
+    pub at: i64,
+    /// An amendment's reason (chart entries only).
+    pub amended: Option<String>,
+}
+
+impl Recorded {
+    pub fn new(name: &str, part: &str, at: i64) -> Recorded {
+        Recorded {
+            who: format!("{name} ({part})"),
+            at,
+            amended: None,
+        }
+    }
+}
+
+/// Who wrote each resource, when, and whether it was an amendment (with
+/// its reason): one Provenance per resource that comes from a chart entry
+/// (its id is the entry's, or the entry's with a suffix) or is named in
+/// `recorded` (orders, doses, bottles, test results by their row's id).
 /// Agent: the author as recorded (name and role); activity: v3-DataOperation
 /// CREATE or UPDATE.
-pub fn provenance(entries: &[Entry], resources: &[serde_json::Value]) -> Result<Vec<r::Resource>> {
-    let by_id: std::collections::HashMap<&str, &Entry> =
-        entries.iter().map(|e| (e.id.as_str(), e)).collect();
+pub fn provenance(
+    entries: &[Entry],
+    recorded: &HashMap<String, Recorded>,
+    resources: &[serde_json::Value],
+) -> Result<Vec<r::Resource>> {
+    let by_id: HashMap<&str, &Entry> = entries.iter().map(|e| (e.id.as_str(), e)).collect();
     let mut out = vec![];
     for v in resources {
         let (Some(kind), Some(id)) = (v["resourceType"].as_str(), v["id"].as_str()) else {
@@ -127,11 +174,24 @@ pub fn provenance(entries: &[Entry], resources: &[serde_json::Value]) -> Result<
                 .filter(|_| id.as_bytes().get(36) == Some(&b'-'))
                 .and_then(|root| by_id.get(root))
         });
-        let Some(e) = entry else { continue };
-        let update = e.amends.is_some();
+        let e = match entry {
+            Some(e) => Recorded {
+                who: format!("{} ({})", e.author_name, e.author_role),
+                at: e.recorded_at,
+                amended: e
+                    .amends
+                    .as_ref()
+                    .map(|_| e.amend_reason.clone().unwrap_or_default()),
+            },
+            None => match recorded.get(id) {
+                Some(r) => r.clone(),
+                None => continue,
+            },
+        };
+        let update = e.amended.is_some();
         let mut p = r::Provenance::builder()
             .target(vec1::Vec1::new(reference(kind, id)))
-            .recorded(t::Instant(instant(e.recorded_at)))
+            .recorded(t::Instant(instant(e.at)))
             .agent(vec1::Vec1::new(r::provenance::ProvenanceAgent {
                 r#type: Some(concept(
                     "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
@@ -139,7 +199,7 @@ pub fn provenance(entries: &[Entry], resources: &[serde_json::Value]) -> Result<
                     Some("Author"),
                 )),
                 who: t::Reference {
-                    display: Some(s(format!("{} ({})", e.author_name, e.author_role))),
+                    display: Some(s(&e.who)),
                     ..Default::default()
                 },
                 ..Default::default()
@@ -161,7 +221,7 @@ pub fn provenance(entries: &[Entry], resources: &[serde_json::Value]) -> Result<
                 Some("create"),
             )
         });
-        if let Some(why) = e.amend_reason.as_deref().filter(|_| update) {
+        if let Some(why) = e.amended.as_deref().filter(|w| !w.is_empty()) {
             p.reason = vec![text(why)];
         }
         out.push(r::Resource::Provenance(Box::new(p)));

@@ -96,10 +96,12 @@ pub async fn close(app: &App, who: &Principal, id: &str, outcome: &str) -> Resul
         ));
     }
     let mut tx = app.begin().await?;
-    tx.close_referral(id, outcome).await.map_err(|e| match e {
-        StoreError::Conflict(_) => Error::Conflict("that request is already closed".into()),
-        e => e.into(),
-    })?;
+    tx.close_referral(id, outcome, None)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => Error::Conflict("that request is already closed".into()),
+            e => e.into(),
+        })?;
     tx.audit(
         who.event("referral.close", Outcome::Success)
             .object("referral", id)

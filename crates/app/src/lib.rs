@@ -27,6 +27,7 @@ pub mod auth;
 pub mod chart;
 pub mod clock;
 pub mod cm;
+pub mod dashboard;
 pub mod dosing;
 pub mod drafts;
 pub mod drugtest;

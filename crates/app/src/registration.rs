@@ -563,7 +563,10 @@ pub async fn register(app: &App, who: &Principal, f: &Registration) -> Result<Pa
     // A registration from a call-back request closes that request (already
     // closed by someone else: the registration still stands).
     if let Some((rid, g)) = referral {
-        match tx.close_referral(&rid, "registered").await {
+        match tx
+            .close_referral(&rid, "registered", Some(patient.id))
+            .await
+        {
             Ok(()) => tx.audit(
                 who.event("referral.close", Outcome::Success)
                     .object("referral", &rid)

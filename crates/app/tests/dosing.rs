@@ -669,6 +669,46 @@ both!(
         );
         let panel = dosing::panel(app, &d.nurse, pid).await.unwrap();
         assert!(panel.takehomes_due.is_empty());
+        // The director's outcomes count the same: 22 patient-days due (the
+        // admission day to yesterday), 16 dosed, 6 missed; the overdose and
+        // the two kits; the admission dosed the same day.
+        let o = carepath_app::dashboard::outcomes(app, &d.nurse, Some(d.w.a))
+            .await
+            .unwrap();
+        let sum = |f: &dyn Fn(&carepath_app::dashboard::Month) -> i64| -> i64 {
+            o[0].months.iter().map(f).sum()
+        };
+        assert_eq!(sum(&|m| m.due_days), 22, "{:?}", o[0].months);
+        assert_eq!(sum(&|m| m.covered_days), 16);
+        assert_eq!(sum(&|m| m.doses), 16);
+        assert!(sum(&|m| m.dosed_patients) >= 1);
+        assert_eq!((sum(&|m| m.overdoses), sum(&|m| m.naloxone_kits)), (1, 2));
+        // The rollups the dashboard reads say what the rows say.
+        let tz = jiff::tz::TimeZone::get("America/Chicago").unwrap();
+        let w = carepath_app::dashboard::Window::last_months(d.clock.now_us(), &tz, 2);
+        let (from, to) = (w.first_day.to_string(), w.today.to_string());
+        let yesterday = w.today.yesterday().unwrap().to_string();
+        let store = d.w.store();
+        assert_eq!(
+            store
+                .dashboard_doses(d.w.a, &from, &to, &yesterday)
+                .await
+                .unwrap(),
+            store
+                .dashboard_doses_from_rows(d.w.a, &from, &to, &yesterday)
+                .await
+                .unwrap()
+        );
+        let t: Vec<_> = o[0].timing.iter().filter(|t| t.admissions > 0).collect();
+        assert_eq!((t.len(), t[0].dosed, t[0].from_call), (1, 1, 0));
+        assert!(t[0].admission_to_first_dose_h.unwrap() < 1.0, "{t:?}");
+        // Counts are for the program's staff: not for another program's.
+        let other =
+            Principal::system_for("t", d.w.user(Role::Nurse).0, "Other", Role::Nurse, d.w.b);
+        assert!(matches!(
+            carepath_app::dashboard::outcomes(app, &other, Some(d.w.a)).await,
+            Err(Error::Forbidden(_))
+        ));
     }
 );
 

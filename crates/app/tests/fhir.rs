@@ -238,6 +238,26 @@ both!(an_otp_patients_medication_leaves_as_valid_r4, |db| {
         meth["valueCodeableConcept"]["coding"][0]["display"],
         "Positive"
     );
+    // Who recorded each order, dose, bottle and result, and when: one
+    // Provenance each, naming the person and their part.
+    let provs = of("Provenance");
+    for r in orders.iter().chain(&given).chain(&bottles).chain(&labs) {
+        let target = format!(
+            "{}/{}",
+            r["resourceType"].as_str().unwrap(),
+            r["id"].as_str().unwrap()
+        );
+        let p = provs
+            .iter()
+            .find(|p| p["target"][0]["reference"] == target.as_str())
+            .unwrap_or_else(|| panic!("no Provenance for {target}"));
+        assert_eq!(p["activity"]["coding"][0]["code"], "CREATE");
+        let who = p["agent"][0]["who"]["display"].as_str().unwrap();
+        assert!(
+            who.ends_with("(ordered)") || who.ends_with("(nurse)") || who.ends_with("(result)"),
+            "{who}"
+        );
+    }
     // The accounting says FHIR, to whom.
     let s = carepath_app::access::open(
         &app,

@@ -155,6 +155,30 @@ both!(
         let l = cm::ledger(app, &c.nurse, pid).await.unwrap();
         assert_eq!(l.enrollments[0].lines[0].sample.sample, "positive");
         assert_eq!(l.enrollments[0].lines[0].sample.amount_cents, Some(0));
+        // The director's outcomes: four tests this month, three negative;
+        // the vouchers earned against a twelfth of the annual budget.
+        let o = carepath_app::dashboard::outcomes(app, &c.nurse, Some(c.w.a))
+            .await
+            .unwrap();
+        let m = o[0].months.last().unwrap();
+        assert_eq!(
+            (m.tests, m.tests_negative, m.tests_pending, m.tests_refused),
+            (4, 3, 0, 0),
+            "{m:?}"
+        );
+        assert_eq!(m.negative_rate(), Some(0.75));
+        assert_eq!((m.cm_earned_cents, m.cm_budget_cents), (2_125, 250_000));
+        let tz = jiff::tz::TimeZone::get("America/Chicago").unwrap();
+        let w = carepath_app::dashboard::Window::last_months(app.now_us(), &tz, 1);
+        let store = c.w.store();
+        assert_eq!(
+            store.dashboard_tests(c.w.a, &w.months).await.unwrap(),
+            store
+                .dashboard_tests_from_rows(c.w.a, &w.months)
+                .await
+                .unwrap(),
+            "the rollup says what the results say"
+        );
         // Attendance counts too: present at a session after enrolment.
         let tomorrow = jiff::Timestamp::from_microsecond(app.now_us() + 86_400_000_000)
             .unwrap()

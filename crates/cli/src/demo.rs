@@ -285,8 +285,33 @@ pub async fn seed(app: &App, clock: &ManualClock, secrets: &std::path::Path) -> 
         } else {
             today_us - rng.random_range(0..90) * DAY_US - rng.random_range(0..DAY_US)
         };
-        // Registered at the intake visit, shortly before admission.
-        clock.set(admitted - rng.random_range(1..4 * 3600) * 1_000_000);
+        // Registered at the intake visit, shortly before admission. Every
+        // other person first asked for a call back one to five days before
+        // (through the finder), and is registered from that request: the
+        // outcomes dashboard times the way from the call to the first dose.
+        let registered = admitted - rng.random_range(1..4 * 3600) * 1_000_000;
+        let referral_id = if i % 2 == 0 {
+            let back = (1 + i64::from(i % 5)) * DAY_US + i64::from(i % 7) * HOUR_US;
+            clock.set(registered - back);
+            Some(
+                carepath_app::intake::request_callback(
+                    app,
+                    home,
+                    &carepath_app::model::NewReferral {
+                        name: format!("{first} {last}"),
+                        phone: format!("(302) 555-{:04}", 1000 + i),
+                        best_time: "mornings".into(),
+                        note: None,
+                        language: "en".into(),
+                    },
+                    None,
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+        clock.set(registered);
         let intake_acts = team.intake.acting(home);
         let p = registration::register(
             app,
@@ -301,6 +326,7 @@ pub async fn seed(app: &App, clock: &ManualClock, secrets: &std::path::Path) -> 
                 date_of_birth: dob.to_string(),
                 sex: sex.into(),
                 confirm_new: true,
+                referral_id,
                 ..Default::default()
             },
         )

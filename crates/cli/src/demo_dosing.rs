@@ -163,8 +163,11 @@ pub async fn seed(
                 second: 40.0,
             }
         } else if r < 0.20 {
+            // (An induction cannot have begun before the admission.)
             Plan::Induction {
-                days: rng.random_range(2..=HISTORY_DAYS),
+                days: rng
+                    .random_range(2..=HISTORY_DAYS)
+                    .min((today_us - e.admitted_at).max(0) / DAY_US),
             }
         } else if r < 0.28 {
             Plan::Missing {
@@ -204,14 +207,17 @@ pub async fn seed(
             };
         }
     }
-    // Orders written when each plan began (the clock at that day).
+    // When each was admitted: nothing is ordered or given before that.
+    let admitted: Vec<i64> = episodes.iter().map(|e| e.admitted_at).collect();
+    // Orders written when each plan began (the clock at that day), or at
+    // the admission when that came later.
     for (k, (pid, plan)) in plans.iter().enumerate() {
         let start = match plan {
             Plan::Induction { days } => *days,
             Plan::Xr { injected, .. } => *injected,
             _ => HISTORY_DAYS,
         };
-        clock.set(at(start, k as i64 % 50)?);
+        clock.set(at(start, k as i64 % 50)?.max(admitted[k] + 5 * 60_000_000));
         let first = match plan {
             Plan::Stable { dose } | Plan::Missing { dose, .. } | Plan::Taper { dose } => {
                 OrderInput {
@@ -287,7 +293,7 @@ pub async fn seed(
                         continue;
                     }
                 }
-                Plan::Taper { dose } if days_ago == 7 => {
+                Plan::Taper { dose } if days_ago == 7 && at(7, 0)? > admitted[k] => {
                     let lower = (dose * 0.92 / 5.0).round() * 5.0;
                     dosing::create_order(
                         app,
@@ -307,6 +313,10 @@ pub async fn seed(
                 continue;
             }
             if days_ago > 0 && rng.random_bool(0.03) {
+                continue;
+            }
+            // Not yet admitted that morning.
+            if at(days_ago, minute)? < admitted[k] {
                 continue;
             }
             let visits = if matches!(plan, Plan::Split { .. }) && days_ago > 0 {

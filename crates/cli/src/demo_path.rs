@@ -838,6 +838,43 @@ pub async fn seed(
         }
     }
 
+    // Withdrawal management and residential: the first fifteen in care in
+    // each have signed the treatment and TPO consents (the rest not yet).
+    for g in [wm, res] {
+        let acting = team.intake.acting(g.id);
+        for e in work::in_care(app, &acting, g.id).await?.iter().take(15) {
+            clock.set(e.admitted_at + 15 * 60_000_000);
+            let name = patient_name(app, &acting, e.patient_id).await?;
+            let signed = jiff::Timestamp::from_microsecond(e.admitted_at)?
+                .to_zoned(tz.clone())
+                .date()
+                .to_string();
+            for (kind, recipient, information, purpose, event) in [
+                (ConsentKind::Treatment, "", "", "", None),
+                (
+                    ConsentKind::Tpo,
+                    "my treating providers and health plan",
+                    "all SUD treatment records, including medication and drug test results",
+                    "treatment, payment and health care operations",
+                    Some("none"),
+                ),
+            ] {
+                let c = Consent {
+                    kind,
+                    recipient: recipient.into(),
+                    information: information.into(),
+                    purpose: purpose.into(),
+                    expires_on: None,
+                    expiry_event: event.map(str::to_string),
+                    signed_by: name.clone(),
+                    signed_on: signed.clone(),
+                };
+                create(app, &acting, e.patient_id, Input::Consent(c)).await?;
+                n += 1;
+            }
+        }
+    }
+
     // Registration details for everyone in care: phone, language, payer, a contact;
     // every fifth has a family-involvement consent for that contact.
     let payers = [

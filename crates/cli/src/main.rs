@@ -4,6 +4,7 @@ mod backup;
 mod bench;
 mod bench_chart;
 mod bench_crash;
+mod bench_dashboard;
 mod bench_dosing;
 mod config;
 mod demo;
@@ -164,6 +165,8 @@ enum BenchCmd {
     Chart(bench_chart::ChartArgs),
     /// The morning rush at the dosing window, with the bare durable-insert rate of the same database.
     Dosing(bench_dosing::DosingArgs),
+    /// The director's dashboards on five years of a program, against DuckDB.
+    Dashboard(bench_dashboard::DashboardArgs),
 }
 
 #[derive(Subcommand)]
@@ -358,6 +361,10 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
     }
     if let Cmd::Bench(BenchCmd::Dosing(a)) = &cli.cmd {
         bench_dosing::dosing(a).await?;
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    if let Cmd::Bench(BenchCmd::Dashboard(a)) = &cli.cmd {
+        bench_dashboard::dashboard(a).await?;
         return Ok(std::process::ExitCode::SUCCESS);
     }
     if let Cmd::Bench(BenchCmd::Chart(a)) = &cli.cmd {

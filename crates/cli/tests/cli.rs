@@ -130,6 +130,46 @@ async fn demo_verify_tamper_backup_restore() {
                 .is_empty(),
             "call-backs waiting"
         );
+        // The opioid treatment program's outcomes have something to say on
+        // every dashboard: doses and missed days, tests, incentives, an
+        // overdose, follow-up calls, and the way from a call to a first dose.
+        let app = carepath_app::App::new(store.clone(), Default::default());
+        let otp = programs
+            .iter()
+            .find(|g| g.name == "Riverside Opioid Treatment Program")
+            .unwrap();
+        let tz = jiff::tz::TimeZone::get(&otp.timezone).unwrap();
+        let w = carepath_app::dashboard::Window::last_months(app.now_us(), &tz, 12);
+        let o = carepath_app::dashboard::outcomes_of(&app, otp, &w)
+            .await
+            .unwrap();
+        let sum = |f: &dyn Fn(&carepath_app::dashboard::Month) -> i64| -> i64 {
+            o.months.iter().map(f).sum()
+        };
+        assert!(sum(&|m| m.doses) > 1_000, "{:?}", o.months);
+        assert!(
+            sum(&|m| m.due_days) > sum(&|m| m.covered_days),
+            "{:?}",
+            o.months
+        );
+        assert!(sum(&|m| m.covered_days) > 0);
+        assert!(sum(&|m| m.tests_negative) > 0 && sum(&|m| m.tests) > sum(&|m| m.tests_negative));
+        assert!(sum(&|m| m.cm_earned_cents) > 0 && o.cm_annual_budget_cents > 0);
+        assert!(sum(&|m| m.overdoses) >= 1);
+        assert!(
+            o.timing
+                .iter()
+                .any(|t| t.from_call > 0 && t.call_to_first_dose_h.is_some())
+        );
+        let wm = programs
+            .iter()
+            .find(|g| g.name == "Harbor House Withdrawal Management")
+            .unwrap();
+        let o = carepath_app::dashboard::outcomes_of(&app, wm, &w)
+            .await
+            .unwrap();
+        assert!(o.months.iter().map(|m| m.followups_due).sum::<i64>() > 0);
+        assert!(o.months.iter().map(|m| m.followups_reached).sum::<i64>() > 0);
         store.close().await;
     }
 
@@ -841,13 +881,13 @@ async fn fhir_bulk_export_of_the_demo_is_consented_and_valid() {
     let dir = tmp.path().join("data");
     demo(&dir);
     let export = tmp.path().join("fhir");
-    let bulk = |purpose: &str, out_dir: &std::path::Path| {
+    let bulk_of = |program: &str, purpose: &str, out_dir: &std::path::Path| {
         carepath(&dir)
             .args([
                 "fhir",
                 "bulk",
                 "--program",
-                "Riverside Opioid Treatment Program",
+                program,
                 "--recipient",
                 "Mercy Hospital emergency department",
                 "--purpose",
@@ -859,6 +899,9 @@ async fn fhir_bulk_export_of_the_demo_is_consented_and_valid() {
             .arg(out_dir)
             .output()
             .unwrap()
+    };
+    let bulk = |purpose: &str, out_dir: &std::path::Path| {
+        bulk_of("Riverside Opioid Treatment Program", purpose, out_dir)
     };
     // Research is not treatment, payment or operations: nobody goes.
     let none = bulk("research", &tmp.path().join("none"));
@@ -900,6 +943,33 @@ async fn fhir_bulk_export_of_the_demo_is_consented_and_valid() {
         .iter()
         .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
+    // The unit and the residence too: every program's consented records.
+    let mut released_all = released;
+    for (k, program) in [
+        "Harbor House Withdrawal Management",
+        "Harbor House Residential",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let out = tmp.path().join(format!("fhir-{k}"));
+        let r = bulk_of(program, "treatment", &out);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let text = String::from_utf8_lossy(&r.stdout);
+        let n: usize = text
+            .split("fhir bulk: ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(n > 0, "{program}: {text}");
+        released_all += n;
+        for e in std::fs::read_dir(&out).unwrap() {
+            let path = e.unwrap().path();
+            total += std::fs::read_to_string(&path).unwrap().lines().count();
+            files.push(path);
+        }
+    }
     for want in [
         "Patient.ndjson",
         "EpisodeOfCare.ndjson",
@@ -924,7 +994,7 @@ async fn fhir_bulk_export_of_the_demo_is_consented_and_valid() {
         .fetch_one(&mut c)
         .await
         .unwrap();
-    assert_eq!(n as usize, released);
+    assert_eq!(n as usize, released_all);
     if let Some(py) = carepath_testkit::fhir_validator() {
         let v = carepath_testkit::validate_fhir_files(&py, &files);
         assert!(

@@ -298,7 +298,7 @@ async fn a_referral_walks_the_whole_path_in_headless_chromium() {
             .for_element(Locator::XPath("//h1[text()='Correct a COWS entry']"))
             .await?;
         axe(c, &axe_js, "COWS correction", &mut problems).await?;
-        for page in ["/calendar", "/calendar/new", "/dashboard"] {
+        for page in ["/calendar", "/calendar/new", "/dashboard", "/dashboard/outcomes"] {
             c.goto(&format!("{base}{page}")).await?;
             axe(c, &axe_js, page, &mut problems).await?;
         }

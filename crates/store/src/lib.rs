@@ -96,6 +96,7 @@ macro_rules! with_src {
 pub mod audit_log;
 pub mod backup;
 pub mod cm;
+pub mod dashboard;
 pub mod dosing;
 pub mod drafts;
 pub mod drugtest;

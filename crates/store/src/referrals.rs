@@ -4,7 +4,7 @@
 //! application layer.
 
 use crate::{Result, Store, StoreError, Tx, placeholders};
-use carepath_domain::ids::{ProgramId, UserId};
+use carepath_domain::ids::{PatientId, ProgramId, UserId};
 use serde::Serialize;
 
 /// Listing codes are stored as a space-separated list of SAMHSA service codes.
@@ -136,13 +136,21 @@ impl Tx {
     }
 
     /// Close an open referral with an outcome: `Conflict("referral_closed")`.
-    pub async fn close_referral(&mut self, id: &str, outcome: &str) -> Result<()> {
+    /// `patient`: the patient registered from the request, kept so the
+    /// dashboard can time the way from first call to admission.
+    pub async fn close_referral(
+        &mut self,
+        id: &str,
+        outcome: &str,
+        patient: Option<PatientId>,
+    ) -> Result<()> {
         let now = self.now();
         let n = on_tx!(self, c => {
-            sqlx::query("UPDATE referral SET status = 'closed', closed_at = $3, outcome = $2 WHERE id = $1 AND status <> 'closed'")
+            sqlx::query("UPDATE referral SET status = 'closed', closed_at = $3, outcome = $2, patient_id = $4 WHERE id = $1 AND status <> 'closed'")
                 .bind(id)
                 .bind(outcome)
                 .bind(now)
+                .bind(patient.map(|p| p.to_string()))
                 .execute(&mut *c)
                 .await?
                 .rows_affected()

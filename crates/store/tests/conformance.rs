@@ -840,7 +840,7 @@ both!(referrals_queue_and_listings, |db| {
     );
     drop(t);
     let mut t = tx(s).await;
-    t.close_referral(&id, "registered").await.unwrap();
+    t.close_referral(&id, "registered", None).await.unwrap();
     t.commit().await.unwrap();
     assert!(s.referrals(&[f.a], false).await.unwrap().is_empty());
     assert_eq!(

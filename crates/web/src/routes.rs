@@ -81,6 +81,14 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(pages::clinic::dashboard_csv),
         ),
         (
+            r(M::GET, "/dashboard/outcomes", Perm(P::ViewDashboard)),
+            get(pages::outcomes::page),
+        ),
+        (
+            r(M::GET, "/dashboard/outcomes.csv", Perm(P::ViewDashboard)),
+            get(pages::outcomes::csv),
+        ),
+        (
             r(M::GET, "/patients", Perm(P::ReadDemographics)),
             get(pages::clinic::patient_search),
         ),

@@ -827,11 +827,19 @@ fn teds_period(q: &TedsQuery, today: jiff::civil::Date) -> Result<teds::Period, 
     teds::Period::parse(&q.from, &q.to)
 }
 
-fn today(state: &AppState) -> jiff::civil::Date {
-    jiff::Timestamp::from_microsecond(state.app.now_us())
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date()
+/// Today in the program's time zone (the quarter that just ended is the
+/// program's, not UTC's).
+async fn today(state: &AppState, program: ProgramId) -> carepath_app::Result<jiff::civil::Date> {
+    let tz = work::programs(&state.app)
+        .await?
+        .into_iter()
+        .find(|g| g.id == program)
+        .map(|g| parse_time_zone(&g.timezone))
+        .transpose()?
+        .unwrap_or(jiff::tz::TimeZone::UTC);
+    let now = jiff::Timestamp::from_microsecond(state.app.now_us())
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    Ok(clinic_day(now, &tz))
 }
 
 /// `GET /reports/teds`: the state report's preview — the records of the
@@ -846,7 +854,7 @@ pub async fn teds_page(
     let programs = programs_where(&state, &p, Permission::ReadClinical).await?;
     let (program, pid) = pick(&programs, &q.program)?;
     let r = async {
-        let period = teds_period(&q, today(&state))?;
+        let period = teds_period(&q, today(&state, pid).await?)?;
         teds::extract(&state.app, &p, pid, period).await
     }
     .await;
@@ -944,7 +952,7 @@ pub async fn teds_csv(
     let programs = programs_where(&state, &p, Permission::ReadClinical).await?;
     let (_, pid) = pick(&programs, &q.program)?;
     let which = teds::Which::parse(&q.r#type)?;
-    let period = teds_period(&q, today(&state))?;
+    let period = teds_period(&q, today(&state, pid).await?)?;
     let x = teds::extract(&state.app, &p, pid, period).await?;
     Ok(csv_download(x.csv(which).into_bytes(), &x.file_name(which)))
 }

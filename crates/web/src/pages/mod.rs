@@ -9,6 +9,7 @@ pub mod dosing;
 pub mod forms;
 pub mod intake;
 pub mod labs;
+pub mod outcomes;
 pub mod path;
 pub mod portal;
 pub mod portal_staff;

@@ -8,6 +8,7 @@ mod fhir;
 mod finder;
 mod intake;
 mod labs;
+mod outcomes;
 mod path;
 mod portal;
 mod teds;
@@ -29,6 +30,41 @@ pub async fn login(w: &World, username: &str, mfa: bool) -> reqwest::Client {
 }
 
 /// Settings for tests with a change.
+/// A call-back request from the finder, then the registration from it (with
+/// an admission at `level`) by `client` over the API: (referral, patient id).
+pub async fn register_from_callback(
+    w: &World,
+    client: &reqwest::Client,
+    caller: &str,
+    level: &str,
+) -> (String, String) {
+    let referral = carepath_app::intake::request_callback(
+        &w.app,
+        w.a,
+        &carepath_app::model::NewReferral {
+            name: caller.into(),
+            phone: "410-555-0101".into(),
+            best_time: "noon".into(),
+            note: None,
+            language: "en".into(),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let (st, v) = post_json(
+        client,
+        format!("{}/api/v1/patients", w.base),
+        serde_json::json!({
+        "program_id": w.a.to_string(), "legal_first_name": "Casey", "legal_last_name": "Morgan",
+        "date_of_birth": "1991-05-06", "sex": "female", "admit_level": level,
+        "referral_id": referral}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    (referral, v["id"].as_str().unwrap().to_string())
+}
+
 pub fn with(f: impl FnOnce(&mut WebConfig)) -> WebConfig {
     let mut c = carepath_testkit::settings();
     f(&mut c);

@@ -17,31 +17,8 @@ carepath_testkit::both!(the_patients_path_through_the_api, |db| {
     let front = login(&w, "u.front-desk", false).await;
     let auditor = login(&w, "u.auditor", false).await;
     // A call-back request from the finder becomes the registration.
-    let referral = carepath_app::intake::request_callback(
-        &w.app,
-        w.a,
-        &carepath_app::model::NewReferral {
-            name: "Casey".into(),
-            phone: "410-555-0101".into(),
-            best_time: "noon".into(),
-            note: None,
-            language: "en".into(),
-        },
-        None,
-    )
-    .await
-    .unwrap();
-    let (st, v) = post_json(
-        &intake,
-        format!("{base}/api/v1/patients"),
-        serde_json::json!({
-        "program_id": w.a.to_string(), "legal_first_name": "Casey", "legal_last_name": "Morgan",
-        "date_of_birth": "1991-05-06", "sex": "female", "admit_level": "withdrawal_management",
-        "referral_id": referral}),
-    )
-    .await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
-    let pid = v["id"].as_str().unwrap().to_string();
+    let (referral, pid) =
+        register_from_callback(&w, &intake, "Casey", "withdrawal_management").await;
     let rec = |kind: &str| format!("{base}/api/v1/patients/{pid}/records/{kind}");
     let closed = w.store().referrals(&[w.a], true).await.unwrap();
     assert!(
