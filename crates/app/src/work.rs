@@ -920,6 +920,9 @@ pub struct MonthRow {
     pub census: i64,
     pub admissions: i64,
     pub discharges: i64,
+    /// The census by level of care (its label), for a program with more
+    /// than one.
+    pub by_level: BTreeMap<String, i64>,
 }
 
 /// Retention: of the admissions at least `days` ago (in the period), how
@@ -978,13 +981,23 @@ pub fn trends_of(
         .iter()
         .map(|&mo| {
             let (from, to) = (start_of(mo), start_of(next(mo)).min(now + 1));
-            let census = episodes
+            let in_care: Vec<_> = episodes
                 .iter()
                 .filter(|e| e.admitted_at < to && e.discharged_at.is_none_or(|d| d >= to))
-                .count() as i64;
+                .collect();
+            let mut by_level: BTreeMap<String, i64> = BTreeMap::new();
+            for e in &in_care {
+                let label = e
+                    .level_of_care
+                    .parse::<ProgramKind>()
+                    .map(|k| k.label().to_string())
+                    .unwrap_or_else(|_| e.level_of_care.clone());
+                *by_level.entry(label).or_default() += 1;
+            }
             MonthRow {
                 month: format!("{}-{:02}", mo.0, mo.1),
-                census,
+                census: in_care.len() as i64,
+                by_level,
                 admissions: episodes
                     .iter()
                     .filter(|e| e.admitted_at >= from && e.admitted_at < to)
@@ -1522,6 +1535,12 @@ mod trends_tests {
         assert_eq!(months[11].month, "1971-02");
         assert_eq!(months[0].month, "1970-03");
         assert_eq!(months[11].census, 2, "now: the first and the last");
+        assert_eq!(
+            months[11].by_level.values().sum::<i64>(),
+            2,
+            "{:?}",
+            months[11].by_level
+        );
         assert_eq!(months[11].admissions, 1);
         // Day 350 is 1970-12-17: one discharge in December.
         let dec = months.iter().find(|m| m.month == "1970-12").unwrap();

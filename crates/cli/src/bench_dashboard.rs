@@ -1479,6 +1479,16 @@ pub async fn dashboard(a: &DashboardArgs) -> Result<()> {
     Ok(())
 }
 
+/// Our answer for the month DuckDB names (an error when we have none).
+fn ours_for<'a>(
+    m: &'a BTreeMap<String, serde_json::Value>,
+    label: &serde_json::Value,
+) -> Result<&'a serde_json::Value> {
+    let label = label.as_str().unwrap_or("");
+    m.get(label)
+        .with_context(|| format!("DuckDB answers for {label}, we do not"))
+}
+
 /// DuckDB's rows against our answers, where they say the same thing.
 fn check_duck(name: &str, n: usize, rows: &serde_json::Value, ours: &Answers) -> Result<()> {
     let rows = rows.as_array().cloned().unwrap_or_default();
@@ -1513,7 +1523,7 @@ fn check_duck(name: &str, n: usize, rows: &serde_json::Value, ours: &Answers) ->
         "tests" => {
             let m = by_month(&format!("tests {n}"));
             for r in &rows {
-                let o = &m[r[0].as_str().unwrap_or("")];
+                let o = ours_for(&m, &r[0])?;
                 let want = [
                     &o["collected"],
                     &o["refused"],
@@ -1529,7 +1539,7 @@ fn check_duck(name: &str, n: usize, rows: &serde_json::Value, ours: &Answers) ->
         "cm" => {
             let m = by_month(&format!("cm {n}"));
             for r in &rows {
-                let want = num(&m[r[0].as_str().unwrap_or("")]["earned_cents"]);
+                let want = num(&ours_for(&m, &r[0])?["earned_cents"]);
                 anyhow::ensure!(
                     want == num(&r[1]),
                     "cm {}: DuckDB {}, ours {want}",
@@ -1541,7 +1551,7 @@ fn check_duck(name: &str, n: usize, rows: &serde_json::Value, ours: &Answers) ->
         "safety" => {
             let m = by_month(&format!("safety {n}"));
             for r in &rows {
-                let o = &m[r[0].as_str().unwrap_or("")];
+                let o = ours_for(&m, &r[0])?;
                 anyhow::ensure!(
                     num(&o["overdoses"]) == num(&r[1]) && num(&o["overdose_deaths"]) == num(&r[2]),
                     "overdoses {}",
@@ -1552,7 +1562,7 @@ fn check_duck(name: &str, n: usize, rows: &serde_json::Value, ours: &Answers) ->
         "followups" => {
             let m = by_month(&format!("followups {n}"));
             for r in &rows {
-                let o = &m[r[0].as_str().unwrap_or("")];
+                let o = ours_for(&m, &r[0])?;
                 let want = [&o["due"], &o["called"], &o["reached"]].map(num);
                 let got = [num(&r[1]), num(&r[2]), num(&r[3])];
                 anyhow::ensure!(

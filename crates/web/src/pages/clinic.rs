@@ -47,6 +47,16 @@ pub struct TrendView {
     pub flow: crate::charts::Chart,
     /// (days, "12 of 20", "60%").
     pub retention: Vec<(i64, String, String)>,
+    /// The census by level of care, when the program has more than one.
+    pub levels: Option<Levels>,
+}
+
+/// The census by level of care: the chart, the levels, and each month's
+/// counts in that order.
+pub struct Levels {
+    pub chart: crate::charts::Chart,
+    pub names: Vec<String>,
+    pub rows: Vec<(String, Vec<i64>)>,
 }
 
 fn trend_view(i: usize, t: carepath_app::work::Trends) -> TrendView {
@@ -104,11 +114,62 @@ fn trend_view(i: usize, t: carepath_app::work::Trends) -> TrendView {
             )
         })
         .collect();
+    let names: Vec<String> = t
+        .months
+        .iter()
+        .flat_map(|m| m.by_level.keys().cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let levels = (names.len() > 1).then(|| {
+        let rows: Vec<(String, Vec<i64>)> = t
+            .months
+            .iter()
+            .map(|m| {
+                (
+                    m.month.clone(),
+                    names
+                        .iter()
+                        .map(|n| m.by_level.get(n).copied().unwrap_or(0))
+                        .collect(),
+                )
+            })
+            .collect();
+        let now = rows.last().map(|r| r.1.clone()).unwrap_or_default();
+        let desc = format!(
+            "In care now: {}.",
+            names
+                .iter()
+                .zip(&now)
+                .map(|(n, c)| format!("{c} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let series: Vec<&str> = names.iter().map(String::as_str).collect();
+        let groups: Vec<(String, Vec<i64>)> =
+            rows.iter().map(|(m, v)| (short(m), v.clone())).collect();
+        let chart = crate::charts::bars(
+            &format!("levels-{i}"),
+            &format!(
+                "{}: in care at each month's end by level of care",
+                t.program
+            ),
+            desc,
+            &series,
+            &groups,
+        );
+        Levels {
+            chart,
+            names: names.clone(),
+            rows,
+        }
+    });
     TrendView {
         t,
         census,
         flow,
         retention,
+        levels,
     }
 }
 
@@ -158,7 +219,8 @@ pub async fn dashboard(State(state): State<AppState>, p: Principal) -> HtmlResul
 
 #[derive(Deserialize)]
 pub struct CsvQuery {
-    /// `months` (census, admissions, discharges), `retention` or `reasons`.
+    /// `months` (census, admissions, discharges), `levels` (census by level
+    /// of care), `retention` or `reasons`.
     table: String,
 }
 
@@ -223,6 +285,16 @@ pub async fn dashboard_csv(
                 }
             }
         }
+        "levels" => {
+            row(&["program", "month", "level_of_care", "in_care_at_month_end"])?;
+            for t in &trends {
+                for m in &t.months {
+                    for (level, n) in &m.by_level {
+                        row(&[&t.program, &m.month, level, &n.to_string()])?;
+                    }
+                }
+            }
+        }
         "reasons" => {
             row(&["program", "discharge_reason", "discharges"])?;
             for t in &trends {
@@ -232,7 +304,9 @@ pub async fn dashboard_csv(
             }
         }
         _ => {
-            return Err(AppError::invalid("table", "choose months, retention or reasons").into());
+            return Err(
+                AppError::invalid("table", "choose months, levels, retention or reasons").into(),
+            );
         }
     }
     let body = w

@@ -602,9 +602,35 @@ carepath_testkit::both!(
         )
         .await
         .unwrap();
+        // A second level of care in the same program: the census splits.
+        carepath_app::chart::admit(
+            &w.app,
+            &system(),
+            w.patient_b,
+            &carepath_app::chart::AdmitInput {
+                program_id: w.a.to_string(),
+                level_of_care: "opioid_treatment_program".into(),
+            },
+        )
+        .await
+        .unwrap();
         let admin = w.login(Role::Admin).await;
         let page = get_text(&admin, format!("{}/dashboard", w.base)).await;
         assert!(page.contains("the last twelve months"), "{page}");
+        assert!(
+            page.contains("in care at each month's end by level of care"),
+            "{page}"
+        );
+        let levels = get_text(&admin, format!("{}/dashboard.csv?table=levels", w.base)).await;
+        assert!(
+            levels.starts_with("program,month,level_of_care,in_care_at_month_end"),
+            "{levels}"
+        );
+        assert_eq!(
+            levels.lines().filter(|l| l.starts_with("A,")).count(),
+            2,
+            "one in each level, this month: {levels}"
+        );
         assert!(page.contains("<svg") && page.contains("<desc"), "{page}");
         assert!(
             page.contains("admissions and discharges by month"),
@@ -646,7 +672,7 @@ carepath_testkit::both!(
             "twelve months of each program: {csv}"
         );
         let now = rows.iter().rfind(|r| r.starts_with("A,")).unwrap();
-        assert!(now.ends_with(",1,1,0"), "{now}");
+        assert!(now.ends_with(",2,2,0"), "{now}");
         let retention = get_text(&admin, format!("{}/dashboard.csv?table=retention", w.base)).await;
         assert!(retention.starts_with("program,days,admitted,retained,retained_percent"));
         assert!(
