@@ -102,7 +102,16 @@ pub struct Extract {
     pub admissions: Vec<Row>,
     pub discharges: Vec<Row>,
     /// Each record's patient (by episode id): where to fix a problem.
-    pub patients: BTreeMap<String, PatientId>,
+    pub patients: BTreeMap<String, RecordPatient>,
+}
+
+/// The patient a record is about, as the preview names them (read once,
+/// through the access path that opened the record).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RecordPatient {
+    pub id: PatientId,
+    /// "Name (MRN)".
+    pub label: String,
 }
 
 impl Extract {
@@ -315,7 +324,13 @@ pub async fn extract(
             .entries(app, &[Kind::Assessment, Kind::Discharge])
             .await?;
         for ep in eps {
-            patients.insert(ep.id.to_string(), pid);
+            patients.insert(
+                ep.id.to_string(),
+                RecordPatient {
+                    id: pid,
+                    label: format!("{} ({})", sc.patient.display_name(), sc.patient.mrn),
+                },
+            );
             let f = facts(app, &sc, &entries, &ep, &tz).await?;
             if in_period(ep.admitted_at) {
                 admissions.push((f.admitted_on, teds::admission_record(&f)));

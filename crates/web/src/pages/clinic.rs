@@ -937,26 +937,15 @@ pub async fn teds_page(
             let mut issues = vec![];
             for (record, rows) in [("Admission", &x.admissions), ("Discharge", &x.discharges)] {
                 for row in rows {
-                    let pid = x.patients.get(&row.case_id).copied();
-                    let patient = match pid {
-                        Some(id) => access::open(
-                            &state.app,
-                            &p,
-                            id,
-                            Permission::ReadDemographics,
-                            "teds.preview",
-                        )
-                        .await
-                        .map(|s| format!("{} ({})", s.patient.display_name(), s.patient.mrn))
-                        .unwrap_or_default(),
-                        None => String::new(),
-                    };
+                    // Named as the extract read them (through the access
+                    // path, audited there): no second opening per record.
+                    let who = x.patients.get(&row.case_id);
                     for pr in &row.problems {
                         issues.push(TedsIssue {
                             record,
                             case_id: row.case_id.clone(),
-                            patient_id: pid.map(|i| i.to_string()).unwrap_or_default(),
-                            patient: patient.clone(),
+                            patient_id: who.map(|w| w.id.to_string()).unwrap_or_default(),
+                            patient: who.map(|w| w.label.clone()).unwrap_or_default(),
                             element: pr.element,
                             message: pr.message.clone(),
                         });
