@@ -432,7 +432,6 @@ fn generate(
         t(user),
     ]);
     let (liquid, lot) = products;
-    let day_us = DAY_US;
     for n in 0..a.patients {
         let pid = uid(&mut rng);
         patient.push(vec![
@@ -455,7 +454,7 @@ fn generate(
             }
             let eid = uid(&mut rng);
             let stay_days = (-(1.0 - rng.random::<f64>()).ln() * 330.0) as i64 + 2;
-            let end = at + stay_days * day_us;
+            let end = at + stay_days * DAY_US;
             let (discharged, open) = if end < now && !(e + 1 == episodes && rng.random_bool(0.05)) {
                 (Some(end), false)
             } else {
@@ -574,9 +573,7 @@ fn generate(
                     .map(|o| (o.1.clone(), o.2))
                     .unwrap_or((o1.clone(), 30_000));
                 let miss = if k < 30 { 0.12 } else { 0.05 };
-                let weekday = jiff::civil::Date::strptime("%Y-%m-%d", &day)
-                    .map(|d| d.weekday().to_sunday_zero_offset())
-                    .unwrap_or(1);
+                let weekday = date.weekday().to_sunday_zero_offset();
                 let bottle = closed.contains(&day) || (k > 90 && weekday == 0);
                 if day != last_day && (bottle || !rng.random_bool(miss)) {
                     dose.push(vec![

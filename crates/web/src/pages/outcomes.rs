@@ -97,9 +97,9 @@ fn duration(h: Option<f64>) -> String {
 async fn view(
     state: &AppState,
     p: &Principal,
+    programs: &[(String, String)],
     asked: &str,
 ) -> Result<(String, Outcomes), AppError> {
-    let programs = programs_where(state, p, Permission::ViewDashboard).await?;
     if programs.is_empty() {
         return Err(AppError::Forbidden(
             "you do not see a program's dashboard".into(),
@@ -109,7 +109,7 @@ async fn view(
         let list = dashboard::outcomes(&state.app, p, None).await?;
         return Ok(("all".into(), dashboard::combine("All programs", &list)));
     }
-    let (program, pid) = crate::pages::dosing::pick(&programs, asked)?;
+    let (program, pid) = crate::pages::dosing::pick(programs, asked)?;
     let mut list = dashboard::outcomes(&state.app, p, Some(pid)).await?;
     let one = list
         .pop()
@@ -224,7 +224,7 @@ pub async fn page(
     Query(q): Query<OutcomesQuery>,
 ) -> HtmlResult<Response> {
     let mut programs = programs_where(&state, &p, Permission::ViewDashboard).await?;
-    let (program, o) = view(&state, &p, &q.program).await?;
+    let (program, o) = view(&state, &p, &programs, &q.program).await?;
     if programs.len() > 1 {
         programs.insert(0, ("all".into(), "All programs".into()));
     }
@@ -275,7 +275,8 @@ pub async fn csv(
     if !matches!(q.table.as_str(), "months" | "timing") {
         return Err(AppError::invalid("table", "choose months or timing").into());
     }
-    let (program, o) = view(&state, &p, &q.program).await?;
+    let programs = programs_where(&state, &p, Permission::ViewDashboard).await?;
+    let (program, o) = view(&state, &p, &programs, &q.program).await?;
     let mut w = csv::Writer::from_writer(vec![]);
     let opt = |x: Option<f64>| x.map(|v| format!("{v:.3}")).unwrap_or_default();
     let mut row = |cells: Vec<String>| {
